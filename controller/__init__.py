@@ -1,0 +1,1 @@
+"""The host: line protocol, serial transport, jobs across printers, store, API, dashboard and CLI."""

@@ -1,0 +1,1 @@
+"""Subcommands of `printloop`; each module defines `register(subparsers)` and sets `func` on its parser."""

@@ -1,0 +1,9 @@
+"""Typed errors of the simulated printer (configuration and serving; device-side errors are protocol replies)."""
+
+
+class SimError(Exception):
+    """Base class for simulator errors a person can act on."""
+
+
+class FaultSpecError(SimError):
+    """A `--faults` specification cannot be parsed."""

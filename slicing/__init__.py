@@ -1,0 +1,1 @@
+"""Mesh to Marlin G-code, and any slicer's G-code back to per-layer toolpaths."""
