@@ -52,36 +52,40 @@ def order_loops(
     return out, pos
 
 
-def order_segments(segs: np.ndarray, position: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Greedy nearest-neighbour order of line segments (N, 2, 2), each flipped to start at its nearer end.
+def order_segments(segs: np.ndarray, position: np.ndarray, window: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest-neighbour order of scanline-sorted segments (N, 2, 2), each flipped to start at its nearer end.
 
-    Scanline-sorted input makes this a zig-zag across each area.
+    Only the first `window` unvisited segments (in scanline order) are candidates, which keeps the cost linear
+    and turns each area into a zig-zag.
     """
     n = len(segs)
     if n == 0:
         return segs, position
-    a = segs[:, 0].copy()
-    b = segs[:, 1].copy()
-    order = np.empty(n, dtype=np.int64)
-    flip = np.zeros(n, dtype=bool)
+    ends = segs.reshape(n, 4).tolist()
+    remaining = list(range(n))
+    order = [0] * n
+    flip = [False] * n
     px, py = float(position[0]), float(position[1])
-    ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
     for k in range(n):
-        da = (ax - px) ** 2 + (ay - py) ** 2
-        db = (bx - px) ** 2 + (by - py) ** 2
-        ia = int(np.argmin(da))
-        ib = int(np.argmin(db))
-        if db[ib] < da[ia]:
-            i, f = ib, True
-            px, py = ax[i], ay[i]
-        else:
-            i, f = ia, False
-            px, py = bx[i], by[i]
-        order[k] = i
-        flip[k] = f
-        ax[i] = ay[i] = bx[i] = by[i] = _FAR
-    out = segs[order].copy()
-    out[flip] = out[flip, ::-1]
+        best = _FAR
+        pick = 0
+        pick_flip = False
+        for r in remaining[:window]:
+            ax, ay, bx, by = ends[r]
+            da = (ax - px) * (ax - px) + (ay - py) * (ay - py)
+            db = (bx - px) * (bx - px) + (by - py) * (by - py)
+            if da < best:
+                best, pick, pick_flip = da, r, False
+            if db < best:
+                best, pick, pick_flip = db, r, True
+        remaining.remove(pick)
+        order[k] = pick
+        flip[k] = pick_flip
+        e = ends[pick]
+        px, py = (e[0], e[1]) if pick_flip else (e[2], e[3])
+    out = segs[order]
+    f = np.asarray(flip)
+    out[f] = out[f, ::-1]
     return out, out[-1, 1].copy()
 
 
