@@ -55,6 +55,7 @@ class LayerPlan:
     height: float
     paths: list[np.ndarray]
     features: np.ndarray  # (m,) Feature codes
+    no_retract: np.ndarray | None = None  # (m,) True where the travel into a path stays inside the part
 
 
 @dataclass
@@ -83,8 +84,12 @@ def feature_speeds(profile: Profile, first_layer: bool) -> np.ndarray:
 
 def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[str, np.ndarray]:
     """G-code text of one layer's moves and the (R, 5) machine states [x, y, z, e_abs, f mm/s] after each move."""
-    paths = [p for p in plan.paths if len(p) >= 2]
-    feats = np.asarray([f for p, f in zip(plan.paths, plan.features) if len(p) >= 2], dtype=np.int64)
+    keep = np.array([len(p) >= 2 for p in plan.paths], dtype=bool)
+    paths = [p for p, k in zip(plan.paths, keep) if k]
+    feats = np.asarray(plan.features, dtype=np.int64)[keep] if len(keep) else np.zeros(0, dtype=np.int64)
+    inside = (
+        np.asarray(plan.no_retract, dtype=bool)[keep] if plan.no_retract is not None else np.zeros(len(paths), bool)
+    )
     m = len(paths)
     if m == 0:
         return "", np.zeros((0, 5))
@@ -96,7 +101,7 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[
     prev_end[0] = (state.x, state.y)
     prev_end[1:] = pts[last_idx[:-1]]
     hop_dist = np.hypot(*(pts[first_idx] - prev_end).T)
-    ret = ((profile.retract_length > 0) & (hop_dist > profile.retract_min_travel)).astype(np.int64)
+    ret = ((profile.retract_length > 0) & (hop_dist > profile.retract_min_travel) & ~inside).astype(np.int64)
     hop = ret * int(profile.z_hop > 0)
     typ = np.ones(m, dtype=np.int64)
     typ[1:] = feats[1:] != feats[:-1]

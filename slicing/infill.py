@@ -20,7 +20,7 @@ def _rotation(angle_deg: float) -> np.ndarray:
     return np.array([[c, -s], [s, c]])
 
 
-def _edges(region: IntPaths) -> tuple[np.ndarray, np.ndarray]:
+def outline_edges(region: IntPaths) -> tuple[np.ndarray, np.ndarray]:
     """Start and end points (E, 2) in mm of every edge of the closed paths."""
     starts = []
     ends = []
@@ -68,7 +68,7 @@ def line_fill(region: IntPaths, spacing: float, angles: tuple[float, ...], min_l
     """Lines `spacing` mm apart at each angle (degrees) inside region: (N, 2, 2) mm, by angle, scanline, position."""
     if not region or spacing <= 0:
         return np.zeros((0, 2, 2))
-    a, b = _edges(region)
+    a, b = outline_edges(region)
     if len(a) == 0:
         return np.zeros((0, 2, 2))
     out = []

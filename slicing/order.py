@@ -101,3 +101,19 @@ def nearest_first(points: np.ndarray, position: np.ndarray) -> list[int]:
         out.append(pick)
         pos = points[pick]
     return out
+
+
+def travels_inside(starts: np.ndarray, ends: np.ndarray, edge_a: np.ndarray, edge_b: np.ndarray) -> np.ndarray:
+    """(T,) True where the straight travel start→end crosses none of the outline edges a→b (all mm)."""
+    if len(starts) == 0:
+        return np.zeros(0, dtype=bool)
+    if len(edge_a) == 0:
+        return np.ones(len(starts), dtype=bool)
+    p, q = starts[:, None, :], ends[:, None, :]
+    a, b = edge_a[None, :, :], edge_b[None, :, :]
+
+    def cross(o: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return (u[..., 0] - o[..., 0]) * (v[..., 1] - o[..., 1]) - (u[..., 1] - o[..., 1]) * (v[..., 0] - o[..., 0])
+
+    hits = (cross(p, q, a) * cross(p, q, b) < 0) & (cross(a, b, p) * cross(a, b, q) < 0)
+    return ~hits.any(axis=1)

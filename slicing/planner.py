@@ -6,7 +6,8 @@ import pyclipper
 
 from slicing.gcode_writer import LayerPlan
 from slicing.layers import IslandPaths, LayerRegions
-from slicing.order import order_loops, order_segments
+from slicing.infill import outline_edges
+from slicing.order import order_loops, order_segments, travels_inside
 from slicing.profile import Profile
 from slicing.regions import SCALE, IntPaths, from_clipper, offset, pyclipper_union
 from slicing.toolpath import Feature
@@ -42,8 +43,11 @@ def adhesion_loops(first: LayerRegions, shifts: np.ndarray, profile: Profile) ->
 
 
 def _island_paths(isl: IslandPaths, t: np.ndarray, pos: np.ndarray, profile: Profile,
-                  rear: np.ndarray) -> tuple[list[np.ndarray], list[int], np.ndarray]:
-    """One island's paths in print order: inner walls (innermost first), outer wall, skin, fill."""
+                  rear: np.ndarray) -> tuple[list[np.ndarray], list[int], list[bool], np.ndarray]:
+    """One island's paths in print order: inner walls (innermost first), outer wall, skin, fill.
+
+    Also says which travels between the island's paths stay inside its outline (they need no retraction).
+    """
     paths: list[np.ndarray] = []
     feats: list[int] = []
     for depth in range(len(isl.walls) - 1, -1, -1):
@@ -56,7 +60,17 @@ def _island_paths(isl: IslandPaths, t: np.ndarray, pos: np.ndarray, profile: Pro
             ordered_segs, pos = order_segments(segs + t, pos)
             paths.extend(list(ordered_segs))
             feats.extend([feat] * len(ordered_segs))
-    return paths, feats, pos
+    inside = np.zeros(len(paths), dtype=bool)
+    if len(paths) > 1:
+        starts = np.array([p[-1] for p in paths[:-1]])
+        ends = np.array([p[0] for p in paths[1:]])
+        d = ends - starts
+        inside[1:] = True
+        long = np.flatnonzero(np.hypot(d[:, 0], d[:, 1]) > profile.retract_min_travel)
+        if len(long):
+            a, b = outline_edges(isl.outline)
+            inside[1 + long] = travels_inside(starts[long], ends[long], a + t, b + t)
+    return paths, feats, inside.tolist(), pos
 
 
 def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray, profile: Profile,
@@ -68,22 +82,26 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
     for i, (layer, top) in enumerate(zip(layers, tops)):
         paths: list[np.ndarray] = []
         feats: list[int] = []
+        inside: list[bool] = []
         if i == 0:
             brim, skirt = adhesion_loops(layer, shifts, profile)
             for loops, feat in ((skirt, Feature.SKIRT), (brim, Feature.BRIM)):
                 ordered, pos = order_loops(loops, pos, "nearest", pos)
                 paths.extend(ordered)
                 feats.extend([feat] * len(ordered))
+                inside.extend([False] * len(ordered))
         units = [(c, k) for c in range(len(shifts)) for k in range(len(layer.islands))]
         while units:
             best = min(range(len(units)), key=lambda u: _distance(layer.islands[units[u][1]], shifts[units[u][0]], pos))
             c, k = units.pop(best)
             isl = layer.islands[k]
             rear = np.array([profile.bed_x / 2.0, 1e4]) + shifts[c]
-            p, f, pos = _island_paths(isl, shifts[c], pos, profile, rear)
+            p, f, ins, pos = _island_paths(isl, shifts[c], pos, profile, rear)
             paths.extend(p)
             feats.extend(f)
-        plans.append(LayerPlan(i, float(top), float(top - prev_top), paths, np.asarray(feats, dtype=np.int64)))
+            inside.extend(ins)
+        plans.append(LayerPlan(i, float(top), float(top - prev_top), paths, np.asarray(feats, dtype=np.int64),
+                               np.asarray(inside, dtype=bool)))
         prev_top = float(top)
         if progress is not None:
             progress("order", i + 1, len(layers))
