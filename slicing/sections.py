@@ -71,8 +71,9 @@ def section_loops(
     planes = _nudge(plane_z[order], vertices[:, 2])
     faces = np.asarray(faces, dtype=np.int64)
     fz = vertices[:, 2][faces]
-    lo = np.searchsorted(planes, fz.min(axis=1), side="right")
-    count = np.searchsorted(planes, fz.max(axis=1), side="left") - lo
+    z0, z1, z2 = fz[:, 0], fz[:, 1], fz[:, 2]
+    lo = np.searchsorted(planes, np.minimum(np.minimum(z0, z1), z2), side="right")
+    count = np.searchsorted(planes, np.maximum(np.maximum(z0, z1), z2), side="left") - lo
     hit = np.flatnonzero(count > 0)
     if len(hit) == 0:
         return out, 0
@@ -97,12 +98,15 @@ def section_loops(
     nv = np.int64(len(vertices))
     c = ftri[rows, j_up]
     d = ftri[rows, (j_up + 1) % 3]
-    start_edge = np.minimum(a, b) * nv + np.maximum(a, b)
-    end_edge = np.minimum(c, d) * nv + np.maximum(c, d)
-    edge_keys, inverse = np.unique(np.concatenate([start_edge, end_edge]), return_inverse=True)
     n_p = np.int64(n_planes)
-    start_key = inverse[:total] * n_p + plane
-    end_key = inverse[total:] * n_p + plane
+    if float(nv) * float(nv) * float(n_p) < 2.0**62:
+        start_key = (np.minimum(a, b) * nv + np.maximum(a, b)) * n_p + plane
+        end_key = (np.minimum(c, d) * nv + np.maximum(c, d)) * n_p + plane
+    else:  # too many vertices to pack (edge, plane) into 64 bits: number the edges first
+        edges = np.concatenate([np.minimum(a, b) * nv + np.maximum(a, b), np.minimum(c, d) * nv + np.maximum(c, d)])
+        inverse = np.unique(edges, return_inverse=True)[1]
+        start_key = inverse[:total] * n_p + plane
+        end_key = inverse[total:] * n_p + plane
     succ = _match(start_key, end_key)
 
     def end_points(seg: np.ndarray) -> np.ndarray:
@@ -130,9 +134,9 @@ def _nudge(planes: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 def _match(start_key: np.ndarray, end_key: np.ndarray) -> np.ndarray:
     """Successor segment of each segment (-1 at an open end): the k-th end at a point meets the k-th start."""
-    s_order = np.argsort(start_key, kind="stable")
+    s_order = np.argsort(start_key)
     s_sorted = start_key[s_order]
-    e_order = np.argsort(end_key, kind="stable")
+    e_order = np.argsort(end_key)
     e_sorted = end_key[e_order]
     rank = np.arange(len(e_sorted)) - np.searchsorted(e_sorted, e_sorted, side="left")
     pos = np.searchsorted(s_sorted, e_sorted, side="left") + rank
