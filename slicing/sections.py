@@ -26,6 +26,9 @@ _JOIN_MM = 5.0  # an open chain whose ends are closer than this is closed
 # down through the plane and the one that goes up. Codes 0 and 7 never occur (no crossing).
 _DOWN = np.array([-1, 0, 1, 1, 2, 0, 2, -1], dtype=np.int64)
 _UP = np.array([-1, 2, 0, 2, 1, 1, 0, -1], dtype=np.int64)
+_DOWN_NEXT = (_DOWN + 1) % 3
+_UP_NEXT = (_UP + 1) % 3
+_DOWN[[0, 7]] = _UP[[0, 7]] = _DOWN_NEXT[[0, 7]] = _UP_NEXT[[0, 7]] = 0  # no crossing: never used
 
 
 def layer_tops(height: float, first_layer: float, layer_height: float) -> np.ndarray:
@@ -68,55 +71,64 @@ def section_loops(
     if n_planes == 0 or len(faces) == 0:
         return out, 0
     order = np.argsort(plane_z, kind="stable")
-    planes = _nudge(plane_z[order], vertices[:, 2])
+    vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
-    fz = vertices[:, 2][faces]
-    z0, z1, z2 = fz[:, 0], fz[:, 1], fz[:, 2]
-    lo = np.searchsorted(planes, np.minimum(np.minimum(z0, z1), z2), side="right")
-    count = np.searchsorted(planes, np.maximum(np.maximum(z0, z1), z2), side="left") - lo
+    planes = _nudge(plane_z[order], vertices[:, 2])
+    vx, vy, vz = (np.ascontiguousarray(vertices[:, k]) for k in range(3))  # 1-D gathers are the fast ones
+    flat = faces.reshape(-1)
+    z0, z1, z2 = vz[flat[0::3]], vz[flat[1::3]], vz[flat[2::3]]
+    zmin = np.minimum(np.minimum(z0, z1), z2)
+    zmax = np.maximum(np.maximum(z0, z1), z2)
+    lo = np.searchsorted(planes, zmin, side="right")
+    count = np.searchsorted(planes, zmax, side="left") - lo
     hit = np.flatnonzero(count > 0)
     if len(hit) == 0:
         return out, 0
+    # which corners are above the plane: all but the lowest below the middle corner, only the highest above it
+    zmin, zmax, z0, z1, z2 = zmin[hit], zmax[hit], z0[hit], z1[hit], z2[hit]
+    zmid = z0 + z1 + z2 - zmin - zmax
+    code = np.empty((len(hit), 2), dtype=np.int8)
+    code[:, 0] = (z0 > zmin) + 2 * (z1 > zmin) + 4 * (z2 > zmin)
+    code[:, 1] = (z0 >= zmax) + 2 * (z1 >= zmax) + 4 * (z2 >= zmax)
     count = count[hit]
     total = int(count.sum())
-    tri = np.repeat(hit, count)
+    local = np.repeat(np.arange(len(hit)), count)
     first = np.cumsum(count) - count
     plane = np.repeat(lo[hit] - first, count) + np.arange(total)
     pz = planes[plane]
-    ftz = fz[tri]
-    code = (ftz[:, 0] > pz) + 2 * (ftz[:, 1] > pz) + 4 * (ftz[:, 2] > pz)
-    j_down = _DOWN[code]
-    j_up = _UP[code]
-    ftri = faces[tri]
-    rows = np.arange(total)
-    a = ftri[rows, j_down]
-    b = ftri[rows, (j_down + 1) % 3]
-    za, zb = vertices[a, 2], vertices[b, 2]
-    t = (pz - za) / (zb - za)
-    start = vertices[a, :2] + t[:, None] * (vertices[b, :2] - vertices[a, :2])
-    # name crossing points by (edge, plane): key of the undirected edge, then plane index
+    pair_code = code.reshape(-1)[2 * local + (pz > zmid[local])]
+    row = 3 * hit[local]
+    a = flat[row + _DOWN[pair_code]]
+    b = flat[row + _DOWN_NEXT[pair_code]]
+    c = flat[row + _UP[pair_code]]
+    d = flat[row + _UP_NEXT[pair_code]]
+    start = _crossings(vx, vy, vz, a, b, pz)
     nv = np.int64(len(vertices))
-    c = ftri[rows, j_up]
-    d = ftri[rows, (j_up + 1) % 3]
+    start_edge = np.minimum(a, b) * nv + np.maximum(a, b)
+    end_edge = np.minimum(c, d) * nv + np.maximum(c, d)
     n_p = np.int64(n_planes)
-    if float(nv) * float(nv) * float(n_p) < 2.0**62:
-        start_key = (np.minimum(a, b) * nv + np.maximum(a, b)) * n_p + plane
-        end_key = (np.minimum(c, d) * nv + np.maximum(c, d)) * n_p + plane
-    else:  # too many vertices to pack (edge, plane) into 64 bits: number the edges first
-        edges = np.concatenate([np.minimum(a, b) * nv + np.maximum(a, b), np.minimum(c, d) * nv + np.maximum(c, d)])
-        inverse = np.unique(edges, return_inverse=True)[1]
-        start_key = inverse[:total] * n_p + plane
-        end_key = inverse[total:] * n_p + plane
-    succ = _match(start_key, end_key)
+    if float(nv) * float(nv) * float(n_p) >= 2.0**62:  # too many vertices to pack (edge, plane) in 64 bits
+        numbered = np.unique(np.concatenate([start_edge, end_edge]), return_inverse=True)[1]
+        start_edge, end_edge = numbered[:total], numbered[total:]
+    succ = _match(start_edge * n_p + plane, end_edge * n_p + plane)
 
     def end_points(seg: np.ndarray) -> np.ndarray:
         """Point where segments `seg` leave their triangle (needed only at the ends of open chains)."""
-        ce, de = c[seg], d[seg]
-        zc, zd = vertices[ce, 2], vertices[de, 2]
-        te = (pz[seg] - zc) / (zd - zc)
-        return vertices[ce, :2] + te[:, None] * (vertices[de, :2] - vertices[ce, :2])
+        return _crossings(vx, vy, vz, c[seg], d[seg], pz[seg])
 
     return _assemble(start, plane, succ, n_planes, order, out, end_points)
+
+
+def _crossings(
+    vx: np.ndarray, vy: np.ndarray, vz: np.ndarray, a: np.ndarray, b: np.ndarray, pz: np.ndarray
+) -> np.ndarray:
+    """(n, 2) points where edges a -> b cross heights pz (each edge strictly spans its height)."""
+    xa, ya, za = vx[a], vy[a], vz[a]
+    t = (pz - za) / (vz[b] - za)
+    out = np.empty((len(a), 2))
+    out[:, 0] = xa + t * (vx[b] - xa)
+    out[:, 1] = ya + t * (vy[b] - ya)
+    return out
 
 
 def _nudge(planes: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -134,17 +146,29 @@ def _nudge(planes: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 def _match(start_key: np.ndarray, end_key: np.ndarray) -> np.ndarray:
     """Successor segment of each segment (-1 at an open end): the k-th end at a point meets the k-th start."""
-    s_order = np.argsort(start_key)
-    s_sorted = start_key[s_order]
-    e_order = np.argsort(end_key)
-    e_sorted = end_key[e_order]
+    s_order, s_sorted = _argsort_keys(start_key)
+    e_order, e_sorted = _argsort_keys(end_key)
+    succ = np.full(len(start_key), -1, dtype=np.int64)
+    if np.array_equal(s_sorted, e_sorted):  # closed manifold sections: every point starts and ends once
+        succ[e_order] = s_order
+        return succ
     rank = np.arange(len(e_sorted)) - np.searchsorted(e_sorted, e_sorted, side="left")
     pos = np.searchsorted(s_sorted, e_sorted, side="left") + rank
     ok = pos < len(s_sorted)
     ok[ok] = s_sorted[pos[ok]] == e_sorted[ok]
-    succ = np.full(len(start_key), -1, dtype=np.int64)
     succ[e_order[ok]] = s_order[pos[ok]]
     return succ
+
+
+def _argsort_keys(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(order, sorted keys) of non-negative int64 keys; packs the index into the low bits for a plain sort."""
+    n = len(key)
+    bits = max(int(n).bit_length(), 1)
+    if n and int(key.max()) < (1 << (63 - bits)):
+        packed = np.sort((key << bits) | np.arange(n, dtype=np.int64))
+        return packed & ((1 << bits) - 1), packed >> bits
+    order = np.argsort(key)
+    return order, key[order]
 
 
 def _assemble(
