@@ -141,27 +141,31 @@ def _weld(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group equal rows of an (n, 3) integer array: (index of one row per group, group of every row).
 
-    Sorts one 64-bit hash instead of a three-key lexsort; every group is checked against the exact rows and
-    the lexsort is used only if a hash ever collides.
+    Sorts one 64-bit hash instead of a three-key lexsort; every group is checked against the exact rows (column
+    by column: 1-D gathers are much faster than row gathers) and the lexsort is used only if a hash collides.
     """
-    h = rows.astype(np.uint64, copy=False)
-    key = (h[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ (h[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F))
-    key ^= h[:, 2] * np.uint64(0x165667B19E3779F9)
+    cols = [np.ascontiguousarray(rows[:, k]) for k in range(3)]
+    key = cols[0].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    key ^= cols[1].astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+    key ^= cols[2].astype(np.uint64) * np.uint64(0x165667B19E3779F9)
     order = np.argsort(key)
     sk = key[order]
     new = np.empty(len(sk), dtype=bool)
     new[0] = True
     np.not_equal(sk[1:], sk[:-1], out=new[1:])
     group = np.cumsum(new) - 1
-    sr = rows[order]
-    if not np.array_equal(sr, sr[new][group]):
-        order = np.lexsort((rows[:, 2], rows[:, 1], rows[:, 0]))
-        sr = rows[order]
-        np.any(sr[1:] != sr[:-1], axis=1, out=new[1:])
+    firsts = order[new]
+    if not all(np.array_equal(col[order], col[firsts][group]) for col in cols):
+        order = np.lexsort((cols[2], cols[1], cols[0]))
+        new[1:] = False
+        for col in cols:
+            sc = col[order]
+            new[1:] |= sc[1:] != sc[:-1]
         group = np.cumsum(new) - 1
+        firsts = order[new]
     inverse = np.empty(len(rows), dtype=np.int64)
     inverse[order] = group
-    return order[new], inverse
+    return firsts, inverse
 
 
 def _drop_bad_faces(
@@ -190,16 +194,22 @@ def _drop_bad_faces(
 
 
 def edge_counts(faces: np.ndarray, n_vertices: int) -> tuple[int, int, bool]:
-    """(open edges, non-manifold edges, winding consistent) from the directed edges of `faces`."""
-    a = faces.reshape(-1)
-    b = faces[:, [1, 2, 0]].reshape(-1)
-    key = np.minimum(a, b).astype(np.int64) * np.int64(n_vertices) + np.maximum(a, b)
-    order = np.argsort(key)
-    sk = key[order]
-    first = np.flatnonzero(np.concatenate([[True], sk[1:] != sk[:-1]]))
-    counts = np.diff(np.append(first, len(sk)))
-    direction = np.add.reduceat(np.where(a < b, 1, -1)[order], first)
-    return int(np.sum(counts == 1)), int(np.sum(counts > 2)), bool(np.all(direction[counts > 1] == 0))
+    """(open edges, non-manifold edges, winding consistent) from the directed edges of `faces`.
+
+    One plain sort of (undirected edge key, direction bit): an edge is open when alone, non-manifold when shared
+    by more than two triangles, and the winding is consistent when every shared edge is used as often in
+    each direction.
+    """
+    a = faces.reshape(-1).astype(np.int64)
+    b = faces[:, [1, 2, 0]].reshape(-1).astype(np.int64)
+    key = np.sort(((np.minimum(a, b) * np.int64(n_vertices) + np.maximum(a, b)) << 1) | (a > b))
+    edge = key >> 1
+    first = np.flatnonzero(np.concatenate([[True], edge[1:] != edge[:-1]]))
+    counts = np.diff(np.append(first, len(key)))
+    backward = np.add.reduceat(key & 1, first)
+    shared = counts > 1
+    consistent = bool(np.all(2 * backward[shared] == counts[shared]))
+    return int(np.sum(counts == 1)), int(np.sum(counts > 2)), consistent
 
 
 def _repair_topology(

@@ -218,16 +218,61 @@ def _assemble(
     open_chains: dict[int, list[np.ndarray]] = {}
     open_comp = np.flatnonzero(is_open)
     tail_points = end_points(seq[offset[open_comp] + size[open_comp] - 1])
-    tail_of = dict(zip(open_comp.tolist(), tail_points))
-    for k in np.argsort(comp_plane, kind="stable"):
-        pts = points[offset[k] : offset[k] + size[k]]
-        if is_open[k]:
-            open_chains.setdefault(int(comp_plane[k]), []).append(np.vstack([pts, tail_of[k]]))
-        elif len(pts) >= 3:
-            out[comp_plane[k]].append(pts)
+    for k, tail in zip(open_comp.tolist(), tail_points):
+        chain = np.vstack([points[offset[k] : offset[k] + size[k]], tail])
+        open_chains.setdefault(int(comp_plane[k]), []).append(chain)
+    closed = np.flatnonzero(~is_open)
+    loop_points, loop_size = _simplify_loops(points[np.repeat(~is_open, size)], size[closed])
+    loop_offset = np.cumsum(loop_size) - loop_size
+    loop_plane = comp_plane[closed]
+    for k in np.argsort(loop_plane, kind="stable").tolist():
+        if loop_size[k] >= 3:
+            out[loop_plane[k]].append(loop_points[loop_offset[k] : loop_offset[k] + loop_size[k]])
     for p, chains in open_chains.items():
         out[p].extend(_close_chains(chains))
     return out, n_open
+
+
+def _simplify_loops(points: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop points within _COLLINEAR_MM of the line through their neighbours, on all loops at once.
+
+    `points` holds closed loops back to back (`sizes` points each). Each pass looks at every other point of a
+    loop (alternating parity), so a point is only ever judged against neighbours that stay; loops keep at
+    least three points. Returns the kept points and the new sizes.
+    """
+    quiet = 0
+    parity = 0
+    x, y = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+    while quiet < 2 and len(x):
+        n = len(x)
+        offset = np.cumsum(sizes) - sizes
+        loop = np.repeat(np.arange(len(sizes)), sizes)
+        k = np.arange(n) - offset[loop]
+        size = sizes[loop]
+        prev = np.arange(-1, n - 1)
+        prev[offset] += sizes
+        nxt = np.arange(1, n + 1)
+        nxt[offset + sizes - 1] -= sizes
+        cx, cy = x[nxt] - x[prev], y[nxt] - y[prev]
+        cross = np.abs(cx * (y - y[prev]) - cy * (x - x[prev]))
+        flat = cross <= _COLLINEAR_MM * np.hypot(cx, cy)  # also true for a zero chord: a spike or a duplicate
+        pick = flat & ((k & 1) == parity) & (size > 3)
+        if parity == 0:
+            pick &= ~((size & 1 == 1) & (k == size - 1))  # in an odd loop the last and first are neighbours
+        parity ^= 1
+        if not pick.any():
+            quiet += 1
+            continue
+        quiet = 0
+        removed = np.bincount(loop[pick], minlength=len(sizes))
+        over = removed > sizes - 3  # a loop keeps at least three points
+        if over.any():
+            pick &= ~over[loop]
+            removed[over] = 0
+        keep = ~pick
+        x, y = x[keep], y[keep]
+        sizes = sizes - removed
+    return np.column_stack([x, y]), sizes
 
 
 def _close_chains(chains: list[np.ndarray]) -> list[np.ndarray]:
@@ -253,17 +298,15 @@ def _close_chains(chains: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _clean_layer(loops: list[np.ndarray]) -> list[np.ndarray]:
-    """Non-zero union of one layer's loops: outers CCW, holes CW, strictly simple, no slivers or collinear points."""
+    """Non-zero union of one layer's loops: outers CCW, holes CW, strictly simple, no slivers."""
     if not loops:
         return []
-    paths = pyclipper.CleanPolygons([np.rint(loop * _SCALE).astype(np.int64) for loop in loops],
-                                    _COLLINEAR_MM * _SCALE)
     clipper = pyclipper.Pyclipper()
     clipper.StrictlySimple = True
-    for path in paths:
-        if len(path) >= 3:
+    for loop in loops:
+        if len(loop) >= 3:
             try:
-                clipper.AddPath(path, pyclipper.PT_SUBJECT, True)
+                clipper.AddPath(np.rint(loop * _SCALE).astype(np.int64).tolist(), pyclipper.PT_SUBJECT, True)
             except pyclipper.ClipperException:  # a degenerate path (all points collinear)
                 continue
     try:
@@ -274,7 +317,7 @@ def _clean_layer(loops: list[np.ndarray]) -> list[np.ndarray]:
     for path in result:
         if len(path) < 3:
             continue
-        poly = np.asarray(path, dtype=np.float64) / _SCALE
+        poly = np.array(path, dtype=np.float64) / _SCALE
         if abs(polygon_area(poly)) >= _MIN_AREA_MM2:
             polygons.append(poly)
     return polygons
