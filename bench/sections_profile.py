@@ -15,8 +15,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from slicing.mesh import load_mesh, place_on_bed  # noqa: E402
-from slicing.sections import _clean_layer, layer_tops, mid_planes, section_loops  # noqa: E402
+from slicing.mesh import load_mesh, place_on_bed
+from slicing.sections import _clean_layer, layer_tops, mid_planes, section_loops
 
 DEFAULT = Path(__file__).resolve().parent.parent.parent / "shared" / "models" / "3DBenchy.stl"
 

@@ -141,15 +141,18 @@ def _weld(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Group equal rows of an (n, 3) integer array: (index of one row per group, group of every row).
 
-    Sorts one 64-bit hash instead of a three-key lexsort; every group is checked against the exact rows (column
-    by column: 1-D gathers are much faster than row gathers) and the lexsort is used only if a hash collides.
+    Sorts one hash (with the row index packed into its low bits, so a plain sort gives the order) instead of a
+    three-key lexsort; every group is checked against the exact rows (column by column: 1-D gathers are much
+    faster than row gathers) and the lexsort is used only if two different rows share a hash.
     """
     cols = [np.ascontiguousarray(rows[:, k]) for k in range(3)]
     key = cols[0].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     key ^= cols[1].astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
     key ^= cols[2].astype(np.uint64) * np.uint64(0x165667B19E3779F9)
-    order = np.argsort(key)
-    sk = key[order]
+    bits = max(len(rows).bit_length(), 1)  # sort the top bits of the hash with the row index packed below
+    packed = np.sort(((key >> np.uint64(bits)) << np.uint64(bits)) | np.arange(len(rows), dtype=np.uint64))
+    order = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
+    sk = packed >> np.uint64(bits)
     new = np.empty(len(sk), dtype=bool)
     new[0] = True
     np.not_equal(sk[1:], sk[:-1], out=new[1:])
@@ -255,6 +258,8 @@ def _signed_volume(mesh: trimesh.Trimesh) -> float:
     """
     v = np.asarray(mesh.vertices)
     f = np.asarray(mesh.faces)
-    p0, p1, p2 = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
-    area2 = (p1[:, 0] - p0[:, 0]) * (p2[:, 1] - p0[:, 1]) - (p2[:, 0] - p0[:, 0]) * (p1[:, 1] - p0[:, 1])
-    return float(np.dot(area2, p0[:, 2] + p1[:, 2] + p2[:, 2]) / 6.0)
+    vx, vy, vz = (np.ascontiguousarray(v[:, k]) for k in range(3))
+    f0, f1, f2 = (np.ascontiguousarray(f[:, k]) for k in range(3))
+    x0, y0 = vx[f0], vy[f0]
+    area2 = (vx[f1] - x0) * (vy[f2] - y0) - (vx[f2] - x0) * (vy[f1] - y0)
+    return float(np.dot(area2, vz[f0] + vz[f1] + vz[f2]) / 6.0)
