@@ -36,8 +36,8 @@ class TokenTable:
 
     letter: (L,) uint8 upper-case command letter of each line (b'G', b'M', b'T') or 0 when the line has none.
     number: (L,) int32 command number (``G1`` → 1), -1 when the line has no command.
-    params: (L, 8) float64 values of X Y Z E F I J R on that line, NaN where the word is absent;
-            a letter given without a number (``G28 X``) is recorded as 0.
+    params: (L, 8) float64 values of X Y Z E F I J R of G commands, NaN where the word is absent or its
+            number malformed; a letter given without a number (``G28 X``) is recorded as 0.
     comments: (line index, comment text without ``;`` and surrounding blanks) for every comment.
     """
 
@@ -51,8 +51,8 @@ class TokenTable:
 _CHUNK = 8192
 
 
-def _to_float(text: np.ndarray) -> np.ndarray:
-    """Float of each fixed-width byte string; NaN for malformed ones ("1.2.3", "-", "1 2")."""
+def _to_float(text: np.ndarray, bare: float) -> np.ndarray:
+    """Float of each fixed-width byte string; `bare` for blank ones, NaN for malformed ones ("1.2.3", "-")."""
     try:
         return text.astype(np.float64)
     except ValueError:  # convert in chunks so one bad number costs one chunk, not the whole file
@@ -66,16 +66,16 @@ def _to_float(text: np.ndarray) -> np.ndarray:
                     try:
                         out[a + i] = float(t)
                     except ValueError:
-                        out[a + i] = np.nan
+                        out[a + i] = bare if not t.strip() else np.nan
         return out
 
 
-def _parse_numbers(padded: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Float value of each padded[start:end] run (NaN when empty or not a number), vectorised.
+def _parse_numbers(padded: np.ndarray, start: np.ndarray, end: np.ndarray, bare: float) -> np.ndarray:
+    """Float value of each padded[start:end] run, vectorised: `bare` when blank, NaN when not a number.
 
     padded is the text followed by _NUM_WIDTH zero bytes; a run may carry trailing blanks.
     """
-    out = np.full(start.shape[0], np.nan)
+    out = np.full(start.shape[0], bare)
     width = np.minimum(end - start, _NUM_WIDTH)
     ok = width > 0
     if not ok.any():
@@ -84,7 +84,7 @@ def _parse_numbers(padded: np.ndarray, start: np.ndarray, end: np.ndarray) -> np
     mat = np.lib.stride_tricks.sliding_window_view(padded, _NUM_WIDTH)[s]
     words = mat.view("<u8")  # two little-endian 8-byte words per number: clear the bytes past its end
     words &= _KEEP_BYTES[w]
-    out[ok] = _to_float(mat.view(f"S{_NUM_WIDTH}").ravel())
+    out[ok] = _to_float(mat.view(f"S{_NUM_WIDTH}").ravel(), bare)
     return out
 
 
@@ -135,7 +135,7 @@ def tokenize(data: bytes) -> TokenTable:
         firstc[1:] = cl[1:] != cl[:-1]
         cmd = cidx[firstc]
         is_cmd[cmd] = True
-        cval = _parse_numbers(padded, start[cmd], end[cmd])
+        cval = _parse_numbers(padded, start[cmd], end[cmd], bare=np.nan)
         good = np.isin(upper[cmd], np.frombuffer(b"GMT", dtype=np.uint8)) & np.isfinite(cval)
         letter[word_line[cmd[good]]] = upper[cmd[good]]
         number[word_line[cmd[good]]] = cval[good].astype(np.int32)
@@ -143,6 +143,5 @@ def tokenize(data: bytes) -> TokenTable:
     params = np.full((n_lines, len(PARAM_LETTERS)), np.nan)
     col = _PARAM_COLUMN[buf[letters]]
     pw = np.flatnonzero((~is_cmd) & (col >= 0) & (letter[word_line] == ord("G")))
-    pv = _parse_numbers(padded, start[pw], end[pw])
-    params[word_line[pw], col[pw]] = np.where(np.isnan(pv), 0.0, pv)
+    params[word_line[pw], col[pw]] = _parse_numbers(padded, start[pw], end[pw], bare=0.0)
     return TokenTable(n_lines, letter, number, params, comments)

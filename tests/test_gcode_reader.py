@@ -293,3 +293,9 @@ def test_printloop_output_reads_back_to_its_layers_filament_and_estimate():
     assert job.filament_mm == pytest.approx(result.filament_mm, abs=0.01)
     assert job.estimated_time_s == round(result.estimated_time_s)
     assert estimate_time(parse_moves(result.gcode).xyzef) == pytest.approx(result.estimated_time_s, rel=1e-3)
+
+
+def test_messages_malformed_numbers_and_bare_letters():
+    m = parse_moves("M117 Layer X of 12 E9\nG1 X1.2.3 Y4 E1\nG1 X7 Y-\nG28 X Y\nG1 X3 E2\n")
+    assert m.xyzef[1:, :4].tolist() == [[0, 4, 0, 1], [7, 4, 0, 1], [0, 0, 0, 1], [3, 0, 0, 2]]
+    assert m.line.tolist() == [-1, 1, 2, 3, 4]
