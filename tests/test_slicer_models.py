@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -15,17 +15,17 @@ from slicing.toolpath import Feature
 from tests.conftest import MODELS
 
 MODEL_NAMES = sorted(p.name for p in MODELS.glob("*.stl"))
-_MOVE = re.compile(r"^G[01] [^;\n]*", re.M)
+_MOVE = re.compile(r"^G[01] [^;\n]*", re.MULTILINE)
 _AXIS = re.compile(r"([XYZ])(-?\d+\.?\d*)")
 
 
-@lru_cache(maxsize=None)
+@cache
 def sliced(name: str) -> SliceResult:
     """Slice a shared model once per test session with the default profile."""
     return slice_file(MODELS / name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def read_back(name: str):
     """Our G-code of a model read back by the project's G-code reader."""
     return read_gcode(sliced(name).gcode)
@@ -41,7 +41,7 @@ def test_layer_count_matches_model_height(name):
     result = sliced(name)
     assert abs(result.layer_count - height / 0.2) <= 0.51
     assert f";LAYER_COUNT:{result.layer_count}" in result.gcode
-    markers = re.findall(r"^;LAYER:(\d+)$", result.gcode, re.M)
+    markers = re.findall(r"^;LAYER:(\d+)$", result.gcode, re.MULTILINE)
     assert [int(m) for m in markers] == list(range(result.layer_count))
 
 
@@ -113,7 +113,7 @@ def test_header_carries_time_filament_and_layer_height():
     text = sliced("20mm-xyz-cube.stl").gcode
     head = text[:600]
     assert head.startswith(";FLAVOR:Marlin\n")
-    assert re.search(r"^;TIME:\d+$", head, re.M)
-    assert re.search(r"^;Filament used: \d+\.\d+m$", head, re.M)
-    assert re.search(r"^;Filament weight: \d+\.\d+g$", head, re.M)
+    assert re.search(r"^;TIME:\d+$", head, re.MULTILINE)
+    assert re.search(r"^;Filament used: \d+\.\d+m$", head, re.MULTILINE)
+    assert re.search(r"^;Filament weight: \d+\.\d+g$", head, re.MULTILINE)
     assert ";Layer height: 0.2" in head

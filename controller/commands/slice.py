@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def format_duration(seconds: float) -> str:
     """Seconds as h:mm (rounded to the minute)."""
-    minutes = int(round(seconds / 60.0))
+    minutes = round(seconds / 60.0)
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
