@@ -117,3 +117,27 @@ def test_header_carries_time_filament_and_layer_height():
     assert re.search(r"^;Filament used: \d+\.\d+m$", head, re.MULTILINE)
     assert re.search(r"^;Filament weight: \d+\.\d+g$", head, re.MULTILINE)
     assert ";Layer height: 0.2" in head
+
+
+@pytest.mark.parametrize("name", ["20mm-xyz-cube.stl", "torus_mm.stl"])
+def test_reader_recovers_exactly_the_paths_the_writer_emitted(name):
+    from slicing.gcode_writer import write_program
+    from slicing.layers import build_layers
+    from slicing.mesh import load_mesh, place_on_bed
+    from slicing.planner import plan_layers
+    from slicing.sections import layer_tops, mid_planes, slice_mesh
+
+    profile = load_profile(overrides={"z_hop": "0.3", "seam": '"nearest"'})
+    mesh = place_on_bed(load_mesh(MODELS / name).mesh, (220, 220, 250))
+    tops = layer_tops(float(mesh.bounds[1, 2]), 0.2, 0.2)
+    layers = build_layers(slice_mesh(mesh, mid_planes(tops)), profile)
+    plans = plan_layers(layers, tops, np.zeros((1, 2)), profile)
+    job = read_gcode(write_program(plans, profile).body)
+    assert len(job.layers) == len(plans)
+    for plan, layer in zip(plans, job.layers):
+        segs = np.concatenate([np.concatenate([p[:-1], p[1:]], axis=1) for p in plan.paths])
+        feats = np.repeat(plan.features, [len(p) - 1 for p in plan.paths])
+        assert layer.z == pytest.approx(plan.z) and layer.height == pytest.approx(plan.height)
+        assert layer.segments.shape == segs.shape, f"layer {plan.index}"
+        assert np.allclose(layer.segments, segs, atol=6e-4)
+        assert layer.feature.tolist() == feats.tolist()

@@ -148,3 +148,15 @@ def test_box_has_solid_skins_at_bottom_and_top_and_sparse_fill_between():
         has_fill = (layer.feature == Feature.FILL).any()
         solid = layer.index < 3 or layer.index >= 17
         assert has_skin == solid and has_fill == (not solid), f"layer {layer.index}"
+
+
+def test_brim_option_adds_loops_inside_the_skirt():
+    profile = load_profile(overrides={"brim_width": "2"})
+    loaded = LoadedMesh(trimesh.creation.box((10, 10, 1)), "box", (), ())
+    layer0 = read_gcode(slice_mesh_to_gcode(loaded, profile).gcode).layers[0]
+    brim = layer0.segments[layer0.feature == Feature.BRIM].reshape(-1, 2)
+    skirt = layer0.segments[layer0.feature == Feature.SKIRT].reshape(-1, 2)
+    assert brim.max(axis=0) == pytest.approx([115 + 1.8, 115 + 1.8], abs=0.01)  # 5 loops, outermost at 1.8
+    assert brim.min(axis=0) == pytest.approx([105 - 1.8, 105 - 1.8], abs=0.01)
+    assert skirt.max(axis=0) == pytest.approx([115 + 2 + 3.2, 115 + 2 + 3.2], abs=0.01)
+    assert len(np.unique(np.round(np.hypot(*(brim - 110).T), 1))) >= 5
