@@ -16,6 +16,7 @@ import numpy as np
 WIDTH_QUANTUM = 0.01          # mm; bead widths are drawn in classes of this size (1..255 classes)
 STRAND_DIAMETER = 0.45        # mm; a loose strand of extrudate (0.4 mm nozzle with die swell)
 _SHIFT = 4                    # sub-pixel bits for cv2.polylines
+TILE = 256                    # cells; batches wider than two tiles are rasterised tile by tile
 
 
 class Deposition:
@@ -100,19 +101,45 @@ class Deposition:
         cell = self.cell
         rows, cols = self.height.shape
         classes = np.clip(np.rint(widths / WIDTH_QUANTUM), 1, 255).astype(np.uint8)
-        reach = float(classes.max()) * WIDTH_QUANTUM / 2 + thickness / 2 + 2 * cell
-        c0 = max(0, math.floor((min(seg[:, 0].min(), seg[:, 2].min()) - reach) / cell))
-        c1 = min(cols, math.ceil((max(seg[:, 0].max(), seg[:, 2].max()) + reach) / cell) + 1)
-        r0 = max(0, math.floor((min(seg[:, 1].min(), seg[:, 3].min()) - reach) / cell))
-        r1 = min(rows, math.ceil((max(seg[:, 1].max(), seg[:, 3].max()) + reach) / cell) + 1)
+        margin = math.ceil((float(classes.max()) * WIDTH_QUANTUM / 2 + thickness / 2) / cell) + 2
+        # per-segment cell bounding boxes grown by the bead reach
+        lo_c = np.floor(np.minimum(seg[:, 0], seg[:, 2]) / cell).astype(np.int64) - margin
+        hi_c = np.ceil(np.maximum(seg[:, 0], seg[:, 2]) / cell).astype(np.int64) + margin + 1
+        lo_r = np.floor(np.minimum(seg[:, 1], seg[:, 3]) / cell).astype(np.int64) - margin
+        hi_r = np.ceil(np.maximum(seg[:, 1], seg[:, 3]) / cell).astype(np.int64) + margin + 1
+        r0, r1 = max(0, int(lo_r.min())), min(rows, int(hi_r.max()))
+        c0, c1 = max(0, int(lo_c.min())), min(cols, int(hi_c.max()))
         if c1 <= c0 or r1 <= r0:
             return
+        if (r1 - r0) * (c1 - c0) <= (2 * TILE) ** 2:
+            self._window(seg, classes, top, thickness, layer, (r0, r1, c0, c1), (r0, r1, c0, c1))
+        else:
+            # large batches (a full plate): only tiles that beads reach, each with a margin for the distances
+            for tr in range(r0 - r0 % TILE, r1, TILE):
+                for tc in range(c0 - c0 % TILE, c1, TILE):
+                    inner = (max(tr, r0), min(tr + TILE, r1), max(tc, c0), min(tc + TILE, c1))
+                    outer = (max(0, inner[0] - margin), min(rows, inner[1] + margin),
+                             max(0, inner[2] - margin), min(cols, inner[3] + margin))
+                    hit = (lo_r < outer[1]) & (hi_r > outer[0]) & (lo_c < outer[3]) & (hi_c > outer[2])
+                    if hit.any():
+                        self._window(seg[hit], classes[hit], top, thickness, layer, outer, inner)
+        if self.extent is None:
+            self.extent = (r0, r1, c0, c1)
+        else:
+            a0, a1, b0, b1 = self.extent
+            self.extent = (min(a0, r0), max(a1, r1), min(b0, c0), max(b1, c1))
+
+    def _window(self, seg: np.ndarray, classes: np.ndarray, top: float, thickness: float, layer: int,
+                outer: tuple[int, int, int, int], inner: tuple[int, int, int, int]) -> None:
+        """Rasterise segments in the `outer` cell window and update the map inside `inner`."""
+        cell = self.cell
+        r0, r1, c0, c1 = outer
         # centre lines in window pixel coordinates (cell centres at integers), sub-pixel via shift
         scale = float(1 << _SHIFT)
         px = np.empty((seg.shape[0], 2, 2), np.float64)
         px[:, :, 0] = seg[:, [0, 2]] / cell - 0.5 - c0
         px[:, :, 1] = seg[:, [1, 3]] / cell - 0.5 - r0
-        pts = np.rint(px * scale).astype(np.int32)
+        pts = np.rint(np.clip(px, -1e5, 1e5) * scale).astype(np.int32)
         cls = np.zeros((r1 - r0, c1 - c0), np.uint8)
         order = np.argsort(classes, kind="stable")
         uniq, starts = np.unique(classes[order], return_index=True)
@@ -125,19 +152,15 @@ class Deposition:
             return
         dist, labels = cv2.distanceTransformWithLabels(src, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
         line_cls = cls[src == 0]
-        half = line_cls[labels - 1].astype(np.float32) * np.float32(WIDTH_QUANTUM / 2)
-        dist_mm = dist * np.float32(cell)
+        i0, i1, j0, j1 = inner[0] - r0, inner[1] - r0, inner[2] - c0, inner[3] - c0
+        half = line_cls[labels[i0:i1, j0:j1] - 1].astype(np.float32) * np.float32(WIDTH_QUANTUM / 2)
+        dist_mm = dist[i0:i1, j0:j1] * np.float32(cell)
         ramp = np.minimum(np.float32(thickness / 2), half)
         s = np.clip((dist_mm - (half - ramp)) / (2 * ramp), 0.0, 1.0)
         prof = np.float32(thickness) * (1.0 - s * s * (3.0 - 2.0 * s))
-        win_h = self.height[r0:r1, c0:c1]
-        win_l = self.layer[r0:r1, c0:c1]
+        win_h = self.height[inner[0]:inner[1], inner[2]:inner[3]]
+        win_l = self.layer[inner[0]:inner[1], inner[2]:inner[3]]
         new = np.float32(top - thickness) + prof
         raise_mask = (prof > 1e-5) & (new > win_h)
         np.copyto(win_h, new, where=raise_mask)
         np.copyto(win_l, np.int16(layer), where=(prof > 1e-5) & (new >= win_h - 1e-4))
-        if self.extent is None:
-            self.extent = (r0, r1, c0, c1)
-        else:
-            a0, a1, b0, b1 = self.extent
-            self.extent = (min(a0, r0), max(a1, r1), min(b0, c0), max(b1, c1))

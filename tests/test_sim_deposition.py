@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 
@@ -143,3 +144,29 @@ def test_bead_width_scales_with_layer_thickness_inverse() -> None:
     w = np.mean([cross_section_width(dep, x, 48.0, 52.0, thickness=0.3) for x in np.linspace(50, 130, 9)])
     assert w == pytest.approx(W * 0.2 / 0.3, rel=0.06)
     assert math.isclose(float(dep.height.max()), 0.3, abs_tol=1e-6)
+
+
+def test_tiled_rasterisation_of_a_full_plate_equals_one_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    from firmware_sim import deposition
+
+    rng = np.random.default_rng(11)
+    pts = rng.uniform(5.0, 215.0, (120, 2))
+    seg = polyline([tuple(p) for p in pts])                       # long criss-crossing beads over the bed
+    border = deposition.TILE * 0.1                                 # and beads hugging the tile borders
+    hug = np.array([[5.0, border - 0.04, 215.0, border - 0.04], [2 * border + 0.03, 5.0, 2 * border + 0.03, 215.0]])
+    seg = np.vstack([seg, hug])
+    tiled = Deposition()
+    tiled.deposit(seg, e_for(seg, W, tiled), T, T, 0)
+    monkeypatch.setattr(deposition, "TILE", 10_000)
+    whole = Deposition()
+    whole.deposit(seg, e_for(seg, W, whole), T, T, 0)
+    # a line clipped at a tile border gets its own pixel staircase (±1 cell); otherwise the same beads
+    assert volume(tiled) == pytest.approx(volume(whole), rel=0.005)
+    full_t, full_w = tiled.height > T / 2, whole.height > T / 2
+    assert full_t.sum() == pytest.approx(full_w.sum(), rel=0.01)
+    near = cv2.dilate(full_w.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert not (full_t & ~near).any()                         # nothing more than one cell off a bead
+    assert tiled.extent == whole.extent
+    b = deposition.TILE
+    for band in (np.s_[b - 8:b + 8, :], np.s_[:, 2 * b - 8:2 * b + 8]):   # no seams along the tile borders
+        assert tiled.height[band].sum() == pytest.approx(whole.height[band].sum(), rel=0.01)
