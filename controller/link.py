@@ -181,6 +181,11 @@ class Link:
         return self.outstanding == 0
 
     @property
+    def pending(self) -> int:
+        """Commands queued but not yet numbered."""
+        return len(self._pending)
+
+    @property
     def in_flight(self) -> int:
         """Transmissions awaiting their `ok`."""
         return len(self._fifo)
