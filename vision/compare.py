@@ -89,6 +89,40 @@ def freshness(obs: Observation, prev: Observation | None, prev_top: np.ndarray |
     return f.astype(np.float32)
 
 
+def _shifted(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """A bool mask moved by whole pixels (dx columns right, dy rows down), zero-filled."""
+    out = np.zeros_like(mask)
+    h, w = mask.shape
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    out[yd, xd] = mask[ys, xs]
+    return out
+
+
+def find_offset(ref: np.ndarray, fresh: np.ndarray, search_px: int = 2) -> tuple[float, float, float]:
+    """Offset (dx, dy) px of `fresh` against `ref` and the correlation response.
+
+    Phase correlation finds the peak; the sub-pixel part is then refined on the overlap count around it, since
+    phase correlation's own sub-pixel estimate is biased on binary masks.
+    """
+    (dx, dy), response = cv2.phaseCorrelate(ref.astype(np.float32), fresh.astype(np.float32))
+    cx, cy = int(round(dx)), int(round(dy))
+    r = search_px
+    counts = np.zeros((2 * r + 1, 2 * r + 1))
+    for j in range(-r, r + 1):
+        for i in range(-r, r + 1):
+            counts[j + r, i + r] = np.count_nonzero(_shifted(ref, cx + i, cy + j) & fresh)
+    j, i = np.unravel_index(np.argmax(counts), counts.shape)
+
+    def vertex(a: float, b: float, c: float) -> float:
+        den = a - 2 * b + c
+        return 0.0 if den >= 0 else 0.5 * (a - c) / den
+
+    fx = vertex(counts[j, i - 1], counts[j, i], counts[j, i + 1]) if 0 < i < 2 * r else 0.0
+    fy = vertex(counts[j - 1, i], counts[j, i], counts[j + 1, i]) if 0 < j < 2 * r else 0.0
+    return cx + i - r + fx, cy + j - r + fy, float(response)
+
+
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two bool masks (1 when both are empty)."""
     union = np.count_nonzero(a | b)
@@ -118,10 +152,8 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
     shifted_iou = iou
     response = 0.0
     if fresh.any() and ref.any():
-        win = None
-        (dx, dy), response = cv2.phaseCorrelate(ref.astype(np.float32), fresh.astype(np.float32), win)
-        shift = np.float32([[1, 0, dx], [0, 1, dy]])
-        moved = cv2.warpAffine(top, shift, (top.shape[1], top.shape[0]), flags=cv2.INTER_NEAREST) > 0
+        dx, dy, response = find_offset(ref, fresh)
+        moved = _shifted(ref, int(round(dx)), int(round(dy)))
         shifted_iou = _iou(fresh, moved)
         offset = (float(dx / grid.px_per_mm), float(-dy / grid.px_per_mm))
     return Comparison(

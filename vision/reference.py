@@ -14,7 +14,7 @@ import numpy as np
 from slicing.toolpath import LayerPaths
 
 _SHIFT = 4  # fixed-point bits for sub-pixel drawing
-_WIDTH_STEP_PX = 0.5  # bead widths are drawn in bins of this many pixels
+_SUPERSAMPLE = 4  # beads are drawn at this multiple of the raster resolution
 
 
 @dataclass(frozen=True)
@@ -75,19 +75,28 @@ def make_grid(layers: Sequence[LayerPaths], px_per_mm: float, bounds: tuple[floa
 
 def draw_layer(layer: LayerPaths, grid: BedGrid, out: np.ndarray | None = None, filament_diameter: float = 1.75,
                min_width: float = 0.25, max_width: float = 1.2) -> np.ndarray:
-    """Draw one layer's beads (255 on 0) into a uint8 raster of grid.shape; widths binned to half-pixels."""
+    """Draw one layer's beads (255 on 0) into a uint8 raster of grid.shape.
+
+    OpenCV draws thick lines only in odd pixel widths, so beads are drawn at _SUPERSAMPLE x the resolution and
+    area-averaged down, which keeps a bead's drawn width within a fraction of a raster pixel of its real width.
+    """
     mask = np.zeros(grid.shape, np.uint8) if out is None else out
     if len(layer.segments) == 0:
         return mask
-    widths = np.clip(layer.widths(filament_diameter), min_width, max_width) * grid.px_per_mm
+    k = _SUPERSAMPLE
+    fine = BedGrid(grid.x0, grid.y0, grid.x1, grid.y1, grid.px_per_mm * k)
+    rows, cols = grid.shape
+    big = np.zeros((rows * k, cols * k), np.uint8)
+    widths = np.clip(layer.widths(filament_diameter), min_width, max_width) * fine.px_per_mm
     pts = np.empty((len(layer.segments), 2, 2), np.float64)
-    pts[:, 0, :] = grid.to_px(layer.segments[:, 0:2])
-    pts[:, 1, :] = grid.to_px(layer.segments[:, 2:4])
+    pts[:, 0, :] = fine.to_px(layer.segments[:, 0:2])
+    pts[:, 1, :] = fine.to_px(layer.segments[:, 2:4])
     fixed = np.round(pts * (1 << _SHIFT)).astype(np.int32)
-    bins = np.maximum(1, np.round(widths / _WIDTH_STEP_PX)).astype(np.int32)
-    for b in np.unique(bins):
-        thickness = max(1, int(round(b * _WIDTH_STEP_PX)))
-        cv2.polylines(mask, fixed[bins == b], False, 255, thickness, cv2.LINE_8, _SHIFT)
+    thickness = np.maximum(1, np.round((widths - 1.0) / 2.0).astype(np.int32) * 2)  # drawn width = t + 1 (odd)
+    for t in np.unique(thickness):
+        cv2.polylines(big, fixed[thickness == t], False, 255, int(t), cv2.LINE_8, _SHIFT)
+    small = cv2.resize(big, (cols, rows), interpolation=cv2.INTER_AREA)
+    mask[small >= 128] = 255
     return mask
 
 
