@@ -41,8 +41,9 @@ def _install_errors(app: FastAPI) -> None:
     async def validation_error(_req: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         parts = [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        return JSONResponse({"message": "; ".join(parts) or "invalid request", "detail": exc.errors()},
-                            status_code=422)
+        detail = [{"loc": [str(x) for x in e["loc"]], "msg": str(e["msg"]), "type": str(e["type"])}
+                  for e in exc.errors()]
+        return JSONResponse({"message": "; ".join(parts) or "invalid request", "detail": detail}, status_code=422)
 
     async def http_error(_req: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

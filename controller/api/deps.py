@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Query, Request
+from fastapi import Depends, Header, HTTPException, Path, Query, Request
 
 from controller.service import LabService
 
@@ -29,3 +29,4 @@ def require_key(request: Request,
 
 Service = Annotated[LabService, Depends(get_service)]
 Auth = [Depends(require_key)]
+Id = Annotated[int, Path(ge=1, le=2**53, description="A database id")]

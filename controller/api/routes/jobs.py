@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 
-from controller.api.deps import Auth, Service
+from controller.api.deps import Auth, Id, Service
 from controller.api.schemas import EventOut, JobOut, LayerCheckOut, Message
 from controller.api.uploading import accept_upload
 from controller.api.views import check_out, job_out
@@ -36,41 +36,41 @@ def list_all(svc: Service, state: Annotated[str | None, Query(max_length=32)] = 
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def get(job_id: int, svc: Service) -> JobOut:
+def get(job_id: Id, svc: Service) -> JobOut:
     """One job with its copies."""
     return job_out(svc, jobs.get_job(svc.store, job_id))
 
 
 @router.post("/{job_id}/pause", response_model=Message)
-def pause(job_id: int, svc: Service) -> Message:
+def pause(job_id: Id, svc: Service) -> Message:
     """Pause the job's printing copies."""
     n = svc.fleet.pause_job(job_id)
     return Message(message=f"pausing {n} copies of job {job_id}")
 
 
 @router.post("/{job_id}/resume", response_model=Message)
-def resume(job_id: int, svc: Service) -> Message:
+def resume(job_id: Id, svc: Service) -> Message:
     """Resume the job's paused copies."""
     n = svc.fleet.resume_job(job_id)
     return Message(message=f"resuming {n} copies of job {job_id}")
 
 
 @router.post("/{job_id}/cancel", response_model=Message)
-def cancel(job_id: int, svc: Service) -> Message:
+def cancel(job_id: Id, svc: Service) -> Message:
     """Cancel the job: queued copies dropped, printing ones stopped."""
     n = svc.fleet.cancel_job(job_id)
     return Message(message=f"job {job_id} cancelled; {n} printing copies stopped")
 
 
 @router.get("/{job_id}/events", response_model=list[EventOut])
-def events(job_id: int, svc: Service, after: Annotated[int, Query(ge=0)] = 0) -> list[EventOut]:
+def events(job_id: Id, svc: Service, after: Annotated[int, Query(ge=0)] = 0) -> list[EventOut]:
     """The job's event log."""
     jobs.get_job(svc.store, job_id)
     return [EventOut(**e.to_dict()) for e in history.list_events(svc.store, job_id=job_id, after_id=after)]
 
 
 @router.get("/{job_id}/layer-checks", response_model=list[LayerCheckOut])
-def layer_checks(job_id: int, svc: Service) -> list[LayerCheckOut]:
+def layer_checks(job_id: Id, svc: Service) -> list[LayerCheckOut]:
     """Every layer check of every copy of the job."""
     jobs.get_job(svc.store, job_id)
     return [check_out(c) for c in history.list_layer_checks(svc.store, job_id=job_id)]
