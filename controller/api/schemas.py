@@ -54,6 +54,9 @@ class PrinterOut(BaseModel):
     connected: bool
     temperatures: Temperatures | None
     current_run: RunOut | None
+    job_name: str | None = None
+    last_run: RunOut | None = None
+    latest_check: LayerCheckOut | None = None
 
 
 class PrinterIn(BaseModel):
@@ -129,3 +132,6 @@ class Health(BaseModel):
 
     status: str
     printers: int
+
+
+PrinterOut.model_rebuild()

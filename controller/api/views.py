@@ -3,19 +3,26 @@ from __future__ import annotations
 
 from controller.api.schemas import JobOut, LayerCheckOut, PrinterOut, RunOut, Temperatures
 from controller.service import LabService
-from controller.store import jobs, printers
+from controller.store import history, jobs, printers
 from controller.store.records import Job, LayerCheck, Printer
 
 
 def printer_out(svc: LabService, p: Printer) -> PrinterOut:
     """A printer with live temperatures and its running copy."""
     temps, run, connected = svc.fleet.live(p.name)
+    check, job_name = None, None
     if run is not None:
         run = jobs.get_run(svc.store, run.id)
+    shown = run or jobs.last_run_on(svc.store, p.name)
+    if shown is not None:
+        job_name = jobs.get_job(svc.store, shown.job_id).name
+        latest = history.latest_layer_check(svc.store, shown.id)
+        check = check_out(latest) if latest else None
     return PrinterOut(name=p.name, port=p.port, baud=p.baud, camera=p.camera, profile=p.profile,
                       on_failure=p.on_failure, state=p.state, message=p.message, connected=connected,
                       temperatures=Temperatures(**temps.__dict__) if temps else None,
-                      current_run=RunOut(**run.to_dict()) if run else None)
+                      current_run=RunOut(**run.to_dict()) if run else None, job_name=job_name,
+                      last_run=RunOut(**shown.to_dict()) if shown else None, latest_check=check)
 
 
 def all_printers(svc: LabService) -> list[PrinterOut]:

@@ -72,3 +72,11 @@ def get_layer_check(store: Store, check_id: int) -> LayerCheck:
         if row is None:
             raise NotFoundError(f"no layer check with id {check_id}")
         return _check(row)
+
+
+def latest_layer_check(store: Store, run_id: int) -> LayerCheck | None:
+    """The newest layer check of a run, if any."""
+    with store.session() as s:
+        row = s.scalar(select(LayerCheckRow).where(LayerCheckRow.run_id == run_id)
+                       .order_by(LayerCheckRow.id.desc()).limit(1))
+        return _check(row) if row is not None else None

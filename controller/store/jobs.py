@@ -152,6 +152,14 @@ def list_runs(store: Store, job_id: int | None = None, states: tuple[str, ...] |
         return [_run(r, names.get(r.printer_id) if r.printer_id else None) for r in s.scalars(q)]
 
 
+def last_run_on(store: Store, printer: str) -> Run | None:
+    """The newest run a printer started, whatever its state."""
+    with store.session() as s:
+        pid = s.scalar(select(PrinterRow.id).where(PrinterRow.name == printer))
+        row = s.scalar(select(RunRow).where(RunRow.printer_id == pid).order_by(RunRow.id.desc()).limit(1))
+        return _run(row, printer) if row is not None else None
+
+
 def get_run(store: Store, run_id: int) -> Run:
     """One run."""
     with store.session() as s:
