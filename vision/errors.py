@@ -11,3 +11,7 @@ class RegistrationError(VisionError):
 
 class CameraError(VisionError):
     """The camera source cannot be opened or gave no image."""
+
+
+class VisionConfigError(VisionError):
+    """A `[vision]` option in the profile is unknown or out of range."""

@@ -1,0 +1,142 @@
+"""The job's layer hook: at each layer boundary wait for moves, park out of view, photograph, check, act.
+
+Policy on a failed layer: `pause` (default), `cancel` or `warn`. Every verdict is kept with the job as files in
+its folder: `layer_NNNN.json` (figures), `layer_NNNN.jpg` (photo), `layer_NNNN_check.jpg` (annotated), and one
+line per layer in `verdicts.jsonl`.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from slicing.toolpath import LayerPaths
+from vision.camera import Camera
+from vision.check import LayerChecker, Verdict
+from vision.config import VisionConfig
+from vision.errors import VisionError
+from vision.registration import Registration, ensure_registration
+
+
+class JobControl(Protocol):
+    """What the hook needs from a running job (controller.session.Job)."""
+
+    def execute(self, lines: list[str], timeout: float = 120.0) -> None: ...
+    def pause(self) -> None: ...
+    def cancel(self) -> None: ...
+
+
+class Boundary(Protocol):
+    """A layer boundary as the job reports it (controller.session.LayerBoundary)."""
+
+    layer: int
+    z: float | None
+    line: int
+
+
+def park_commands(config: VisionConfig, layer: LayerPaths) -> tuple[list[str], list[str]]:
+    """G-code to park out of the camera's view after a layer, and to come back to where the layer ended."""
+    if config.park is None:
+        return ["M400"], []
+    top = layer.z
+    lift = top + config.park_lift_mm
+    f = config.park_feedrate
+    park = ["M400", f"G1 Z{lift:.3f} F{min(f, 1200.0):.0f}", f"G1 X{config.park[0]:.3f} Y{config.park[1]:.3f} F{f:.0f}",
+            "M400"]
+    back: list[str] = []
+    if len(layer.segments):
+        x, y = layer.segments[-1, 2], layer.segments[-1, 3]
+        back.append(f"G1 X{x:.3f} Y{y:.3f} F{f:.0f}")
+    back.append(f"G1 Z{top:.3f} F{min(f, 1200.0):.0f}")
+    return park, back
+
+
+class LayerCheck:
+    """Callable layer hook for PrinterSession.start_job(path, layer_hook=LayerCheck(...))."""
+
+    def __init__(self, layers: Sequence[LayerPaths], camera: Camera, out_dir: str | Path,
+                 config: VisionConfig | None = None, registration: Registration | None = None,
+                 registration_path: str | Path | None = None,
+                 on_verdict: Callable[[Verdict], None] | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.layers = list(layers)
+        self.camera = camera
+        self.out_dir = Path(out_dir)
+        self.config = config or VisionConfig()
+        self.registration_path = Path(registration_path) if registration_path else None
+        if registration is None and self.registration_path is not None and self.registration_path.exists():
+            registration = Registration.load(self.registration_path)
+        self.registration = registration
+        self.on_verdict = on_verdict
+        self.clock = clock
+        self.verdicts: list[Verdict] = []
+        self.errors: list[str] = []
+        self.action: str | None = None     # "paused" | "cancelled" once the policy acted
+        self._checker: LayerChecker | None = None
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, boundary: Boundary, job: JobControl) -> None:
+        """At the start of layer n, judge layer n-1."""
+        n = int(boundary.layer) - 1
+        if not 0 <= n < len(self.layers):
+            return
+        park, back = park_commands(self.config, self.layers[n])
+        job.execute(park)
+        try:
+            image = self.camera.grab()
+            verdict = self.check(image, n)
+        except VisionError as exc:
+            self.errors.append(f"layer {n}: {exc}")
+            self._write_line({"layer": n, "status": "error", "message": str(exc)})
+            verdict = None
+        if back:
+            job.execute(back)
+        if verdict is not None and verdict.failed and self.action is None:
+            self.act(verdict, job)
+
+    def check(self, image: np.ndarray, n: int) -> Verdict:
+        """Register (or re-check registration), judge layer n, save its files; returns the verdict."""
+        t0 = self.clock()
+        registration, renewed = ensure_registration(self.registration, image, self.config)
+        if renewed:
+            self.registration = registration
+            if self.registration_path is not None:
+                registration.save(self.registration_path)
+        if self._checker is None:
+            self._checker = LayerChecker(self.layers, registration, self.config)
+        self._checker.registration = registration
+        t1 = self.clock()
+        verdict, annotated = self._checker.check(image, n)
+        t2 = self.clock()
+        self.verdicts.append(verdict)
+        record: dict[str, Any] = verdict.to_dict()
+        record["check_ms"] = round(1000 * (t2 - t1), 2)
+        record["registration_ms"] = round(1000 * (t1 - t0), 2)
+        stem = self.out_dir / f"layer_{n:04d}"
+        cv2.imwrite(str(stem) + ".jpg", image)
+        if annotated is not None:
+            cv2.imwrite(str(stem) + "_check.jpg", annotated)
+        stem.with_suffix(".json").write_text(json.dumps(record, indent=1))
+        self._write_line(record)
+        if self.on_verdict is not None:
+            self.on_verdict(verdict)
+        return verdict
+
+    def act(self, verdict: Verdict, job: JobControl) -> None:
+        """Apply the policy to a failed layer."""
+        if self.config.policy == "pause":
+            self.action = "paused"
+            job.pause()
+        elif self.config.policy == "cancel":
+            self.action = "cancelled"
+            job.cancel()
+
+    def _write_line(self, record: dict[str, Any]) -> None:
+        """Append one JSON line to verdicts.jsonl."""
+        with open(self.out_dir / "verdicts.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")

@@ -1,0 +1,93 @@
+"""The layer check on synthetic photos: clean layers pass, each fault class is named with its figures."""
+import numpy as np
+import pytest
+
+from tests.vision_scene import Scene, block_layers
+from vision.check import LayerChecker, check_layer
+from vision.compare import find_offset
+from vision.config import VisionConfig
+from vision.registration import register
+
+LAYERS = block_layers(6, 100, 100, 20, 20)
+L_SHAPE = block_layers(6, 60, 60, 30, 8) 
+
+
+def run(fault: str, layers=LAYERS, at: int = 3, seed: int = 2, noise: float = 3.0, lighting: float = 0.25):
+    """Print layers 0..at on a scene with a fault from layer `at`; verdicts of every layer."""
+    scene = Scene(seed=seed)
+    rng = np.random.default_rng(seed)
+    reg = register(scene.photo(0, rng))
+    checker = LayerChecker(layers, reg, VisionConfig())
+    verdicts = []
+    for n in range(at + 1):
+        faulty = n >= at
+        if faulty and fault == "spaghetti":
+            scene.deposit_loose(layers[n], n, rng)
+        else:
+            kw = {}
+            if faulty and fault == "shift":
+                kw = {"dx": 2.5, "dy": 0.0}
+            elif faulty and fault == "clog":
+                kw = {"e_factor": 0.0}
+            elif faulty and fault == "under":
+                kw = {"e_factor": 0.5}
+            scene.deposit(layers[n], n, **kw)
+        v, picture = checker.check(scene.photo(n, rng, noise=noise, lighting=lighting), n)
+        assert picture is not None and picture.shape == (960, 1280, 3)
+        verdicts.append(v)
+    return verdicts
+
+
+@pytest.mark.parametrize("noise,lighting", [(2.0, 0.1), (5.0, 0.4)])
+def test_clean_layers_pass(noise, lighting):
+    for layers in (LAYERS, L_SHAPE):
+        verdicts = run("none", layers, at=5, noise=noise, lighting=lighting)
+        assert [v.status for v in verdicts] == ["ok"] * 6, [v.message for v in verdicts]
+        assert all(v.iou > 0.85 for v in verdicts)
+
+
+def test_layer_shift_is_named_with_its_offset_in_x():
+    v = run("shift")[-1]
+    assert v.status == "layer_shift"
+    assert 2.0 < v.offset_mm[0] < 3.3 and abs(v.offset_mm[1]) < 0.5
+    assert "shifted" in v.message and "in X" in v.message
+
+
+def test_clog_is_a_missing_layer():
+    v = run("clog")[-1]
+    assert v.status == "missing_layer" and v.missing_area_mm2 > 300
+    assert "missing" in v.message
+
+
+def test_spaghetti_is_loose_material_outside_the_part():
+    v = run("spaghetti")[-1]
+    assert v.status == "spaghetti" and v.score["stray_area_mm2"] > 20
+
+
+def test_half_extrusion_is_not_passed_as_ok():
+    v = run("under")[-1]
+    assert v.status in ("under_extrusion", "missing_layer")
+    assert v.score["coverage"] < 0.75
+
+
+def test_stateless_check_uses_previous_photo():
+    scene = Scene()
+    rng = np.random.default_rng(5)
+    reg = register(scene.photo(0, rng))
+    scene.deposit(LAYERS[0], 0)
+    scene.deposit(LAYERS[1], 1)
+    before = scene.photo(1, rng)
+    scene.deposit(LAYERS[2], 2, e_factor=0.0)
+    verdict, picture = check_layer(scene.photo(2, rng), reg, LAYERS, 2, previous=before)
+    assert verdict.status == "missing_layer"
+    assert picture.shape == before.shape
+    assert verdict.to_dict()["status"] == "missing_layer"
+
+
+def test_offset_of_binary_masks_is_subpixel_accurate():
+    ref = np.zeros((120, 140), bool)
+    ref[30:80, 40:90] = True
+    moved = np.zeros_like(ref)
+    moved[33:83, 47:97] = True
+    dx, dy, _ = find_offset(ref, moved)
+    assert abs(dx - 7) < 0.3 and abs(dy - 3) < 0.3

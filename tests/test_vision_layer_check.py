@@ -1,0 +1,112 @@
+"""The layer hook parks, photographs through an HTTP camera, saves the verdict files and applies the policy."""
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import cv2
+import numpy as np
+import pytest
+
+from controller.layer_check import LayerCheck, park_commands
+from tests.vision_scene import Scene, block_layers
+from vision.camera import HttpCamera
+from vision.config import VisionConfig
+
+LAYERS = block_layers(6, 100, 100, 20, 20)
+
+
+@dataclass(frozen=True)
+class Boundary:
+    layer: int
+    z: float | None
+    line: int
+
+
+class RecordingJob:
+    """Stands in for the job's command channel only: records what the hook sends and asks."""
+
+    def __init__(self):
+        self.sent: list[str] = []
+        self.calls: list[str] = []
+
+    def execute(self, lines, timeout=120.0):
+        self.sent.extend(lines)
+
+    def pause(self):
+        self.calls.append("pause")
+
+    def cancel(self):
+        self.calls.append("cancel")
+
+
+class SceneCamera:
+    """Serves the current scene photo as a JPEG snapshot URL."""
+
+    def __init__(self):
+        self.scene = Scene()
+        self.rng = np.random.default_rng(4)
+        self.current = 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):  # noqa: N802
+                data = cv2.imencode(".jpg", owner.scene.photo(owner.current, owner.rng), [cv2.IMWRITE_JPEG_QUALITY, 90])[1]
+                self.send_response(200)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data.tobytes())
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/snapshot.jpg"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def cam():
+    c = SceneCamera()
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize("policy,expected", [("pause", ["pause"]), ("cancel", ["cancel"]), ("warn", [])])
+def test_clog_triggers_the_policy_once_and_files_are_kept(tmp_path, cam, policy, expected):
+    hook = LayerCheck(LAYERS, HttpCamera(cam.url), tmp_path / "job", VisionConfig(policy=policy),
+                      registration_path=tmp_path / "printer" / "registration.json")
+    job = RecordingJob()
+    for n in range(5):
+        cam.scene.deposit(LAYERS[n], n, e_factor=0.0 if n >= 3 else 1.0)
+        cam.current = n
+        hook(Boundary(n + 1, None, 0), job)
+    statuses = [v.status for v in hook.verdicts]
+    assert statuses[:3] == ["ok", "ok", "ok"] and statuses[3] == "missing_layer"
+    assert job.calls == expected
+    assert job.sent[0] == "M400" and any(s.startswith("G1 X0.000 Y220.000") for s in job.sent)
+    rec = json.loads((tmp_path / "job" / "layer_0003.json").read_text())
+    assert rec["status"] == "missing_layer" and rec["check_ms"] > 0
+    assert (tmp_path / "job" / "layer_0003.jpg").stat().st_size > 10_000
+    assert cv2.imread(str(tmp_path / "job" / "layer_0003_check.jpg")).shape == (960, 1280, 3)
+    assert len((tmp_path / "job" / "verdicts.jsonl").read_text().splitlines()) == 5
+    assert (tmp_path / "printer" / "registration.json").exists()
+
+
+def test_camera_failure_is_recorded_not_fatal(tmp_path):
+    hook = LayerCheck(LAYERS, HttpCamera("http://127.0.0.1:9/snapshot.jpg", timeout=1), tmp_path)
+    job = RecordingJob()
+    hook(Boundary(1, 0.4, 10), job)
+    assert hook.errors and "cannot be reached" in hook.errors[0] and job.calls == []
+
+
+def test_park_none_only_waits_for_moves():
+    park, back = park_commands(VisionConfig(park=None), LAYERS[0])
+    assert park == ["M400"] and back == []
+    park, back = park_commands(VisionConfig(park=(5.0, 200.0), park_lift_mm=3.0), LAYERS[1])
+    assert park[1].startswith("G1 Z3.400") and back[-1].startswith("G1 Z0.400")

@@ -1,0 +1,76 @@
+"""One call per layer: photo + toolpaths + registration -> Verdict and annotated image.
+
+`LayerChecker` keeps a job's reference cache and the previous layer's photo, which is what tells fresh material
+from old; `check_layer` is the stateless form for a single photo.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from slicing.toolpath import LayerPaths
+from vision.annotate import annotate
+from vision.classify import Verdict, classify
+from vision.compare import Observation, compare, observe
+from vision.config import VisionConfig
+from vision.reference import References, make_grid
+from vision.registration import Registration
+
+__all__ = ["LayerChecker", "Verdict", "check_layer"]
+
+
+class LayerChecker:
+    """Checks the layers of one job in order against references drawn from its toolpaths."""
+
+    def __init__(self, layers: Sequence[LayerPaths], registration: Registration,
+                 config: VisionConfig | None = None) -> None:
+        self.config = config or VisionConfig()
+        self.registration = registration
+        grid = make_grid(layers, self.config.px_per_mm, margin_mm=self.config.margin_mm)
+        self.refs = References(layers, grid, self.config.filament_diameter, self.config.min_bead_mm,
+                               self.config.max_bead_mm)
+        self._prev: Observation | None = None
+        self._prev_n: int | None = None
+
+    @property
+    def grid(self):  # noqa: ANN201 - BedGrid
+        """The bed raster this job is checked on."""
+        return self.refs.grid
+
+    def observe(self, image: np.ndarray, n: int) -> Observation:
+        """Warp and segment a photo taken after layer n."""
+        footprint = self.refs.below(n + 1)
+        return observe(image, self.registration, self.grid, self.config, footprint)
+
+    def check(self, image: np.ndarray, n: int, annotated: bool = True) -> tuple[Verdict, np.ndarray | None]:
+        """Judge the photo taken after layer n was printed; remembers it as the previous photo for layer n+1."""
+        obs = self.observe(image, n)
+        prev = self._prev if self._prev_n == n - 1 else None
+        top = self.refs.layer(n)
+        below = self.refs.below(n)
+        prev_top = self.refs.layer(n - 1) if (prev is not None and n > 0) else None
+        comparison = compare(obs, prev, top, below, prev_top, self.grid, self.config)
+        verdict = classify(n, comparison, self.config)
+        self._prev, self._prev_n = obs, n
+        picture = None
+        if annotated:
+            picture = annotate(image, verdict, top, comparison.missing, comparison.excess, self.grid,
+                               self.registration)
+        return verdict, picture
+
+    def remember(self, image: np.ndarray, n: int) -> None:
+        """Keep a photo of layer n as the previous photo without judging it (e.g. after a resume)."""
+        self._prev, self._prev_n = self.observe(image, n), n
+
+
+def check_layer(image: np.ndarray, registration: Registration, layers: Sequence[LayerPaths], n: int,
+                config: VisionConfig | None = None,
+                previous: np.ndarray | None = None) -> tuple[Verdict, np.ndarray]:
+    """Judge layer n from a photo (and, if given, the photo of layer n-1 from the same camera)."""
+    checker = LayerChecker(layers, registration, config)
+    if previous is not None and n > 0:
+        checker.remember(previous, n - 1)
+    verdict, picture = checker.check(image, n)
+    assert picture is not None
+    return verdict, picture

@@ -1,0 +1,73 @@
+"""Turn a layer's comparison figures into a verdict a technician can act on."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vision.compare import Comparison
+from vision.config import VisionConfig
+
+STATUSES = ("ok", "layer_shift", "missing_layer", "under_extrusion", "spaghetti")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judgement of one layer with the figures it rests on."""
+
+    layer: int
+    status: str                  # one of STATUSES
+    iou: float
+    missing_area_mm2: float
+    excess_area_mm2: float
+    offset_mm: tuple[float, float]
+    score: dict[str, float]
+    message: str
+
+    @property
+    def failed(self) -> bool:
+        """True for every status but ok."""
+        return self.status != "ok"
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready form."""
+        return {"layer": self.layer, "status": self.status, "iou": round(self.iou, 4),
+                "missing_area_mm2": round(self.missing_area_mm2, 2), "excess_area_mm2": round(self.excess_area_mm2, 2),
+                "offset_mm": [round(self.offset_mm[0], 3), round(self.offset_mm[1], 3)],
+                "score": {k: round(v, 4) for k, v in self.score.items()}, "message": self.message}
+
+
+def _shift_text(dx: float, dy: float) -> str:
+    """'2.4 mm in X' / '1.0 mm in Y' / '2.1 mm in X and 1.2 mm in Y' with signs."""
+    parts = [f"{v:+.1f} mm in {axis}" for v, axis in ((dx, "X"), (dy, "Y")) if abs(v) >= 0.3]
+    return " and ".join(parts) or f"{dx:+.1f} mm in X"
+
+
+def classify(layer: int, c: Comparison, config: VisionConfig) -> Verdict:
+    """Rules in order: too small to judge, layer shift, spaghetti, missing layer, under-extrusion, ok."""
+    dx, dy = c.offset_mm
+    offset = (dx * dx + dy * dy) ** 0.5
+    score = {"coverage": c.coverage, "iou": c.iou, "shifted_iou": c.shifted_iou, "offset": offset,
+             "stray_area_mm2": c.stray_area_mm2, "layer_area_mm2": c.layer_area_mm2, "phase_response": c.response}
+    spaghetti_limit = max(config.spaghetti_area_mm2, config.spaghetti_fraction * c.layer_area_mm2)
+    if c.layer_area_mm2 < config.min_area_mm2:
+        status = "ok"
+        msg = f"layer {layer} ok: too small to judge ({c.layer_area_mm2:.1f} mm²)"
+    elif (offset >= config.shift_mm and c.shifted_iou >= config.shift_min_iou
+          and c.shifted_iou > c.iou + 0.05):
+        status = "layer_shift"
+        msg = f"layer {layer} shifted {_shift_text(dx, dy)} (IoU {c.iou:.2f}, {c.shifted_iou:.2f} once moved back)"
+    elif c.stray_area_mm2 >= spaghetti_limit:
+        status = "spaghetti"
+        msg = (f"layer {layer}: {c.stray_area_mm2:.0f} mm² of loose material outside the part and "
+               f"{100 * c.coverage:.0f}% of the layer in place — part detached or spaghetti")
+    elif c.coverage < config.missing_coverage:
+        status = "missing_layer"
+        msg = (f"layer {layer} is missing: {100 * c.coverage:.0f}% of it was printed "
+               "(nozzle clogged or filament out?)")
+    elif c.coverage < config.under_coverage:
+        status = "under_extrusion"
+        msg = (f"layer {layer} under-extruded: {100 * c.coverage:.0f}% of the expected material, "
+               f"{c.missing_area_mm2:.0f} mm² missing")
+    else:
+        status = "ok"
+        msg = f"layer {layer} ok: IoU {c.iou:.2f}, {100 * c.coverage:.0f}% printed"
+    return Verdict(layer, status, c.iou, c.missing_area_mm2, c.excess_area_mm2, (dx, dy), score, msg)
