@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 from controller.errors import UploadError
 from controller.store import Store
@@ -25,12 +24,15 @@ def count_layers(path: Path) -> int:
     return len(_LAYER_MARK.findall(Path(path).read_bytes()))
 
 
-def _fraction(args: tuple[Any, ...]) -> float | None:
-    """The progress fraction from a slicer progress callback, whatever else it passes."""
-    for a in reversed(args):
-        if isinstance(a, (int, float)) and not isinstance(a, bool):
-            return float(a) / 100.0 if a > 1.0 else float(a)
-    return None
+# Share of the slicing time each stage of slicing.slicer reports, in order; unknown stages count as the last.
+STAGES = {"load": (0.0, 0.05), "sections": (0.05, 0.2), "walls": (0.2, 0.5), "infill": (0.5, 0.7),
+          "order": (0.7, 0.85), "gcode": (0.85, 1.0)}
+
+
+def slice_fraction(stage: str, done: int, total: int) -> float:
+    """Overall slicing progress 0..1 from the slicer's (stage, done, total) callback."""
+    lo, hi = STAGES.get(stage, (0.85, 1.0))
+    return lo + (hi - lo) * (done / total if total > 0 else 1.0)
 
 
 class Intake:
@@ -65,9 +67,12 @@ class Intake:
         """Slice one copy of a mesh, store the G-code and queue the job's copies."""
         from slicing.errors import SlicingError
 
-        def progress(*args: Any, **_kw: Any) -> None:
-            f = _fraction(args)
-            if f is not None:
+        last = [0.0]
+
+        def progress(stage: str, done: int, total: int) -> None:
+            f = slice_fraction(stage, done, total)
+            if f - last[0] >= 0.02:  # a write per 2 % is plenty
+                last[0] = f
                 jobs.set_slice_progress(self.store, job_id, f)
 
         try:

@@ -124,11 +124,23 @@ def test_binary_stl_is_accepted_and_sliced_in_the_background(client: TestClient,
     job_id = r.json()["id"]
     svc.intake.wait(job_id, timeout=120)
     job = client.get(f"/api/v1/jobs/{job_id}", headers=H).json()
-    assert job["state"] in ("queued", "failed")
-    if job["state"] == "queued":
-        assert job["slice_progress"] == 1.0 and job["layer_count"] > 50 and len(job["runs"]) == 2
-    else:
-        assert job["message"].startswith("slicing failed")
+    assert job["state"] == "queued", job["message"]
+    assert job["slice_progress"] == 1.0 and job["layer_count"] > 50 and len(job["runs"]) == 2
+    events = client.get(f"/api/v1/jobs/{job_id}/events", headers=H).json()
+    assert [e["kind"] for e in events] == ["slicing", "sliced"]
+    gcode = Path(svc.data_dir / "gcode" / f"job-{job_id}.gcode").read_text()
+    assert gcode.count(";LAYER:") == job["layer_count"] or gcode.count(";LAYER_CHANGE") == job["layer_count"]
+
+
+def test_mesh_that_cannot_be_sliced_fails_the_job_with_the_slicer_message(client: TestClient,
+                                                                          svc: LabService) -> None:
+    flat = b"\0" * 80 + struct.pack("<I", 1) + struct.pack("<12fH", 0, 0, 1, 0, 0, 0, 10, 0, 0, 0, 10, 0, 0)
+    r = client.post("/api/v1/jobs", headers=H, files={"file": ("flat.stl", flat)})
+    assert r.status_code == 201
+    svc.intake.wait(r.json()["id"], timeout=60)
+    job = client.get(f"/api/v1/jobs/{r.json()['id']}", headers=H).json()
+    assert job["state"] == "failed" and job["runs"] == []
+    assert job["message"].startswith("slicing failed:") and "flat" in job["message"]
 
 
 def test_unknown_ids_and_bad_parameters_are_json_4xx(client: TestClient) -> None:
