@@ -81,16 +81,29 @@ class SessionDriver:
             self.session.emergency_stop()
 
 
+def verdict_report(verdict: Any, photo_dir: Path) -> LayerReport:
+    """A vision Verdict and the files LayerCheck wrote for it, as the fleet's LayerReport."""
+    stem = photo_dir / f"layer_{int(verdict.layer):04d}"
+    photo, annotated = stem.with_suffix(".jpg"), Path(str(stem) + "_check.jpg")
+    figures = dict(verdict.to_dict())
+    figures.pop("layer", None)
+    return LayerReport(int(verdict.layer), not verdict.failed, str(verdict.status), figures,
+                       str(photo) if photo.exists() else None, str(annotated) if annotated.exists() else None)
+
+
 def layer_hook(printer: Printer, gcode: Path, photo_dir: Path, on_layer: LayerCallback) -> Any:
-    """Vision's per-layer check for this printer's camera, reporting each verdict to on_layer."""
-    from controller.layer_check import make_layer_hook  # from the vision branch
+    """Vision's per-layer check on this printer's camera, with the printer's policy, reporting to on_layer.
 
-    def report(layer: int, verdict: Any, image_path: Any = None, annotated_path: Any = None) -> None:
-        ok = bool(getattr(verdict, "ok", True))
-        figures = {k: v for k, v in getattr(verdict, "__dict__", {}).items()
-                   if isinstance(v, (int, float, str, bool)) and k != "ok"}
-        on_layer(LayerReport(layer, ok, str(getattr(verdict, "fault", None) or ("ok" if ok else "fault")),
-                             figures, str(image_path) if image_path else None,
-                             str(annotated_path) if annotated_path else None))
+    Thresholds come from the `[vision]` table of the printer's profile; the bed registration is kept per
+    printer beside the photo folders so it is found again for the next job.
+    """
+    from controller.layer_check import LayerCheck
+    from slicing.gcode_reader import read_gcode_file
+    from vision.camera import open_camera
+    from vision.config import load_config
 
-    return make_layer_hook(printer.camera, gcode, photo_dir, policy=printer.on_failure, on_verdict=report)
+    config = load_config(printer.profile).replace(policy=printer.on_failure)
+    camera = open_camera(printer.camera or "")
+    registration = photo_dir.parent.parent / f"registration-{printer.name}.json"
+    return LayerCheck(read_gcode_file(gcode).layers, camera, photo_dir, config, registration_path=registration,
+                      on_verdict=lambda v: on_layer(verdict_report(v, photo_dir)))
