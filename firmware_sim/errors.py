@@ -7,3 +7,7 @@ class SimError(Exception):
 
 class FaultSpecError(SimError):
     """A `--faults` specification cannot be parsed."""
+
+
+class SimOptionError(SimError):
+    """A `printloop sim` option is out of range (speed, resolution, buffer sizes, ports)."""

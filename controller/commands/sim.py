@@ -1,0 +1,55 @@
+"""`printloop sim`: run one simulated Marlin printer on a pty (and TCP), print its endpoints as JSON, serve."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+from firmware_sim.app import SimOptions, Simulator, parse_resolution, parse_speed
+from firmware_sim.errors import FaultSpecError, SimOptionError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `sim` subcommand."""
+    p = sub.add_parser("sim", help="run a simulated Marlin printer on a pseudo-terminal",
+                       description="Serve a simulated Marlin printer on a pty (and TCP) with an HTTP camera. "
+                                   "Prints one JSON line with its endpoints, then serves until SIGINT/SIGTERM.")
+    p.add_argument("--tcp", type=int, default=None, metavar="PORT", help="also serve on TCP (0 = a free port)")
+    p.add_argument("--baud", type=int, default=None, help="throttle the link to BAUD/10 bytes/s each way")
+    p.add_argument("--speed", default="1", help="simulated time per wall time, or 'max' (default 1)")
+    p.add_argument("--faults", default="", help="e.g. corrupt=1e-3,drop_ok=1e-3,reset@line=5000,clog@20")
+    p.add_argument("--seed", type=int, default=0, help="seed for every fault decision and camera noise")
+    p.add_argument("--resolution", default="1280x960", help="camera resolution WxH (default 1280x960)")
+    p.add_argument("--executed-log", default=None, metavar="PATH", help="JSON lines of executed commands")
+    p.add_argument("--http-port", type=int, default=0, help="port of snapshot.jpg/status.json (0 = free)")
+    p.add_argument("--no-advanced-ok", action="store_true", help="plain `ok` instead of `ok N.. P.. B..`")
+    p.add_argument("--rx-buffer", type=int, default=128, help="UART receive buffer in bytes (default 128)")
+    p.add_argument("--bufsize", type=int, default=4, help="command queue entries (default 4)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start the simulator, print the endpoints line, serve until a signal; 2 on bad options."""
+    try:
+        opts = SimOptions(
+            tcp=args.tcp, baud=args.baud, speed=parse_speed(args.speed), faults=args.faults, seed=args.seed,
+            resolution=parse_resolution(args.resolution), executed_log=args.executed_log,
+            http_port=args.http_port, advanced_ok=not args.no_advanced_ok, rx_buffer=args.rx_buffer,
+            bufsize=args.bufsize,
+        )
+        sim = Simulator(opts)
+    except (FaultSpecError, SimOptionError) as exc:
+        print(f"printloop sim: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    done = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: done.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print(json.dumps(sim.start()), flush=True)
+        done.wait()
+    finally:
+        sim.stop()
+        for s, h in previous.items():
+            signal.signal(s, h)
+    return 0

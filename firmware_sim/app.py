@@ -1,0 +1,119 @@
+"""Assembles one simulated printer from options: board, executed log, pty/TCP server, HTTP camera and status."""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+from firmware_sim.board import Board, BoardConfig
+from firmware_sim.errors import SimOptionError
+from firmware_sim.executed_log import ExecutedLog
+from firmware_sim.faults import parse_faults
+from firmware_sim.http import Camera, SimHTTPServer
+from firmware_sim.serve import SimServer
+
+BED_XY = (220.0, 220.0)
+DEPOSITION_CELL_MM = 0.1
+
+
+@dataclass(frozen=True)
+class SimOptions:
+    """Everything `printloop sim` accepts, validated by `parse_*` helpers at the boundary."""
+
+    tcp: int | None = None
+    baud: int | None = None
+    speed: float | None = None        # None = max
+    faults: str = ""
+    seed: int = 0
+    resolution: tuple[int, int] = (1280, 960)
+    executed_log: str | None = None
+    http_port: int = 0
+    advanced_ok: bool = True
+    rx_buffer: int = 128
+    bufsize: int = 4
+
+
+def parse_speed(text: str) -> float | None:
+    """`--speed`: a positive factor, or `max` (None)."""
+    if text.strip().lower() == "max":
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        raise SimOptionError(f"--speed must be a number > 0 or 'max', got {text!r}") from None
+    if not v > 0 or v != v or v == float("inf"):
+        raise SimOptionError(f"--speed must be a number > 0 or 'max', got {text!r}")
+    return v
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    """`--resolution WxH` with 64..8192 pixels a side."""
+    w, sep, h = text.lower().partition("x")
+    try:
+        wh = (int(w), int(h))
+    except ValueError:
+        raise SimOptionError(f"--resolution must look like 1280x960, got {text!r}") from None
+    if not sep or not all(64 <= v <= 8192 for v in wh):
+        raise SimOptionError(f"--resolution sides must be between 64 and 8192 pixels, got {text!r}")
+    return wh
+
+
+def _check(opts: SimOptions) -> None:
+    """Reject option values no board could run with, naming the option and its limit."""
+    if opts.baud is not None and opts.baud < 300:
+        raise SimOptionError(f"--baud must be at least 300, got {opts.baud}")
+    if not 16 <= opts.rx_buffer <= 65536:
+        raise SimOptionError(f"--rx-buffer must be between 16 and 65536 bytes, got {opts.rx_buffer}")
+    if not 1 <= opts.bufsize <= 256:
+        raise SimOptionError(f"--bufsize must be between 1 and 256 commands, got {opts.bufsize}")
+    for name, port in (("--tcp", opts.tcp), ("--http-port", opts.http_port)):
+        if port is not None and not 0 <= port <= 65535:
+            raise SimOptionError(f"{name} must be a port between 0 and 65535, got {port}")
+
+
+def make_deposition() -> Any | None:
+    """The bed's height map (None if this build has no deposition model)."""
+    try:
+        from firmware_sim.deposition import Deposition
+    except ImportError:
+        return None
+    return Deposition(bed=BED_XY, cell=DEPOSITION_CELL_MM)
+
+
+class Simulator:
+    """One running simulated printer: start() returns the endpoints, stop() shuts everything down."""
+
+    def __init__(self, opts: SimOptions) -> None:
+        _check(opts)
+        faults = parse_faults(opts.faults)
+        path = opts.executed_log
+        if path is None:
+            fd, path = tempfile.mkstemp(prefix="printloop-sim-", suffix=".executed.jsonl")
+            os.close(fd)
+        self.log_path = os.path.abspath(path)
+        self.log = ExecutedLog(self.log_path)
+        config = BoardConfig(rx_buffer_size=opts.rx_buffer, bufsize=opts.bufsize, advanced_ok=opts.advanced_ok,
+                             seed=opts.seed, faults=faults)
+        self.board = Board(config, self.log, make_deposition())
+        self.server = SimServer(self.board, speed=opts.speed, baud=opts.baud, tcp_port=opts.tcp)
+        self.camera = Camera(self.server, opts.resolution, seed=opts.seed)
+        self.http = SimHTTPServer(self.server, self.camera, port=opts.http_port)
+
+    def start(self) -> dict:
+        """Start serving; return the endpoints line printed by `printloop sim`."""
+        self.server.start()
+        self.http.start()
+        base = self.http.base_url
+        return {
+            "serial": self.server.serial_path,
+            "tcp": self.server.tcp_url,
+            "camera": f"{base}/snapshot.jpg",
+            "status": f"{base}/status.json",
+            "executed_log": self.log_path,
+        }
+
+    def stop(self) -> None:
+        """Stop HTTP, links and board; close the pty; flush the executed log."""
+        self.http.stop()
+        self.server.stop()

@@ -1,0 +1,470 @@
+"""The simulated printer: protocol + interpreter + planner + heaters + print head, on a simulated clock.
+
+Driven from outside (serve.py) without any IO of its own: `receive()` bytes from a port, `work(limit)` to run
+commands without letting simulated time pass `limit`, `idle_to(t)` when nothing waits, `outgoing()` for the
+bytes to transmit. Simulated time advances by the durations of executed blocks and the waits of blocking
+commands; heaters, auto-reports, busy keepalives and time-based faults follow that clock.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from firmware_sim.executed_log import ExecutedLog
+from firmware_sim.faults import FaultSchedule, FaultSpec
+from firmware_sim.interpreter import FIRMWARE, Interpreter, Wait
+from firmware_sim.planner import MotionConfig, Planner
+from firmware_sim.printhead import PrintHead
+from firmware_sim.protocol import BUFSIZE, RX_BUFFER_SIZE, Command, CommandQueue, DeviceProtocol
+from firmware_sim.thermal import BED, HOTEND, Heater
+
+HEAT_POLL = 0.25        # s of simulated time between checks of a heating wait
+HEATER_LAG = 0.1        # heaters are stepped lazily in chunks of at least this many simulated seconds
+MAX_FAULT_EVENTS = 1000
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    """Board build options: buffer sizes, ok form, keepalive, faults and seed."""
+
+    rx_buffer_size: int = RX_BUFFER_SIZE
+    bufsize: int = BUFSIZE
+    advanced_ok: bool = True
+    keepalive: float = 2.0
+    seed: int = 0
+    faults: FaultSpec = field(default_factory=FaultSpec)
+    motion: MotionConfig = field(default_factory=MotionConfig)
+
+
+class Board:
+    """One simulated Marlin board."""
+
+    def __init__(self, config: BoardConfig = BoardConfig(), log: ExecutedLog | None = None,
+                 deposition: Any | None = None) -> None:
+        self.config = config
+        self.log = log
+        self.now = 0.0
+        self.bed = config.motion.bed
+        self.queue = CommandQueue(config.bufsize)
+        self.ports: dict[int, DeviceProtocol] = {}
+        self._next_port = 0
+        self.faults = FaultSchedule(config.faults, config.seed)
+        self.fired: list[dict] = []
+        self.fault_counts: dict[str, int] = {}
+        self.printhead = PrintHead(config.faults, deposition, self.record_fault, config.seed)
+        self.planner = Planner(config.motion)
+        self.heaters = {"T": Heater(HOTEND), "B": Heater(BED)}
+        self._heat_lag = 0.0
+        self.interp = Interpreter(self)
+        self.keepalive_interval = config.keepalive
+        self.autoreport_interval = 0.0
+        self._next_autoreport = math.inf
+        self.halted = False
+        self.lines_executed = 0
+        self.current: Command | None = None
+        self._wait: Wait | None = None
+        self._wait_target = 0.0
+        self._next_busy = math.inf
+        self._next_temp_line = math.inf
+        self._reset_pending = config.faults.reset_line is not None
+        self._runaway_pending = config.faults.runaway_s is not None
+
+    # -- ports -----------------------------------------------------------------------------------------------------
+    def open_port(self, banner: bool = True) -> int:
+        """Attach a host port (the pty or a TCP client); it gets the `start` banner as on a reset."""
+        port = self._next_port
+        self._next_port += 1
+        proto = DeviceProtocol(self.queue, port, self.config.rx_buffer_size, self.config.advanced_ok)
+        proto.spurious_resend = self._spurious_resend
+        self.ports[port] = proto
+        if banner:
+            self._banner(proto)
+        return port
+
+    def host_opened(self, port: int) -> None:
+        """A host opened the serial port: like Marlin on a DTR reset, restart (unless a command is queued or
+        running: a host flushing its input between lines of a print must not reset the board)."""
+        if port in self.ports and (self.halted or (self.current is None and not len(self.queue))):
+            self.reset()
+
+    def close_port(self, port: int) -> None:
+        """Detach a host port; commands it queued still run, replies to it are dropped."""
+        self.ports.pop(port, None)
+
+    def _banner(self, proto: DeviceProtocol) -> None:
+        """What Marlin prints after a reset."""
+        proto.write_line("start")
+        proto.write_line(f"echo:{FIRMWARE}")
+        proto.write_line("echo: Last Updated: 2023-06-04 | Author: (printloop simulated board)")
+        proto.write_line(f"echo: RX_BUFFER_SIZE:{self.config.rx_buffer_size} BUFSIZE:{self.config.bufsize}")
+
+    def receive(self, port: int, data: bytes) -> None:
+        """Bytes arrive on a port's UART (after optional corruption); emergency commands act at once."""
+        proto = self.ports.get(port)
+        if proto is None or self.halted:
+            return
+        if self.faults.rx.rate > 0:
+            before = self.faults.rx.count
+            data = self.faults.rx.apply(data)
+            for _ in range(self.faults.rx.count - before):
+                self.record_fault("corrupt_rx")
+        for cmd in proto.receive_data(data):
+            if cmd == "M112":
+                self.kill()
+                return
+            if cmd == "M108" and self._wait is not None and self._wait.kind == "heat":
+                self._wait_target = self.now
+                self._wait = Wait("until", until=self.now)
+            if cmd == "M410":
+                self.planner.flush()
+                self.printhead.drop_unfinished(self.now)
+                self.planner.set_position(self.printhead.position)
+
+    def outgoing(self) -> list[tuple[int, bytes]]:
+        """Bytes each port should transmit now, after optional corruption."""
+        out = []
+        for port, proto in self.ports.items():
+            data = proto.data_to_send()
+            if data:
+                if self.faults.tx.rate > 0:
+                    before = self.faults.tx.count
+                    data = self.faults.tx.apply(data)
+                    for _ in range(self.faults.tx.count - before):
+                        self.record_fault("corrupt_tx", port=port)
+                out.append((port, data))
+        return out
+
+    def broadcast(self, text: str) -> None:
+        """A line for every port (banner, auto-report, errors)."""
+        for proto in self.ports.values():
+            proto.write_line(text)
+
+    def reply(self, text: str) -> None:
+        """A line for the port whose command is executing."""
+        cmd = self.current
+        proto = self.ports.get(cmd.port) if cmd is not None else None
+        if proto is not None:
+            proto.write_line(text)
+        elif cmd is None:
+            self.broadcast(text)
+
+    def echo(self, text: str) -> None:
+        """An `echo:` line for the executing command's port."""
+        self.reply(f"echo:{text}")
+
+    # -- faults --------------------------------------------------------------------------------------------------
+    def record_fault(self, kind: str, **detail: Any) -> None:
+        """Note a fault that fired (kept for status.json)."""
+        self.fault_counts[kind] = self.fault_counts.get(kind, 0) + 1
+        if len(self.fired) < MAX_FAULT_EVENTS:
+            self.fired.append({"fault": kind, "t": round(self.now, 6), **detail})
+
+    def _spurious_resend(self, line: int) -> bool:
+        """Protocol hook: refuse a good line with a Resend when the `resend` fault says so."""
+        if self.faults.spurious_resend():
+            self.record_fault("resend", line=line)
+            return True
+        return False
+
+    # -- machine services for the interpreter ----------------------------------------------------------------------
+    def planned_position(self) -> np.ndarray:
+        """Machine position after the last queued move."""
+        return np.array(self.planner.position, dtype=np.float64)
+
+    def stepper_position(self) -> np.ndarray:
+        """Where the head physically is now."""
+        return np.array(self.printhead.position_at(self.now), dtype=np.float64)
+
+    def move(self, target: np.ndarray, feed_mm_s: float) -> float | None:
+        """Queue a move (clamped to the bed with an echo); return when the planner has room again."""
+        clamped = np.clip(target[:3], 0.0, self.bed)
+        if not np.array_equal(clamped, target[:3]):
+            self.echo(f"Move out of range, clamped to X{clamped[0]:.2f} Y{clamped[1]:.2f} Z{clamped[2]:.2f}")
+            target = np.concatenate([clamped, target[3:]])
+        blocks = self.planner.queue_move((target[0], target[1], target[2], target[3]), max(feed_mm_s, 0.01))
+        if not blocks:
+            return None
+        start = self.printhead.schedule(blocks, self.now)
+        return start if start is not None and start > self.now else None
+
+    def hotend_temperature(self) -> float:
+        """Current hotend reading (for cold-extrusion prevention)."""
+        self._settle_heaters()
+        return self.heaters["T"].temperature
+
+    def set_target(self, heater: str, target: float) -> None:
+        """M104/M140 and friends."""
+        self._settle_heaters()
+        self.heaters[heater].set_target(target)
+
+    def set_line_number(self, n: int) -> None:
+        """M110: the executing command's port continues from line n."""
+        cmd = self.current
+        if cmd is not None and cmd.port in self.ports:
+            self.ports[cmd.port].last_n = n
+
+    def temperature_report(self) -> str:
+        """`T:200.00 /200.00 B:60.00 /60.00 @:127 B@:64`, as Marlin's print_heater_states."""
+        self._settle_heaters()
+        t, b = self.heaters["T"], self.heaters["B"]
+        return (f"T:{t.temperature:.2f} /{t.target:.2f} B:{b.temperature:.2f} /{b.target:.2f} "
+                f"@:{t.power} B@:{b.power}")
+
+    # -- running -------------------------------------------------------------------------------------------------
+    def work(self, limit: float = math.inf) -> float | None:
+        """Run queued commands without passing simulated time `limit`; return the time a wait ends, else None."""
+        while not self.halted:
+            if self.current is None:
+                self._pull_lines()
+                cmd = self.queue.pop()
+                if cmd is None:
+                    return None
+                self._begin(cmd)
+                continue
+            target = self._wait_target if self._wait is None or self._wait.kind != "heat" else self.now + HEAT_POLL
+            if target > limit:
+                self._advance(limit)
+                return target
+            self._advance(target)
+            if self.halted:
+                return None
+            self._pull_lines()
+            if self._wait_done():
+                self._complete()
+        return None
+
+    def idle_to(self, t: float) -> None:
+        """Let simulated time pass while no command waits (blocks finish, heaters run, reports go out)."""
+        if t > self.now and self.current is None:
+            self._advance(t)
+
+    def starve(self) -> None:
+        """The host went quiet: the planner's remaining moves run (Marlin would not wait for more)."""
+        if self.planner.queued and not self.halted:
+            self.printhead.schedule(self.planner.flush(), self.now)
+
+    def next_event(self) -> float:
+        """Earliest simulated time at which something happens while idle (block end, report, fault)."""
+        t = self._next_autoreport
+        if self.printhead.inflight:
+            t = min(t, self.printhead.inflight[0][0])
+        if self._runaway_pending:
+            t = min(t, self.config.faults.runaway_s or 0.0)
+        return t
+
+    @property
+    def busy(self) -> bool:
+        """Whether anything is queued, waiting or moving."""
+        return bool(self.current is not None or len(self.queue) or self.planner.queued or self.printhead.inflight)
+
+    def _pull_lines(self) -> None:
+        """Let every port move complete lines from its RX ring into the command queue."""
+        for proto in list(self.ports.values()):
+            if self.queue.free <= 0:
+                break
+            if proto.rx_pending:
+                proto.process()
+
+    def _begin(self, cmd: Command) -> None:
+        """Execute one command from the queue; it either completes or leaves a wait behind."""
+        if self._reset_pending and cmd.line == self.config.faults.reset_line:
+            self._reset_pending = False
+            self.record_fault("reset", line=cmd.line)
+            self.reset()
+            return
+        self.current = cmd
+        if self.log is not None:
+            self.log.record(cmd.line, cmd.text, self.now)
+        self.lines_executed += 1
+        storm = self.faults.busy_storm()
+        if storm:
+            self.record_fault("busy_storm", line=cmd.line, count=storm)
+            for _ in range(storm):
+                self.reply("echo:busy: processing")
+        outcome = self.interp.execute(cmd.text)
+        if self.halted or outcome.no_ok:
+            self.current = None
+            return
+        if outcome.wait is None:
+            self._ok(cmd, outcome.ok_text)
+            self.current = None
+            return
+        self._start_wait(outcome.wait)
+        if self._wait_done():
+            self._complete()
+
+    def _start_wait(self, wait: Wait) -> None:
+        """Turn a handler's wait into an absolute target on the simulated clock."""
+        if wait.kind != "until":
+            self.printhead.schedule(self.planner.flush(), self.now)
+        end = max(self.printhead.exec_end, self.now)
+        if wait.kind == "until":
+            self._wait_target = wait.until
+        elif wait.kind == "sync":
+            self._wait_target = end
+        elif wait.kind == "dwell":
+            self._wait_target = end + wait.until
+        elif wait.kind == "home":
+            pos = self.planner.position
+            homing = sum(abs(pos[i]) / feed + 0.5 for i, feed in enumerate((50.0, 50.0, 4.0)) if "XYZ"[i] in wait.heater)
+            self._wait_target = end + homing
+        else:
+            self._wait_target = self.now
+            self._next_temp_line = self.now + 1.0
+        self._wait = wait
+        self._next_busy = self.now + self.keepalive_interval if self.keepalive_interval > 0 else math.inf
+
+    def _wait_done(self) -> bool:
+        """Whether the executing command's wait is over."""
+        w = self._wait
+        if w is None:
+            return True
+        if w.kind == "heat":
+            self._settle_heaters()
+            return self.heaters[w.heater].at_target(w.tolerance)
+        return self.now >= self._wait_target - 1e-12
+
+    def _complete(self) -> None:
+        """Finish a waiting command: apply homing, send its ok."""
+        cmd, w = self.current, self._wait
+        if w is not None and w.kind == "home":
+            pos = list(self.planner.position)
+            for i, axis in enumerate("XYZ"):
+                if axis in w.heater:
+                    pos[i] = 0.0
+            self.planner.set_position(tuple(pos))
+            self.printhead.position = tuple(pos)
+        self._wait = None
+        self._next_busy = self._next_temp_line = math.inf
+        if cmd is not None:
+            self._ok(cmd, "")
+        self.current = None
+
+    def _ok(self, cmd: Command, text: str) -> None:
+        """Acknowledge a command on its port, unless the drop_ok fault swallows it."""
+        proto = self.ports.get(cmd.port)
+        if proto is None:
+            return
+        if self.faults.drop_ok():
+            self.record_fault("drop_ok", line=cmd.line)
+            return
+        proto.ok(cmd, self.planner.free, text)
+
+    def _advance(self, t: float) -> None:
+        """Move the clock to t, stopping at each report, keepalive and fault time on the way."""
+        while self.now < t and not self.halted:
+            nxt = min(t, self._next_autoreport, self._next_busy, self._next_temp_line)
+            if self._runaway_pending:
+                nxt = min(nxt, max(self.config.faults.runaway_s or 0.0, self.now))
+            self._heat_lag += nxt - self.now
+            self.now = nxt
+            if self._heat_lag >= HEATER_LAG:
+                self._settle_heaters()
+            self.printhead.finish_until(self.now)
+            self._events()
+
+    def _events(self) -> None:
+        """Emit what is due at `now`: auto-report, busy, heating progress, runaway."""
+        now = self.now
+        if self._runaway_pending and now >= (self.config.faults.runaway_s or 0.0):
+            self._runaway_pending = False
+            self.heaters["T"].inject_failure()
+            self.record_fault("runaway", heater="T")
+        if now >= self._next_autoreport:
+            self.broadcast(" " + self.temperature_report())
+            self._next_autoreport = now + self.autoreport_interval if self.autoreport_interval > 0 else math.inf
+        if now >= self._next_busy:
+            self.reply("echo:busy: processing")
+            self._next_busy = now + self.keepalive_interval
+        if now >= self._next_temp_line:
+            self.reply(" " + self.temperature_report() + " W:?")
+            self._next_temp_line = now + 1.0
+        for hid, heater in self.heaters.items():
+            if heater.runaway:
+                reason = "Heating failed" if heater.fault == "heating_failed" else "Thermal Runaway"
+                self.broadcast(f"Error:{reason}, system stopped! Heater_ID: {'0' if hid == 'T' else 'bed'}")
+                self.kill()
+                return
+
+    def _settle_heaters(self) -> None:
+        """Step the heaters by the simulated time they are behind."""
+        if self._heat_lag > 0:
+            for h in self.heaters.values():
+                h.step(self._heat_lag)
+            self._heat_lag = 0.0
+
+    @property
+    def autoreport_interval(self) -> float:
+        """M155 interval in seconds (0 = off)."""
+        return self._autoreport
+
+    @autoreport_interval.setter
+    def autoreport_interval(self, s: float) -> None:
+        self._autoreport = s
+        self._next_autoreport = self.now + s if s > 0 else math.inf
+
+    # -- halting and resetting -----------------------------------------------------------------------------------
+    def kill(self) -> None:
+        """Marlin's kill(): heaters off, motion stopped, nothing more is executed."""
+        if self.halted:
+            return
+        self.broadcast("Error:Printer halted. kill() called!")
+        self.halted = True
+        self.queue.clear()
+        self.current = None
+        self._wait = None
+        self.planner.flush()
+        self.printhead.drop_unfinished(self.now)
+        self.printhead.flush()
+        for h in self.heaters.values():
+            h.set_target(0.0)
+
+    def reset(self) -> None:
+        """A board reset: `start` again, line numbers from 0, queue and moves lost, heaters off."""
+        self.halted = False
+        self.queue.clear()
+        self.current = None
+        self._wait = None
+        self._next_busy = self._next_temp_line = math.inf
+        self.planner.flush()
+        self.printhead.drop_unfinished(self.now)
+        self.printhead.flush()
+        self.planner = Planner(self.config.motion)
+        self.planner.set_position(self.printhead.position)
+        for h in self.heaters.values():
+            h.set_target(0.0)
+        self.interp.reset()
+        self.autoreport_interval = 0.0
+        self.keepalive_interval = self.config.keepalive
+        for proto in self.ports.values():
+            proto.reset()
+            self._banner(proto)
+
+    # -- status --------------------------------------------------------------------------------------------------
+    def status(self) -> dict:
+        """Everything status.json reports."""
+        self._settle_heaters()
+        t, b = self.heaters["T"], self.heaters["B"]
+        x, y, z, e = self.printhead.position_at(self.now)
+        state = "halted" if self.halted else ("printing" if self.busy else "idle")
+        return {
+            "state": state,
+            "temperatures": {
+                "hotend": {"actual": round(t.temperature, 2), "target": t.target, "power": t.power},
+                "bed": {"actual": round(b.temperature, 2), "target": b.target, "power": b.power},
+            },
+            "position": {"x": round(x, 4), "y": round(y, 4), "z": round(z, 4), "e": round(e, 5)},
+            "layer": self.printhead.layer,
+            "sim_time": round(self.now, 6),
+            "print_time": round(self.printhead.print_time, 6),
+            "lines_executed": self.lines_executed,
+            "moves_executed": self.printhead.blocks_done,
+            "rx_bytes_lost": sum(p.bytes_lost for p in self.ports.values()),
+            "fan": self.interp.fan,
+            "faults": self.config.faults.text,
+            "faults_fired": list(self.fired),
+            "fault_counts": dict(self.fault_counts),
+        }

@@ -1,0 +1,171 @@
+"""Byte pipes between host programs and the board: a pty master or a TCP client, each with a reader and a writer
+thread, optional baud throttling (B/10 bytes/s each way, as a UART) and a wake pipe for clean shutdown."""
+from __future__ import annotations
+
+import fcntl
+import os
+import queue
+import select
+import socket
+import struct
+import termios
+import threading
+import time
+from typing import Callable
+
+Deliver = Callable[[bytes], None]
+WRITE_STALL_S = 1.0     # a host that reads nothing for this long loses what the board sends (as USB CDC drops)
+
+
+class Throttle:
+    """Paces bytes to a rate with a schedule on the monotonic clock (no polling)."""
+
+    def __init__(self, baud: int | None) -> None:
+        self.rate = baud / 10.0 if baud else None
+        self._next = 0.0
+
+    def pace(self, nbytes: int, stop: threading.Event) -> None:
+        """Block until `nbytes` more bytes may pass (returns at once when unthrottled or stopping)."""
+        if self.rate is None:
+            return
+        now = time.monotonic()
+        self._next = max(self._next, now) + nbytes / self.rate
+        delay = self._next - now - nbytes / self.rate
+        if delay > 0:
+            stop.wait(delay)
+
+    def chunk(self) -> int:
+        """Largest slice to deliver at once so timing stays within a few ms."""
+        return 4096 if self.rate is None else max(1, int(self.rate * 0.004))
+
+
+class Link:
+    """One host connection: reads into `deliver`, writes what `send` is given, until closed."""
+
+    def __init__(self, name: str, read_fd: int, write: Callable[[bytes], int], deliver: Deliver,
+                 on_eof: Callable[[], None], baud: int | None,
+                 on_flush: Callable[[], None] | None = None) -> None:
+        self.name = name
+        self._on_flush = on_flush      # set for a pty in packet mode: the host flushed its input (opened it)
+        self._fd = read_fd
+        self._write = write
+        self._deliver = deliver
+        self._on_eof = on_eof
+        self._rx = Throttle(baud)
+        self._tx = Throttle(baud)
+        self._out: queue.Queue[bytes | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        self.dropped = 0
+        self._threads = [
+            threading.Thread(target=self._reader, name=f"{name}-rx", daemon=True),
+            threading.Thread(target=self._writer, name=f"{name}-tx", daemon=True),
+        ]
+
+    def start(self) -> None:
+        """Start the reader and writer threads."""
+        for t in self._threads:
+            t.start()
+
+    def send(self, data: bytes) -> None:
+        """Queue bytes for the host."""
+        self._out.put(data)
+
+    def close(self) -> None:
+        """Stop both threads and wait for them."""
+        self._stop.set()
+        self._out.put(None)
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout=5)
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def _reader(self) -> None:
+        """Wait for host bytes (or the wake pipe); hand them on at the link's rate."""
+        step = self._rx.chunk()
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select([self._fd, self._wake_r], [], [])
+            except (OSError, ValueError):
+                break
+            if self._wake_r in ready or self._stop.is_set():
+                break
+            try:
+                data = os.read(self._fd, 4096)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                self._on_eof()
+                break
+            if self._on_flush is not None:
+                status, data = data[0], data[1:]
+                if status & termios.TIOCPKT_FLUSHREAD:
+                    self._on_flush()
+                if not data:
+                    continue
+            for i in range(0, len(data), step):
+                piece = data[i:i + step]
+                self._rx.pace(len(piece), self._stop)
+                self._deliver(piece)
+
+    def _writer(self) -> None:
+        """Write queued bytes to the host at the link's rate; drop them if the host stops reading."""
+        step = self._tx.chunk()
+        while True:
+            data = self._out.get()
+            if data is None or self._stop.is_set():
+                break
+            view = memoryview(data)
+            stalled_since = None
+            while view and not self._stop.is_set():
+                piece = view[:step]
+                try:
+                    n = self._write(piece)
+                except (BlockingIOError, InterruptedError):
+                    n = 0
+                except OSError:
+                    self.dropped += len(view)
+                    break
+                if n:
+                    self._tx.pace(n, self._stop)
+                    view = view[n:]
+                    stalled_since = None
+                    continue
+                now = time.monotonic()
+                stalled_since = stalled_since or now
+                if now - stalled_since > WRITE_STALL_S:
+                    self.dropped += len(view)
+                    break
+                self._wait_writable()
+
+    def _wait_writable(self) -> None:
+        """Block until the fd can take bytes again (or a short while passes)."""
+        try:
+            select.select([], [self._fd], [], 0.05)
+        except (OSError, ValueError):
+            self._stop.wait(0.05)
+
+
+def pty_link(master: int, deliver: Deliver, on_open: Callable[[], None], baud: int | None) -> Link:
+    """A link on a pty master in packet mode, so a host opening the port (pyserial flushes its input on open)
+    is seen as Marlin sees a DTR reset; non-blocking writes so a silent host cannot wedge the board."""
+    os.set_blocking(master, False)
+    fcntl.ioctl(master, termios.TIOCPKT, struct.pack("i", 1))
+    return Link("pty", master, lambda b: os.write(master, b), deliver, lambda: None, baud, on_flush=on_open)
+
+
+def tcp_link(conn: socket.socket, deliver: Deliver, on_eof: Callable[[], None], baud: int | None) -> Link:
+    """A link on an accepted TCP connection."""
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conn.setblocking(False)
+    return Link(f"tcp{conn.fileno()}", conn.fileno(), conn.send, deliver, on_eof, baud)

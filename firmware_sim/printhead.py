@@ -1,0 +1,126 @@
+"""The stepper side of the board: blocks that left the planner, executed in simulated time.
+
+Tracks where the head is, the print time of finished moves, the current layer (a new layer starts when the head
+extrudes at a higher Z) and hands each layer's extruding moves to the deposition raster in batches, applying the
+physical faults (layer shift, clog, under-extrusion, spaghetti) from their layer on.
+"""
+from __future__ import annotations
+
+import random
+from collections import deque
+from typing import Any, Callable
+
+import numpy as np
+
+from firmware_sim.faults import FaultSpec
+from firmware_sim.planner import Block, block_position
+
+Recorder = Callable[..., None]
+
+
+class PrintHead:
+    """Executes blocks on the simulated clock and deposits what they extrude."""
+
+    def __init__(self, faults: FaultSpec, deposition: Any | None, record: Recorder, seed: int = 0) -> None:
+        self.faults = faults
+        self.deposition = deposition
+        self.record = record
+        self.rng = np.random.default_rng(random.Random(f"{seed}:spaghetti").getrandbits(64))
+        self.inflight: deque[tuple[float, Block]] = deque()
+        self.exec_end = 0.0
+        self.position: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+        self.print_time = 0.0
+        self.blocks_done = 0
+        self.layer = -1
+        self.layer_z = 0.0
+        self.thickness = 0.2
+        self.deposited = 0
+        self._batch: list[tuple[float, float, float, float, float]] = []
+        self._shift = (0.0, 0.0)
+
+    # -- scheduling ------------------------------------------------------------------------------------------------
+    def schedule(self, blocks: list[Block], now: float) -> float | None:
+        """Queue blocks to run back to back from when the stepper is free; return the last one's start time."""
+        last_start = None
+        for b in blocks:
+            start = max(self.exec_end, now)
+            self.exec_end = start + b.duration
+            self.inflight.append((self.exec_end, b))
+            last_start = start
+        return last_start
+
+    def finish_until(self, t: float) -> None:
+        """Complete every block that ends by time t."""
+        q = self.inflight
+        while q and q[0][0] <= t + 1e-12:
+            self._finish(q.popleft()[1])
+
+    def drop_unfinished(self, now: float) -> None:
+        """Kill/reset: blocks not yet finished never happen; the head stays where it is."""
+        self.finish_until(now)
+        if self.inflight:
+            end, b = self.inflight[0]
+            start = end - b.duration
+            self.position = block_position(b, now - start)
+        self.inflight.clear()
+        self.exec_end = now
+
+    def position_at(self, now: float) -> tuple[float, float, float, float]:
+        """Where the head is at time `now` (inside the running block if one runs)."""
+        if self.inflight:
+            end, b = self.inflight[0]
+            start = end - b.duration
+            if start <= now:
+                return block_position(b, now - start)
+        return self.position
+
+    # -- execution -------------------------------------------------------------------------------------------------
+    def _finish(self, b: Block) -> None:
+        """One block is done: account its time, track layers, batch its bead."""
+        self.position = b.end
+        self.print_time += b.duration
+        self.blocks_done += 1
+        de = b.end[3] - b.start[3]
+        if de <= 1e-9 or (b.end[0] == b.start[0] and b.end[1] == b.start[1]):
+            return
+        z = b.end[2]
+        if self.layer < 0 or z > self.layer_z + 1e-4:
+            self._new_layer(z)
+        sx, sy = self._shift
+        self._batch.append((b.start[0] + sx, b.start[1] + sy, b.end[0] + sx, b.end[1] + sy, de))
+
+    def _new_layer(self, z: float) -> None:
+        """Flush the finished layer's beads and start the next one; fire layer faults that begin here."""
+        self.flush()
+        previous = self.layer_z if self.layer >= 0 else 0.0
+        self.layer += 1
+        self.layer_z = z
+        self.thickness = float(min(max(z - previous, 0.05), 1.0))
+        f, layer = self.faults, self.layer
+        if f.layer_shift is not None and layer == f.layer_shift[0]:
+            self._shift = (f.layer_shift[1], f.layer_shift[2])
+            self.record("layer_shift", layer=layer, dx=f.layer_shift[1], dy=f.layer_shift[2])
+        if f.clog_layer is not None and layer == f.clog_layer:
+            self.record("clog", layer=layer)
+        if f.under is not None and layer == f.under[0]:
+            self.record("under", layer=layer, factor=f.under[1])
+        if f.spaghetti_layer is not None and layer == f.spaghetti_layer:
+            self.record("spaghetti", layer=layer)
+
+    def flush(self) -> None:
+        """Deposit the batched beads of the current layer into the raster."""
+        if not self._batch:
+            return
+        arr = np.asarray(self._batch, dtype=np.float64)
+        self._batch.clear()
+        f, layer = self.faults, self.layer
+        if self.deposition is None or (f.clog_layer is not None and layer >= f.clog_layer):
+            return
+        seg, e = arr[:, :4], arr[:, 4]
+        if f.under is not None and layer >= f.under[0]:
+            e = e * f.under[1]
+        if f.spaghetti_layer is not None and layer >= f.spaghetti_layer:
+            self.deposition.deposit_loose(seg, e, layer, self.rng)
+        else:
+            self.deposition.deposit(seg, e, self.layer_z, self.thickness, layer)
+        self.deposited += len(arr)

@@ -1,0 +1,211 @@
+"""Serving one board: a pty (os.openpty, raw mode) and optionally TCP, the board thread pacing simulated time.
+
+Threads: one reader and one writer per link (links.py), a TCP acceptor, and the board thread, which owns the
+board under `lock` and sleeps on its inbox queue with a timeout computed from the simulated clock: `--speed X`
+runs simulated time at X x wall time, `max` as fast as work allows (and at 1x while nothing at all is queued,
+so heaters and auto-reports still run while a host only polls).
+"""
+from __future__ import annotations
+
+import math
+import os
+import queue
+import select
+import socket
+import threading
+import time
+import tty
+from typing import Any
+
+from firmware_sim.board import Board
+from firmware_sim.links import Link, pty_link, tcp_link
+
+STARVE_GRACE_S = 0.02   # wall seconds without a new command before the planner's last moves run anyway
+
+
+class SimServer:
+    """Serves a Board on a pty and TCP; `start()`, then `stop()` joins every thread and closes every fd."""
+
+    def __init__(self, board: Board, speed: float | None = None, baud: int | None = None,
+                 tcp_port: int | None = None, tcp_host: str = "127.0.0.1") -> None:
+        self.board = board
+        self.speed = speed if speed and speed > 0 else None
+        self.baud = baud
+        self.lock = threading.RLock()
+        self._inbox: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._links: dict[int, Link] = {}
+        self._stop = threading.Event()
+        self._master = self._slave = -1
+        self.serial_path = ""
+        self._tcp_port = tcp_port
+        self._tcp_host = tcp_host
+        self._listener: socket.socket | None = None
+        self.tcp_url: str | None = None
+        self._threads: list[threading.Thread] = []
+        self._wake_r, self._wake_w = os.pipe()
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the pty (and TCP port), attach the pty as port 0, start the threads."""
+        self._master, self._slave = os.openpty()
+        tty.setraw(self._slave)
+        self.serial_path = os.ttyname(self._slave)
+        with self.lock:
+            port = self.board.open_port()
+        link = pty_link(self._master, lambda data, p=port: self._inbox.put(("data", p, data)),
+                        lambda p=port: self._inbox.put(("opened", p)), self.baud)
+        self._links[port] = link
+        link.start()
+        if self._tcp_port is not None:
+            self._listener = socket.create_server((self._tcp_host, self._tcp_port))
+            host, tport = self._listener.getsockname()[:2]
+            self.tcp_url = f"socket://{host}:{tport}"
+            self._spawn(self._accept, "tcp-accept")
+        self._spawn(self._run, "board")
+        self._inbox.put(("kick",))
+
+    def stop(self) -> None:
+        """Stop serving: board thread, acceptor and links joined, pty and sockets closed, log flushed."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._inbox.put(("stop",))
+        os.write(self._wake_w, b"x")
+        for t in self._threads:
+            t.join(timeout=10)
+        for link in list(self._links.values()):
+            link.close()
+        self._links.clear()
+        if self._listener is not None:
+            self._listener.close()
+        for fd in (self._master, self._slave, self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        if self.board.log is not None:
+            self.board.log.close()
+
+    def _spawn(self, target: Any, name: str) -> None:
+        """Start a named thread that stop() joins."""
+        t = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    # -- TCP -------------------------------------------------------------------------------------------------------
+    def _accept(self) -> None:
+        """Accept TCP hosts; each becomes a board port with its own line state."""
+        assert self._listener is not None
+        while not self._stop.is_set():
+            try:
+                ready, _, _ = select.select([self._listener, self._wake_r], [], [])
+            except (OSError, ValueError):
+                return
+            if self._wake_r in ready or self._stop.is_set():
+                return
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                continue
+            with self.lock:
+                port = self.board.open_port()
+                link = tcp_link(conn, lambda data, p=port: self._inbox.put(("data", p, data)),
+                                lambda p=port, c=conn: self._inbox.put(("close", p, c)), self.baud)
+                self._links[port] = link
+            link.start()
+            self._inbox.put(("kick",))
+
+    # -- the board thread ------------------------------------------------------------------------------------------
+    def _handle(self, item: tuple[Any, ...]) -> bool:
+        """Apply one inbox item to the board; False on stop."""
+        kind = item[0]
+        if kind == "data":
+            self.board.receive(item[1], item[2])
+        elif kind == "close":
+            self.board.close_port(item[1])
+            link = self._links.pop(item[1], None)
+            if link is not None:
+                threading.Thread(target=link.close, daemon=True).start()
+            try:
+                item[2].close()
+            except OSError:
+                pass
+        elif kind == "opened":
+            self.board.host_opened(item[1])
+        elif kind == "stop":
+            return False
+        return True
+
+    def _run(self) -> None:
+        """Board loop: take input, run commands up to the paced clock, send replies, sleep until the next event."""
+        b = self.board
+        wall0 = time.monotonic()
+        sim0 = 0.0
+        timeout: float | None = 0.0
+        starve_armed = False
+        while True:
+            t_wait = time.monotonic()
+            try:
+                item: tuple[Any, ...] | None = self._inbox.get(timeout=timeout)
+            except queue.Empty:
+                item = None
+            waited = time.monotonic() - t_wait
+            with self.lock:
+                running = True
+                if item is not None:
+                    running = self._handle(item)
+                    for _ in range(64):
+                        try:
+                            running = self._handle(self._inbox.get_nowait()) and running
+                        except queue.Empty:
+                            break
+                if not running:
+                    self._flush_out()
+                    return
+                if item is None and starve_armed:
+                    b.starve()
+                if self.speed is None:
+                    if not b.busy:
+                        b.idle_to(b.now + waited)
+                    b.work(math.inf)
+                    b.idle_to(b.printhead.exec_end)
+                    limit = b.now
+                    wake = None
+                else:
+                    limit = sim0 + (time.monotonic() - wall0) * self.speed
+                    wake = b.work(limit)
+                    if wake is None:
+                        b.idle_to(limit)
+                timeout, starve_armed = self._next_timeout(wake, limit)
+                self._flush_out()
+                if not b.busy and b.log is not None:
+                    b.log.flush()
+
+    def _next_timeout(self, wake: float | None, limit: float) -> tuple[float | None, bool]:
+        """Wall seconds until the board has something to do without input; and whether that is a starvation."""
+        b = self.board
+        if b.halted:
+            return None, False
+        rate = self.speed or 1.0
+        cands: list[float] = []
+        if wake is not None:
+            cands.append((wake - limit) / rate)
+        starve = False
+        if wake is None and b.current is None and not len(b.queue):
+            if b.planner.queued and not b.printhead.inflight:
+                cands.append(STARVE_GRACE_S)
+                starve = True
+            ev = b.next_event()
+            if ev < math.inf:
+                cands.append((ev - b.now) / rate)
+        if not cands:
+            return None, False
+        t = max(0.0, min(cands))
+        return t, starve and t == STARVE_GRACE_S
+
+    def _flush_out(self) -> None:
+        """Hand the board's replies to the links."""
+        for port, data in self.board.outgoing():
+            link = self._links.get(port)
+            if link is not None:
+                link.send(data)
