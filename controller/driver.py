@@ -26,6 +26,8 @@ class RunProgress:
     layer_count: int
     percent: float
     reason: str = ""
+    bytes_sent: int = 0
+    elapsed_s: float = 0.0
 
 
 @dataclass(frozen=True)

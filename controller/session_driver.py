@@ -18,7 +18,8 @@ class SessionRun:
     def progress(self) -> RunProgress:
         """Map JobProgress to RunProgress."""
         p = self.job.progress()
-        return RunProgress(p.state, int(p.layer), int(p.layer_count), float(p.percent), p.reason or "")
+        return RunProgress(p.state, int(p.layer), int(p.layer_count), float(p.percent), p.reason or "",
+                           int(p.bytes_sent), float(p.elapsed_s))
 
     def pause(self) -> None:
         """Pause the job."""
