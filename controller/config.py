@@ -88,7 +88,7 @@ def parse_config(data: dict, base_dir: Path | None = None) -> ServiceConfig:
         raise ConfigError(_describe(exc)) from None
     if base_dir is not None:
         printers = [
-            p.model_copy(update={"profile": str((base_dir / p.profile))})
+            p.model_copy(update={"profile": str(base_dir / p.profile)})
             if p.profile and not Path(p.profile).is_absolute() else p
             for p in cfg.printers
         ]

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from controller.driver import DriverTemps, LayerReport, PrinterDriver, RunHandle
 from controller.errors import ConflictError, ControllerError
-from controller.store import Store
-from controller.store import history, jobs, printers
+from controller.store import Store, history, jobs, printers
 from controller.store.records import Printer, Run
 
 log = logging.getLogger(__name__)

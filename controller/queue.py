@@ -9,8 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from controller.errors import UploadError
-from controller.store import Store
-from controller.store import history, jobs
+from controller.store import Store, history, jobs
 from controller.store.records import Job
 from controller.uploads import SavedUpload
 

@@ -9,8 +9,7 @@ from controller.config import ServiceConfig
 from controller.driver import PrinterDriver
 from controller.fleet import Fleet
 from controller.queue import Intake
-from controller.store import Store
-from controller.store import printers
+from controller.store import Store, printers
 from controller.store.records import Printer
 
 

@@ -30,8 +30,8 @@ def prusaslicer_upload(gcode: bytes, filename: str, start: bool, folder: str = "
     parts = [
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="print"\r\n\r\n{"true" if start else "false"}\r\n',
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="path"\r\n\r\n{folder}\r\n',
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n",
+        (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+         "Content-Type: application/octet-stream\r\n\r\n"),
     ]
     body = "".join(parts).encode() + gcode + f"\r\n--{BOUNDARY}--\r\n".encode()
     headers = {"X-Api-Key": KEY, "User-Agent": "PrusaSlicer/2.7.1", "Accept": "*/*",

@@ -124,6 +124,7 @@ def test_three_printers_print_at_once_and_wait_for_bed_clearing(rig) -> None:
     with pytest.raises(ConflictError):
         fleet.clear_bed("a")
     assert printers.temperature_history(store, "a")[-1].hotend == 210.0
+    assert jobs.get_job(store, job).counts == {"completed": 2, "printing": 1, "failed": 1, "queued": 1}
 
 
 def test_vision_failure_marks_printer_and_requeues_the_copy_elsewhere(rig) -> None:

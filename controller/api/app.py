@@ -13,8 +13,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controller.api import octoprint
 from controller.api.routes import checks, health, jobs, printers, queue, stream
-from controller.errors import (ConfigError, ConflictError, ControllerError, JobError, NotFoundError, UploadError,
-                               UploadTooLargeError)
+from controller.errors import (
+    ConfigError,
+    ConflictError,
+    ControllerError,
+    JobError,
+    NotFoundError,
+    UploadError,
+    UploadTooLargeError,
+)
 from controller.service import LabService
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
