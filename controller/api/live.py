@@ -23,7 +23,7 @@ class LiveServer:
         """Prepare the server on host:port (a free port when None)."""
         self.host, self.port = host, port or free_port(host)
         self.server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_level="warning",
-                                                    lifespan="on"))
+                                                    lifespan="on", timeout_graceful_shutdown=3))
         self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
 
     @property

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"printloop serve: http://{args.host}:{args.port}/  ({len(cfg.printers)} printers, data in "
           f"{service.data_dir})", flush=True)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5)
     finally:
         service.stop()
     return 0
