@@ -35,3 +35,7 @@ class ConflictError(ControllerError):
 
 class UploadTooLargeError(UploadError):
     """An upload is over the configured size limit."""
+
+
+class ProtocolError(ControllerError):
+    """The firmware asked for something the host cannot honour (a resend target outside the line history)."""
