@@ -324,7 +324,10 @@ class Board:
             return True
         if w.kind == "heat":
             self._settle_heaters()
-            return self.heaters[w.heater].at_target(w.tolerance)
+            h = self.heaters[w.heater]
+            if h.target <= 0 or (not w.cooling and h.temperature >= h.target - w.tolerance):
+                return True
+            return h.at_target(w.tolerance)
         return self.now >= self._wait_target - 1e-12
 
     def _complete(self) -> None:

@@ -41,6 +41,7 @@ class Wait:
     until: float = 0.0
     heater: str = ""
     tolerance: float = 0.0
+    cooling: bool = False      # heat waits: also wait while cooling down to the target (M109 R)
 
 
 @dataclass(frozen=True)
@@ -263,10 +264,14 @@ class Interpreter:
 
     def cmd_M109(self, w: Words) -> Outcome:
         """Set the hotend target and wait for it (S heating only or R both ways)."""
+        return self._heat_wait(w, "T", 2.0)
+
+    def _heat_wait(self, w: Words, heater: str, tolerance: float) -> Outcome:
+        """M109/M190: S sets the target and waits only when heating, R waits for cooling as well."""
         t = w.value("S") if w.has("S") else w.value("R")
         if t is not None:
-            self.m.set_target("T", t)
-        return Outcome(wait=Wait("heat", heater="T", tolerance=2.0))
+            self.m.set_target(heater, t)
+        return Outcome(wait=Wait("heat", heater=heater, tolerance=tolerance, cooling=not w.has("S")))
 
     def cmd_M140(self, w: Words) -> Outcome:
         """Set the bed target."""
@@ -275,10 +280,7 @@ class Interpreter:
 
     def cmd_M190(self, w: Words) -> Outcome:
         """Set the bed target and wait for it."""
-        t = w.value("S") if w.has("S") else w.value("R")
-        if t is not None:
-            self.m.set_target("B", t)
-        return Outcome(wait=Wait("heat", heater="B", tolerance=1.0))
+        return self._heat_wait(w, "B", 1.0)
 
     def cmd_M105(self, w: Words) -> Outcome:
         """Report temperatures in the ok: `ok T:200.00 /200.00 B:60.00 /60.00 @:127 B@:64`."""
