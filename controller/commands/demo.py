@@ -1,36 +1,138 @@
-"""`printloop demo`: slice the shared 20 mm cube four times on one plate into ./out/demo.gcode."""
+"""`printloop demo`: three simulated printers, one with a fault, a batch of six through the API, a summary."""
 from __future__ import annotations
 
 import argparse
+import json
+import secrets
+import time
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import controller
-from controller.commands.slice import slice_to_file, summary
-from slicing.errors import MeshError
+from controller.sim_procs import REPO, SimProcess, launch_sim
 
-DEMO_MODEL = "20mm-xyz-cube.stl"
-DEMO_COPIES = 4
-
-
-def models_dir() -> Path:
-    """The shared models folder beside the repository (../shared/models)."""
-    return Path(controller.__file__).resolve().parents[1].parent / "shared" / "models"
+MODELS = Path(controller.__file__).resolve().parents[1].parent / "shared" / "models"
+FAULT = "spaghetti@6"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the `demo` subcommand."""
-    p = sub.add_parser("demo", help=f"slice {DEMO_MODEL} x{DEMO_COPIES} into ./out/demo.gcode")
-    p.add_argument("--output", default="out/demo.gcode", help="where to write the G-code (default out/demo.gcode)")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p = sub.add_parser("demo", help="run the whole loop: 3 simulated printers, slice, queue, watch, summary")
+    p.add_argument("--model", default="20mm-xyz-cube.stl", help="a mesh in ../shared/models")
+    p.add_argument("--copies", type=int, default=6)
+    p.add_argument("--fault", default=FAULT, help=f"fault of the third printer (default {FAULT})")
+    p.add_argument("--timeout", type=float, default=270.0, help="give up after this many seconds")
+    p.add_argument("--out", type=Path, default=None, help="folder for database, photos and report")
     p.set_defaults(func=run)
 
 
+def _printers(sims: list[SimProcess]) -> list[dict[str, Any]]:
+    """Config entries for the simulated printers; the last carries the fault."""
+    names = ["sim-a", "sim-b", "sim-faulty"]
+    return [{"name": n, "port": s.serial, "baud": 250000, "camera": s.camera, "on_failure": "cancel"}
+            for n, s in zip(names, sims)]
+
+
+def _drive(client: Any, job_id: int, deadline: float) -> dict[str, Any]:
+    """Confirm bed clearing as printers finish, print progress, until the job ends; returns the final job."""
+    cleared: dict[str, int] = defaultdict(int)
+    last_line = ""
+    while True:
+        job = client.get(f"/api/v1/jobs/{job_id}").json()
+        printers = client.get("/api/v1/printers").json()
+        for p in printers:
+            if p["state"] == "awaiting_clear" and job["state"] in ("queued", "printing"):
+                client.post(f"/api/v1/printers/{p['name']}/clear-bed").raise_for_status()
+                cleared[p["name"]] += 1
+                print(f"  technician: bed of {p['name']} cleared (through the API)", flush=True)
+        line = "  " + " | ".join(f"{p['name']}: {p['state']}"
+                                 + (f" L{p['current_run']['layer'] + 1}/{p['current_run']['layer_count']}"
+                                    if p["current_run"] else "") for p in printers)
+        line += f" | job {job['state']} {job['counts']}"
+        if line != last_line:
+            print(line, flush=True)
+            last_line = line
+        if job["state"] in ("done", "failed", "cancelled") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.5)
+
+
+def _summary(client: Any, job: dict[str, Any], faulty: str) -> tuple[list[dict[str, Any]], bool, int]:
+    """Per printer: copies started, parts made, failures caught and at which layer."""
+    rows: dict[str, dict[str, Any]] = {}
+    for p in client.get("/api/v1/printers").json():
+        rows[p["name"]] = {"printer": p["name"], "jobs": 0, "parts": 0, "failures": []}
+    for run in job["runs"]:
+        if run["printer"] is None:
+            continue
+        row = rows[run["printer"]]
+        row["jobs"] += 1
+        row["parts"] += run["state"] == "completed"
+        if run["state"] == "failed":
+            row["failures"].append(run["failed_layer"])
+    made = sum(r["parts"] for r in rows.values())
+    caught = bool(rows.get(faulty, {}).get("failures"))
+    return list(rows.values()), caught, made
+
+
 def run(args: argparse.Namespace) -> int:
-    """Slice the demo cube with four copies and print the summary."""
-    model = models_dir() / DEMO_MODEL
-    if not model.is_file():
-        raise MeshError(f"demo model not found: looked for {model}")
-    result = slice_to_file(str(model), args.output, None, [], DEMO_COPIES, args.quiet)
-    if not args.quiet:
-        print(summary(result, DEMO_MODEL, args.output))
-    return 0
+    """Start everything, run the batch, print the summary; non-zero if the loop did not work."""
+    import httpx
+
+    from controller.api.app import create_app
+    from controller.api.live import LiveServer
+    from controller.config import parse_config
+    from controller.service import LabService
+
+    t0 = time.monotonic()
+    out = (args.out or REPO / "out" / time.strftime("demo-%Y%m%d-%H%M%S")).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    model = MODELS / args.model
+    sims: list[SimProcess] = []
+    server = service = None
+    try:
+        print(f"printloop demo: starting 3 simulated printers (the third with fault {args.fault})", flush=True)
+        for i in range(3):
+            extra = ["--faults", args.fault] if i == 2 else []
+            sims.append(launch_sim("--speed", "max", "--seed", str(i + 1), "--resolution", "800x600", *extra,
+                                   log=out / f"sim-{i}.log"))
+        key = secrets.token_urlsafe(16)
+        cfg = parse_config({"data_dir": str(out), "api_keys": [key], "printers": _printers(sims)})
+        service = LabService(cfg)
+        server = LiveServer(create_app(service)).start()
+        print(f"printloop demo: service on {server.url}/?key={key}", flush=True)
+        client = httpx.Client(base_url=server.url, headers={"X-Api-Key": key}, timeout=30)
+        with model.open("rb") as fh:
+            r = client.post("/api/v1/jobs", files={"file": (model.name, fh)}, data={"copies": str(args.copies)})
+        r.raise_for_status()
+        job_id = r.json()["id"]
+        print(f"printloop demo: job {job_id}: {args.copies} copies of {model.name} submitted; slicing", flush=True)
+        job = _drive(client, job_id, t0 + args.timeout)
+        rows, caught, made = _summary(client, job, "sim-faulty")
+        events = client.get(f"/api/v1/jobs/{job_id}/events").json()
+        checks = client.get(f"/api/v1/jobs/{job_id}/layer-checks").json()
+        report = out / "report.json"
+        report.write_text(json.dumps({"job": job, "printers": rows, "events": events,
+                                      "layer_checks": len(checks)}, indent=1))
+        print()
+        print(f"{'printer':<12} {'jobs':>5} {'parts made':>11}  failures caught (layer)")
+        for row in rows:
+            fails = ", ".join(f"layer {layer}" for layer in row["failures"]) or "-"
+            print(f"{row['printer']:<12} {row['jobs']:>5} {row['parts']:>11}  {fails}")
+        print(f"\njob {job_id}: {job['state']}, {made} of {args.copies} parts made, {len(checks)} layers checked "
+              f"in {time.monotonic() - t0:.0f} s")
+        print(f"report: {report}\nphotos: {out / 'photos'}\ndatabase: {out / 'printloop.db'}")
+        ok = made >= args.copies and caught
+        if not caught:
+            print("printloop demo: FAILED: the faulty printer's failure was not caught")
+        if made < args.copies:
+            print(f"printloop demo: FAILED: only {made} of {args.copies} parts made")
+        return 0 if ok else 1
+    finally:
+        if server is not None:
+            server.stop()
+        if service is not None:
+            service.stop()
+        for s in sims:
+            s.stop()

@@ -1,0 +1,43 @@
+"""Layer checks and their photos."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+
+from controller.api.deps import Auth, Id, Service
+from controller.api.schemas import LayerCheckOut
+from controller.api.views import check_out
+from controller.errors import NotFoundError
+from controller.store import history
+
+router = APIRouter(prefix="/api/v1", tags=["layer checks"], dependencies=Auth)
+
+
+@router.get("/runs/{run_id}/layer-checks", response_model=list[LayerCheckOut])
+def of_run(run_id: Id, svc: Service) -> list[LayerCheckOut]:
+    """The layer checks of one copy."""
+    return [check_out(c) for c in history.list_layer_checks(svc.store, run_id=run_id)]
+
+
+@router.get("/layer-checks/{check_id}", response_model=LayerCheckOut)
+def get(check_id: Id, svc: Service) -> LayerCheckOut:
+    """One layer check."""
+    return check_out(history.get_layer_check(svc.store, check_id))
+
+
+@router.get("/layer-checks/{check_id}/image", response_class=FileResponse,
+            responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}, 404: {"model": None}})
+def image(check_id: Id, svc: Service,
+          kind: Annotated[Literal["photo", "annotated"], Query()] = "photo") -> FileResponse:
+    """The camera photo of a layer, or the photo with the verdict drawn over it."""
+    c = history.get_layer_check(svc.store, check_id)
+    raw = c.image_path if kind == "photo" else c.annotated_path
+    if not raw:
+        raise NotFoundError(f"layer check {check_id} has no {kind} image")
+    path = Path(raw).resolve()
+    if not path.is_relative_to(svc.data_dir) or not path.is_file():
+        raise NotFoundError(f"the {kind} image of layer check {check_id} is missing")
+    return FileResponse(path)

@@ -1,0 +1,137 @@
+"""Response and request bodies of the API (pydantic at the boundary only)."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Message(BaseModel):
+    """An error or acknowledgement a person can read."""
+
+    message: str
+
+
+class Temperatures(BaseModel):
+    """Temperatures in °C."""
+
+    hotend: float
+    hotend_target: float
+    bed: float
+    bed_target: float
+
+
+class RunOut(BaseModel):
+    """One copy of a job on one printer."""
+
+    id: int
+    job_id: int
+    copy_index: int
+    printer: str | None
+    state: str
+    excluded: list[str]
+    layer: int
+    layer_count: int
+    percent: float
+    failed_layer: int | None
+    message: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+
+class PrinterOut(BaseModel):
+    """A printer with its live state."""
+
+    name: str
+    port: str
+    baud: int
+    camera: str | None
+    profile: str | None
+    on_failure: str
+    state: str
+    message: str
+    connected: bool
+    temperatures: Temperatures | None
+    current_run: RunOut | None
+    job_name: str | None = None
+    last_run: RunOut | None = None
+    latest_check: LayerCheckOut | None = None
+
+
+class PrinterIn(BaseModel):
+    """A printer to add through the API."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    port: str = Field(min_length=1, max_length=512)
+    baud: int = Field(default=115200, gt=0, le=10_000_000)
+    camera: str | None = Field(default=None, max_length=512)
+    profile: str | None = Field(default=None, max_length=512)
+    on_failure: Literal["pause", "cancel", "warn"] = "pause"
+
+
+class JobOut(BaseModel):
+    """A job and its copies."""
+
+    id: int
+    file_id: int
+    name: str
+    copies: int
+    priority: int
+    profile: str | None
+    printers: list[str]
+    state: str
+    slice_progress: float
+    layer_count: int | None
+    message: str
+    created_at: float
+    finished_at: float | None
+    counts: dict[str, int]
+    runs: list[RunOut] = []
+
+
+class EventOut(BaseModel):
+    """A logged event."""
+
+    id: int
+    job_id: int | None
+    run_id: int | None
+    printer: str | None
+    t: float
+    kind: str
+    message: str
+    data: dict[str, Any]
+
+
+class LayerCheckOut(BaseModel):
+    """A layer's camera check, with URLs of its images."""
+
+    id: int
+    run_id: int
+    layer: int
+    ok: bool
+    verdict: str
+    figures: dict[str, Any]
+    image_url: str | None
+    annotated_url: str | None
+    t: float
+
+
+class TemperatureOut(BaseModel):
+    """A temperature sample."""
+
+    t: float
+    hotend: float
+    hotend_target: float
+    bed: float
+    bed_target: float
+
+
+class Health(BaseModel):
+    """Liveness."""
+
+    status: str
+    printers: int
+
+
+PrinterOut.model_rebuild()

@@ -1,0 +1,26 @@
+"""Receiving an upload in a route: size limit from the config, then save and record it."""
+from __future__ import annotations
+
+import secrets
+
+from fastapi import Request, UploadFile
+
+from controller.errors import UploadTooLargeError
+from controller.service import LabService
+from controller.store import jobs
+from controller.store.records import StoredFile
+from controller.uploads import SavedUpload, save_upload
+
+
+def accept_upload(svc: LabService, request: Request, file: UploadFile) -> tuple[SavedUpload, StoredFile]:
+    """Check the size limit, save the file under a safe name, check its content and record it."""
+    limit = int(svc.config.max_upload_mb * 1e6)
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit + 1_000_000:
+        raise UploadTooLargeError(f"upload of {int(declared) / 1e6:.0f} MB is over the limit of "
+                                  f"{svc.config.max_upload_mb:.0f} MB")
+    prefix = f"{int(svc.clock() * 1000):x}{secrets.token_hex(3)}"
+    saved = save_upload(file.file, file.filename, svc.upload_dir, limit, prefix)
+    stored = jobs.add_file(svc.store, saved.name, str(saved.path), saved.kind, saved.size, saved.sha256,
+                           svc.clock())
+    return saved, stored

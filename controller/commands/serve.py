@@ -1,0 +1,41 @@
+"""`printloop serve`: the lab service (queue, API, dashboard) on one host and port."""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from controller.config import ServiceConfig, ensure_api_key, load_config
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the `serve` subcommand."""
+    p = sub.add_parser("serve", help="run the web API, dashboard and job queue over the configured printers")
+    p.add_argument("--config", type=Path, default=None, help="TOML config (printers, data_dir, api_keys)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the config, make a key on first start, then serve until interrupted."""
+    import uvicorn
+
+    from controller.api.app import create_app
+    from controller.service import LabService
+
+    cfg = load_config(args.config) if args.config else ServiceConfig()
+    cfg, created = ensure_api_key(cfg)
+    if created:
+        print(f"printloop serve: generated API key {created} (kept in {cfg.data_dir / 'api_key'})", flush=True)
+    logging.basicConfig(level=args.log_level.upper())
+    service = LabService(cfg)
+    app = create_app(service)
+    print(f"printloop serve: http://{args.host}:{args.port}/  ({len(cfg.printers)} printers, data in "
+          f"{service.data_dir})", flush=True)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5)
+    finally:
+        service.stop()
+    return 0

@@ -1,0 +1,96 @@
+"""The small typed interface the queue drives printers through, so fleet logic does not depend on transports."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class DriverTemps:
+    """Temperatures in °C."""
+
+    hotend: float
+    hotend_target: float
+    bed: float
+    bed_target: float
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """How far a print on one printer is; state is running|paused|completed|cancelled|failed."""
+
+    state: str
+    layer: int
+    layer_count: int
+    percent: float
+    reason: str = ""
+    bytes_sent: int = 0
+    elapsed_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """The camera's verdict on one finished layer; ok=False means vision caught a fault."""
+
+    layer: int
+    ok: bool
+    verdict: str
+    figures: dict[str, Any] = field(default_factory=dict)
+    image_path: str | None = None
+    annotated_path: str | None = None
+
+
+LayerCallback = Callable[[LayerReport], None]
+
+
+class RunHandle(Protocol):
+    """A print in progress on one printer."""
+
+    def progress(self) -> RunProgress:
+        """Current progress snapshot."""
+        ...
+
+    def pause(self) -> None:
+        """Pause at the next safe point."""
+        ...
+
+    def resume(self) -> None:
+        """Resume a paused print."""
+        ...
+
+    def cancel(self) -> None:
+        """Stop the print and make the printer safe."""
+        ...
+
+
+class PrinterDriver(Protocol):
+    """One printer as the fleet sees it."""
+
+    def connect(self) -> None:
+        """Open the link; raises ControllerError if the printer does not answer."""
+        ...
+
+    def close(self) -> None:
+        """Close the link."""
+        ...
+
+    def state(self) -> str:
+        """disconnected|idle|printing|paused|error."""
+        ...
+
+    def temperatures(self) -> DriverTemps | None:
+        """Latest temperatures, or None before the first report."""
+        ...
+
+    def start(self, gcode: Path, photo_dir: Path, on_layer: LayerCallback) -> RunHandle:
+        """Start streaming a G-code file; on_layer is called after each checked layer (from any thread)."""
+        ...
+
+    def emergency_stop(self) -> None:
+        """M112: stop everything now."""
+        ...
+
+
+DriverFactory = Callable[[Any], PrinterDriver]

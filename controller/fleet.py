@@ -1,0 +1,328 @@
+"""The printers at work: connects them, starts queued copies on idle ones, follows progress, handles failures."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from controller.driver import DriverTemps, LayerReport, PrinterDriver, RunHandle
+from controller.errors import ConflictError, ControllerError
+from controller.store import Store, history, jobs, printers
+from controller.store.records import Printer, Run
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], float]
+RECONNECT_S = 5.0
+
+
+@dataclass
+class Slot:
+    """A printer's live, in-memory side: its driver, the print it runs and the latest readings."""
+
+    printer: Printer
+    driver: PrinterDriver
+    connected: bool = False
+    next_connect: float = 0.0
+    handle: RunHandle | None = None
+    run: Run | None = None
+    held: RunHandle | None = None
+    last_progress: tuple = ()
+    failure: LayerReport | None = None
+    temps: DriverTemps | None = None
+    next_temp: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Fleet:
+    """Drives every printer from the store's queue; `tick()` does one round and is what tests call."""
+
+    def __init__(self, store: Store, data_dir: Path, make_driver: Callable[[Printer], PrinterDriver],
+                 clock: Clock = time.time, temperature_interval_s: float = 5.0) -> None:
+        """Wire the store, the driver factory and the clock."""
+        self.store, self.data_dir, self.make_driver, self.clock = store, Path(data_dir), make_driver, clock
+        self.temperature_interval_s = temperature_interval_s
+        self.slots: dict[str, Slot] = {}
+        self.lock = threading.RLock()
+        self.changed = threading.Condition()
+        self.version = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- start-up and the loop ------------------------------------------------------------------------
+    def recover(self) -> list[Run]:
+        """After a restart: mark runs left printing as interrupted and their printers as needing attention."""
+        t = self.clock()
+        interrupted = jobs.interrupt_active_runs(self.store, t)
+        for run in interrupted:
+            if run.printer:
+                printers.set_printer_state(self.store, run.printer, "needs_attention",
+                                           f"run {run.id} was interrupted at layer {run.layer}; check the bed")
+            history.add_event(self.store, "interrupted", run.message, t, job_id=run.job_id, run_id=run.id,
+                              printer=run.printer, data={"layer": run.layer})
+        return interrupted
+
+    def start(self, interval_s: float = 0.2) -> None:
+        """Run `tick()` in a background thread until `stop()`."""
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, args=(interval_s,), name="fleet", daemon=True)
+        self._thread.start()
+
+    def _loop(self, interval_s: float) -> None:
+        """The background loop: one tick, then wait."""
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # keep the queue alive; the error is in the log
+                log.exception("fleet tick failed")
+            self._stop.wait(interval_s)
+
+    def stop(self) -> None:
+        """Stop the loop and close every printer link (prints in progress are left as they are)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        with self.lock:
+            for slot in self.slots.values():
+                try:
+                    slot.driver.close()
+                except Exception:
+                    log.exception("closing %s failed", slot.printer.name)
+
+    def _bump(self) -> None:
+        """Tell live-update listeners that something changed."""
+        with self.changed:
+            self.version += 1
+            self.changed.notify_all()
+
+    # -- one round --------------------------------------------------------------------------------------
+    def tick(self) -> None:
+        """Sync printers with the store, connect, follow prints, then hand queued copies to idle printers."""
+        with self.lock:
+            self._sync_printers()
+            now = self.clock()
+            for slot in list(self.slots.values()):
+                self._connect(slot, now)
+                self._sample_temps(slot, now)
+                if slot.handle is not None:
+                    self._follow(slot)
+            for slot in self.slots.values():
+                if slot.connected and slot.handle is None and self._state(slot) == "idle":
+                    self._assign(slot)
+
+    def _state(self, slot: Slot) -> str:
+        """The stored state of a printer."""
+        return printers.get_printer(self.store, slot.printer.name).state
+
+    def _set_state(self, slot: Slot, state: str, message: str = "") -> None:
+        """Store a printer state change and log it."""
+        if self._state(slot) != state:
+            printers.set_printer_state(self.store, slot.printer.name, state, message)
+            history.add_event(self.store, "printer", f"{slot.printer.name} is {state}"
+                              + (f": {message}" if message else ""), self.clock(), printer=slot.printer.name)
+            self._bump()
+
+    def _sync_printers(self) -> None:
+        """Add slots for new printers and drop removed ones."""
+        current = {p.name: p for p in printers.list_printers(self.store)}
+        for name in list(self.slots):
+            if name not in current and self.slots[name].handle is None:
+                self.slots.pop(name).driver.close()
+        for name, p in current.items():
+            if name not in self.slots:
+                self.slots[name] = Slot(p, self.make_driver(p))
+
+    def _connect(self, slot: Slot, now: float) -> None:
+        """Open the link of an unconnected printer, retrying every few seconds."""
+        if slot.connected or now < slot.next_connect:
+            return
+        try:
+            slot.driver.connect()
+        except (ControllerError, OSError) as exc:
+            slot.next_connect = now + RECONNECT_S
+            printers.set_printer_state(self.store, slot.printer.name, "offline", str(exc))
+            return
+        slot.connected = True
+        state = self._state(slot)
+        self._set_state(slot, "idle" if state in ("offline", "error") else state)
+
+    def _sample_temps(self, slot: Slot, now: float) -> None:
+        """Keep the latest temperatures and store one sample per interval."""
+        if not slot.connected:
+            return
+        slot.temps = slot.driver.temperatures()
+        if slot.temps is not None and now >= slot.next_temp:
+            t = slot.temps
+            printers.add_temperature(self.store, slot.printer.name, now, t.hotend, t.hotend_target, t.bed,
+                                     t.bed_target)
+            slot.next_temp = now + self.temperature_interval_s
+
+    def _assign(self, slot: Slot) -> None:
+        """Start the best queued copy this printer can take."""
+        now = self.clock()
+        claimed = jobs.claim_next_run(self.store, slot.printer.name, now)
+        if claimed is None:
+            return
+        run, gcode = claimed
+        photo_dir = self.data_dir / "photos" / f"job-{run.job_id}" / f"run-{run.id}"
+        photo_dir.mkdir(parents=True, exist_ok=True)
+        slot.failure = None
+        try:
+            slot.handle = slot.driver.start(Path(gcode), photo_dir, self._layer_callback(slot, run))
+        except (ControllerError, OSError) as exc:
+            jobs.finish_run(self.store, run.id, "failed", now, f"could not start on {slot.printer.name}: {exc}")
+            jobs.requeue_copy(self.store, run.id, slot.printer.name, now)
+            self._set_state(slot, "error", str(exc))
+            slot.connected = False
+            return
+        slot.run, slot.last_progress = run, ()
+        history.add_event(self.store, "started", f"copy {run.copy_index + 1} started on {slot.printer.name}",
+                          now, job_id=run.job_id, run_id=run.id, printer=slot.printer.name)
+        self._set_state(slot, "printing")
+
+    def _layer_callback(self, slot: Slot, run: Run) -> Callable[[LayerReport], None]:
+        """Store each layer check the moment it arrives; remember the first failure for the next tick."""
+        def on_layer(report: LayerReport) -> None:
+            history.add_layer_check(self.store, run.id, report.layer, report.ok, report.verdict, self.clock(),
+                                    report.figures, report.image_path, report.annotated_path)
+            jobs.confirm_layer(self.store, run.id, report.layer)
+            if not report.ok and slot.failure is None:
+                slot.failure = report
+            self._bump()
+        return on_layer
+
+    def _follow(self, slot: Slot) -> None:
+        """Record progress of the running copy and settle it when it ends or vision fails it."""
+        assert slot.handle is not None and slot.run is not None
+        prog = slot.handle.progress()
+        run, now, name = slot.run, self.clock(), slot.printer.name
+        key = (prog.state, prog.layer, round(prog.percent, 1))
+        if key != slot.last_progress:
+            slot.last_progress = key
+            jobs.update_run_progress(self.store, run.id, prog.layer, prog.layer_count, prog.percent,
+                                     "paused" if prog.state == "paused" else "printing")
+            if prog.state in ("running", "paused"):
+                self._set_state(slot, "printing" if prog.state == "running" else "paused")
+            self._bump()
+        failure = slot.failure
+        if failure is not None and slot.printer.on_failure != "warn":
+            msg = f"vision caught {failure.verdict} at layer {failure.layer}"
+            jobs.finish_run(self.store, run.id, "failed", now, msg, failed_layer=failure.layer)
+            new = jobs.requeue_copy(self.store, run.id, name, now)
+            history.add_event(self.store, "vision_failure", f"{msg} on {name}; copy re-queued as run {new.id}",
+                              now, job_id=run.job_id, run_id=run.id, printer=name,
+                              data={"layer": failure.layer, "verdict": failure.verdict})
+            slot.held = slot.handle if prog.state not in ("completed", "cancelled", "failed") else None
+            slot.handle, slot.run = None, None
+            self._set_state(slot, "needs_attention", msg)
+            return
+        if prog.state == "completed":
+            jobs.finish_run(self.store, run.id, "completed", now)
+            history.add_event(self.store, "completed", f"copy {run.copy_index + 1} finished on {name}", now,
+                              job_id=run.job_id, run_id=run.id, printer=name)
+            slot.handle, slot.run = None, None
+            self._set_state(slot, "awaiting_clear", "remove the part, then confirm the bed is clear")
+        elif prog.state in ("cancelled", "failed"):
+            state = "cancelled" if prog.state == "cancelled" else "failed"
+            jobs.finish_run(self.store, run.id, state, now, prog.reason, failed_layer=max(prog.layer, 0))
+            if state == "failed":
+                jobs.requeue_copy(self.store, run.id, name, now)
+            history.add_event(self.store, state, f"copy {run.copy_index + 1} {state} on {name}: {prog.reason}",
+                              now, job_id=run.job_id, run_id=run.id, printer=name)
+            slot.handle, slot.run = None, None
+            self._set_state(slot, "awaiting_clear" if state == "cancelled" else "needs_attention", prog.reason)
+
+    # -- commands from the API ------------------------------------------------------------------------
+    def _slot(self, name: str) -> Slot:
+        """A printer's slot or NotFoundError."""
+        slot = self.slots.get(name)
+        if slot is None:
+            printers.get_printer(self.store, name)  # raises NotFoundError for unknown names
+            raise ConflictError(f"printer {name!r} is not connected yet")
+        return slot
+
+    def _job_handles(self, job_id: int) -> list[Slot]:
+        """Slots running a copy of a job."""
+        jobs.get_job(self.store, job_id)
+        return [s for s in self.slots.values() if s.run is not None and s.run.job_id == job_id]
+
+    def pause_job(self, job_id: int) -> int:
+        """Pause every running copy of a job; returns how many."""
+        with self.lock:
+            slots = self._job_handles(job_id)
+            if not slots:
+                raise ConflictError(f"job {job_id} has no copy printing")
+            for s in slots:
+                assert s.handle is not None
+                s.handle.pause()
+            history.add_event(self.store, "pause", f"pause requested for {len(slots)} copies", self.clock(),
+                              job_id=job_id)
+        return len(slots)
+
+    def resume_job(self, job_id: int) -> int:
+        """Resume every paused copy of a job; returns how many."""
+        with self.lock:
+            slots = self._job_handles(job_id)
+            if not slots:
+                raise ConflictError(f"job {job_id} has no copy printing")
+            for s in slots:
+                assert s.handle is not None
+                s.handle.resume()
+            history.add_event(self.store, "resume", f"resume requested for {len(slots)} copies", self.clock(),
+                              job_id=job_id)
+        return len(slots)
+
+    def cancel_job(self, job_id: int) -> int:
+        """Cancel a job: drop its queued copies and stop the printing ones; returns how many were stopped."""
+        with self.lock:
+            active = jobs.cancel_job(self.store, job_id, self.clock())
+            stopped = 0
+            for s in self.slots.values():
+                if s.run is not None and s.run.id in {r.id for r in active} and s.handle is not None:
+                    s.handle.cancel()
+                    stopped += 1
+            history.add_event(self.store, "cancel", f"job cancelled; {stopped} printing copies stopped",
+                              self.clock(), job_id=job_id)
+            self._bump()
+        return stopped
+
+    def clear_bed(self, name: str) -> None:
+        """The technician confirms the bed is empty: the printer may take the next copy."""
+        with self.lock:
+            slot = self._slot(name)
+            state = self._state(slot)
+            if state not in ("awaiting_clear", "needs_attention"):
+                raise ConflictError(f"printer {name!r} is {state}; only a finished or failed printer needs its "
+                                    "bed cleared")
+            if slot.held is not None:
+                slot.held.cancel()
+                slot.held = None
+            self._set_state(slot, "idle" if slot.connected else "offline")
+
+    def emergency_stop(self, name: str) -> None:
+        """M112 on one printer; its running copy is failed and the printer needs attention."""
+        with self.lock:
+            slot = self._slot(name)
+            slot.driver.emergency_stop()
+            now = self.clock()
+            if slot.run is not None:
+                jobs.finish_run(self.store, slot.run.id, "cancelled", now, "emergency stop")
+            slot.handle, slot.run, slot.held, slot.connected = None, None, None, False
+            slot.next_connect = now + RECONNECT_S
+            self._set_state(slot, "needs_attention", "emergency stop: check the printer, then clear the bed")
+
+    def live(self, name: str) -> tuple[DriverTemps | None, Run | None, bool]:
+        """Latest temperatures, the running copy and whether the link is up, for the API."""
+        slot = self.slots.get(name)
+        if slot is None:
+            return None, None, False
+        return slot.temps, slot.run, slot.connected
+
+    def wait_change(self, version: int, timeout: float) -> int:
+        """Block until the fleet changes after `version` or the timeout passes; returns the new version."""
+        with self.changed:
+            self.changed.wait_for(lambda: self.version != version, timeout=timeout)
+            return self.version
+

@@ -1,0 +1,110 @@
+"""The real PrinterDriver: a PrinterSession over pyserial, with the camera layer check when a camera is set."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from controller.driver import DriverTemps, LayerCallback, LayerReport, RunProgress
+from controller.store.records import Printer
+
+
+class SessionRun:
+    """A Job of the link layer seen as a RunHandle."""
+
+    def __init__(self, job: Any) -> None:
+        """Wrap a controller.job.Job."""
+        self.job = job
+
+    def progress(self) -> RunProgress:
+        """Map JobProgress to RunProgress."""
+        p = self.job.progress()
+        return RunProgress(p.state, int(p.layer), int(p.layer_count), float(p.percent), p.reason or "",
+                           int(p.bytes_sent), float(p.elapsed_s))
+
+    def pause(self) -> None:
+        """Pause the job."""
+        self.job.pause()
+
+    def resume(self) -> None:
+        """Resume the job."""
+        self.job.resume()
+
+    def cancel(self) -> None:
+        """Cancel the job."""
+        self.job.cancel()
+
+
+class SessionDriver:
+    """Drives one printer through controller.session.PrinterSession."""
+
+    def __init__(self, printer: Printer) -> None:
+        """Remember the printer's port, baud, camera and failure policy; nothing is opened yet."""
+        self.printer = printer
+        self.session: Any = None
+
+    def connect(self) -> None:
+        """Open the serial link and wait for the firmware to answer."""
+        from controller.session import PrinterSession
+
+        if self.session is not None:
+            self.session.close()
+        self.session = PrinterSession(self.printer.port, baud=self.printer.baud)
+        self.session.connect()
+
+    def close(self) -> None:
+        """Close the link if open."""
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def state(self) -> str:
+        """The session's state."""
+        return "disconnected" if self.session is None else str(self.session.state)
+
+    def temperatures(self) -> DriverTemps | None:
+        """The session's latest temperatures."""
+        t = None if self.session is None else self.session.temperatures
+        if t is None:
+            return None
+        return DriverTemps(float(t.hotend), float(t.hotend_target or 0), float(t.bed), float(t.bed_target or 0))
+
+    def start(self, gcode: Path, photo_dir: Path, on_layer: LayerCallback) -> SessionRun:
+        """Start the job, checking each layer with the camera when the printer has one."""
+        hook = None
+        if self.printer.camera:
+            hook = layer_hook(self.printer, gcode, photo_dir, on_layer)
+        job = self.session.start_job(gcode, layer_hook=hook) if hook else self.session.start_job(gcode)
+        return SessionRun(job)
+
+    def emergency_stop(self) -> None:
+        """M112."""
+        if self.session is not None:
+            self.session.emergency_stop()
+
+
+def verdict_report(verdict: Any, photo_dir: Path) -> LayerReport:
+    """A vision Verdict and the files LayerCheck wrote for it, as the fleet's LayerReport."""
+    stem = photo_dir / f"layer_{int(verdict.layer):04d}"
+    photo, annotated = stem.with_suffix(".jpg"), Path(str(stem) + "_check.jpg")
+    figures = dict(verdict.to_dict())
+    figures.pop("layer", None)
+    return LayerReport(int(verdict.layer), not verdict.failed, str(verdict.status), figures,
+                       str(photo) if photo.exists() else None, str(annotated) if annotated.exists() else None)
+
+
+def layer_hook(printer: Printer, gcode: Path, photo_dir: Path, on_layer: LayerCallback) -> Any:
+    """Vision's per-layer check on this printer's camera, with the printer's policy, reporting to on_layer.
+
+    Thresholds come from the `[vision]` table of the printer's profile; the bed registration is kept per
+    printer beside the photo folders so it is found again for the next job.
+    """
+    from controller.layer_check import LayerCheck
+    from slicing.gcode_reader import read_gcode_file
+    from vision.camera import open_camera
+    from vision.config import load_config
+
+    config = load_config(printer.profile).replace(policy=printer.on_failure)
+    camera = open_camera(printer.camera or "")
+    registration = photo_dir.parent.parent / f"registration-{printer.name}.json"
+    return LayerCheck(read_gcode_file(gcode).layers, camera, photo_dir, config, registration_path=registration,
+                      on_verdict=lambda v: on_layer(verdict_report(v, photo_dir)))

@@ -1,0 +1,82 @@
+"""Store functions for the event log and layer checks, written as they happen."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from controller.errors import NotFoundError
+from controller.store.db import Store
+from controller.store.models import EventRow, LayerCheckRow, RunRow
+from controller.store.records import Event, LayerCheck
+
+
+def _event(r: EventRow) -> Event:
+    """ORM row to record."""
+    return Event(r.id, r.job_id, r.run_id, r.printer, r.t, r.kind, r.message, dict(r.data or {}))
+
+
+def _check(r: LayerCheckRow) -> LayerCheck:
+    """ORM row to record."""
+    return LayerCheck(r.id, r.run_id, r.layer, r.ok, r.verdict, dict(r.figures or {}), r.image_path,
+                      r.annotated_path, r.t)
+
+
+def add_event(store: Store, kind: str, message: str, t: float, job_id: int | None = None,
+              run_id: int | None = None, printer: str | None = None, data: dict[str, Any] | None = None) -> Event:
+    """Append an event to the log."""
+    with store.session() as s:
+        row = EventRow(kind=kind, message=message, t=t, job_id=job_id, run_id=run_id, printer=printer,
+                       data=data or {})
+        s.add(row)
+        s.flush()
+        return _event(row)
+
+
+def list_events(store: Store, job_id: int | None = None, after_id: int = 0, limit: int = 500) -> list[Event]:
+    """Events after an id, oldest first, optionally of one job."""
+    with store.session() as s:
+        q = select(EventRow).where(EventRow.id > after_id).order_by(EventRow.id).limit(limit)
+        if job_id is not None:
+            q = q.where(EventRow.job_id == job_id)
+        return [_event(r) for r in s.scalars(q)]
+
+
+def add_layer_check(store: Store, run_id: int, layer: int, ok: bool, verdict: str, t: float,
+                    figures: dict[str, Any] | None = None, image_path: str | None = None,
+                    annotated_path: str | None = None) -> LayerCheck:
+    """Record one layer's camera check."""
+    with store.session() as s:
+        row = LayerCheckRow(run_id=run_id, layer=layer, ok=ok, verdict=verdict, figures=figures or {},
+                            image_path=image_path, annotated_path=annotated_path, t=t)
+        s.add(row)
+        s.flush()
+        return _check(row)
+
+
+def list_layer_checks(store: Store, run_id: int | None = None, job_id: int | None = None) -> list[LayerCheck]:
+    """Layer checks of a run or of every run of a job, in order."""
+    with store.session() as s:
+        q = select(LayerCheckRow).order_by(LayerCheckRow.run_id, LayerCheckRow.layer, LayerCheckRow.id)
+        if run_id is not None:
+            q = q.where(LayerCheckRow.run_id == run_id)
+        if job_id is not None:
+            q = q.where(LayerCheckRow.run_id.in_(select(RunRow.id).where(RunRow.job_id == job_id)))
+        return [_check(r) for r in s.scalars(q)]
+
+
+def get_layer_check(store: Store, check_id: int) -> LayerCheck:
+    """One layer check."""
+    with store.session() as s:
+        row = s.get(LayerCheckRow, check_id)
+        if row is None:
+            raise NotFoundError(f"no layer check with id {check_id}")
+        return _check(row)
+
+
+def latest_layer_check(store: Store, run_id: int) -> LayerCheck | None:
+    """The newest layer check of a run, if any."""
+    with store.session() as s:
+        row = s.scalar(select(LayerCheckRow).where(LayerCheckRow.run_id == run_id)
+                       .order_by(LayerCheckRow.id.desc()).limit(1))
+        return _check(row) if row is not None else None

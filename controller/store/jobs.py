@@ -1,0 +1,313 @@
+"""Store functions for files, jobs and runs: the queue lives here, so a restart sees exactly what was done."""
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from controller.errors import ConflictError, NotFoundError
+from controller.store.db import Store
+from controller.store.models import FileRow, JobRow, PrinterRow, RunRow
+from controller.store.records import RUN_ACTIVE, Job, Run, StoredFile
+
+
+def _file(row: FileRow) -> StoredFile:
+    """ORM row to record."""
+    return StoredFile(row.id, row.name, row.path, row.kind, row.size, row.sha256, row.created_at)
+
+
+def _run(row: RunRow, printer: str | None) -> Run:
+    """ORM row to record."""
+    return Run(row.id, row.job_id, row.copy_index, printer, row.state, list(row.excluded or []), row.layer,
+               row.layer_count, row.percent, row.failed_layer, row.message, row.created_at, row.started_at,
+               row.finished_at)
+
+
+def _job(s: Session, row: JobRow) -> Job:
+    """ORM row to record, with run counts by state."""
+    counts = Counter(s.scalars(select(RunRow.state).where(RunRow.job_id == row.id)))
+    return Job(row.id, row.file_id, row.name, row.copies, row.priority, row.profile, list(row.printers or []),
+               row.state, row.slice_progress, row.gcode_path, row.layer_count, row.message, row.created_at,
+               row.finished_at, dict(counts))
+
+
+def _printer_names(s: Session) -> dict[int, str]:
+    """Printer id to name."""
+    return {i: n for i, n in s.execute(select(PrinterRow.id, PrinterRow.name))}
+
+
+def add_file(store: Store, name: str, path: str, kind: str, size: int, sha256: str, t: float) -> StoredFile:
+    """Record an uploaded file."""
+    with store.session() as s:
+        row = FileRow(name=name, path=path, kind=kind, size=size, sha256=sha256, created_at=t)
+        s.add(row)
+        s.flush()
+        return _file(row)
+
+
+def get_file(store: Store, file_id: int) -> StoredFile:
+    """One uploaded file."""
+    with store.session() as s:
+        row = s.get(FileRow, file_id)
+        if row is None:
+            raise NotFoundError(f"no file with id {file_id}")
+        return _file(row)
+
+
+def list_files(store: Store) -> list[StoredFile]:
+    """All uploaded files, newest first."""
+    with store.session() as s:
+        return [_file(r) for r in s.scalars(select(FileRow).order_by(FileRow.id.desc()))]
+
+
+def _add_runs(s: Session, job: JobRow, t: float) -> None:
+    """Queue one run per copy."""
+    for i in range(job.copies):
+        s.add(RunRow(job_id=job.id, copy_index=i, state="queued", excluded=[], created_at=t,
+                     layer_count=job.layer_count or 0))
+
+
+def create_job(store: Store, file_id: int, name: str, copies: int, priority: int, t: float,
+               profile: str | None = None, printers: list[str] | None = None,
+               gcode_path: str | None = None, layer_count: int | None = None) -> Job:
+    """Create a job; with a G-code path its copies are queued at once, else it waits for slicing."""
+    with store.session() as s:
+        row = JobRow(file_id=file_id, name=name, copies=copies, priority=priority, profile=profile,
+                     printers=list(printers or []), state="queued" if gcode_path else "slicing",
+                     slice_progress=1.0 if gcode_path else 0.0, gcode_path=gcode_path, layer_count=layer_count,
+                     message="", created_at=t)
+        s.add(row)
+        s.flush()
+        if gcode_path:
+            _add_runs(s, row, t)
+        s.flush()
+        return _job(s, row)
+
+
+def set_slice_progress(store: Store, job_id: int, fraction: float) -> None:
+    """Record how far the background slicer is."""
+    with store.session() as s:
+        row = s.get(JobRow, job_id)
+        if row is not None and row.state == "slicing":
+            row.slice_progress = max(0.0, min(1.0, fraction))
+
+
+def job_sliced(store: Store, job_id: int, gcode_path: str, layer_count: int, t: float) -> Job:
+    """Slicing finished: keep the G-code and queue the copies (unless the job was cancelled meanwhile)."""
+    with store.session() as s:
+        row = _get_job_row(s, job_id)
+        row.gcode_path, row.layer_count, row.slice_progress = gcode_path, layer_count, 1.0
+        if row.state == "slicing":
+            row.state = "queued"
+            _add_runs(s, row, t)
+        s.flush()
+        return _job(s, row)
+
+
+def fail_job(store: Store, job_id: int, message: str, t: float) -> None:
+    """Mark a job failed before it printed (e.g. the mesh would not slice)."""
+    with store.session() as s:
+        row = _get_job_row(s, job_id)
+        row.state, row.message, row.finished_at = "failed", message, t
+
+
+def _get_job_row(s: Session, job_id: int) -> JobRow:
+    """A job row or NotFoundError."""
+    row = s.get(JobRow, job_id)
+    if row is None:
+        raise NotFoundError(f"no job with id {job_id}")
+    return row
+
+
+def get_job(store: Store, job_id: int) -> Job:
+    """One job with its run counts."""
+    with store.session() as s:
+        return _job(s, _get_job_row(s, job_id))
+
+
+def list_jobs(store: Store, states: tuple[str, ...] | None = None, limit: int = 200) -> list[Job]:
+    """Jobs, newest first, optionally only in some states."""
+    with store.session() as s:
+        q = select(JobRow).order_by(JobRow.id.desc()).limit(limit)
+        if states:
+            q = q.where(JobRow.state.in_(states))
+        return [_job(s, r) for r in s.scalars(q)]
+
+
+def list_runs(store: Store, job_id: int | None = None, states: tuple[str, ...] | None = None,
+              printer: str | None = None) -> list[Run]:
+    """Runs in queue order (priority, then age), filtered by job, state or printer."""
+    with store.session() as s:
+        names = _printer_names(s)
+        q = (select(RunRow).join(JobRow, JobRow.id == RunRow.job_id)
+             .order_by(JobRow.priority.desc(), RunRow.job_id, RunRow.id))
+        if job_id is not None:
+            q = q.where(RunRow.job_id == job_id)
+        if states:
+            q = q.where(RunRow.state.in_(states))
+        if printer is not None:
+            q = q.where(RunRow.printer_id == select(PrinterRow.id).where(PrinterRow.name == printer)
+                        .scalar_subquery())
+        return [_run(r, names.get(r.printer_id) if r.printer_id else None) for r in s.scalars(q)]
+
+
+def last_run_on(store: Store, printer: str) -> Run | None:
+    """The newest run a printer started, whatever its state."""
+    with store.session() as s:
+        pid = s.scalar(select(PrinterRow.id).where(PrinterRow.name == printer))
+        row = s.scalar(select(RunRow).where(RunRow.printer_id == pid).order_by(RunRow.id.desc()).limit(1))
+        return _run(row, printer) if row is not None else None
+
+
+def get_run(store: Store, run_id: int) -> Run:
+    """One run."""
+    with store.session() as s:
+        row = s.get(RunRow, run_id)
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id}")
+        return _run(row, _printer_names(s).get(row.printer_id) if row.printer_id else None)
+
+
+def _compatible(job: JobRow, run: RunRow, printer: PrinterRow) -> bool:
+    """Whether a printer may take a run: allowed by the job, not excluded, and sliced for its profile."""
+    if job.printers and printer.name not in job.printers:
+        return False
+    if printer.name in (run.excluded or []):
+        return False
+    return not (job.profile and printer.profile and job.profile != printer.profile)
+
+
+def claim_next_run(store: Store, printer: str, t: float) -> tuple[Run, str] | None:
+    """Atomically give the best queued run a printer can take to that printer; returns it and its G-code path.
+
+    On PostgreSQL the candidate rows are locked with SKIP LOCKED, so several hosts can share one queue.
+    """
+    with store.session() as s:
+        prow = s.scalar(select(PrinterRow).where(PrinterRow.name == printer, PrinterRow.removed.is_(False)))
+        if prow is None:
+            return None
+        q = (select(RunRow, JobRow).join(JobRow, JobRow.id == RunRow.job_id)
+             .where(RunRow.state == "queued", JobRow.state.in_(("queued", "printing")))
+             .order_by(JobRow.priority.desc(), RunRow.job_id, RunRow.id)
+             .with_for_update(skip_locked=True, of=RunRow))
+        for run, job in s.execute(q):
+            if _compatible(job, run, prow) and job.gcode_path:
+                run.state, run.printer_id, run.started_at = "printing", prow.id, t
+                run.layer, run.percent = -1, 0.0
+                job.state = "printing"
+                s.flush()
+                return _run(run, printer), job.gcode_path
+        return None
+
+
+def update_run_progress(store: Store, run_id: int, layer: int, layer_count: int, percent: float,
+                        state: str | None = None) -> None:
+    """Record the last confirmed layer and percentage of a running copy (and paused/printing)."""
+    with store.session() as s:
+        row = s.get(RunRow, run_id)
+        if row is None:
+            return
+        row.layer, row.layer_count, row.percent = max(row.layer, layer), layer_count, percent
+        if state in RUN_ACTIVE and row.state in RUN_ACTIVE:
+            row.state = state
+
+
+def confirm_layer(store: Store, run_id: int, layer: int) -> None:
+    """Record that a layer of a run was printed and checked."""
+    with store.session() as s:
+        row = s.get(RunRow, run_id)
+        if row is not None:
+            row.layer = max(row.layer, layer)
+
+
+def finish_run(store: Store, run_id: int, state: str, t: float, message: str = "",
+               failed_layer: int | None = None) -> Run:
+    """End a run (completed, failed, cancelled, interrupted) and bring its job's state up to date."""
+    with store.session() as s:
+        row = s.get(RunRow, run_id)
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id}")
+        row.state, row.finished_at, row.message = state, t, message
+        if failed_layer is not None:
+            row.failed_layer = failed_layer
+        if state == "completed":
+            row.percent = 100.0
+        s.flush()
+        _refresh_job(s, row.job_id, t)
+        return _run(row, _printer_names(s).get(row.printer_id) if row.printer_id else None)
+
+
+def requeue_copy(store: Store, run_id: int, exclude: str, t: float) -> Run:
+    """Queue the copy of a failed run again, never on the printer that failed it."""
+    with store.session() as s:
+        old = s.get(RunRow, run_id)
+        if old is None:
+            raise NotFoundError(f"no run with id {run_id}")
+        job = _get_job_row(s, old.job_id)
+        new = RunRow(job_id=old.job_id, copy_index=old.copy_index, state="queued",
+                     excluded=sorted(set(old.excluded or []) | {exclude}), created_at=t,
+                     layer_count=job.layer_count or 0)
+        s.add(new)
+        if job.state not in ("cancelled",):
+            job.state, job.finished_at = "printing" if job.state == "printing" else "queued", None
+        s.flush()
+        _refresh_job(s, job.id, t)
+        return _run(new, None)
+
+
+def cancel_job(store: Store, job_id: int, t: float) -> list[Run]:
+    """Cancel a job: queued copies are dropped; returns the active runs the fleet must stop."""
+    with store.session() as s:
+        job = _get_job_row(s, job_id)
+        if job.state in ("done", "failed", "cancelled"):
+            raise ConflictError(f"job {job_id} is already {job.state}")
+        names = _printer_names(s)
+        active = []
+        for run in s.scalars(select(RunRow).where(RunRow.job_id == job_id)):
+            if run.state == "queued":
+                run.state, run.finished_at, run.message = "cancelled", t, "cancelled before it started"
+            elif run.state in RUN_ACTIVE:
+                active.append(_run(run, names.get(run.printer_id) if run.printer_id else None))
+        job.state, job.finished_at = "cancelled", t
+        return active
+
+
+def interrupt_active_runs(store: Store, t: float) -> list[Run]:
+    """At start-up: runs left printing by a killed service become interrupted at their last layer, never rerun."""
+    with store.session() as s:
+        names = _printer_names(s)
+        out = []
+        for run in s.scalars(select(RunRow).where(RunRow.state.in_(RUN_ACTIVE))):
+            run.state, run.finished_at = "interrupted", t
+            run.message = f"the service stopped while printing; last confirmed layer {run.layer}"
+            out.append(_run(run, names.get(run.printer_id) if run.printer_id else None))
+        s.flush()
+        for job_id in {r.job_id for r in out}:
+            _refresh_job(s, job_id, t)
+        return out
+
+
+def _refresh_job(s: Session, job_id: int, t: float) -> None:
+    """Derive a job's state from its runs: printing, queued, done (all copies made) or failed."""
+    job = _get_job_row(s, job_id)
+    if job.state in ("cancelled", "slicing"):
+        return
+    states = Counter(s.scalars(select(RunRow.state).where(RunRow.job_id == job_id)))
+    if any(states[k] for k in RUN_ACTIVE):
+        job.state = "printing"
+    elif states["queued"]:
+        job.state = "queued"
+    else:
+        job.state = "done" if states["completed"] >= job.copies else "failed"
+        job.finished_at = t
+        if job.state == "failed":
+            job.message = f"{states['completed']} of {job.copies} copies made"
+
+
+def count_parts(store: Store) -> dict[str, int]:
+    """Completed runs per printer name."""
+    with store.session() as s:
+        q = (select(PrinterRow.name, func.count(RunRow.id)).join(RunRow, RunRow.printer_id == PrinterRow.id)
+             .where(RunRow.state == "completed").group_by(PrinterRow.name))
+        return {n: c for n, c in s.execute(q)}

@@ -1,0 +1,124 @@
+"""SQLAlchemy 2 tables: a job asks for N copies of a file; each copy is printed by a run on one printer."""
+from __future__ import annotations
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the printloop schema."""
+
+
+class PrinterRow(Base):
+    """A printer known to the service (from the config or added through the API)."""
+
+    __tablename__ = "printers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    port: Mapped[str] = mapped_column(String(512))
+    baud: Mapped[int] = mapped_column(Integer, default=115200)
+    camera: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    profile: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    on_failure: Mapped[str] = mapped_column(String(16), default="pause")
+    state: Mapped[str] = mapped_column(String(32), default="offline")
+    message: Mapped[str] = mapped_column(Text, default="")
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class FileRow(Base):
+    """An uploaded G-code or mesh file stored under the data directory."""
+
+    __tablename__ = "files"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(String(1024))
+    kind: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class JobRow(Base):
+    """A request for N copies of a file, with a priority; meshes are sliced first."""
+
+    __tablename__ = "jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("files.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    copies: Mapped[int] = mapped_column(Integer, default=1)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    profile: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    printers: Mapped[list] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(16))
+    slice_progress: Mapped[float] = mapped_column(Float, default=0.0)
+    gcode_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    layer_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class RunRow(Base):
+    """One copy of a job printed (or waiting to be printed) on one printer."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id"), index=True)
+    copy_index: Mapped[int] = mapped_column(Integer)
+    printer_id: Mapped[int | None] = mapped_column(ForeignKey("printers.id"), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    excluded: Mapped[list] = mapped_column(JSON, default=list)
+    layer: Mapped[int] = mapped_column(Integer, default=-1)
+    layer_count: Mapped[int] = mapped_column(Integer, default=0)
+    percent: Mapped[float] = mapped_column(Float, default=0.0)
+    failed_layer: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class EventRow(Base):
+    """Something that happened to a job or printer, in order."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"), nullable=True, index=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
+    printer: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    t: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class LayerCheckRow(Base):
+    """The camera check of one layer of a run: verdict, figures and where its images are."""
+
+    __tablename__ = "layer_checks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    layer: Mapped[int] = mapped_column(Integer)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    verdict: Mapped[str] = mapped_column(String(32))
+    figures: Mapped[dict] = mapped_column(JSON, default=dict)
+    image_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    annotated_path: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    t: Mapped[float] = mapped_column(Float)
+
+
+class TemperatureRow(Base):
+    """A sampled temperature reading of one printer."""
+
+    __tablename__ = "temperatures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    printer_id: Mapped[int] = mapped_column(ForeignKey("printers.id"))
+    t: Mapped[float] = mapped_column(Float)
+    hotend: Mapped[float] = mapped_column(Float)
+    hotend_target: Mapped[float] = mapped_column(Float)
+    bed: Mapped[float] = mapped_column(Float)
+    bed_target: Mapped[float] = mapped_column(Float)
+
+
+Index("ix_temperatures_printer_t", TemperatureRow.printer_id, TemperatureRow.t)

@@ -1,0 +1,129 @@
+"""Plain frozen records handed out by the store, so callers never hold live ORM objects."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Printer states: offline, idle, printing, paused, awaiting_clear, needs_attention, error.
+# Job states: slicing, queued, printing, done, failed, cancelled.
+# Run states: queued, printing, paused, completed, failed, cancelled, interrupted.
+RUN_ACTIVE = ("printing", "paused")
+RUN_FINAL = ("completed", "failed", "cancelled", "interrupted")
+
+
+@dataclass(frozen=True)
+class Record:
+    """Base with a JSON-ready dict view."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as a plain dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Printer(Record):
+    """A printer and its last known state."""
+
+    id: int
+    name: str
+    port: str
+    baud: int
+    camera: str | None
+    profile: str | None
+    on_failure: str
+    state: str
+    message: str
+
+
+@dataclass(frozen=True)
+class StoredFile(Record):
+    """An uploaded file."""
+
+    id: int
+    name: str
+    path: str
+    kind: str
+    size: int
+    sha256: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Job(Record):
+    """N copies of a file with a priority, and how far along they are."""
+
+    id: int
+    file_id: int
+    name: str
+    copies: int
+    priority: int
+    profile: str | None
+    printers: list[str]
+    state: str
+    slice_progress: float
+    gcode_path: str | None
+    layer_count: int | None
+    message: str
+    created_at: float
+    finished_at: float | None
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Run(Record):
+    """One copy on one printer."""
+
+    id: int
+    job_id: int
+    copy_index: int
+    printer: str | None
+    state: str
+    excluded: list[str]
+    layer: int
+    layer_count: int
+    percent: float
+    failed_layer: int | None
+    message: str
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+
+@dataclass(frozen=True)
+class Event(Record):
+    """A logged event."""
+
+    id: int
+    job_id: int | None
+    run_id: int | None
+    printer: str | None
+    t: float
+    kind: str
+    message: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LayerCheck(Record):
+    """The stored verdict of one layer."""
+
+    id: int
+    run_id: int
+    layer: int
+    ok: bool
+    verdict: str
+    figures: dict[str, Any]
+    image_path: str | None
+    annotated_path: str | None
+    t: float
+
+
+@dataclass(frozen=True)
+class TemperatureSample(Record):
+    """One temperature reading."""
+
+    t: float
+    hotend: float
+    hotend_target: float
+    bed: float
+    bed_target: float
