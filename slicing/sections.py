@@ -366,8 +366,8 @@ def _to_arrays(results: list[list[list[list[int]]]]) -> list[list[np.ndarray]]:
         return out
     sizes = np.array([len(path) for path in paths])
     n = int(sizes.sum())
-    xy = np.fromiter(chain.from_iterable(chain.from_iterable(paths)), dtype=np.int64, count=2 * n)
-    xy = xy.reshape(-1, 2) / _SCALE
+    ints = np.fromiter(chain.from_iterable(chain.from_iterable(paths)), dtype=np.int64, count=2 * n)
+    xy = ints.reshape(-1, 2) / _SCALE
     areas = _loop_areas(xy, sizes)
     starts = (np.cumsum(sizes) - sizes).tolist()
     keep = ((sizes >= 3) & (np.abs(areas) >= _MIN_AREA_MM2)).tolist()
