@@ -224,58 +224,12 @@ def _assemble(
     for k, tail in zip(open_comp.tolist(), tail_points):
         chain = np.vstack([points[offset[k] : offset[k] + size[k]], tail])
         open_chains.setdefault(int(comp_plane[k]), []).append(chain)
-    closed = np.flatnonzero(~is_open)
-    loop_points, loop_size = _simplify_loops(points[np.repeat(~is_open, size)], size[closed])
-    loop_offset = np.cumsum(loop_size) - loop_size
-    loop_plane = comp_plane[closed]
-    for k in np.argsort(loop_plane, kind="stable").tolist():
-        if loop_size[k] >= 3:
-            out[loop_plane[k]].append(loop_points[loop_offset[k] : loop_offset[k] + loop_size[k]])
+    closed = np.flatnonzero(~is_open & (size >= 3))
+    for k in closed[np.argsort(comp_plane[closed], kind="stable")].tolist():
+        out[comp_plane[k]].append(points[offset[k] : offset[k] + size[k]])
     for p, chains in open_chains.items():
         out[p].extend(_close_chains(chains))
     return out, n_open
-
-
-def _simplify_loops(points: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Drop points within _COLLINEAR_MM of the line through their neighbours, on all loops at once.
-
-    `points` holds closed loops back to back (`sizes` points each). Each pass looks at every other point of a
-    loop (alternating parity), so a point is only ever judged against neighbours that stay; loops keep at
-    least three points. Returns the kept points and the new sizes.
-    """
-    quiet = 0
-    parity = 0
-    x, y = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
-    while quiet < 2 and len(x):
-        n = len(x)
-        offset = np.cumsum(sizes) - sizes
-        loop = np.repeat(np.arange(len(sizes)), sizes)
-        k = np.arange(n) - offset[loop]
-        size = sizes[loop]
-        prev = np.arange(-1, n - 1)
-        prev[offset] += sizes
-        nxt = np.arange(1, n + 1)
-        nxt[offset + sizes - 1] -= sizes
-        cx, cy = x[nxt] - x[prev], y[nxt] - y[prev]
-        cross = np.abs(cx * (y - y[prev]) - cy * (x - x[prev]))
-        flat = cross <= _COLLINEAR_MM * np.hypot(cx, cy)  # also true for a zero chord: a spike or a duplicate
-        pick = flat & ((k & 1) == parity) & (size > 3)
-        if parity == 0:
-            pick &= ~((size & 1 == 1) & (k == size - 1))  # in an odd loop the last and first are neighbours
-        parity ^= 1
-        if not pick.any():
-            quiet += 1
-            continue
-        quiet = 0
-        removed = np.bincount(loop[pick], minlength=len(sizes))
-        over = removed > sizes - 3  # a loop keeps at least three points
-        if over.any():
-            pick &= ~over[loop]
-            removed[over] = 0
-        keep = ~pick
-        x, y = x[keep], y[keep]
-        sizes = sizes - removed
-    return np.column_stack([x, y]), sizes
 
 
 def _close_chains(chains: list[np.ndarray]) -> list[np.ndarray]:
@@ -301,7 +255,8 @@ def _close_chains(chains: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def union_layers(loops: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
-    """Non-zero union of each layer's loops: outers CCW, holes CW, strictly simple, no slivers.
+    """Non-zero union of each layer's loops: outers CCW, holes CW, strictly simple, no slivers, and no points
+    within _COLLINEAR_MM of the line through their neighbours (clipper's CleanPolygons, before the union).
 
     Conversion to and from clipper's integer lists is done once for all layers (it costs more than the
     union itself when done polygon by polygon), with the cyclic garbage collector paused meanwhile: the many
@@ -329,15 +284,16 @@ def _union_layers(loops: list[list[np.ndarray]]) -> list[list[np.ndarray]]:
     flat_loops = [loop for layer in loops for loop in layer]
     if not flat_loops:
         return [[] for _ in loops]
-    sizes = np.array([len(loop) for loop in flat_loops])
+    sizes = [len(loop) for loop in flat_loops]
     ints = np.rint(np.concatenate(flat_loops) * _SCALE).astype(np.int64).tolist()
     ends = np.cumsum(sizes).tolist()
     results: list[list[list[list[int]]]] = []
     k = 0
     for count in counts:
-        paths = [ints[ends[i] - sizes[i] : ends[i]] for i in range(k, k + count) if sizes[i] >= 3]
+        paths = [ints[ends[i] - sizes[i] : ends[i]] for i in range(k, k + count)]
         k += count
-        results.append(_union(paths))
+        cleaned = pyclipper.CleanPolygons(paths, _COLLINEAR_MM * _SCALE) if paths else []
+        results.append(_union([path for path in cleaned if len(path) >= 3]))
     return _to_arrays(results)
 
 
