@@ -156,9 +156,13 @@ def _group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     new = np.empty(len(sk), dtype=bool)
     new[0] = True
     np.not_equal(sk[1:], sk[:-1], out=new[1:])
+    collided = False
+    for col in cols:  # rows that share a hash must be equal: compare each sorted row with the one before it
+        sc = col[order]
+        collided = collided or bool(np.any((sc[1:] != sc[:-1]) & ~new[1:]))
     group = np.cumsum(new) - 1
     firsts = order[new]
-    if not all(np.array_equal(col[order], col[firsts][group]) for col in cols):
+    if collided:
         order = np.lexsort((cols[2], cols[1], cols[0]))
         new[1:] = False
         for col in cols:
