@@ -23,7 +23,8 @@ _SCALE = 1e6  # clipper integer units per mm
 _COLLINEAR_MM = 1e-3  # points closer than this to the line of their neighbours are dropped
 _MIN_AREA_MM2 = 1e-6  # polygons smaller than this are slivers
 _NUDGE_MM = 1e-6  # a plane through a vertex is moved up by this much
-_JOIN_MM = 5.0  # an open chain whose ends are closer than this is closed
+_SNAP_MM = 1.0  # an open chain whose ends are closer than this is closed as it is
+_JOIN_MM = 10.0  # open chains are joined end to start across at most this gap
 
 # For a triangle whose corners are above the plane as bits (c0 | c1<<1 | c2<<2), the edge (j -> j+1) that goes
 # down through the plane and the one that goes up. Codes 0 and 7 never occur (no crossing).
@@ -233,25 +234,41 @@ def _assemble(
 
 
 def _close_chains(chains: list[np.ndarray]) -> list[np.ndarray]:
-    """Join each open chain's end to the nearest other start when that is nearer than its own start, then close
-    chains whose remaining gap is under _JOIN_MM or a quarter of their length; drop the rest (stray pieces)."""
-    pending = [c for c in chains if len(c) >= 2]
+    """Turn one layer's open chains (from holes and seams in the mesh) into closed loops, or drop them.
+
+    Chains whose ends are within _SNAP_MM are closed as they are. The others are joined end to the nearest
+    other start when that is within _JOIN_MM and nearer than their own start. A joined chain is closed when
+    its gap is within _SNAP_MM, or when it runs counter-clockwise (material) and the gap is under a quarter of
+    its length; a clockwise chain with a wide gap would cut a false hole, so it is dropped like any stray.
+    """
+    pending: list[np.ndarray] = []
     closed: list[np.ndarray] = []
+    for chain_ in chains:
+        if len(chain_) >= 3 and _gap(chain_) <= _SNAP_MM:
+            closed.append(chain_)
+        elif len(chain_) >= 2:
+            pending.append(chain_)
     while pending:
         cur = pending.pop()
         while pending:
-            gap_self = float(np.hypot(*(cur[0] - cur[-1])))
             starts = np.array([c[0] for c in pending])
             d = np.hypot(*(starts - cur[-1]).T)
             best = int(np.argmin(d))
-            if d[best] >= gap_self:
+            if d[best] >= min(_gap(cur), _JOIN_MM):
                 break
             cur = np.concatenate([cur, pending.pop(best)])
+        if len(cur) < 3:
+            continue
+        gap = _gap(cur)
         length = float(np.sum(np.hypot(*np.diff(cur, axis=0).T)))
-        gap = float(np.hypot(*(cur[0] - cur[-1])))
-        if len(cur) >= 3 and (gap < _JOIN_MM or gap < 0.25 * length):
+        if gap <= _SNAP_MM or (polygon_area(cur) > 0 and gap < 0.25 * length):
             closed.append(cur)
     return closed
+
+
+def _gap(chain_: np.ndarray) -> float:
+    """Distance from the end of an open chain back to its start."""
+    return float(np.hypot(*(chain_[0] - chain_[-1])))
 
 
 def union_layers(loops: list[list[np.ndarray]]) -> list[list[np.ndarray]]:

@@ -216,3 +216,18 @@ def test_random_cylinders_and_tubes_have_their_analytic_section(r: float, h: flo
         areas = sorted(polygon_area(p) for p in layer)
         assert areas[0] == pytest.approx(-math.pi * r_in**2, rel=0.01)
         assert areas[1] == pytest.approx(math.pi * r * r, rel=0.01)
+
+
+def test_open_hole_chain_with_a_wide_gap_is_dropped_not_cut() -> None:
+    outer = trimesh.creation.box(extents=(20, 20, 10))
+    inner = trimesh.creation.box(extents=(8, 8, 10))
+    inner_walls = inner.faces[np.abs(inner.face_normals[:, 2]) < 0.5][:, ::-1]  # facing inwards: a hole
+    vertices = np.vstack([outer.vertices, inner.vertices])
+    faces = np.vstack([outer.faces, inner_walls[1:] + len(outer.vertices)])  # one triangle of the hole missing
+    sections, n_open = slice_mesh_report(trimesh.Trimesh(vertices, faces, process=False), np.array([-1.0, 1.0]))
+    assert n_open == 2
+    for layer in sections:
+        assert len(layer) == 1 and polygon_area(layer[0]) == pytest.approx(400.0)
+    whole = np.vstack([outer.faces, inner_walls + len(outer.vertices)])
+    layer = slice_mesh(trimesh.Trimesh(vertices, whole, process=False), np.array([0.0]))[0]
+    assert sorted(round(polygon_area(p), 6) for p in layer) == [-64.0, 400.0]
