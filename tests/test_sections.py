@@ -231,3 +231,28 @@ def test_open_hole_chain_with_a_wide_gap_is_dropped_not_cut() -> None:
     whole = np.vstack([outer.faces, inner_walls + len(outer.vertices)])
     layer = slice_mesh(trimesh.Trimesh(vertices, whole, process=False), np.array([0.0]))[0]
     assert sorted(round(polygon_area(p), 6) for p in layer) == [-64.0, 400.0]
+
+
+def test_edge_numbering_fallback_for_huge_meshes_gives_the_same_sections(monkeypatch: pytest.MonkeyPatch) -> None:
+    import slicing.sections as sections_module
+
+    mesh = trimesh.creation.annulus(r_min=3.0, r_max=8.0, height=6.0, sections=48)
+    planes = np.linspace(-2.5, 2.5, 7)
+    packed = slice_mesh(mesh, planes)
+    monkeypatch.setattr(sections_module, "_PACK_LIMIT", 0.0)
+    numbered = slice_mesh(mesh, planes)
+    assert len(packed) == len(numbered) == 7
+    for a, b in zip(packed, numbered):
+        assert len(a) == len(b) == 2
+        assert all(np.array_equal(p, q) for p, q in zip(a, b))
+
+
+def test_key_sort_falls_back_to_argsort_for_wide_keys() -> None:
+    from slicing.sections import _argsort_keys
+
+    keys = np.array([2**61, 5, 2**60, 7, 5], dtype=np.int64)
+    order, ordered = _argsort_keys(keys)
+    assert np.array_equal(ordered, np.sort(keys)) and np.array_equal(keys[order], ordered)
+    small = np.array([9, 3, 3, 1], dtype=np.int64)
+    order, ordered = _argsort_keys(small)
+    assert np.array_equal(ordered, [1, 3, 3, 9]) and np.array_equal(small[order], ordered)
