@@ -47,17 +47,17 @@ def load_mesh(path: str | os.PathLike[str]) -> LoadedMesh:
     corners = _read_binary_stl(p, size)
     repairs: list[str] = []
     if corners is not None:
+        if len(corners) == 0:
+            raise MeshError(f"{name} has no triangles")
+        _check_finite(corners, name)
         vertices, faces = _weld(corners.reshape(-1, 3))
     else:
         vertices, faces = _read_with_trimesh(p)
+        _check_finite(vertices[np.unique(faces)], name)
         n_in = len(vertices)
         vertices, faces = _weld(vertices[faces].reshape(-1, 3))
         if len(vertices) < n_in:
             repairs.append(f"merged {n_in - len(vertices)} duplicate vertices")
-    if len(faces) == 0:
-        raise MeshError(f"{name} has no triangles")
-    if not np.all(np.isfinite(vertices)):
-        raise MeshError(f"{name} has vertices with NaN or infinite coordinates")
     height = float(vertices[:, 2].max() - vertices[:, 2].min())
     if height < _FLAT_MM:
         raise MeshError(f"{name} is flat (zero height at z={vertices[0, 2]:.3f} mm): nothing to slice")
@@ -95,6 +95,13 @@ def place_on_bed(
             f"(spans X {new_lo[0]:.1f}..{new_hi[0]:.1f}, Y {new_lo[1]:.1f}..{new_hi[1]:.1f})"
         )
     return trimesh.Trimesh(vertices=vertices + shift, faces=mesh.faces, process=False, validate=False)
+
+
+def _check_finite(coordinates: np.ndarray, name: str) -> None:
+    """MeshError when any used coordinate is NaN or infinite (a corrupt file)."""
+    bad = ~np.isfinite(coordinates.reshape(-1, 3)).all(axis=1)
+    if bad.any():
+        raise MeshError(f"{name} has {int(bad.sum())} vertices with NaN or infinite coordinates")
 
 
 def _read_binary_stl(path: Path, size: int) -> np.ndarray | None:

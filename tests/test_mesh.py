@@ -240,3 +240,22 @@ def test_bunny_is_rewound_consistently_without_trimesh_repair(loaded: dict[str, 
     assert any("fixed winding" in r for r in lm.repairs)
     assert lm.mesh.is_winding_consistent
     assert lm.mesh.volume > 700_000
+
+
+def test_nan_coordinates_are_refused(tmp_path: Path) -> None:
+    box = _box()
+    data = bytearray(box.export(file_type="stl"))
+    corners = np.frombuffer(bytes(data[84:]), dtype=np.dtype(
+        [("n", "<f4", (3,)), ("v", "<f4", (3, 3)), ("a", "<u2")])).copy()
+    corners["v"][2, 1, 0] = np.nan
+    path = tmp_path / "nan.stl"
+    path.write_bytes(bytes(data[:84]) + corners.tobytes())
+    with pytest.raises(MeshError, match=r"nan\.stl has 1 vertices with NaN or infinite coordinates"):
+        load_mesh(path)
+
+
+def test_binary_stl_with_zero_triangles_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "none.stl"
+    path.write_bytes(b"\0" * 80 + np.uint32(0).tobytes())
+    with pytest.raises(MeshError, match=r"none\.stl has no triangles"):
+        load_mesh(path)
