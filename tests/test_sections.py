@@ -256,3 +256,28 @@ def test_key_sort_falls_back_to_argsort_for_wide_keys() -> None:
     small = np.array([9, 3, 3, 1], dtype=np.int64)
     order, ordered = _argsort_keys(small)
     assert np.array_equal(ordered, [1, 3, 3, 9]) and np.array_equal(small[order], ordered)
+
+
+SHAPES = {
+    "sphere": lambda: trimesh.creation.icosphere(subdivisions=3, radius=10.0),
+    "box": lambda: trimesh.creation.box(extents=(14.0, 9.0, 5.0)),
+    "capsule": lambda: trimesh.creation.capsule(height=12.0, radius=4.0),
+    "tube": lambda: trimesh.creation.annulus(r_min=3.0, r_max=7.0, height=10.0, sections=40),
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.sampled_from(sorted(SHAPES)), seed=st.integers(0, 2**32 - 1), n_planes=st.integers(1, 12))
+def test_section_areas_match_trimesh_sections_of_randomly_tilted_solids(shape: str, seed: int,
+                                                                       n_planes: int) -> None:
+    mesh = SHAPES[shape]()
+    rng = np.random.default_rng(seed)
+    mesh.apply_transform(trimesh.transformations.random_rotation_matrix(rng.random(3)))
+    lo, hi = mesh.bounds[:, 2]
+    planes = np.sort(rng.uniform(lo + 0.01, hi - 0.01, n_planes))
+    ours = slice_mesh(mesh, planes)
+    theirs = mesh.section_multiplane(plane_origin=[0, 0, 0], plane_normal=[0, 0, 1], heights=planes)
+    for layer, path in zip(ours, theirs):
+        assert_well_formed(layer)
+        expected = 0.0 if path is None else path.area
+        assert sum(polygon_area(p) for p in layer) == pytest.approx(expected, rel=1e-3, abs=1e-3)
