@@ -57,7 +57,7 @@ def assemble_loops(
     position = offset[label] + (size[label] - 1 - dist)
     seq = np.empty(n, dtype=np.int64)
     seq[position] = np.arange(n)
-    points = start[seq]
+    points = np.column_stack([start[:, 0][seq], start[:, 1][seq]])
     comp_plane = order[plane[rep]]
     n_open = int(is_open.sum())
     open_chains: dict[int, list[np.ndarray]] = {}
@@ -66,9 +66,10 @@ def assemble_loops(
     for k, tail in zip(open_comp.tolist(), tail_points):
         chain = np.vstack([points[offset[k] : offset[k] + size[k]], tail])
         open_chains.setdefault(int(comp_plane[k]), []).append(chain)
-    closed = np.flatnonzero(~is_open & (size >= 3))
-    if n_open:
-        points = points[np.repeat(~is_open & (size >= 3), size)]
+    loops = ~is_open & (size >= 3)  # closed cycles of one or two segments enclose nothing
+    closed = np.flatnonzero(loops)
+    if not loops.all():
+        points = points[np.repeat(loops, size)]
     points, sizes = _thin_collinear(points, size[closed])
     starts = (np.cumsum(sizes) - sizes).tolist()
     ends = np.cumsum(sizes).tolist()

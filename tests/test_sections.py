@@ -281,3 +281,17 @@ def test_section_areas_match_trimesh_sections_of_randomly_tilted_solids(shape: s
         assert_well_formed(layer)
         expected = 0.0 if path is None else path.area
         assert sum(polygon_area(p) for p in layer) == pytest.approx(expected, rel=1e-3, abs=1e-3)
+
+
+def test_two_sided_stray_triangle_does_not_disturb_the_section() -> None:
+    box = trimesh.creation.box(extents=(10, 10, 10))
+    n = len(box.vertices)
+    fin = np.array([[20.0, 0, -3], [24.0, 0, 3], [28.0, 2, -3]])
+    vertices = np.vstack([box.vertices, fin])
+    faces = np.vstack([box.faces, [[n, n + 1, n + 2], [n + 2, n + 1, n]]])  # a fin seen from both sides
+    sections, n_open = slice_mesh_report(trimesh.Trimesh(vertices, faces, process=False), np.array([0.0, 1.0]))
+    assert n_open == 0
+    for layer in sections:
+        assert len(layer) == 1
+        assert np.allclose(np.sort(layer[0], axis=0), np.sort(np.array(
+            [[-5.0, -5.0], [5.0, -5.0], [5.0, 5.0], [-5.0, 5.0]]), axis=0))
