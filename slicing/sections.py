@@ -79,6 +79,9 @@ def section_loops(
     vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
     planes = _nudge(plane_z[order], vertices[:, 2])
+    if np.any(planes[1:] < planes[:-1]):  # a nudged plane passed a neighbour closer than the nudge
+        resort = np.argsort(planes, kind="stable")
+        planes, order = planes[resort], order[resort]
     vx, vy, vz = (np.ascontiguousarray(vertices[:, k]) for k in range(3))  # 1-D gathers are the fast ones
     flat = faces.reshape(-1)
     z0, z1, z2 = vz[flat[0::3]], vz[flat[1::3]], vz[flat[2::3]]

@@ -295,3 +295,15 @@ def test_two_sided_stray_triangle_does_not_disturb_the_section() -> None:
         assert len(layer) == 1
         assert np.allclose(np.sort(layer[0], axis=0), np.sort(np.array(
             [[-5.0, -5.0], [5.0, -5.0], [5.0, 5.0], [-5.0, 5.0]]), axis=0))
+
+
+def test_planes_closer_than_the_nudge_keep_their_own_sections() -> None:
+    cone = trimesh.creation.cone(radius=10, height=10, sections=64)
+    z = 4.0
+    cone.vertices[0, 2] = z  # a vertex exactly on the first plane: it is nudged past the second
+    planes = np.array([z, z + 1.5e-6, 7.0])
+    sections = slice_mesh(cone, planes)
+    assert [len(layer) for layer in sections] == [1, 1, 1]
+    areas = [polygon_area(layer[0]) for layer in sections]
+    assert areas[0] == pytest.approx(areas[1], rel=1e-4)
+    assert areas[2] < areas[0]
