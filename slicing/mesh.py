@@ -44,7 +44,10 @@ def load_mesh(path: str | os.PathLike[str]) -> LoadedMesh:
     size = p.stat().st_size
     if size == 0:
         raise MeshError(f"{name} is empty (0 bytes)")
-    corners = _read_binary_stl(p, size)
+    try:
+        corners = _read_binary_stl(p, size)
+    except OSError as exc:
+        raise MeshError(f"{name} could not be read: {exc.strerror or exc}") from exc
     repairs: list[str] = []
     if corners is not None:
         if len(corners) == 0:
