@@ -16,7 +16,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from slicing.mesh import load_mesh, place_on_bed
-from slicing.sections import _clean_layer, layer_tops, mid_planes, section_loops
+from slicing.sections import layer_tops, mid_planes, section_loops, union_layers
 
 DEFAULT = Path(__file__).resolve().parent.parent.parent / "shared" / "models" / "3DBenchy.stl"
 
@@ -33,7 +33,7 @@ def run_once(path: Path, layer_height: float, clock: Callable[[], float]) -> dic
     planes = mid_planes(layer_tops(height, layer_height, layer_height))
     loops, _ = section_loops(vertices, faces, planes)
     t3 = clock()
-    layers = [_clean_layer(layer) for layer in loops]
+    layers = union_layers(loops)
     t4 = clock()
     assert len(layers) == len(planes)
     return {"load": t1 - t0, "place": t2 - t1, "loops": t3 - t2, "union": t4 - t3, "total": t4 - t0,

@@ -8,19 +8,24 @@ fill) with pyclipper into outers (CCW) and holes (CW). Units: millimetres.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-import pyclipper
 import trimesh
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-_SCALE = 1e6  # clipper integer units per mm
-_COLLINEAR_MM = 1e-3  # points closer than this to the line of their neighbours are dropped
-_MIN_AREA_MM2 = 1e-6  # polygons smaller than this are slivers
+from slicing.loops import assemble_loops
+from slicing.section_union import polygon_area, union_layers
+
+__all__ = [
+    "layer_tops",
+    "mid_planes",
+    "polygon_area",
+    "section_loops",
+    "slice_mesh",
+    "slice_mesh_report",
+    "union_layers",
+]
+
 _NUDGE_MM = 1e-6  # a plane through a vertex is moved up by this much
-_JOIN_MM = 5.0  # an open chain whose ends are closer than this is closed
+_PACK_LIMIT = 2.0**62  # (edge key, plane) pairs are packed into one int64 below this
 
 # For a triangle whose corners are above the plane as bits (c0 | c1<<1 | c2<<2), the edge (j -> j+1) that goes
 # down through the plane and the one that goes up. Codes 0 and 7 never occur (no crossing).
@@ -59,7 +64,7 @@ def slice_mesh_report(mesh: trimesh.Trimesh, plane_z: np.ndarray) -> tuple[list[
     """Sections as in `slice_mesh`, plus the number of open chains found (non-zero only for open meshes)."""
     planes = np.asarray(plane_z, dtype=np.float64).reshape(-1)
     loops, n_open = section_loops(np.asarray(mesh.vertices), np.asarray(mesh.faces), planes)
-    return [_clean_layer(layer) for layer in loops], n_open
+    return union_layers(loops), n_open
 
 
 def section_loops(
@@ -74,6 +79,9 @@ def section_loops(
     vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
     planes = _nudge(plane_z[order], vertices[:, 2])
+    if np.any(planes[1:] < planes[:-1]):  # a nudged plane passed a neighbour closer than the nudge
+        resort = np.argsort(planes, kind="stable")
+        planes, order = planes[resort], order[resort]
     vx, vy, vz = (np.ascontiguousarray(vertices[:, k]) for k in range(3))  # 1-D gathers are the fast ones
     flat = faces.reshape(-1)
     z0, z1, z2 = vz[flat[0::3]], vz[flat[1::3]], vz[flat[2::3]]
@@ -107,7 +115,7 @@ def section_loops(
     start_edge = np.minimum(a, b) * nv + np.maximum(a, b)
     end_edge = np.minimum(c, d) * nv + np.maximum(c, d)
     n_p = np.int64(n_planes)
-    if float(nv) * float(nv) * float(n_p) >= 2.0**62:  # too many vertices to pack (edge, plane) in 64 bits
+    if float(nv) * float(nv) * float(n_p) >= _PACK_LIMIT:  # too many vertices to pack (edge, plane) in 64 bits
         numbered = np.unique(np.concatenate([start_edge, end_edge]), return_inverse=True)[1]
         start_edge, end_edge = numbered[:total], numbered[total:]
     succ = _match(start_edge * n_p + plane, end_edge * n_p + plane)
@@ -116,7 +124,7 @@ def section_loops(
         """Point where segments `seg` leave their triangle (needed only at the ends of open chains)."""
         return _crossings(vx, vy, vz, c[seg], d[seg], pz[seg])
 
-    return _assemble(start, plane, succ, n_planes, order, out, end_points)
+    return assemble_loops(start, plane, succ, n_planes, order, out, end_points)
 
 
 def _crossings(
@@ -169,161 +177,3 @@ def _argsort_keys(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return packed & ((1 << bits) - 1), packed >> bits
     order = np.argsort(key)
     return order, key[order]
-
-
-def _assemble(
-    start: np.ndarray,
-    plane: np.ndarray,
-    succ: np.ndarray,
-    n_planes: int,
-    order: np.ndarray,
-    out: list[list[np.ndarray]],
-    end_points: Callable[[np.ndarray], np.ndarray],
-) -> tuple[list[list[np.ndarray]], int]:
-    """Order segments along their chains (pointer jumping) and cut the point array into per-plane loops."""
-    n = len(succ)
-    linked = succ >= 0
-    src = np.flatnonzero(linked)
-    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, succ[src])), shape=(n, n))
-    n_comp, label = connected_components(graph, directed=True, connection="weak")
-    has_pred = np.zeros(n, dtype=bool)
-    has_pred[succ[src]] = True
-    heads = np.flatnonzero(~has_pred)
-    rep = np.empty(n_comp, dtype=np.int64)
-    rep[label] = np.arange(n)
-    is_open = np.zeros(n_comp, dtype=bool)
-    is_open[label[heads]] = True
-    rep[label[heads]] = heads
-    # cut each cycle just before its representative, then rank every segment by its distance to the chain end
-    pred = np.full(n, -1, dtype=np.int64)
-    pred[succ[src]] = src
-    nxt = np.where(linked, succ, np.arange(n))
-    cut = pred[rep[~is_open]]
-    nxt[cut] = cut
-    dist = (nxt != np.arange(n)).astype(np.int64)
-    while True:
-        nn = nxt[nxt]
-        if np.array_equal(nn, nxt):
-            break
-        dist += dist[nxt]
-        nxt = nn
-    size = np.bincount(label, minlength=n_comp)
-    offset = np.cumsum(size) - size
-    position = offset[label] + (size[label] - 1 - dist)
-    seq = np.empty(n, dtype=np.int64)
-    seq[position] = np.arange(n)
-    points = start[seq]
-    comp_plane = order[plane[rep]]
-    n_open = int(is_open.sum())
-    open_chains: dict[int, list[np.ndarray]] = {}
-    open_comp = np.flatnonzero(is_open)
-    tail_points = end_points(seq[offset[open_comp] + size[open_comp] - 1])
-    for k, tail in zip(open_comp.tolist(), tail_points):
-        chain = np.vstack([points[offset[k] : offset[k] + size[k]], tail])
-        open_chains.setdefault(int(comp_plane[k]), []).append(chain)
-    closed = np.flatnonzero(~is_open)
-    loop_points, loop_size = _simplify_loops(points[np.repeat(~is_open, size)], size[closed])
-    loop_offset = np.cumsum(loop_size) - loop_size
-    loop_plane = comp_plane[closed]
-    for k in np.argsort(loop_plane, kind="stable").tolist():
-        if loop_size[k] >= 3:
-            out[loop_plane[k]].append(loop_points[loop_offset[k] : loop_offset[k] + loop_size[k]])
-    for p, chains in open_chains.items():
-        out[p].extend(_close_chains(chains))
-    return out, n_open
-
-
-def _simplify_loops(points: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Drop points within _COLLINEAR_MM of the line through their neighbours, on all loops at once.
-
-    `points` holds closed loops back to back (`sizes` points each). Each pass looks at every other point of a
-    loop (alternating parity), so a point is only ever judged against neighbours that stay; loops keep at
-    least three points. Returns the kept points and the new sizes.
-    """
-    quiet = 0
-    parity = 0
-    x, y = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
-    while quiet < 2 and len(x):
-        n = len(x)
-        offset = np.cumsum(sizes) - sizes
-        loop = np.repeat(np.arange(len(sizes)), sizes)
-        k = np.arange(n) - offset[loop]
-        size = sizes[loop]
-        prev = np.arange(-1, n - 1)
-        prev[offset] += sizes
-        nxt = np.arange(1, n + 1)
-        nxt[offset + sizes - 1] -= sizes
-        cx, cy = x[nxt] - x[prev], y[nxt] - y[prev]
-        cross = np.abs(cx * (y - y[prev]) - cy * (x - x[prev]))
-        flat = cross <= _COLLINEAR_MM * np.hypot(cx, cy)  # also true for a zero chord: a spike or a duplicate
-        pick = flat & ((k & 1) == parity) & (size > 3)
-        if parity == 0:
-            pick &= ~((size & 1 == 1) & (k == size - 1))  # in an odd loop the last and first are neighbours
-        parity ^= 1
-        if not pick.any():
-            quiet += 1
-            continue
-        quiet = 0
-        removed = np.bincount(loop[pick], minlength=len(sizes))
-        over = removed > sizes - 3  # a loop keeps at least three points
-        if over.any():
-            pick &= ~over[loop]
-            removed[over] = 0
-        keep = ~pick
-        x, y = x[keep], y[keep]
-        sizes = sizes - removed
-    return np.column_stack([x, y]), sizes
-
-
-def _close_chains(chains: list[np.ndarray]) -> list[np.ndarray]:
-    """Join each open chain's end to the nearest other start when that is nearer than its own start, then close
-    chains whose remaining gap is under _JOIN_MM or a quarter of their length; drop the rest (stray pieces)."""
-    pending = [c for c in chains if len(c) >= 2]
-    closed: list[np.ndarray] = []
-    while pending:
-        cur = pending.pop()
-        while pending:
-            gap_self = float(np.hypot(*(cur[0] - cur[-1])))
-            starts = np.array([c[0] for c in pending])
-            d = np.hypot(*(starts - cur[-1]).T)
-            best = int(np.argmin(d))
-            if d[best] >= gap_self:
-                break
-            cur = np.concatenate([cur, pending.pop(best)])
-        length = float(np.sum(np.hypot(*np.diff(cur, axis=0).T)))
-        gap = float(np.hypot(*(cur[0] - cur[-1])))
-        if len(cur) >= 3 and (gap < _JOIN_MM or gap < 0.25 * length):
-            closed.append(cur)
-    return closed
-
-
-def _clean_layer(loops: list[np.ndarray]) -> list[np.ndarray]:
-    """Non-zero union of one layer's loops: outers CCW, holes CW, strictly simple, no slivers."""
-    if not loops:
-        return []
-    clipper = pyclipper.Pyclipper()
-    clipper.StrictlySimple = True
-    for loop in loops:
-        if len(loop) >= 3:
-            try:
-                clipper.AddPath(np.rint(loop * _SCALE).astype(np.int64).tolist(), pyclipper.PT_SUBJECT, True)
-            except pyclipper.ClipperException:  # a degenerate path (all points collinear)
-                continue
-    try:
-        result = clipper.Execute(pyclipper.CT_UNION, pyclipper.PFT_NONZERO, pyclipper.PFT_NONZERO)
-    except pyclipper.ClipperException:  # nothing valid was added
-        return []
-    polygons = []
-    for path in result:
-        if len(path) < 3:
-            continue
-        poly = np.array(path, dtype=np.float64) / _SCALE
-        if abs(polygon_area(poly)) >= _MIN_AREA_MM2:
-            polygons.append(poly)
-    return polygons
-
-
-def polygon_area(poly: np.ndarray) -> float:
-    """Signed area of a closed polygon given without its repeated first point (positive when CCW)."""
-    x, y = poly[:, 0], poly[:, 1]
-    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
