@@ -283,9 +283,8 @@ def _layers(parsed: _Parsed) -> list[LayerPaths]:
     return layers
 
 
-def _read(data: bytes) -> GcodeJob:
-    """Read G-code bytes into a GcodeJob."""
-    parsed = _parse(data)
+def _job(parsed: _Parsed) -> GcodeJob:
+    """The GcodeJob of parsed G-code."""
     time_s, filament, flavor = header_figures(parsed.header)
     return GcodeJob(layers=_layers(parsed), line_count=parsed.tokens.n_lines, estimated_time_s=time_s,
                     filament_mm=filament, flavor=flavor, header=parsed.header)
@@ -293,7 +292,7 @@ def _read(data: bytes) -> GcodeJob:
 
 def read_gcode(text: str) -> GcodeJob:
     """Per-layer extruding toolpaths, feature types and header figures of a G-code text."""
-    return _read(_decode(text))
+    return _job(_parse(_decode(text)))
 
 
 def read_gcode_file(path: str | os.PathLike) -> GcodeJob:
@@ -306,13 +305,8 @@ def read_gcode_file(path: str | os.PathLike) -> GcodeJob:
         raise GcodeReadError(f"cannot read G-code file {name}: {exc.strerror or exc}") from exc
     if b"\x00" in data[:4096]:
         raise GcodeReadError(f"{name} is a binary file, not text G-code")
-    job = _read(data)
-    if not job.layers and not _read_has_moves(data):
+    parsed = _parse(data)
+    tok = parsed.tokens
+    if not ((tok.letter == ord("G")) & (tok.number >= 0) & (tok.number <= 3)).any():
         raise GcodeReadError(f"{name} holds no G-code moves (G0/G1/G2/G3)")
-    return job
-
-
-def _read_has_moves(data: bytes) -> bool:
-    """Whether the text has any G0-G3 command."""
-    tok = tokenize(data)
-    return bool(((tok.letter == ord("G")) & (tok.number >= 0) & (tok.number <= 3)).any())
+    return _job(parsed)
