@@ -299,3 +299,12 @@ def test_messages_malformed_numbers_and_bare_letters():
     m = parse_moves("M117 Layer X of 12 E9\nG1 X1.2.3 Y4 E1\nG1 X7 Y-\nG28 X Y\nG1 X3 E2\n")
     assert m.xyzef[1:, :4].tolist() == [[0, 4, 0, 1], [7, 4, 0, 1], [0, 0, 0, 1], [3, 0, 0, 2]]
     assert m.line.tolist() == [-1, 1, 2, 3, 4]
+
+
+def test_crlf_line_ends_lower_case_and_tabs():
+    job = read_gcode(";LAYER:0\r\ng1 z0.2 f600\r\n;TYPE:WALL-OUTER\r\nG1\tX10\tY0\tE1.5\r\n")
+    (layer,) = job.layers
+    assert layer.z == pytest.approx(0.2)
+    assert layer.segments.tolist() == [[0, 0, 10, 0]]
+    assert layer.extrusion.tolist() == [1.5]
+    assert layer.feature.tolist() == [Feature.WALL_OUTER]
