@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -38,6 +39,7 @@ DEFAULT_MODELS = ["20mm-xyz-cube", "idler_riser_mm", "torus_mm", "3DBenchy"]
 INSTALL_HINT = ("CuraEngine not found ({engine}): install it with `apt-get update && apt-get install -y "
                 "cura-engine` (CuraEngine 4.13) or pass --cura PATH; printing printloop's figures only.")
 FILAMENT_DIAMETER_MM = 1.75
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -87,15 +89,15 @@ def _cpu_now() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _median_wall(fn: Callable[[], object], repeat: int) -> tuple[float, float, object]:
-    """Median wall and CPU time of fn over repeat calls, and the last call's result."""
-    wall, cpu, result = [], [], None
-    for _ in range(repeat):
+def _median_wall(fn: Callable[[], T], repeat: int) -> tuple[float, float, T]:
+    """Median wall and CPU time of fn over repeat (≥ 1) calls, and the last call's result."""
+    wall, cpu, results = [], [], []
+    for _ in range(max(1, repeat)):
         w0, c0 = time.perf_counter(), _cpu_now()
-        result = fn()
+        results.append(fn())
         wall.append(time.perf_counter() - w0)
         cpu.append(_cpu_now() - c0)
-    return statistics.median(wall), statistics.median(cpu), result
+    return statistics.median(wall), statistics.median(cpu), results[-1]
 
 
 def _read_back(path: Path) -> tuple[int, int, float]:
@@ -108,11 +110,11 @@ def _read_back(path: Path) -> tuple[int, int, float]:
 def bench_printloop(model: Path, out: Path, repeat: int) -> Run:
     """Slice with printloop in this process: load, slice, write the file."""
     try:
-        from slicing.slicer import slice_file
+        from slicing.slicer import SliceResult, slice_file
     except ImportError as exc:
         return Run(model.stem, "printloop", None, error=f"printloop slicer unavailable: {exc}")
 
-    def once():
+    def once() -> SliceResult:
         result = slice_file(model)
         out.write_text(result.gcode)
         return result
@@ -132,11 +134,10 @@ def bench_cura(engine: str, model: Path, out: Path, repeat: int) -> Run:
     settings = json.loads((peers / "cura.json").read_text())
     cmd = cura_command(engine, peers / "cura-definitions" / "fdmprinter.def.json", settings, model, out)
 
-    def once():
+    def once() -> subprocess.CompletedProcess[str]:
         return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600)
 
     wall, cpu, proc = _median_wall(once, repeat)
-    assert isinstance(proc, subprocess.CompletedProcess)
     if proc.returncode != 0 or not out.exists():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         return Run(model.stem, "CuraEngine", None, error=f"exit {proc.returncode}: {tail[0][:120]}")
