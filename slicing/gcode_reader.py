@@ -3,7 +3,8 @@
 parse_moves resolves the modal state (G90/G91, M82/M83, G92, G20/G21, G28, arcs) into absolute machine
 positions with numpy; read_gcode groups the extruding XY moves into layers (``;LAYER:n``, ``;LAYER_CHANGE``,
 or Z increases followed by extrusion) with their feature types, and reads the header's time and filament.
-Units: mm, mm/s, filament mm.
+Extrusion before the first layer marker (a purge line) is drawn on the bed, so it joins layer 0's segments,
+while MoveTable.layer keeps -1 for those moves. Units: mm, mm/s, filament mm.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ _XY_EPS = 1e-9
 
 _X, _Y, _Z, _E, _F, _I, _J, _R = range(8)
 __all__ = ["FEATURE_NAMES", "MoveTable", "parse_moves", "read_gcode", "read_gcode_file"]
+
 
 @dataclass(frozen=True)
 class MoveTable:
