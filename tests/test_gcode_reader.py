@@ -308,3 +308,37 @@ def test_crlf_line_ends_lower_case_and_tabs():
     assert layer.segments.tolist() == [[0, 0, 10, 0]]
     assert layer.extrusion.tolist() == [1.5]
     assert layer.feature.tolist() == [Feature.WALL_OUTER]
+
+
+def _reference_moves(text: str) -> np.ndarray:
+    """Line-by-line reference for absolute-XYZ files (G0/G1, G28, G92 E, M82/M83): the xyzef rows."""
+    pos, e_reg, e_abs, feed, rel_e = [0.0, 0.0, 0.0], 0.0, 0.0, 25.0, False
+    rows = [[0.0, 0.0, 0.0, 0.0, 25.0]]
+    for raw in text.splitlines():
+        code = raw.split(";", 1)[0].split()
+        if not code:
+            continue
+        words = {w[0].upper(): float(w[1:]) for w in code[1:] if len(w) > 1}
+        cmd = code[0].upper()
+        if cmd in ("M82", "M83"):
+            rel_e = cmd == "M83"
+        elif cmd == "G92" and "E" in words:
+            e_reg = words["E"]
+        elif cmd == "G28":
+            pos = [0.0, 0.0, 0.0]
+            rows.append([*pos, e_abs, feed])
+        elif cmd in ("G0", "G1"):
+            feed = words.get("F", feed * 60) / 60
+            pos = [words.get(a, p) for a, p in zip("XYZ", pos)]
+            if "E" in words:
+                new = e_reg + words["E"] if rel_e else words["E"]
+                e_abs += new - e_reg
+                e_reg = new
+            rows.append([*pos, e_abs, feed])
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_parse_moves_matches_a_line_by_line_reference_on_peer_gcode(name):
+    text = (GCODE_SAMPLES / name).read_text()
+    np.testing.assert_allclose(parse_moves(text).xyzef, _reference_moves(text), atol=1e-9)
