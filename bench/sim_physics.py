@@ -8,6 +8,7 @@ layer, and prints the figures next to the goals (planner <= 15 µs/move, deposit
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -113,6 +114,10 @@ def main() -> None:
     print(f"camera {cfg.resolution[0]}x{cfg.resolution[1]}: render mean {np.mean(t_cam[1:]) * 1e3:.1f} ms, "
           f"max {np.max(t_cam[1:]) * 1e3:.1f} ms (goal <= 40); jpeg {t_jpeg * 1e3:.1f} ms, {len(jpeg) // 1024} KiB")
 
+    per_job = plan_s / repeat + float(np.sum(t_dep)) + float(np.sum(t_cam))
+    print(f"physics of one job (plan + deposit + one frame per layer): {per_job:.2f} s wall for "
+          f"{sim_time:.0f} s simulated = {sim_time / per_job:.0f}x real time (goal >= 200x overall)")
+
     # worst case for the camera: parts over the whole bed
     full = Deposition()
     for i in range(6):
@@ -125,6 +130,7 @@ def main() -> None:
     for _ in range(5):
         render(full, 0, cfg, rng)
     print(f"camera, 36 parts over the whole bed: {(time.perf_counter() - t0) / 5 * 1e3:.1f} ms per frame")
+    print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores while measuring)")
 
 
 if __name__ == "__main__":
