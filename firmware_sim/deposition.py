@@ -170,31 +170,45 @@ class Deposition:
             return
         src = np.where(drawn, np.uint8(0), np.uint8(255))
         dist, labels = cv2.distanceTransformWithLabels(src, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
-        line_ids = ids[drawn]                          # labels number the drawn pixels in row-major order
+        # label -> segment number (label 0 unused); labels number the drawn pixels in row-major order
+        seg_of_label = np.empty(int(np.count_nonzero(drawn)) + 1, np.int32)
+        seg_of_label[0] = 0
+        seg_of_label[1:] = ids[drawn] - 1
         i0, i1, j0, j1 = inner[0] - r0, inner[1] - r0, inner[2] - c0, inner[3] - c0
         ramp_min = max(thickness / 2, RAMP_CELLS * cell)
         reach = (float(widths.max()) / 2 + ramp_min) / cell + 1.5
-        rr, cc = np.nonzero(dist[i0:i1, j0:j1] <= reach)
+        near = dist[i0:i1, j0:j1] <= reach
+        rr, cc = np.nonzero(near)
         if rr.size == 0:
             return
-        sid = line_ids[labels[rr + i0, cc + j0] - 1] - 1
-        # exact distance from each cell centre to its segment (mm)
-        qx = (cc + inner[2] + 0.5) * cell
-        qy = (rr + inner[0] + 0.5) * cell
-        s = seg[sid]
-        abx, aby = s[:, 2] - s[:, 0], s[:, 3] - s[:, 1]
-        apx, apy = qx - s[:, 0], qy - s[:, 1]
-        t = np.clip((apx * abx + apy * aby) / np.maximum(abx * abx + aby * aby, 1e-12), 0.0, 1.0)
-        d = np.hypot(apx - t * abx, apy - t * aby)
-        half = widths[sid] / 2
-        ramp = np.minimum(ramp_min, half)              # smooth edge centred on ±w/2: area stays w·t
-        u = np.clip((d - (half - ramp)) / (2 * ramp), 0.0, 1.0)
-        prof = thickness * (1.0 - u * u * (3.0 - 2.0 * u))
+        sid = seg_of_label[labels[i0:i1, j0:j1][near]]
+        # exact distance from each cell centre to its segment, in cells (float32 on the hot path)
+        f32 = np.float32
+        ax = (seg[:, 0] / cell - 0.5 - inner[2]).astype(f32)
+        ay = (seg[:, 1] / cell - 0.5 - inner[0]).astype(f32)
+        bx = (seg[:, 2] - seg[:, 0]).astype(f32) / f32(cell)
+        by = (seg[:, 3] - seg[:, 1]).astype(f32) / f32(cell)
+        inv_len2 = (1.0 / np.maximum(bx * bx + by * by, f32(1e-12))).astype(f32)
+        apx = cc.astype(f32) - ax[sid]
+        apy = rr.astype(f32) - ay[sid]
+        sbx, sby = bx[sid], by[sid]
+        t = (apx * sbx + apy * sby) * inv_len2[sid]
+        np.clip(t, 0.0, 1.0, out=t)
+        apx -= t * sbx
+        apy -= t * sby
+        d = np.hypot(apx, apy)
+        half = (widths / (2 * cell)).astype(f32)[sid]
+        ramp = np.minimum(f32(ramp_min / cell), half)     # smooth edge centred on ±w/2: area stays w·t
+        u = (d - (half - ramp)) / (2 * ramp)
+        np.clip(u, 0.0, 1.0, out=u)
+        prof = f32(thickness) * (1.0 - u * u * (3.0 - 2.0 * u))
         keep = prof > 1e-5
-        rows_g, cols_g = rr[keep] + inner[0], cc[keep] + inner[2]
-        new = (top - thickness + prof[keep]).astype(np.float32)
-        cur = self.height[rows_g, cols_g]
+        rr, cc, prof = rr[keep], cc[keep], prof[keep]
+        win_h = self.height[inner[0]:inner[1], inner[2]:inner[3]]
+        win_l = self.layer[inner[0]:inner[1], inner[2]:inner[3]]
+        new = prof + f32(top - thickness)
+        cur = win_h[rr, cc]
         up = new > cur
-        self.height[rows_g[up], cols_g[up]] = new[up]
+        win_h[rr[up], cc[up]] = new[up]
         top_here = new >= cur - 1e-4
-        self.layer[rows_g[top_here], cols_g[top_here]] = layer
+        win_l[rr[top_here], cc[top_here]] = layer
