@@ -14,11 +14,17 @@ import math
 import cv2
 import numpy as np
 
+from firmware_sim.errors import SimError
+
 MAX_WIDTH = 3.0               # mm; wider "beads" (a blob on a tiny move) are drawn this wide
 RAMP_CELLS = 0.8              # bead edges ramp over at least 2 × this many cells (no aliasing of thin layers)
 STRAND_DIAMETER = 0.45        # mm; a loose strand of extrudate (0.4 mm nozzle with die swell)
 _SHIFT = 4                    # sub-pixel bits for cv2.polylines
 TILE = 256                    # cells; batches wider than two tiles are rasterised tile by tile
+
+
+class DepositionError(SimError):
+    """The height map cannot be built with these dimensions."""
 
 
 def _trim_free_ends(seg: np.ndarray, length: np.ndarray, widths: np.ndarray) -> np.ndarray:
@@ -43,6 +49,10 @@ class Deposition:
 
     def __init__(self, bed: tuple[float, float] = (220.0, 220.0), cell: float = 0.1,
                  filament_diameter: float = 1.75) -> None:
+        if not (cell > 0 and bed[0] > 0 and bed[1] > 0 and filament_diameter > 0):
+            raise DepositionError(f"bed {bed}, cell {cell} and filament_diameter {filament_diameter} must be > 0")
+        if bed[0] / cell * bed[1] / cell > 64e6:
+            raise DepositionError(f"cell {cell} mm is too fine for a {bed[0]} x {bed[1]} mm bed (over 64M cells)")
         self.bed = (float(bed[0]), float(bed[1]))
         self.cell = float(cell)
         self.filament_area = math.pi * (filament_diameter / 2.0) ** 2

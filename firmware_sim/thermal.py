@@ -131,7 +131,7 @@ class Heater:
                 self._sample()
 
     def time_to_target(self) -> float:
-        """Rough seconds to reach the target at full power from now (0 if cooling or there)."""
+        """Lower bound of the heat-up: seconds to the target at full power (0 if at/above it, inf if unreachable)."""
         cfg = self.config
         full = cfg.ambient + cfg.heat_gain
         if self.target <= self.temperature or self.target >= full:

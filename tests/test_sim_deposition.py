@@ -197,3 +197,12 @@ def test_volume_is_conserved_for_any_bead_geometry(angle: float, width: float, t
     dep.deposit(seg, e, thickness, thickness, 0)
     assert volume(dep) == pytest.approx(float(e.sum()) * dep.filament_area, rel=0.05)
     assert 0.7 * thickness <= float(dep.height.max()) <= thickness + 1e-6
+
+
+def test_bad_dimensions_are_rejected() -> None:
+    from firmware_sim.deposition import DepositionError
+
+    with pytest.raises(DepositionError, match="cell"):
+        Deposition(cell=0.0)
+    with pytest.raises(DepositionError, match="too fine"):
+        Deposition(cell=0.001)
