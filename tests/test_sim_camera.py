@@ -202,3 +202,14 @@ def test_a_cura_cube_job_shows_as_a_20_mm_square_where_it_was_printed(gcode_samp
     assert ys.min() / 4 == pytest.approx(top[:, [1, 3]].min(), abs=1.0)
     assert ys.max() / 4 == pytest.approx(top[:, [1, 3]].max(), abs=1.0)
     assert 18.5 < (xs.max() - xs.min()) / 4 < 20.5                       # 20 mm cube, edges anti-aliased
+
+
+def test_bad_camera_settings_name_the_option() -> None:
+    from firmware_sim.camera import CameraConfigError
+
+    with pytest.raises(CameraConfigError, match="resolution"):
+        CameraConfig(resolution=(0, 480))
+    with pytest.raises(CameraConfigError, match="jpeg_quality"):
+        CameraConfig(jpeg_quality=101)
+    with pytest.raises(CameraConfigError, match="view"):
+        CameraConfig(view=(10.0, 0.0, 5.0, 100.0))
