@@ -16,14 +16,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from slicing.estimate import estimate_time  # noqa: E402
-from slicing.gcode_writer import header, write_program  # noqa: E402
-from slicing.layers import build_layers  # noqa: E402
-from slicing.mesh import load_mesh, place_on_bed  # noqa: E402
-from slicing.planner import plan_layers  # noqa: E402
-from slicing.profile import load_profile  # noqa: E402
-from slicing.sections import layer_tops, mid_planes, slice_mesh  # noqa: E402
-from slicing.slicer import copy_shifts, motion_limits  # noqa: E402
+from slicing.estimate import estimate_time
+from slicing.gcode_writer import header, write_program
+from slicing.layers import build_layers
+from slicing.mesh import load_mesh, place_on_bed
+from slicing.planner import plan_layers
+from slicing.profile import load_profile
+from slicing.sections import layer_tops, mid_planes, slice_mesh
+from slicing.slicer import copy_shifts, motion_limits
 
 _clock = time.perf_counter
 
