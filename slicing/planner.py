@@ -61,7 +61,7 @@ def _island_paths(isl: IslandPaths, t: np.ndarray, pos: np.ndarray, profile: Pro
             paths.extend(list(ordered_segs))
             feats.extend([feat] * len(ordered_segs))
     inside = np.zeros(len(paths), dtype=bool)
-    if len(paths) > 1:
+    if len(paths) > 1 and profile.combing:
         starts = np.array([p[-1] for p in paths[:-1]])
         ends = np.array([p[0] for p in paths[1:]])
         d = ends - starts

@@ -110,6 +110,7 @@ class Profile:
     retract_speed: float
     retract_min_travel: float
     z_hop: float
+    combing: bool
     fan_start_layer: int
     fan_speed: float
     skirt_loops: int

@@ -160,3 +160,36 @@ def test_brim_option_adds_loops_inside_the_skirt():
     assert brim.min(axis=0) == pytest.approx([105 - 1.8, 105 - 1.8], abs=0.01)
     assert skirt.max(axis=0) == pytest.approx([115 + 2 + 3.2, 115 + 2 + 3.2], abs=0.01)
     assert len(np.unique(np.round(np.hypot(*(brim - 110).T), 1))) >= 5
+
+
+def _travels(text: str) -> list[tuple[float, bool, float]]:
+    """(length, retracted, distance of the midpoint from the bed centre) of every XY travel in a G-code text."""
+    out = []
+    x = y = 0.0
+    retracted = False
+    for line in text.splitlines():
+        if line.startswith("G1 F2400 E"):
+            retracted = not retracted
+        m = re.match(r"G([01]) (?:F\d+ )?X(-?[\d.]+) Y(-?[\d.]+)", line)
+        if m:
+            nx, ny = float(m.group(2)), float(m.group(3))
+            if m.group(1) == "0":
+                mid = float(np.hypot((nx + x) / 2 - 110.0, (ny + y) / 2 - 110.0))
+                out.append((float(np.hypot(nx - x, ny - y)), retracted, mid))
+            x, y = nx, ny
+    return out
+
+
+@pytest.mark.parametrize("combing", [False, True])
+def test_long_travels_retract_unless_combing_keeps_them_inside(combing):
+    profile = load_profile(overrides={"combing": str(combing).lower()})
+    ring = trimesh.creation.annulus(r_min=8, r_max=15, height=2, sections=48)
+    travels = _travels(slice_mesh_to_gcode(LoadedMesh(ring, "ring", (), ()), profile).gcode)
+    long = [r for d, r, _ in travels if d > 1.5]
+    assert all(not r for d, r, _ in travels if d <= 1.5)
+    if combing:
+        assert 0 < sum(long) < len(long)
+        # a travel that skips retraction never crosses the hole of the ring
+        assert all(mid > 8.0 for d, r, mid in travels if d > 1.5 and not r)
+    else:
+        assert long and all(long)
