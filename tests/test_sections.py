@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slicing.mesh import load_mesh, place_on_bed
-from slicing.sections import layer_tops, mid_planes, polygon_area, section_loops, slice_mesh, slice_mesh_report
+from slicing.sections import (
+    layer_tops,
+    mid_planes,
+    polygon_area,
+    section_loops,
+    slice_mesh,
+    slice_mesh_report,
+)
 from tests.conftest import MODELS
 
 BED = (220.0, 220.0, 250.0)
@@ -83,7 +90,7 @@ def test_section_area_times_layer_height_matches_volume(sliced: dict, name: str)
 
 
 def test_cube_outline_is_the_square_on_every_layer(sliced: dict) -> None:
-    mesh, _, sections, _ = sliced["20mm-xyz-cube.stl"]
+    _mesh, _, sections, _ = sliced["20mm-xyz-cube.stl"]
     square = np.array([[100.0, 100.0], [120.0, 100.0], [120.0, 120.0], [100.0, 120.0]])
     for layer in sections:
         outer = max(layer, key=polygon_area)
@@ -110,7 +117,7 @@ def test_generated_cube_has_400_mm2_on_every_layer(tmp_path) -> None:
 
 
 def test_torus_section_has_a_clockwise_hole(sliced: dict) -> None:
-    mesh, _, sections, _ = sliced["torus_mm.stl"]
+    _mesh, _, sections, _ = sliced["torus_mm.stl"]
     middle = sections[len(sections) // 2]
     assert len(middle) == 2
     areas = sorted(polygon_area(p) for p in middle)
