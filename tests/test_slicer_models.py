@@ -141,3 +141,36 @@ def test_reader_recovers_exactly_the_paths_the_writer_emitted(name):
         assert layer.segments.shape == segs.shape, f"layer {plan.index}"
         assert np.allclose(layer.segments, segs, atol=6e-4)
         assert layer.feature.tolist() == feats.tolist()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"perimeters": "0"},
+        {"top_layers": "0", "bottom_layers": "0"},
+        {"infill_density": "0"},
+        {"skirt_loops": "0"},
+        {"first_layer_height": "0.3"},
+        {"relative_e": "true"},
+        {"layer_height": "0.1", "first_layer_height": "0.1"},
+        {"retract_length": "0", "fan_speed": "0"},
+    ],
+)
+def test_settings_keep_extrusion_consistent_with_line_width(overrides):
+    profile = load_profile(overrides=overrides)
+    result = slice_file(MODELS / "20mm-xyz-cube.stl", profile)
+    job = read_gcode(result.gcode)
+    assert len(job.layers) == result.layer_count
+    first = profile.first_layer_height
+    assert result.layer_count == 1 + round((20.0 - first) / profile.layer_height)
+    widths = np.concatenate([layer.widths()[layer.lengths() > 0.5] for layer in job.layers])
+    assert np.allclose(widths, 0.4, atol=2e-3)
+    assert sum(layer.extrusion.sum() for layer in job.layers) == pytest.approx(result.filament_mm, rel=1e-4)
+    text = result.gcode
+    assert ("M83" in text) == (profile.relative_e) and ("M82" in text) == (not profile.relative_e)
+    assert ("G1 F2400 E" in text) == (profile.retract_length > 0)
+    assert ("M106" in text) == (profile.fan_speed > 0)
+    feats = np.concatenate([layer.feature for layer in job.layers])
+    assert (Feature.SKIRT in feats) == (profile.skirt_loops > 0)
+    assert (Feature.WALL_OUTER in feats) == (profile.perimeters > 0)
+    assert (Feature.FILL in feats) == (profile.infill_density > 0)
