@@ -7,7 +7,7 @@ import pyclipper
 from slicing.gcode_writer import LayerPlan
 from slicing.infill import outline_edges
 from slicing.layers import IslandPaths, LayerRegions
-from slicing.order import order_loops, order_segments, travels_inside
+from slicing.order import order_loops, order_spans, travels_inside
 from slicing.profile import Profile
 from slicing.regions import SCALE, IntPaths, from_clipper, offset, pyclipper_union
 from slicing.toolpath import Feature
@@ -55,9 +55,9 @@ def _island_paths(isl: IslandPaths, t: np.ndarray, pos: np.ndarray, profile: Pro
         ordered, pos = order_loops(loops, pos, profile.seam, rear)
         paths.extend(ordered)
         feats.extend([Feature.WALL_OUTER if depth == 0 else Feature.WALL_INNER] * len(ordered))
-    for segs, feat in ((isl.skin, Feature.SKIN), (isl.fill, Feature.FILL)):
+    for segs, lines, feat in ((isl.skin, isl.skin_lines, Feature.SKIN), (isl.fill, isl.fill_lines, Feature.FILL)):
         if len(segs):
-            ordered_segs, pos = order_segments(segs + t, pos)
+            ordered_segs, pos = order_spans(segs + t, lines, pos)
             paths.extend(list(ordered_segs))
             feats.extend([feat] * len(ordered_segs))
     inside = np.zeros(len(paths), dtype=bool)

@@ -193,3 +193,21 @@ def test_long_travels_retract_unless_combing_keeps_them_inside(combing):
         assert all(mid > 8.0 for d, r, mid in travels if d > 1.5 and not r)
     else:
         assert long and all(long)
+
+
+def test_spans_are_ordered_in_monotone_zigzag_chains():
+    from slicing.infill import line_fill_indexed
+    from slicing.order import order_spans
+
+    # a U: the slot splits the upper scanlines into two legs, each finished before the other is started
+    u_shape = np.array([[0, 0], [10, 0], [10, 10], [7, 10], [7, 3], [3, 3], [3, 10], [0, 10]], float) + 0.05
+    segs, lines = line_fill_indexed(to_clipper([u_shape]), 1.0, (0.0,))
+    ordered, _ = order_spans(segs, lines, np.array([0.0, 0.0]))
+    assert sorted(map(tuple, np.sort(ordered.reshape(-1, 4), axis=1).round(9))) == sorted(
+        map(tuple, np.sort(segs.reshape(-1, 4), axis=1).round(9)))
+    travel = np.hypot(*(ordered[1:, 0] - ordered[:-1, 1]).T)
+    assert (travel > 1.0 + 1e-9).sum() == 1  # only the jump from the end of one leg to the other leg
+    legs = ordered[:, 0, 0] > 5
+    upper = ordered[:, 0, 1] > 3.1
+    changes = np.flatnonzero(np.diff(legs[upper].astype(int)))
+    assert len(changes) == 1  # one leg completely, then the other
