@@ -174,3 +174,14 @@ def test_settings_keep_extrusion_consistent_with_line_width(overrides):
     assert (Feature.SKIRT in feats) == (profile.skirt_loops > 0)
     assert (Feature.WALL_OUTER in feats) == (profile.perimeters > 0)
     assert (Feature.FILL in feats) == (profile.infill_density > 0)
+
+
+def test_progress_reports_every_stage_up_to_its_total():
+    seen: dict[str, list[tuple[int, int]]] = {}
+    slice_file(MODELS / "20mm-xyz-cube.stl", progress=lambda stage, done, total: seen.setdefault(stage, []).append(
+        (done, total)))
+    assert list(seen) == ["load", "sections", "walls", "infill", "order", "gcode"]
+    for stage, calls in seen.items():
+        done = [d for d, _ in calls]
+        assert done == sorted(done) and calls[-1][0] == calls[-1][1], stage
+    assert seen["gcode"][-1] == (100, 100)
