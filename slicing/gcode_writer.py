@@ -24,7 +24,7 @@ TYPE_NAMES = {
 }
 
 # row kinds of one layer's text; the value columns are F (mm/min), X, Y, Z, E
-_RETRACT, _HOP_UP, _TRAVEL, _HOP_DOWN, _UNRETRACT, _FIRST, _EXTRUDE = range(7)
+_RETRACT, _HOP_UP, _TRAVEL, _HOP_DOWN, _UNRETRACT, _FIRST, _EXTRUDE, _TRAVEL_Z = range(8)
 _TYPE0 = 8  # + Feature code: a ;TYPE: comment
 _TEMPLATES = [
     "G1 F%d E%.5f",
@@ -34,7 +34,7 @@ _TEMPLATES = [
     "G1 F%d E%.5f",
     "G1 F%d X%.3f Y%.3f E%.5f",
     "G1 X%.3f Y%.3f E%.5f",
-    "",
+    "G0 F%d X%.3f Y%.3f Z%.3f",
 ] + [f";TYPE:{TYPE_NAMES[Feature(i)]}" for i in range(len(Feature))]
 _TEMPLATE_ARR = np.array(_TEMPLATES, dtype=object)
 # which of the columns F, X, Y, Z, E each kind prints
@@ -44,6 +44,7 @@ _USES[_HOP_UP] = _USES[_HOP_DOWN] = [1, 0, 0, 1, 0]
 _USES[_TRAVEL] = [1, 1, 1, 0, 0]
 _USES[_FIRST] = [1, 1, 1, 0, 1]
 _USES[_EXTRUDE] = [0, 1, 1, 0, 1]
+_USES[_TRAVEL_Z] = [1, 1, 1, 1, 0]
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,9 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[
     kind[i_travel] = _TRAVEL
     vals[i_travel, 0] = f_travel
     vals[i_travel, 1:3] = pts[first_idx]
+    if not h[0]:  # the layer's first travel also moves to the layer height (after any retraction)
+        kind[i_travel[0]] = _TRAVEL_Z
+        vals[i_travel[0], 3] = z
     t = typ == 1
     kind[(i_first - 1)[t]] = _TYPE0 + feats[t]
     er = ext_rows[is_ext]
@@ -172,6 +176,8 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[
     st[i_travel, 0:2] = pts[first_idx]
     st[er, 0:2] = pts[is_ext]
     st[:, 2] = z
+    if not h[0]:
+        st[: i_travel[0], 2] = state.z  # a retraction before the layer's first travel happens at the old height
     st[(base + ret)[h], 2] = z + profile.z_hop
     st[i_travel[h], 2] = z + profile.z_hop
     st[:, 3] = np.nan
@@ -241,9 +247,7 @@ def write_program(plans: list[LayerPlan], profile: Profile, progress=None) -> Pr
             head.append("M107")
         if plan.index == profile.fan_start_layer - 1 and fan > 0:
             head.append(f"M106 S{fan}")
-        head.append(f"G0 F{profile.travel_speed * 60:g} Z{plan.z:.3f}")
         chunks.append("\n".join(head))
-        moves.append(np.array([[state.x, state.y, plan.z, state.e_abs, profile.travel_speed]]))
         text, st = write_layer(plan, profile, state)
         if text:
             chunks.append(text)
