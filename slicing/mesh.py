@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from slicing.errors import MeshError
 
@@ -45,17 +47,17 @@ def load_mesh(path: str | os.PathLike[str]) -> LoadedMesh:
     corners = _read_binary_stl(p, size)
     repairs: list[str] = []
     if corners is not None:
+        if len(corners) == 0:
+            raise MeshError(f"{name} has no triangles")
+        _check_finite(corners, name)
         vertices, faces = _weld(corners.reshape(-1, 3))
     else:
         vertices, faces = _read_with_trimesh(p)
+        _check_finite(vertices[np.unique(faces)], name)
         n_in = len(vertices)
         vertices, faces = _weld(vertices[faces].reshape(-1, 3))
         if len(vertices) < n_in:
             repairs.append(f"merged {n_in - len(vertices)} duplicate vertices")
-    if len(faces) == 0:
-        raise MeshError(f"{name} has no triangles")
-    if not np.all(np.isfinite(vertices)):
-        raise MeshError(f"{name} has vertices with NaN or infinite coordinates")
     height = float(vertices[:, 2].max() - vertices[:, 2].min())
     if height < _FLAT_MM:
         raise MeshError(f"{name} is flat (zero height at z={vertices[0, 2]:.3f} mm): nothing to slice")
@@ -93,6 +95,13 @@ def place_on_bed(
             f"(spans X {new_lo[0]:.1f}..{new_hi[0]:.1f}, Y {new_lo[1]:.1f}..{new_hi[1]:.1f})"
         )
     return trimesh.Trimesh(vertices=vertices + shift, faces=mesh.faces, process=False, validate=False)
+
+
+def _check_finite(coordinates: np.ndarray, name: str) -> None:
+    """MeshError when any used coordinate is NaN or infinite (a corrupt file)."""
+    bad = ~np.isfinite(coordinates.reshape(-1, 3)).all(axis=1)
+    if bad.any():
+        raise MeshError(f"{name} has {int(bad.sum())} vertices with NaN or infinite coordinates")
 
 
 def _read_binary_stl(path: Path, size: int) -> np.ndarray | None:
@@ -156,9 +165,13 @@ def _group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     new = np.empty(len(sk), dtype=bool)
     new[0] = True
     np.not_equal(sk[1:], sk[:-1], out=new[1:])
+    collided = False
+    for col in cols:  # rows that share a hash must be equal: compare each sorted row with the one before it
+        sc = col[order]
+        collided = collided or bool(np.any((sc[1:] != sc[:-1]) & ~new[1:]))
     group = np.cumsum(new) - 1
     firsts = order[new]
-    if not all(np.array_equal(col[order], col[firsts][group]) for col in cols):
+    if collided:
         order = np.lexsort((cols[2], cols[1], cols[0]))
         new[1:] = False
         for col in cols:
@@ -228,9 +241,8 @@ def _repair_topology(
             "(the triangles do not connect into surfaces)"
         )
     if not consistent:
-        before = faces.copy()
-        trimesh.repair.fix_normals(mesh, multibody=True)
-        flipped = int(np.sum(np.any(np.asarray(mesh.faces) != before, axis=1)))
+        oriented, flipped = orient_faces(np.asarray(mesh.vertices), faces)
+        mesh.faces = oriented
         repairs.append(f"fixed winding and normals of {flipped} triangles")
     elif _signed_volume(mesh) < 0:
         mesh.invert()
@@ -251,15 +263,49 @@ def _repair_topology(
     return []
 
 
-def _signed_volume(mesh: trimesh.Trimesh) -> float:
-    """Signed enclosed volume (positive when normals point outward), without trimesh's mass properties.
+def orient_faces(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, int]:
+    """Faces rewound so each connected piece is consistently wound with outward normals; and how many flipped.
 
-    Divergence theorem on z: sum of each triangle's signed XY-projected area times its mean height.
+    Orientation is a two-colouring: across an edge shared by two triangles, they need the same flip state
+    when they run the edge in opposite directions and different states otherwise. On the double cover
+    (every face once unflipped, once flipped) the components of that relation are found in one scipy call;
+    each piece keeps the state of its lowest-numbered face, then pieces enclosing negative volume are turned
+    inside out. Edges of three or more triangles do not constrain (they cannot all agree).
     """
-    v = np.asarray(mesh.vertices)
-    f = np.asarray(mesh.faces)
-    vx, vy, vz = (np.ascontiguousarray(v[:, k]) for k in range(3))
-    f0, f1, f2 = (np.ascontiguousarray(f[:, k]) for k in range(3))
+    m = len(faces)
+    a = faces.reshape(-1).astype(np.int64)
+    b = faces[:, [1, 2, 0]].reshape(-1).astype(np.int64)
+    key = np.minimum(a, b) * np.int64(len(vertices)) + np.maximum(a, b)
+    order = np.argsort(key)
+    sk = key[order]
+    first = np.flatnonzero(np.concatenate([[True], sk[1:] != sk[:-1]]))
+    counts = np.diff(np.append(first, len(sk)))
+    pair = first[counts == 2]
+    h1, h2 = order[pair], order[pair + 1]
+    f1, f2 = h1 // 3, h2 // 3
+    odd = (a[h1] == a[h2]).astype(np.int64)  # same direction: one of the two must flip
+    rows = np.concatenate([f1, f1 + m])
+    cols = np.concatenate([f2 + m * odd, f2 + m * (1 - odd)])
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(2 * m, 2 * m))
+    label = connected_components(graph, directed=False)[1]
+    flip = label[m:] < label[:m]
+    piece = np.minimum(label[:m], label[m:])
+    oriented = np.where(flip[:, None], faces[:, ::-1], faces)
+    volume = np.bincount(piece, weights=_volume_terms(vertices, oriented))
+    flip ^= volume[piece] < 0
+    oriented = np.where(flip[:, None], faces[:, ::-1], faces)
+    return oriented, int(flip.sum())
+
+
+def _volume_terms(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Each face's share of the signed enclosed volume (divergence theorem on z: projected area x mean z)."""
+    vx, vy, vz = (np.ascontiguousarray(vertices[:, k]) for k in range(3))
+    f0, f1, f2 = (np.ascontiguousarray(faces[:, k]) for k in range(3))
     x0, y0 = vx[f0], vy[f0]
     area2 = (vx[f1] - x0) * (vy[f2] - y0) - (vx[f2] - x0) * (vy[f1] - y0)
-    return float(np.dot(area2, vz[f0] + vz[f1] + vz[f2]) / 6.0)
+    return area2 * (vz[f0] + vz[f1] + vz[f2]) / 6.0
+
+
+def _signed_volume(mesh: trimesh.Trimesh) -> float:
+    """Signed enclosed volume (positive when normals point outward), without trimesh's mass properties."""
+    return float(_volume_terms(np.asarray(mesh.vertices), np.asarray(mesh.faces)).sum())
