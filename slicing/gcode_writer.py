@@ -49,14 +49,32 @@ _USES[_TRAVEL_Z] = [1, 1, 1, 1, 0]
 
 @dataclass(frozen=True)
 class LayerPlan:
-    """One layer ready to write: polylines in print order (each (K, 2) mm, K >= 2) and their features."""
+    """One layer ready to write: polylines in print order, stored end to end, and their features.
+
+    points: (N, 2) mm, the polylines one after another; counts: (m,) points in each polyline (>= 2);
+    features: (m,) Feature codes; no_retract: (m,) True where the travel into a polyline stays inside the part.
+    """
 
     index: int
     z: float
     height: float
-    paths: list[np.ndarray]
-    features: np.ndarray  # (m,) Feature codes
-    no_retract: np.ndarray | None = None  # (m,) True where the travel into a path stays inside the part
+    points: np.ndarray
+    counts: np.ndarray
+    features: np.ndarray
+    no_retract: np.ndarray | None = None
+
+    @classmethod
+    def from_paths(cls, index: int, z: float, height: float, paths: list[np.ndarray], features: np.ndarray,
+                   no_retract: np.ndarray | None = None) -> LayerPlan:
+        """Build a plan from a list of (K, 2) polylines."""
+        points = np.concatenate(paths) if paths else np.zeros((0, 2))
+        counts = np.array([len(p) for p in paths], dtype=np.int64)
+        return cls(index, z, height, points, counts, np.asarray(features, dtype=np.int64), no_retract)
+
+    @property
+    def paths(self) -> list[np.ndarray]:
+        """The polylines as a list of (K, 2) arrays."""
+        return np.split(self.points, np.cumsum(self.counts)[:-1]) if len(self.counts) else []
 
 
 @dataclass
@@ -85,17 +103,17 @@ def feature_speeds(profile: Profile, first_layer: bool) -> np.ndarray:
 
 def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[str, np.ndarray]:
     """G-code text of one layer's moves and the (R, 5) machine states [x, y, z, e_abs, f mm/s] after each move."""
-    keep = np.array([len(p) >= 2 for p in plan.paths], dtype=bool)
-    paths = [p for p, k in zip(plan.paths, keep) if k]
-    feats = np.asarray(plan.features, dtype=np.int64)[keep] if len(keep) else np.zeros(0, dtype=np.int64)
-    inside = (
-        np.asarray(plan.no_retract, dtype=bool)[keep] if plan.no_retract is not None else np.zeros(len(paths), bool)
-    )
-    m = len(paths)
+    counts = np.asarray(plan.counts, dtype=np.int64)
+    keep = counts >= 2
+    pts = np.asarray(plan.points, dtype=np.float64)
+    if not keep.all():
+        pts = pts[np.repeat(keep, counts)]
+    counts = counts[keep]
+    feats = np.asarray(plan.features, dtype=np.int64)[keep]
+    inside = np.asarray(plan.no_retract, dtype=bool)[keep] if plan.no_retract is not None else np.zeros(len(counts), bool)
+    m = len(counts)
     if m == 0:
         return "", np.zeros((0, 5))
-    counts = np.array([len(p) for p in paths])
-    pts = np.concatenate(paths)
     first_idx = np.concatenate([[0], np.cumsum(counts)[:-1]])
     last_idx = first_idx + counts - 1
     prev_end = np.empty((m, 2))
@@ -252,9 +270,8 @@ def write_program(plans: list[LayerPlan], profile: Profile, progress=None) -> Pr
         if text:
             chunks.append(text)
             moves.append(st)
-            ext = [p for p in plan.paths if len(p) >= 2]
-            if ext:
-                allp = np.concatenate(ext)
+            allp = plan.points[np.repeat(plan.counts >= 2, plan.counts)]
+            if len(allp):
                 lo[:2] = np.minimum(lo[:2], allp.min(axis=0))
                 hi[:2] = np.maximum(hi[:2], allp.max(axis=0))
                 lo[2] = min(lo[2], plan.z)

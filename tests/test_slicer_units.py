@@ -94,7 +94,7 @@ def test_travel_inside_check_sees_outline_crossings():
 def _plan() -> LayerPlan:
     paths = [square(10, 10, 10)[[0, 1, 2, 3, 0]], np.array([[11.0, 11.0], [19.0, 11.0]]),
              np.array([[50.0, 50.0], [60.0, 50.0]])]
-    return LayerPlan(1, 0.4, 0.2, paths, np.array([Feature.WALL_OUTER, Feature.FILL, Feature.FILL]))
+    return LayerPlan.from_paths(1, 0.4, 0.2, paths, np.array([Feature.WALL_OUTER, Feature.FILL, Feature.FILL]))
 
 
 @pytest.mark.parametrize("relative", [False, True])
@@ -119,7 +119,8 @@ def test_writer_extrusion_retraction_and_modes(relative):
 
 def test_program_has_temperatures_before_start_gcode_and_fan_from_layer_two():
     profile = load_profile()
-    plans = [LayerPlan(0, 0.2, 0.2, [np.array([[10.0, 10.0], [20.0, 10.0]])], np.array([Feature.SKIRT])), _plan()]
+    first = [np.array([[10.0, 10.0], [20.0, 10.0]])]
+    plans = [LayerPlan.from_paths(0, 0.2, 0.2, first, np.array([Feature.SKIRT])), _plan()]
     text = write_program(plans, profile).body
     order = [text.index(s) for s in ("M140 S60", "M190 S60", "M104 S200", "M109 S200", "M82", "G28 ; home",
                                       ";LAYER_COUNT:2", ";LAYER:0", "M107", ";LAYER:1", "M106 S255", "M84")]
