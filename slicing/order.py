@@ -6,10 +6,14 @@ import numpy as np
 _FAR = 1e18
 
 
-def seam_index(loop: np.ndarray, seam: str, position: np.ndarray, rear: np.ndarray) -> int:
-    """Vertex where a loop starts: nearest the rear reference point (aligned) or the nozzle (nearest)."""
-    target = rear if seam == "aligned" else position
-    d = loop - target
+_SEAM_TILT = 0.05  # aligned seams: rear first, then left, so symmetric corners never tie
+
+
+def seam_index(loop: np.ndarray, seam: str, position: np.ndarray) -> int:
+    """Vertex where a loop starts: the rearmost (aligned, same spot on every layer) or nearest the nozzle."""
+    if seam == "aligned":
+        return int(np.argmax(loop[:, 1] - _SEAM_TILT * loop[:, 0]))
+    d = loop - position
     return int(np.argmin(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]))
 
 
@@ -19,14 +23,14 @@ def closed_from(loop: np.ndarray, start: int) -> np.ndarray:
 
 
 def order_loops(
-    loops: list[np.ndarray], position: np.ndarray, seam: str, rear: np.ndarray
+    loops: list[np.ndarray], position: np.ndarray, seam: str
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Order loops greedily by distance to their seam; return closed polylines and the final nozzle position."""
     if not loops:
         return [], position
     remaining = list(range(len(loops)))
     if seam == "aligned":
-        seams = [seam_index(lp, seam, position, rear) for lp in loops]
+        seams = [seam_index(lp, seam, position) for lp in loops]
         seam_pts = np.array([loops[i][s] for i, s in enumerate(seams)])
     out: list[np.ndarray] = []
     pos = position

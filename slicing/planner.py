@@ -56,7 +56,7 @@ class _Block:
     end: np.ndarray  # nozzle position after the last path
 
 
-def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile, rear: np.ndarray) -> _Block:
+def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile) -> _Block:
     """Order one island from the nozzle at `pos`: inner walls (innermost first), outer wall, skin, fill.
 
     Also says which travels between the island's paths stay inside its outline (they need no retraction).
@@ -65,7 +65,7 @@ def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile, rear: np.
     counts: list[int] = []
     feats: list[int] = []
     for depth in range(len(isl.walls) - 1, -1, -1):
-        ordered, pos = order_loops(isl.walls[depth], pos, profile.seam, rear)
+        ordered, pos = order_loops(isl.walls[depth], pos, profile.seam)
         parts.extend(ordered)
         counts.extend(len(lp) for lp in ordered)
         feats.extend([Feature.WALL_OUTER if depth == 0 else Feature.WALL_INNER] * len(ordered))
@@ -99,7 +99,6 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
     pos = np.zeros(2)
     plans: list[LayerPlan] = []
     prev_top = 0.0
-    rear = np.array([profile.bed_x / 2.0, 1e4])
     for i, (layer, top) in enumerate(zip(layers, tops)):
         parts: list[np.ndarray] = []
         counts: list[int] = []
@@ -108,7 +107,7 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
         if i == 0:
             brim, skirt = adhesion_loops(layer, shifts, profile)
             for loops, feat in ((skirt, Feature.SKIRT), (brim, Feature.BRIM)):
-                ordered, pos = order_loops(loops, pos, "nearest", pos)
+                ordered, pos = order_loops(loops, pos, "nearest")
                 parts.extend(ordered)
                 counts.extend(len(lp) for lp in ordered)
                 feats.extend([feat] * len(ordered))
@@ -119,7 +118,7 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
             best = min(range(len(units)), key=lambda u: _distance(layer.islands[units[u][1]], shifts[units[u][0]], pos))
             c, k = units.pop(best)
             if k not in blocks:
-                blocks[k] = _island_block(layer.islands[k], pos - shifts[c], profile, rear)
+                blocks[k] = _island_block(layer.islands[k], pos - shifts[c], profile)
             block = blocks[k]
             parts.append(block.points + shifts[c])
             counts.extend(block.counts)

@@ -185,3 +185,49 @@ def test_progress_reports_every_stage_up_to_its_total():
         done = [d for d, _ in calls]
         assert done == sorted(done) and calls[-1][0] == calls[-1][1], stage
     assert seen["gcode"][-1] == (100, 100)
+
+
+def _outer_wall_starts(job) -> np.ndarray:
+    """Start point of the first outer-wall segment on the cube's outer square, for layers 10..89."""
+    starts = []
+    for layer in job.layers[10:90]:
+        segs = layer.segments[layer.feature == Feature.WALL_OUTER]
+        on_square = np.max(np.abs(segs[:, :2] - 110.0), axis=1) > 9.0
+        starts.append(segs[on_square][0, :2])
+    return np.array(starts)
+
+
+def test_aligned_seams_stack_and_nearest_seams_follow_the_nozzle():
+    aligned = _outer_wall_starts(read_back("20mm-xyz-cube.stl"))
+    assert np.ptp(aligned, axis=0).max() < 0.5  # one seam line up the part
+    assert aligned[:, 1].mean() > 119.0  # at the rear
+    nearest = slice_file(MODELS / "20mm-xyz-cube.stl", load_profile(overrides={"seam": "nearest"}))
+    assert np.ptp(_outer_wall_starts(read_gcode(nearest.gcode)), axis=0).max() > 2.0
+
+
+def test_sparse_lines_are_spaced_for_the_density_and_turn_90_degrees_each_layer():
+    for density, spacing in ((20, 2.0), (40, 1.0)):
+        result = slice_file(MODELS / "20mm-xyz-cube.stl", load_profile(overrides={"infill_density": str(density)}))
+        job = read_gcode(result.gcode)
+        angles = []
+        for layer in job.layers[40:42]:
+            fill = layer.segments[layer.feature == Feature.FILL]
+            d = fill[:, 2:] - fill[:, :2]
+            angle = np.degrees(np.arctan2(d[:, 1], d[:, 0])) % 180
+            assert np.ptp(angle) < 0.1
+            angles.append(angle[0])
+            normal = np.array([-np.sin(np.radians(angle[0])), np.cos(np.radians(angle[0]))])
+            offsets = np.unique(np.round(fill[:, :2] @ normal, 3))
+            assert np.allclose(np.diff(offsets), spacing, atol=2e-3)
+        assert abs(abs(angles[0] - angles[1]) - 90) < 0.1
+
+
+def test_feature_speeds_come_from_the_profile():
+    profile = load_profile(overrides={"wall_outer_speed": "30", "infill_speed": "80", "skin_speed": "40"})
+    text = slice_file(MODELS / "20mm-xyz-cube.stl", profile).gcode
+    later = text.split(";LAYER:5\n")[1].split(";LAYER:6\n")[0]
+    blocks = {b.split("\n", 1)[0]: b for b in later.split(";TYPE:")[1:]}
+    assert "G1 F1800 " in blocks["WALL-OUTER"] and "G1 F4800 " in blocks["FILL"]
+    assert "G1 F3000 " in blocks["WALL-INNER"]
+    first = text.split(";LAYER:0\n")[1].split(";LAYER:1\n")[0]
+    assert set(re.findall(r"^G1 F(\d+) X", first, re.M)) == {"1500"}  # first layer and skirt at 25 mm/s

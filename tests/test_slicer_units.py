@@ -77,10 +77,10 @@ def test_segment_order_is_a_zigzag_permutation():
 
 def test_loops_start_at_aligned_or_nearest_seam():
     loops = [square(0, 0, 10), square(20, 0, 10)]
-    rear = np.array([5.0, 1e4])
-    ordered, _ = order_loops(loops, np.array([30.0, 0.0]), "aligned", rear)
-    assert all(lp[0][1] == 10.0 and np.allclose(lp[0], lp[-1]) for lp in ordered)
-    ordered, _ = order_loops(loops, np.array([30.0, 0.0]), "nearest", rear)
+    ordered, _ = order_loops(loops, np.array([30.0, 0.0]), "aligned")
+    assert [lp[0].tolist() for lp in ordered] == [[20.0, 10.0], [0.0, 10.0]]  # rear-left corners, nearer first
+    assert all(np.allclose(lp[0], lp[-1]) for lp in ordered)
+    ordered, _ = order_loops(loops, np.array([30.0, 0.0]), "nearest")
     assert np.allclose(ordered[0][0], [30.0, 0.0])  # the nearer loop first, from its nearest corner
 
 
