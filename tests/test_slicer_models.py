@@ -230,4 +230,4 @@ def test_feature_speeds_come_from_the_profile():
     assert "G1 F1800 " in blocks["WALL-OUTER"] and "G1 F4800 " in blocks["FILL"]
     assert "G1 F3000 " in blocks["WALL-INNER"]
     first = text.split(";LAYER:0\n")[1].split(";LAYER:1\n")[0]
-    assert set(re.findall(r"^G1 F(\d+) X", first, re.M)) == {"1500"}  # first layer and skirt at 25 mm/s
+    assert set(re.findall(r"^G1 F(\d+) X", first, re.MULTILINE)) == {"1500"}  # first layer and skirt at 25 mm/s
