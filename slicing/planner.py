@@ -23,7 +23,10 @@ def _translate(paths: IntPaths, t: np.ndarray) -> IntPaths:
 
 
 def adhesion_loops(first: LayerRegions, shifts: np.ndarray, profile: Profile) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Brim loops (outward from the first-layer outline) and skirt loops around everything, in mm."""
+    """Brim loops (outward from the first-layer outline) and skirt loops around everything, in mm.
+
+    Loops that would leave the bed are dropped.
+    """
     w = profile.line_width
     outline: IntPaths = []
     for t in shifts:
@@ -42,7 +45,13 @@ def adhesion_loops(first: LayerRegions, shifts: np.ndarray, profile: Profile) ->
     for k in range(profile.skirt_loops):
         loops = offset(outline, reach + k * w, pyclipper.JT_ROUND)
         skirt.extend(from_clipper([p for p in loops if pyclipper.Orientation(p)]))
-    return brim[::-1], skirt[::-1]
+    return _on_bed(brim[::-1], profile), _on_bed(skirt[::-1], profile)
+
+
+def _on_bed(loops: list[np.ndarray], profile: Profile) -> list[np.ndarray]:
+    """The loops that lie wholly on the bed (a skirt around a part as big as the bed is left out)."""
+    bed = np.array([profile.bed_x, profile.bed_y])
+    return [lp for lp in loops if lp.min() >= 0.0 and np.all(lp.max(axis=0) <= bed)]
 
 
 @dataclass(frozen=True)

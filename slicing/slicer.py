@@ -14,6 +14,7 @@ from slicing.mesh import LoadedMesh, load_mesh, place_on_bed
 from slicing.planner import plan_layers
 from slicing.profile import Profile, load_profile
 from slicing.sections import layer_tops, mid_planes, slice_mesh
+from slicing.toolpath import Feature
 
 Progress = Callable[[str, int, int], None]
 
@@ -100,6 +101,12 @@ def slice_mesh_to_gcode(loaded: LoadedMesh, profile: Profile, copies: int = 1,
             f"{len(thin)} layers have parts narrower than the {profile.line_width:g} mm line width "
             f"({total:.1f} mm² not printed, first at layer {thin[0][0]})"
         )
+    if plans:
+        first = set(plans[0].features.tolist())
+        if profile.skirt_loops > 0 and Feature.SKIRT not in first:
+            warnings.append("skirt left out: it would not fit on the bed around the part")
+        if profile.brim_width > 0 and Feature.BRIM not in first:
+            warnings.append("brim left out: it would not fit on the bed around the part")
     empty = sum(1 for layer in layers if not layer.islands)
     if empty:
         warnings.append(f"{empty} layers have no printable area")

@@ -212,3 +212,12 @@ def test_spans_are_ordered_in_monotone_zigzag_chains():
     upper = ordered[:, 0, 1] > 3.1
     changes = np.flatnonzero(np.diff(legs[upper].astype(int)))
     assert len(changes) == 1  # one leg completely, then the other
+
+
+def test_skirt_that_would_leave_the_bed_is_left_out_with_a_warning():
+    loaded = LoadedMesh(trimesh.creation.box((219.8, 100, 0.6)), "plate", (), ())
+    result = slice_mesh_to_gcode(loaded, load_profile(overrides={"brim_width": "1"}))
+    assert any("skirt left out" in w for w in result.warnings)
+    assert any("brim left out" in w for w in result.warnings)
+    assert result.bounds[0] >= 0 and result.bounds[3] <= 220
+    assert ";TYPE:SKIRT" not in result.gcode
