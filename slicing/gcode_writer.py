@@ -5,6 +5,7 @@ Alongside the text the writer returns the machine state after every move, for th
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -239,7 +240,8 @@ class Program:
     bounds: tuple[float, float, float, float, float, float]
 
 
-def write_program(plans: list[LayerPlan], profile: Profile, progress=None) -> Program:
+def write_program(plans: list[LayerPlan], profile: Profile,
+                  progress: Callable[[str, int, int], None] | None = None) -> Program:
     """Preamble (temperatures, E mode, start G-code), every layer, then the end G-code."""
     fan = round(255 * profile.fan_speed / 100.0)
     preamble = [

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from slicing.errors import MeshError
+from slicing.estimate import MotionLimits, estimate_time
 from slicing.gcode_writer import header, write_program
 from slicing.layers import build_layers
 from slicing.mesh import LoadedMesh, load_mesh, place_on_bed
@@ -33,10 +34,8 @@ class SliceResult:
     bounds: tuple[float, float, float, float, float, float]
 
 
-def motion_limits(profile: Profile):  # -> slicing.estimate.MotionLimits
+def motion_limits(profile: Profile) -> MotionLimits:
     """The estimator's machine limits from the profile."""
-    from slicing.estimate import MotionLimits
-
     return MotionLimits(
         max_feedrate=(profile.max_feedrate_x, profile.max_feedrate_y, profile.max_feedrate_z, profile.max_feedrate_e),
         acceleration=profile.acceleration,
@@ -89,8 +88,6 @@ def slice_mesh_to_gcode(loaded: LoadedMesh, profile: Profile, copies: int = 1,
     layers = build_layers(sections, profile, progress)
     plans = plan_layers(layers, tops, shifts, profile, progress)
     program = write_program(plans, profile, progress)
-    from slicing.estimate import estimate_time
-
     seconds = float(estimate_time(program.moves, motion_limits(profile)))
     grams = program.filament_mm * profile.filament_area * profile.filament_density / 1000.0
     warnings = list(loaded.warnings)
