@@ -44,20 +44,22 @@ def load_mesh(path: str | os.PathLike[str]) -> LoadedMesh:
     size = p.stat().st_size
     if size == 0:
         raise MeshError(f"{name} is empty (0 bytes)")
-    corners = _read_binary_stl(p, size)
+    try:
+        corners = _read_binary_stl(p, size)
+    except OSError as exc:
+        raise MeshError(f"{name} could not be read: {exc.strerror or exc}") from exc
     repairs: list[str] = []
     if corners is not None:
         if len(corners) == 0:
             raise MeshError(f"{name} has no triangles")
-        _check_finite(corners, name)
         vertices, faces = _weld(corners.reshape(-1, 3))
     else:
         vertices, faces = _read_with_trimesh(p)
-        _check_finite(vertices[np.unique(faces)], name)
         n_in = len(vertices)
         vertices, faces = _weld(vertices[faces].reshape(-1, 3))
         if len(vertices) < n_in:
             repairs.append(f"merged {n_in - len(vertices)} duplicate vertices")
+    _check_finite(vertices, name)
     height = float(vertices[:, 2].max() - vertices[:, 2].min())
     if height < _FLAT_MM:
         raise MeshError(f"{name} is flat (zero height at z={vertices[0, 2]:.3f} mm): nothing to slice")
@@ -98,8 +100,8 @@ def place_on_bed(
 
 
 def _check_finite(coordinates: np.ndarray, name: str) -> None:
-    """MeshError when any used coordinate is NaN or infinite (a corrupt file)."""
-    bad = ~np.isfinite(coordinates.reshape(-1, 3)).all(axis=1)
+    """MeshError when any vertex has a NaN or infinite coordinate (a corrupt file)."""
+    bad = ~np.isfinite(coordinates).all(axis=1)
     if bad.any():
         raise MeshError(f"{name} has {int(bad.sum())} vertices with NaN or infinite coordinates")
 
@@ -143,7 +145,9 @@ def _weld(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bits = pts.view(np.uint32 if pts.dtype == np.float32 else np.uint64)
     first, inverse = _group_rows(bits)
     unique = pts[first].astype(np.float64)
-    first2, inverse2 = _group_rows(np.rint(unique * (1.0 / _WELD_MM)).astype(np.int64))
+    with np.errstate(invalid="ignore"):  # NaN corners weld together here and are refused by the caller
+        grid = np.rint(unique * (1.0 / _WELD_MM)).astype(np.int64)
+    first2, inverse2 = _group_rows(grid)
     return unique[first2], inverse2[inverse].reshape(-1, 3)
 
 
