@@ -82,10 +82,15 @@ class Board:
             self._banner(proto)
         return port
 
+    def resets_on_open(self) -> bool:
+        """Whether a host opening the port now resets the board (not while a command is queued or running:
+        a host flushing its input between lines of a print must not reset it)."""
+        return self.halted or (self.current is None and not len(self.queue))
+
     def host_opened(self, port: int) -> None:
-        """A host opened the serial port: like Marlin on a DTR reset, restart (unless a command is queued or
-        running: a host flushing its input between lines of a print must not reset the board)."""
-        if port in self.ports and (self.halted or (self.current is None and not len(self.queue))):
+        """A host opened the serial port: like Marlin on a DTR reset, restart with the `start` banner."""
+        if port in self.ports and self.resets_on_open():
+            self.ports[port].data_to_send()
             self.reset()
 
     def close_port(self, port: int) -> None:

@@ -56,6 +56,7 @@ class Link:
         self._out: queue.Queue[bytes | None] = queue.Queue()
         self._wlock = threading.Lock()
         self._busy = False             # the writer thread owns the fd until its queue is empty
+        self._generation = 0           # bumped by discard_pending to abandon the item being written
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         self.dropped = 0
@@ -88,6 +89,19 @@ class Link:
                 data = data[n:]
             self._busy = True
             self._out.put(data)
+
+    def discard_pending(self) -> None:
+        """Forget bytes not yet written (the board reset; its UART buffer is gone)."""
+        with self._wlock:
+            self._generation += 1
+            try:
+                while True:
+                    item = self._out.get_nowait()
+                    if item is None:
+                        self._out.put(None)
+                        break
+            except queue.Empty:
+                pass
 
     def close(self) -> None:
         """Stop both threads and wait for them."""
@@ -145,7 +159,8 @@ class Link:
                 break
             view = memoryview(data)
             stalled_since = None
-            while view and not self._stop.is_set():
+            generation = self._generation
+            while view and not self._stop.is_set() and generation == self._generation:
                 piece = view[:step]
                 try:
                     n = self._write(piece)
