@@ -59,7 +59,7 @@ def commands(path: Path) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     layer_next = False
     for raw in path.read_text().splitlines():
-        if raw.startswith(";LAYER:") or raw.startswith(";LAYER_CHANGE"):
+        if raw.startswith((";LAYER:", ";LAYER_CHANGE")):
             layer_next = True
             continue
         cmd = raw.split(";", 1)[0].strip()
@@ -97,7 +97,7 @@ class Sender:
         for line in lines:
             if line.startswith(b"ok"):
                 self.inflight.popleft()
-            elif line.startswith(b"Error") or line.startswith(b"Resend"):
+            elif line.startswith((b"Error", b"Resend")):
                 raise RuntimeError(f"board replied {line!r}")
 
     def send(self, cmd: str) -> None:

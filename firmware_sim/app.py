@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import Any
 
 from firmware_sim.board import Board, BoardConfig
+from firmware_sim.deposition import Deposition
 from firmware_sim.errors import SimOptionError
 from firmware_sim.executed_log import ExecutedLog
 from firmware_sim.faults import parse_faults
@@ -42,7 +42,7 @@ def parse_speed(text: str) -> float | None:
         v = float(text)
     except ValueError:
         raise SimOptionError(f"--speed must be a number > 0 or 'max', got {text!r}") from None
-    if not v > 0 or v != v or v == float("inf"):
+    if not 0 < v < float("inf"):
         raise SimOptionError(f"--speed must be a number > 0 or 'max', got {text!r}")
     return v
 
@@ -72,12 +72,8 @@ def _check(opts: SimOptions) -> None:
             raise SimOptionError(f"{name} must be a port between 0 and 65535, got {port}")
 
 
-def make_deposition() -> Any | None:
-    """The bed's height map (None if this build has no deposition model)."""
-    try:
-        from firmware_sim.deposition import Deposition
-    except ImportError:
-        return None
+def make_deposition() -> Deposition:
+    """The bed's height map at 0.1 mm per cell."""
     return Deposition(bed=BED_XY, cell=DEPOSITION_CELL_MM)
 
 

@@ -7,18 +7,19 @@ its `ok`, or a `Wait` the board must finish (in simulated time) before the ok is
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from firmware_sim.gcode_words import Words, parse_words
+from firmware_sim.ports import FIRMWARE
 
 if TYPE_CHECKING:
     from firmware_sim.board import Board
 
 AXES = "XYZE"
-FIRMWARE = "Marlin 2.1.2.1 (printloop sim)"
 CAPS = (
     "SERIAL_XON_XOFF:0", "BINARY_FILE_TRANSFER:0", "EEPROM:0", "VOLUMETRIC:0", "AUTOREPORT_POS:0",
     "AUTOREPORT_TEMP:1", "PROGRESS:0", "PRINT_JOB:1", "AUTOLEVEL:0", "RUNOUT:0", "Z_PROBE:0", "LEVELING_DATA:0",
@@ -59,7 +60,7 @@ OK = Outcome()
 class Interpreter:
     """Modal G-code state plus one handler per command, dispatched by name."""
 
-    def __init__(self, machine: "Board") -> None:
+    def __init__(self, machine: Board) -> None:
         self.m = machine
         self.reset()
         self._table: dict[str, Callable[[Words], Outcome]] = {
@@ -154,7 +155,7 @@ class Interpreter:
             sweep -= 2 * math.pi
         elif not clockwise and sweep <= 1e-9:
             sweep += 2 * math.pi
-        n = max(1, int(math.ceil(abs(sweep) * radius / MM_PER_ARC_SEGMENT)))
+        n = max(1, math.ceil(abs(sweep) * radius / MM_PER_ARC_SEGMENT))
         f = np.arange(1, n + 1) / n
         ang = a0 + sweep * f
         pts = np.empty((n, 4))

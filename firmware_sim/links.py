@@ -11,9 +11,10 @@ import struct
 import termios
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 Deliver = Callable[[bytes], None]
+Writer = Callable[[bytes | memoryview], int]
 WRITE_STALL_S = 1.0     # a host that reads nothing for this long loses what the board sends (as USB CDC drops)
 
 
@@ -42,7 +43,7 @@ class Throttle:
 class Link:
     """One host connection: reads into `deliver`, writes what `send` is given, until closed."""
 
-    def __init__(self, name: str, read_fd: int, write: Callable[[bytes], int], deliver: Deliver,
+    def __init__(self, name: str, read_fd: int, write: Writer, deliver: Deliver,
                  on_eof: Callable[[], None], baud: int | None,
                  on_flush: Callable[[], None] | None = None) -> None:
         self.name = name

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 import tty
+from functools import partial
 from typing import Any
 
 from firmware_sim.board import Board
@@ -52,8 +53,8 @@ class SimServer:
         self.serial_path = os.ttyname(self._slave)
         with self.lock:
             port = self.board.open_port()
-        link = pty_link(self._master, lambda data, p=port: self._inbox.put(("data", p, data)),
-                        lambda p=port: self._inbox.put(("opened", p)), self.baud)
+        link = pty_link(self._master, partial(self._post, "data", port), partial(self._post, "opened", port),
+                        self.baud)
         self._links[port] = link
         link.start()
         if self._tcp_port is not None:
@@ -86,6 +87,10 @@ class SimServer:
         if self.board.log is not None:
             self.board.log.close()
 
+    def _post(self, *item: Any) -> None:
+        """Hand an event to the board thread (called from link threads)."""
+        self._inbox.put(item)
+
     def _spawn(self, target: Any, name: str) -> None:
         """Start a named thread that stop() joins."""
         t = threading.Thread(target=target, name=name, daemon=True)
@@ -98,7 +103,7 @@ class SimServer:
         assert self._listener is not None
         while not self._stop.is_set():
             try:
-                ready, _, _ = select.select([self._listener, self._wake_r], [], [])
+                ready, _, _ = select.select([self._listener.fileno(), self._wake_r], [], [])
             except (OSError, ValueError):
                 return
             if self._wake_r in ready or self._stop.is_set():
@@ -109,8 +114,8 @@ class SimServer:
                 continue
             with self.lock:
                 port = self.board.open_port()
-                link = tcp_link(conn, lambda data, p=port: self._inbox.put(("data", p, data)),
-                                lambda p=port, c=conn: self._inbox.put(("close", p, c)), self.baud)
+                link = tcp_link(conn, partial(self._post, "data", port), partial(self._post, "close", port, conn),
+                                self.baud)
                 self._links[port] = link
             link.start()
             self._inbox.put(("kick",))

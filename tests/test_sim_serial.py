@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.sim_helpers import checksum_line, command, read_until_line, running_sim
+from tests.sim_helpers import checksum_line, command, running_sim
 
 
 @pytest.fixture(scope="module")
