@@ -22,6 +22,7 @@ from firmware_sim.board import Board
 from firmware_sim.links import Link, pty_link, tcp_link
 
 STARVE_GRACE_S = 0.02   # wall seconds without a new command before the planner's last moves run anyway
+LOG_FLUSH_S = 0.25      # the executed log reaches the file at least this often while a print runs
 
 
 class SimServer:
@@ -151,6 +152,7 @@ class SimServer:
         sim0 = 0.0
         timeout: float | None = 0.0
         starve_armed = False
+        last_flush = wall0
         while True:
             t_wait = time.monotonic()
             try:
@@ -186,8 +188,10 @@ class SimServer:
                         b.idle_to(limit)
                 timeout, starve_armed = self._next_timeout(wake, limit)
                 self._flush_out()
-                if not b.busy and b.log is not None:
+                now = time.monotonic()
+                if b.log is not None and (not b.busy or now - last_flush > LOG_FLUSH_S):
                     b.log.flush()
+                    last_flush = now
 
     def _next_timeout(self, wake: float | None, limit: float) -> tuple[float | None, bool]:
         """Wall seconds until the board has something to do without input; and whether that is a starvation."""
