@@ -82,7 +82,7 @@ class Board:
 
     def resets_on_open(self) -> bool:
         """Whether a host opening the port now resets the board (not while a command is queued or running:
-        a host flushing its input between lines of a print must not reset it)."""
+        a host reopening mid-print keeps the print, as with DTR reset disabled)."""
         return self.halted or (self.current is None and not len(self.queue))
 
     def host_opened(self, port: int) -> None:

@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 Deliver = Callable[[bytes], None]
 Writer = Callable[[bytes | memoryview], int]
+TIOCPKT_IOCTL = 0x40     # packet-mode status: the slave's termios changed (reported with EXTPROC set)
+EXTPROC = 0o200000       # Linux c_lflag bit: report the slave's termios changes to the master
 WRITE_STALL_S = 1.0     # a host that reads nothing for this long loses what the board sends (as USB CDC drops)
 
 
@@ -47,7 +49,7 @@ class Link:
                  on_eof: Callable[[], None], baud: int | None,
                  on_flush: Callable[[], None] | None = None) -> None:
         self.name = name
-        self._on_flush = on_flush      # set for a pty in packet mode: the host flushed its input (opened it)
+        self._on_flush = on_flush      # pty in packet mode: called when a host opens the port
         self._fd = read_fd
         self._write = write
         self._deliver = deliver
@@ -124,6 +126,7 @@ class Link:
     def _reader(self) -> None:
         """Wait for host bytes (or the wake pipe); hand them on at the link's rate."""
         step = self._rx.chunk()
+        configured = False      # pty: the host just set the line up (tcsetattr), as pyserial does on open
         while not self._stop.is_set():
             try:
                 ready, _, _ = select.select([self._fd, self._wake_r], [], [])
@@ -142,10 +145,13 @@ class Link:
                 break
             if self._on_flush is not None:
                 status, data = data[0], data[1:]
-                if status & termios.TIOCPKT_FLUSHREAD:
+                if status & TIOCPKT_IOCTL:
+                    configured = True
+                if status & termios.TIOCPKT_FLUSHREAD and configured:
                     self._on_flush()
                 if not data:
                     continue
+                configured = False
             for i in range(0, len(data), step):
                 piece = data[i:i + step]
                 self._rx.pace(len(piece), self._stop)
@@ -193,10 +199,16 @@ class Link:
             self._stop.wait(0.05)
 
 
-def pty_link(master: int, deliver: Deliver, on_open: Callable[[], None], baud: int | None) -> Link:
-    """A link on a pty master in packet mode, so a host opening the port (pyserial flushes its input on open)
-    is seen as Marlin sees a DTR reset; non-blocking writes so a silent host cannot wedge the board."""
+def pty_link(master: int, slave: int, deliver: Deliver, on_open: Callable[[], None], baud: int | None) -> Link:
+    """A link on a pty master; non-blocking writes so a silent host cannot wedge the board.
+
+    Packet mode with EXTPROC reports the host's tcsetattr and tcflush: a host opening the port (pyserial
+    configures the line, then flushes its input) is seen as Marlin sees the DTR reset of a USB open. A flush
+    alone (a host clearing its input mid-session) is not an open."""
     os.set_blocking(master, False)
+    attrs = termios.tcgetattr(slave)
+    attrs[3] |= EXTPROC
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
     fcntl.ioctl(master, termios.TIOCPKT, struct.pack("i", 1))
     return Link("pty", master, lambda b: os.write(master, b), deliver, lambda: None, baud, on_flush=on_open)
 

@@ -54,8 +54,8 @@ class SimServer:
         self.serial_path = os.ttyname(self._slave)
         with self.lock:
             port = self.board.open_port()
-        link = pty_link(self._master, partial(self._post, "data", port), partial(self._post, "opened", port),
-                        self.baud)
+        link = pty_link(self._master, self._slave, partial(self._post, "data", port),
+                        partial(self._post, "opened", port), self.baud)
         self._links[port] = link
         link.start()
         if self._tcp_port is not None:

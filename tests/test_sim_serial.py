@@ -103,3 +103,9 @@ def test_moves_outside_the_bed_are_clamped_with_an_echo(ser):
     assert reply[0] == "echo:Move out of range, clamped to X220.00 Y0.00 Z0.00"
     command(ser, "M400")
     assert command(ser, "M114")[0].startswith("X:220.00 Y:0.00")
+
+
+def test_flushing_input_mid_session_is_not_a_reset(ser):
+    command(ser, checksum_line(1, "G21"))
+    ser.reset_input_buffer()
+    assert command(ser, checksum_line(2, "G21")) == ["ok N2 P16 B4"]
