@@ -210,6 +210,8 @@ class SimServer:
             ev = b.next_event()
             if ev < math.inf:
                 cands.append((ev - b.now) / rate)
+        if b.busy and b.log is not None:
+            cands.append(LOG_FLUSH_S)
         if not cands:
             return None, False
         t = max(0.0, min(cands))

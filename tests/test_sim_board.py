@@ -108,3 +108,37 @@ def test_executed_times_never_go_backwards(tmp_path):
     assert [r["cmd"] for r in rows] == ["G28", "G1 X100 F3000", "G1 Y100", "G4 S1", "G1 X0 Y0", "M400", "M105"]
     times = [r["t"] for r in rows]
     assert times == sorted(times) and times[-1] > 1.0
+
+
+def test_spaghetti_strands_repeat_for_a_seed():
+    a = run(squares(3), "spaghetti@1", seed=4).printhead.deposition.height
+    b = run(squares(3), "spaghetti@1", seed=4).printhead.deposition.height
+    c = run(squares(3), "spaghetti@1", seed=5).printhead.deposition.height
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def _corrupted_session(seed: int) -> tuple[bytes, list]:
+    """A fixed host script against corrupt=0.02: every byte the board sent and the faults it fired."""
+    board = Board(BoardConfig(faults=parse_faults("corrupt=0.02"), seed=seed))
+    port = board.open_port()
+    sent = b""
+    for n in range(1, 120):
+        body = f"N{n} G1 X{n % 50} Y{n % 30} F6000".encode()
+        c = 0
+        for ch in body:
+            c ^= ch
+        board.receive(port, body + b"*" + str(c).encode() + b"\n")
+        board.work()
+        sent += b"".join(d for _, d in board.outgoing())
+    return sent, board.status()["faults_fired"]
+
+
+def test_byte_corruption_repeats_for_a_seed_and_shows_as_protocol_errors():
+    sent_a, fired_a = _corrupted_session(1)
+    sent_b, fired_b = _corrupted_session(1)
+    sent_c, fired_c = _corrupted_session(2)
+    assert (sent_a, fired_a) == (sent_b, fired_b)
+    assert sent_a != sent_c
+    kinds = {f["fault"] for f in fired_a}
+    assert kinds == {"corrupt_rx", "corrupt_tx"}
+    assert b"Resend:" in sent_a
