@@ -164,6 +164,11 @@ class Board:
         self._settle_heaters()
         self.heaters[heater].set_target(target)
 
+    def set_fan(self, fraction: float) -> None:
+        """M106/M107: the part fan also cools the hotend block."""
+        self._settle_heaters()
+        self.heaters["T"].set_fan(fraction)
+
     def set_line_number(self, n: int) -> None:
         """M110: the executing command's port continues from line n."""
         cmd = self.current

@@ -293,11 +293,13 @@ class Interpreter:
     def cmd_M106(self, w: Words) -> Outcome:
         """Part fan speed 0..255."""
         self.fan = int(max(0.0, min(255.0, w.value("S", 255.0) or 0.0)))
+        self.m.set_fan(self.fan / 255.0)
         return OK
 
     def cmd_M107(self, w: Words) -> Outcome:
         """Part fan off."""
         self.fan = 0
+        self.m.set_fan(0.0)
         return OK
 
     # -- host interface --------------------------------------------------------------------------------------------
