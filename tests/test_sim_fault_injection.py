@@ -103,3 +103,31 @@ def test_link_faults_repeat_exactly_for_a_seed_and_differ_for_another():
     assert a == b
     assert a != c
     assert {"drop_ok", "resend", "busy_storm"} <= {k for k, _ in a}
+
+
+def test_corruption_on_the_link_shows_as_errors_and_is_recorded():
+    with running_sim("--speed", "max", "--seed", "3", "--faults", "corrupt_rx=0.03") as sim:
+        ser = sim.open()
+        ser.timeout = 0.3
+        seen = []
+        n = 1
+        for _ in range(120):
+            if n > 40:
+                break
+            ser.write(checksum_line(n, f"G1 X{n} F6000"))
+            while True:
+                raw = ser.readline()
+                if not raw:
+                    ser.write(b"\n")  # a corrupted newline left a partial line: end it
+                    break
+                seen.append(raw)
+                if raw.startswith(b"Resend:"):
+                    n = int(raw.split()[1])
+                    break
+                if raw.startswith(b"ok N"):
+                    n += 1
+                    break
+        st = sim.status()
+    assert any(r.startswith(b"Error:") for r in seen)
+    assert st["fault_counts"]["corrupt_rx"] >= 5
+    assert all(f["fault"] == "corrupt_rx" for f in st["faults_fired"])
