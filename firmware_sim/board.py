@@ -401,8 +401,10 @@ class Board:
         self.printhead.flush()
         self.planner = Planner(self.config.motion)
         self.planner.set_position(self.printhead.position)
-        for h in self.heaters.values():
-            h.set_target(0.0)
+        self._settle_heaters()
+        # the controller restarts: protection latches clear, heaters off, blocks as hot as they are
+        self.heaters = {"T": Heater(HOTEND, self.heaters["T"].temperature),
+                        "B": Heater(BED, self.heaters["B"].temperature)}
         self.interp.reset()
         self.autoreport_interval = 0.0
         self.keepalive_interval = self.config.keepalive

@@ -131,3 +131,16 @@ def test_corruption_on_the_link_shows_as_errors_and_is_recorded():
     assert any(r.startswith(b"Error:") for r in seen)
     assert st["fault_counts"]["corrupt_rx"] >= 5
     assert all(f["fault"] == "corrupt_rx" for f in st["faults_fired"])
+
+
+def test_reopening_the_port_after_a_thermal_runaway_restarts_the_board():
+    with running_sim("--speed", "max", "--faults", "runaway@s=100") as sim:
+        ser = sim.open()
+        command(ser, "M109 S200")
+        ser.write(b"G4 S120\n")
+        read_until_line(ser, lambda s: s.startswith("Error:Printer halted"), limit=400)
+        ser.close()
+        ser = sim.open()  # like a DTR reset on a real board
+        assert command(ser, "M105")[-1].startswith("ok T:")
+        assert sim.status()["state"] == "idle"
+        ser.close()
