@@ -94,11 +94,21 @@ class Simulator:
         self.board = Board(config, self.log, make_deposition())
         self.server = SimServer(self.board, speed=opts.speed, baud=opts.baud, tcp_port=opts.tcp)
         self.camera = Camera(self.server, opts.resolution, seed=opts.seed)
-        self.http = SimHTTPServer(self.server, self.camera, port=opts.http_port)
+        try:
+            self.http = SimHTTPServer(self.server, self.camera, port=opts.http_port)
+        except OSError as exc:
+            self.log.close()
+            raise SimOptionError(f"--http-port {opts.http_port}: {os.strerror(exc.errno) if exc.errno else exc}") from None
+        self._tcp = opts.tcp
 
     def start(self) -> dict:
         """Start serving; return the endpoints line printed by `printloop sim`."""
-        self.server.start()
+        try:
+            self.server.start()
+        except OSError as exc:
+            self.server.stop()
+            self.http.server_close()
+            raise SimOptionError(f"--tcp {self._tcp}: {os.strerror(exc.errno) if exc.errno else exc}") from None
         self.http.start()
         base = self.http.base_url
         return {

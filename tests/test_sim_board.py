@@ -136,9 +136,22 @@ def _corrupted_session(seed: int) -> tuple[bytes, list]:
 def test_byte_corruption_repeats_for_a_seed_and_shows_as_protocol_errors():
     sent_a, fired_a = _corrupted_session(1)
     sent_b, fired_b = _corrupted_session(1)
-    sent_c, fired_c = _corrupted_session(2)
+    sent_c, _ = _corrupted_session(2)
     assert (sent_a, fired_a) == (sent_b, fired_b)
     assert sent_a != sent_c
     kinds = {f["fault"] for f in fired_a}
     assert kinds == {"corrupt_rx", "corrupt_tx"}
     assert b"Resend:" in sent_a
+
+
+def test_advanced_ok_counts_planner_and_queue_slots():
+    board = Board()
+    port = board.open_port(banner=False)
+    board.receive(port, b"G28\n")
+    board.work()
+    board.outgoing()
+    board.receive(port, b"".join(f"G1 X{i} Y{i} F6000\n".encode() for i in range(1, 6)))
+    board.work()
+    oks = b"".join(d for _, d in board.outgoing()).decode().splitlines()
+    # four lines fit the queue at once, the fifth follows from the RX buffer as the first is taken
+    assert oks == ["ok P15 B1", "ok P14 B1", "ok P13 B2", "ok P12 B3", "ok P11 B4"]

@@ -49,3 +49,18 @@ def test_bigger_rx_buffer_and_queue_take_a_burst_without_loss():
         oks = [command(ser, b"")[-1] for _ in range(59)]
         assert all(o.startswith("ok N") for o in oks)
         assert sim.status()["rx_bytes_lost"] == 0
+
+
+def test_a_busy_tcp_port_is_reported_in_one_line_with_exit_2():
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        out = subprocess.run([sys.executable, "-m", "controller", "sim", "--tcp", str(port)], cwd=REPO,
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip() == f"printloop sim: SimOptionError: --tcp {port}: Address already in use"
