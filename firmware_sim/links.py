@@ -185,11 +185,24 @@ class Link:
                 stalled_since = stalled_since or now
                 if now - stalled_since > WRITE_STALL_S:
                     self.dropped += len(view)
+                    self._drop_queued()
                     break
                 self._wait_writable()
             with self._wlock:
                 if self._out.empty():
                     self._busy = False
+
+    def _drop_queued(self) -> None:
+        """The host is not reading: everything else waiting for it is lost too (keeps the queue bounded)."""
+        try:
+            while True:
+                item = self._out.get_nowait()
+                if item is None:
+                    self._out.put(None)
+                    return
+                self.dropped += len(item)
+        except queue.Empty:
+            pass
 
     def _wait_writable(self) -> None:
         """Block until the fd can take bytes again (or a short while passes)."""

@@ -64,3 +64,17 @@ def test_a_busy_tcp_port_is_reported_in_one_line_with_exit_2():
                              capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.strip() == f"printloop sim: SimOptionError: --tcp {port}: Address already in use"
+
+
+def test_a_host_that_never_reads_does_not_wedge_the_board():
+    with running_sim("--speed", "max") as sim:
+        ser = sim.open()
+        for _ in range(60):  # ~70 kB of M115 replies nobody reads
+            ser.write(b"M115\n")
+            time.sleep(0.01)
+        time.sleep(1.5)
+        ser.reset_input_buffer()
+        time.sleep(0.3)
+        ser.reset_input_buffer()
+        assert command(ser, "M105")[-1].startswith("ok T:")
+        assert sim.status()["lines_executed"] >= 61
