@@ -429,6 +429,8 @@ class Board:
             "print_time": round(self.printhead.print_time, 6),
             "lines_executed": self.lines_executed,
             "moves_executed": self.printhead.blocks_done,
+            "planner_queued": self.planner.queued,
+            "command_queue": len(self.queue),
             "rx_bytes_lost": self.ports.bytes_lost,
             "fan": self.interp.fan,
             "faults": self.config.faults.text,

@@ -20,7 +20,8 @@ from firmware_sim.serve import SimServer
 class Camera:
     """Renders and caches JPEG snapshots of one board's bed."""
 
-    def __init__(self, server: SimServer, resolution: tuple[int, int], seed: int = 0, quality: int = 85) -> None:
+    def __init__(self, server: SimServer, resolution: tuple[int, int], seed: int = 0,
+                 quality: int = CameraConfig.jpeg_quality) -> None:
         self.server = server
         self.resolution = resolution
         self.quality = quality
@@ -41,7 +42,7 @@ class Camera:
             if head.deposition is None:
                 raise SimError("this board has no deposition model to photograph")
             img = render(head.deposition, head.layer, CameraConfig(resolution=self.resolution), self.rng)
-            jpeg = encode_jpeg(img, self.quality)
+            jpeg = encode_jpeg(img, self.quality)  # the camera's default quality unless told otherwise
             self._cache = (key, jpeg)
             self.frames += 1
             return jpeg

@@ -266,10 +266,12 @@ class Interpreter:
         return self._heat_wait(w, "T", 2.0)
 
     def _heat_wait(self, w: Words, heater: str, tolerance: float) -> Outcome:
-        """M109/M190: S sets the target and waits only when heating, R waits for cooling as well."""
+        """M109/M190: S sets the target and waits only when heating, R waits for cooling as well; neither:
+        nothing to do (as Marlin)."""
         t = w.value("S") if w.has("S") else w.value("R")
-        if t is not None:
-            self.m.set_target(heater, t)
+        if t is None:
+            return OK
+        self.m.set_target(heater, t)
         return Outcome(wait=Wait("heat", heater=heater, tolerance=tolerance, cooling=not w.has("S")))
 
     def cmd_M140(self, w: Words) -> Outcome:
