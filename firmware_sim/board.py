@@ -14,7 +14,7 @@ from typing import Any
 from firmware_sim.deposition import Deposition
 from firmware_sim.executed_log import ExecutedLog
 from firmware_sim.faults import FaultSchedule, FaultSpec
-from firmware_sim.interpreter import Interpreter, Wait
+from firmware_sim.interpreter import HOMING_FEED, Interpreter, Wait
 from firmware_sim.planner import MotionConfig, Planner
 from firmware_sim.ports import Ports
 from firmware_sim.printhead import PrintHead
@@ -24,6 +24,7 @@ from firmware_sim.thermal import BED, HOTEND, Heater
 HEAT_POLL = 0.25        # s of simulated time between checks of a heating wait
 HEATER_LAG = 0.1        # heaters are stepped lazily in chunks of at least this many simulated seconds
 MAX_FAULT_EVENTS = 1000
+HOMING_BUMP_S = 0.5     # s per homed axis for the slow second touch of the endstop
 
 
 @dataclass(frozen=True)
@@ -275,7 +276,7 @@ class Board:
             self._wait_target = end + wait.until
         elif wait.kind == "home":
             pos = self.planner.position
-            homing = sum(abs(pos[i]) / feed + 0.5 for i, feed in enumerate((50.0, 50.0, 4.0)) if "XYZ"[i] in wait.heater)
+            homing = sum(abs(pos[i]) / feed + HOMING_BUMP_S for i, feed in enumerate(HOMING_FEED) if "XYZ"[i] in wait.axes)
             self._wait_target = end + homing
         else:
             self._wait_target = self.now
@@ -301,7 +302,7 @@ class Board:
         cmd, w = self.current, self._wait
         if w is not None and w.kind == "home":
             x, y, z, e = self.planner.position
-            pos = (0.0 if "X" in w.heater else x, 0.0 if "Y" in w.heater else y, 0.0 if "Z" in w.heater else z, e)
+            pos = (0.0 if "X" in w.axes else x, 0.0 if "Y" in w.axes else y, 0.0 if "Z" in w.axes else z, e)
             self.planner.set_position(pos)
             self.printhead.position = pos
         self._wait = None

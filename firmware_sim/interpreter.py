@@ -36,11 +36,13 @@ ACCEPTED = {"M17", "M73", "M75", "M76", "M77", "M117", "M118", "M201", "M203", "
 
 @dataclass(frozen=True)
 class Wait:
-    """Something the board must complete before the command's ok: `until` a time, `sync`, `heat`, `home`."""
+    """Something the board must complete before the command's ok: `until` a time, `sync`, `dwell` (seconds
+    after the moves), `heat` (a heater reaching its target), `home` (the named axes)."""
 
     kind: str
     until: float = 0.0
     heater: str = ""
+    axes: str = ""
     tolerance: float = 0.0
     cooling: bool = False      # heat waits: also wait while cooling down to the target (M109 R)
 
@@ -199,7 +201,7 @@ class Interpreter:
         axes = [a for a in "XYZ" if w.has(a)] or ["X", "Y", "Z"]
         for a in axes:
             self.offset["XYZ".index(a)] = 0.0
-        return Outcome(wait=Wait("home", heater="".join(axes)))
+        return Outcome(wait=Wait("home", axes="".join(axes)))
 
     def cmd_G90(self, w: Words) -> Outcome:
         """Absolute positioning (E follows, as in Marlin)."""
