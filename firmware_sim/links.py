@@ -47,8 +47,10 @@ class Link:
 
     def __init__(self, name: str, read_fd: int, write: Writer, deliver: Deliver,
                  on_eof: Callable[[], None], baud: int | None,
-                 on_flush: Callable[[], None] | None = None) -> None:
+                 on_flush: Callable[[], None] | None = None, direct: bool = False) -> None:
         self.name = name
+        self.direct = direct and baud is None   # no reader thread: the owner calls read_now() when readable
+        self._configured = False       # pty: the host just set the line up (tcsetattr), as pyserial does on open
         self._on_flush = on_flush      # pty in packet mode: called when a host opens the port
         self._fd = read_fd
         self._write = write
@@ -63,10 +65,41 @@ class Link:
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         self.dropped = 0
-        self._threads = [
-            threading.Thread(target=self._reader, name=f"{name}-rx", daemon=True),
-            threading.Thread(target=self._writer, name=f"{name}-tx", daemon=True),
-        ]
+        self._threads = [threading.Thread(target=self._writer, name=f"{name}-tx", daemon=True)]
+        if not self.direct:
+            self._threads.append(threading.Thread(target=self._reader, name=f"{name}-rx", daemon=True))
+
+    def fileno(self) -> int:
+        """The fd to watch for host bytes (direct links)."""
+        return self._fd
+
+    def read_now(self) -> None:
+        """Read what the host sent (the fd is readable) and hand it on; for direct links."""
+        try:
+            data = os.read(self._fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._on_eof()
+            return
+        data = self._unpack(data)
+        if data:
+            self._deliver(data)
+
+    def _unpack(self, data: bytes) -> bytes:
+        """Strip the pty packet-mode status byte, reporting a host opening the port; data only otherwise."""
+        if self._on_flush is None:
+            return data
+        status, data = data[0], data[1:]
+        if status & TIOCPKT_IOCTL:
+            self._configured = True
+        if status & termios.TIOCPKT_FLUSHREAD and self._configured:
+            self._on_flush()
+        if data:
+            self._configured = False
+        return data
 
     def start(self) -> None:
         """Start the reader and writer threads."""
@@ -126,7 +159,6 @@ class Link:
     def _reader(self) -> None:
         """Wait for host bytes (or the wake pipe); hand them on at the link's rate."""
         step = self._rx.chunk()
-        configured = False      # pty: the host just set the line up (tcsetattr), as pyserial does on open
         while not self._stop.is_set():
             try:
                 ready, _, _ = select.select([self._fd, self._wake_r], [], [])
@@ -143,15 +175,7 @@ class Link:
             if not data:
                 self._on_eof()
                 break
-            if self._on_flush is not None:
-                status, data = data[0], data[1:]
-                if status & TIOCPKT_IOCTL:
-                    configured = True
-                if status & termios.TIOCPKT_FLUSHREAD and configured:
-                    self._on_flush()
-                if not data:
-                    continue
-                configured = False
+            data = self._unpack(data)
             for i in range(0, len(data), step):
                 piece = data[i:i + step]
                 self._rx.pace(len(piece), self._stop)
@@ -223,7 +247,8 @@ def pty_link(master: int, slave: int, deliver: Deliver, on_open: Callable[[], No
     attrs[3] |= EXTPROC
     termios.tcsetattr(slave, termios.TCSANOW, attrs)
     fcntl.ioctl(master, termios.TIOCPKT, struct.pack("i", 1))
-    return Link("pty", master, lambda b: os.write(master, b), deliver, lambda: None, baud, on_flush=on_open)
+    return Link("pty", master, lambda b: os.write(master, b), deliver, lambda: None, baud, on_flush=on_open,
+                direct=True)
 
 
 def tcp_link(conn: socket.socket, deliver: Deliver, on_eof: Callable[[], None], baud: int | None) -> Link:

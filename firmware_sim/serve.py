@@ -45,6 +45,9 @@ class SimServer:
         self.tcp_url: str | None = None
         self._threads: list[threading.Thread] = []
         self._wake_r, self._wake_w = os.pipe()
+        self._kick_r, self._kick_w = os.pipe()
+        os.set_blocking(self._kick_r, False)
+        os.set_blocking(self._kick_w, False)
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -54,8 +57,12 @@ class SimServer:
         self.serial_path = os.ttyname(self._slave)
         with self.lock:
             port = self.board.open_port()
-        link = pty_link(self._master, self._slave, partial(self._post, "data", port),
-                        partial(self._post, "opened", port), self.baud)
+        if self.baud is None:   # read by the board thread itself: no thread hop per line
+            link = pty_link(self._master, self._slave, partial(self.board.receive, port),
+                            partial(self._opened, port), self.baud)
+        else:
+            link = pty_link(self._master, self._slave, partial(self._post, "data", port),
+                            partial(self._post, "opened", port), self.baud)
         self._links[port] = link
         link.start()
         if self._tcp_port is not None:
@@ -64,14 +71,14 @@ class SimServer:
             self.tcp_url = f"socket://{host}:{tport}"
             self._spawn(self._accept, "tcp-accept")
         self._spawn(self._run, "board")
-        self._inbox.put(("kick",))
+        self._post("kick")
 
     def stop(self) -> None:
         """Stop serving: board thread, acceptor and links joined, pty and sockets closed, log flushed."""
         if self._stop.is_set():
             return
         self._stop.set()
-        self._inbox.put(("stop",))
+        self._post("stop")
         os.write(self._wake_w, b"x")
         for t in self._threads:
             t.join(timeout=10)
@@ -80,7 +87,7 @@ class SimServer:
         self._links.clear()
         if self._listener is not None:
             self._listener.close()
-        for fd in (self._master, self._slave, self._wake_r, self._wake_w):
+        for fd in (self._master, self._slave, self._wake_r, self._wake_w, self._kick_r, self._kick_w):
             try:
                 os.close(fd)
             except OSError:
@@ -89,8 +96,12 @@ class SimServer:
             self.board.log.close()
 
     def _post(self, *item: Any) -> None:
-        """Hand an event to the board thread (called from link threads)."""
+        """Hand an event to the board thread (called from link threads) and wake it."""
         self._inbox.put(item)
+        try:
+            os.write(self._kick_w, b"k")
+        except (BlockingIOError, OSError):
+            pass   # the pipe is full (the board will see the queue anyway) or closed (stopping)
 
     def _spawn(self, target: Any, name: str) -> None:
         """Start a named thread that stop() joins."""
@@ -119,7 +130,7 @@ class SimServer:
                                 self.baud)
                 self._links[port] = link
             link.start()
-            self._inbox.put(("kick",))
+            self._post("kick")
 
     # -- the board thread ------------------------------------------------------------------------------------------
     def _handle(self, item: tuple[Any, ...]) -> bool:
@@ -137,13 +148,28 @@ class SimServer:
             except OSError:
                 pass
         elif kind == "opened":
-            link = self._links.get(item[1])
-            if link is not None and self.board.resets_on_open():
-                link.discard_pending()
-            self.board.host_opened(item[1])
+            self._opened(item[1])
         elif kind == "stop":
             return False
         return True
+
+    def _opened(self, port: int) -> None:
+        """A host opened the pty: unsent output is gone with the reset the board does."""
+        link = self._links.get(port)
+        if link is not None and self.board.resets_on_open():
+            link.discard_pending()
+        self.board.host_opened(port)
+
+    def _wait_input(self, timeout: float | None) -> list[int]:
+        """Block until an inbox item, host bytes on a direct link, or the timeout; return readable fds."""
+        if not self._inbox.empty():
+            return []
+        fds = [self._kick_r] + [link.fileno() for link in self._links.values() if link.direct]
+        try:
+            ready, _, _ = select.select(fds, [], [], timeout)
+        except (OSError, ValueError):
+            return []
+        return ready
 
     def _run(self) -> None:
         """Board loop: take input, run commands up to the paced clock, send replies, sleep until the next event."""
@@ -155,24 +181,31 @@ class SimServer:
         last_flush = wall0
         while True:
             t_wait = time.monotonic()
-            try:
-                item: tuple[Any, ...] | None = self._inbox.get(timeout=timeout)
-            except queue.Empty:
-                item = None
+            ready = self._wait_input(timeout)
             waited = time.monotonic() - t_wait
             with self.lock:
                 running = True
-                if item is not None:
-                    running = self._handle(item)
-                    for _ in range(64):
-                        try:
-                            running = self._handle(self._inbox.get_nowait()) and running
-                        except queue.Empty:
-                            break
+                got = False
+                for link in list(self._links.values()):
+                    if link.direct and link.fileno() in ready:
+                        link.read_now()
+                        got = True
+                if self._kick_r in ready:
+                    try:
+                        os.read(self._kick_r, 65536)
+                    except BlockingIOError:
+                        pass
+                for _ in range(64):
+                    try:
+                        item = self._inbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    got = True
+                    running = self._handle(item) and running
                 if not running:
                     self._flush_out()
                     return
-                if item is None and starve_armed:
+                if not got and starve_armed:
                     b.starve()
                 if self.speed is None:
                     if not b.busy:
