@@ -112,3 +112,11 @@ def test_binary_noise_never_raises_and_every_queued_command_is_acknowledged(nois
     cmds = drain(proto, q)
     out = proto.data_to_send()
     assert out.count(b"ok") >= len(cmds)
+
+
+def test_emergency_parser_only_acts_on_commands_at_the_start_of_a_line():
+    proto, _ = make()
+    assert proto.receive_data(b"M117 press M112 to stop\n") == []
+    assert proto.receive_data(b"N12 M112*53\n") == ["M112"]
+    assert proto.receive_data(b"M1120\n") == []
+    assert proto.receive_data(b"  M41") == [] and proto.receive_data(b"0\n") == ["M410"]
