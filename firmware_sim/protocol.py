@@ -22,7 +22,7 @@ ERR_LINE_NO = "Line Number is not Last Line Number+1, Last Line: "
 ERR_NO_CHECKSUM = "No Checksum with line number, Last Line: "
 
 # Marlin's emergency parser: a command at the start of a line (after an optional line number), as bytes arrive
-_EMERGENCY = re.compile(rb"^[ \t]*(?:N-?[0-9]+[ \t]*)?M(112|108|410)(?![0-9])", re.M)
+_EMERGENCY = re.compile(rb"^[ \t]*(?:N-?[0-9]+[ \t]*)?M(112|108|410)(?![0-9])", re.MULTILINE)
 _EMERGENCY_TAIL = 24
 
 
