@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -59,7 +60,7 @@ def commands(path: Path) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     layer_next = False
     for raw in path.read_text().splitlines():
-        if raw.startswith(";LAYER:") or raw.startswith(";LAYER_CHANGE"):
+        if raw.startswith((";LAYER:", ";LAYER_CHANGE")):
             layer_next = True
             continue
         cmd = raw.split(";", 1)[0].strip()
@@ -97,7 +98,7 @@ class Sender:
         for line in lines:
             if line.startswith(b"ok"):
                 self.inflight.popleft()
-            elif line.startswith(b"Error") or line.startswith(b"Resend"):
+            elif line.startswith((b"Error", b"Resend")):
                 raise RuntimeError(f"board replied {line!r}")
 
     def send(self, cmd: str) -> None:
@@ -121,6 +122,7 @@ def main() -> int:
     ap.add_argument("--gcode", default=None, help="stream this G-code instead of slicing")
     ap.add_argument("--resolution", default="1280x960")
     ap.add_argument("--no-camera", action="store_true", help="skip the per-layer snapshots")
+    ap.add_argument("--profile", default=None, metavar="SVG", help="record the simulator with py-spy into SVG")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sim-bench-"))
     if args.gcode:
@@ -131,11 +133,19 @@ def main() -> int:
         source = slice_gcode(Path(args.model), gcode)
         print(f"sliced {Path(args.model).name} with {source} in {time.perf_counter() - t:.1f} s")
     cmds = commands(gcode)
-    proc = subprocess.Popen([sys.executable, "-m", "controller", "sim", "--speed", "max", "--resolution",
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    prefix = []
+    if args.profile:
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        prefix = [spy, "record", "--nonblocking", "-r", "200", "-f", "raw", "-o", args.profile, "--"]
+    proc = subprocess.Popen([*prefix, sys.executable, "-m", "controller", "sim", "--speed", "max", "--resolution",
                              args.resolution, "--executed-log", str(tmp / "executed.jsonl")],
                             cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
-        info = json.loads(proc.stdout.readline())
+        line = proc.stdout.readline()
+        while line and not line.startswith("{"):   # py-spy's own banner when profiling
+            line = proc.stdout.readline()
+        info = json.loads(line)
         import serial  # the host opens the pty like a USB serial port
         ser = serial.Serial(info["serial"], 115200, timeout=5)
         while not ser.readline().startswith(b"echo: RX_BUFFER_SIZE"):
@@ -166,11 +176,15 @@ def main() -> int:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sim_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     print(f"g-code: {source}, {len(cmds)} commands, {st['layer'] + 1} layers, {st['moves_executed']} moves")
     print(f"simulated print time: {st['print_time']:.1f} s ({st['print_time'] / 3600:.2f} h); "
           f"simulated clock {st['sim_time']:.1f} s")
     print(f"wall time: {wall:.2f} s, of which camera {cam_s:.2f} s for {frames} frames at {args.resolution}")
-    print(f"ratio simulated print time / wall time: {st['print_time'] / wall:.0f}x (goal >= 200x)")
+    print(f"simulator process CPU time: {sim_cpu:.2f} s (start-up and shutdown included)")
+    print(f"ratio simulated print time / wall time: {st['print_time'] / wall:.0f}x (goal >= 200x); "
+          f"per simulator CPU second: {st['print_time'] / sim_cpu:.0f}x")
     return 0
 
 
