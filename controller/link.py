@@ -290,9 +290,7 @@ class Link:
         elif isinstance(reply, r.Resend):
             self._last_heard = now
             events += self._on_resend(reply.line)
-        elif isinstance(reply, r.Busy):
-            self._last_heard = now
-        elif isinstance(reply, r.TempReport) and reply.temps.waiting:
+        elif isinstance(reply, r.Busy) or isinstance(reply, r.TempReport) and reply.temps.waiting:
             self._last_heard = now
         elif isinstance(reply, r.FirmwareError):
             if reply.fatal and self.state is not LinkState.HALTED:
