@@ -12,11 +12,13 @@ Usage: python bench/stream.py [--gcode FILE] [--lines N] [--util-lines N] [--soa
 from __future__ import annotations
 
 import argparse
+import itertools
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,6 +55,26 @@ def synthetic(n: int) -> list[str]:
                          for i in range(n)]
 
 
+SAMPLES: list[tuple[float, int]] = []
+
+
+def _sample(progress: Callable[[], int], done: Callable[[], bool]) -> None:
+    """Record (time, lines done) every 20 ms into SAMPLES until done."""
+    SAMPLES.clear()
+    while not done():
+        SAMPLES.append((time.perf_counter(), progress()))
+        time.sleep(0.02)
+    SAMPLES.append((time.perf_counter(), progress()))
+
+
+def steady_rate(cum_bytes: list[int]) -> float:
+    """Bytes/s between 10 % and 90 % of the lines (excludes heat-up waits at the start and the end sync)."""
+    total = len(cum_bytes)
+    a = next(s for s in SAMPLES if s[1] >= total * 0.1)
+    b = next(s for s in SAMPLES if s[1] >= total * 0.9)
+    return (cum_bytes[b[1] - 1] - cum_bytes[a[1] - 1]) / max(b[0] - a[0], 1e-9)
+
+
 def run_printloop(port: str, path: Path, flow: str, baud: int = 115200, rx_buffer: int = 128,
                   queue_size: int = 4) -> tuple[float, int]:
     """Stream a file with PrinterSession; return (seconds from start to completion, lines)."""
@@ -61,7 +83,10 @@ def run_printloop(port: str, path: Path, flow: str, baud: int = 115200, rx_buffe
     s.connect()
     t0 = time.perf_counter()
     job = s.start_job(path, wait_for_temperatures=False)
+    sampler = threading.Thread(target=_sample, args=(lambda: job.progress().line, lambda: job.finished))
+    sampler.start()
     p = job.wait(3600)
+    sampler.join()
     dt = time.perf_counter() - t0
     s.close()
     if p.state != "completed":
@@ -86,7 +111,10 @@ def run_printcore(port: str, commands: list[str], baud: int = 115200) -> float:
     gcode = gcoder.LightGCode(commands)
     t0 = time.perf_counter()
     p.startprint(gcode)
+    sampler = threading.Thread(target=_sample, args=(lambda: p.queueindex, done.is_set))
+    sampler.start()
     done.wait(3600)
+    sampler.join()
     dt = time.perf_counter() - t0
     p.disconnect()
     return dt
@@ -125,8 +153,8 @@ def utilisation(gcode: Path, max_lines: int) -> None:
     """Link utilisation through the simulator's throttled pty, loss checked against its executed log."""
     prepared = prepare_file(gcode)
     commands = list(prepared.commands[:max_lines])
-    payload = sum(len(c) + 1 for c in commands)
-    wire = sum(len(frame(i + 1, c)) for i, c in enumerate(commands))
+    cum_payload = list(itertools.accumulate(len(c) + 1 for c in commands))
+    cum_wire = list(itertools.accumulate(len(frame(i + 1, c)) for i, c in enumerate(commands)))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "util.gcode"
         path.write_text("\n".join(commands) + "\n")
@@ -142,9 +170,9 @@ def utilisation(gcode: Path, max_lines: int) -> None:
                     lost = "zero loss" if executed[-len(commands):] == commands else \
                         f"LOSS/ORDER MISMATCH ({len(executed)} executed)"
                 cap = baud / 10
-                print(f"utilisation {baud:6d} baud {name:10s} {len(commands)} lines {dt:6.2f} s: "
-                      f"wire {wire / dt / cap * 100:5.1f} %  payload {payload / dt / cap * 100:5.1f} %  {lost}",
-                      flush=True)
+                print(f"utilisation {baud:6d} baud {name:10s} {len(commands)} lines in {dt:6.2f} s; streaming "
+                      f"10-90 %: wire {steady_rate(cum_wire) / cap * 100:5.1f} %  payload "
+                      f"{steady_rate(cum_payload) / cap * 100:5.1f} %;  {lost}", flush=True)
 
 
 def soak(runs: int, lines: int) -> None:

@@ -235,13 +235,12 @@ class Link:
     # ---- bytes out ---------------------------------------------------------------------------------------------
     def _window_open(self, size: int) -> bool:
         """Would one more transmission of `size` bytes fit the firmware's buffers?"""
-        live = sum(1 for tx in self._fifo if tx.size)  # entries zeroed by a poke no longer hold buffer space
-        if not live:
+        sizes = [tx.size for tx in self._fifo if tx.size]  # entries zeroed by a poke hold no buffer space
+        if not sizes:
             return True
         if self.config.flow == "ok" or not self._numbered:
             return False  # one line per ok; and nothing after M110 until the board confirmed the renumbering
-        lines_ok = live < self.queue_size
-        return lines_ok and self._in_flight_bytes + size <= self.config.rx_buffer - 1
+        return len(sizes) < self.queue_size and self._in_flight_bytes + size <= self.config.rx_buffer - 1
 
     def bytes_to_send(self, now: float) -> bytes:
         """Everything that may be written now: urgent bytes, then frames while the window has room."""
@@ -336,8 +335,8 @@ class Link:
 
     def _on_ok(self, ok: r.Ok) -> list[LinkEvent]:
         """Retire transmissions: through a matching line number or M105 sync, else just the oldest."""
-        if ok.queue_free is not None and ok.queue_free + 1 > self.queue_size and self.config.flow == "window":
-            self.queue_size = ok.queue_free + 1
+        if ok.queue_free is not None and ok.queue_free > self.queue_size and self.config.flow == "window":
+            self.queue_size = ok.queue_free  # the firmware's BUFSIZE is at least its largest free-slot count
         rejected, self._rejecting = self._rejecting, False
         if not self._fifo:
             return []
