@@ -121,6 +121,14 @@ class PrinterSession:
                                     lambda why: self._inbox.put(("closed", why)))
         self._pump_thread = threading.Thread(target=self._pump, name=f"printer {self.port}", daemon=True)
         self._pump_thread.start()
+        try:
+            return self._handshake(timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _handshake(self, timeout: float) -> FirmwareInfo:
+        """Wait for `start` (or give up), renumber, read M115, choose auto-report or polling."""
         deadline = time.monotonic() + timeout
         started = time.monotonic()
         while self._call(lambda: self._link.state is lk.LinkState.WAITING_START):

@@ -19,6 +19,7 @@ def _print(*args: str, **kw) -> subprocess.Popen:
 
 def test_print_json_streams_the_file_and_exits_zero(tmp_path):
     cmds = write_gcode(tmp_path / "a.gcode", 800, layers=4)
+    (tmp_path / "a.gcode").write_text(";TIME:120\n" + (tmp_path / "a.gcode").read_text())
     with Sim("--speed", "max") as sim:
         proc = _print(str(tmp_path / "a.gcode"), "--port", sim.serial, "--json")
         out, err = proc.communicate(timeout=120)
@@ -28,6 +29,8 @@ def test_print_json_streams_the_file_and_exits_zero(tmp_path):
         assert rows[-1]["line"] == rows[-1]["total_lines"] == len(cmds)
         assert rows[-1]["layer_count"] == 4
         assert {"percent", "eta_s", "hotend", "bed", "bytes_sent", "elapsed_s"} <= set(rows[-1])
+        assert rows[0]["eta_s"] is not None and rows[0]["eta_s"] <= 120  # from the ;TIME: header
+        assert rows[-1]["eta_s"] == 0.0
         assert file_part(numbered(wait_log(sim, len(cmds)))) == cmds
 
 
@@ -38,6 +41,14 @@ def test_print_with_progress_bar_in_ok_mode(tmp_path):
         _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         assert "job completed" in err
+
+
+def test_print_reports_a_port_that_does_not_exist_in_one_line(tmp_path):
+    write_gcode(tmp_path / "n.gcode", 10)
+    proc = _print(str(tmp_path / "n.gcode"), "--port", "/dev/does-not-exist")
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert err.strip().splitlines()[-1].startswith("printloop print: TransportError: cannot open serial port")
 
 
 def test_print_exits_nonzero_with_the_reason_when_the_board_resets(tmp_path):
