@@ -223,3 +223,22 @@ def test_streams_over_tcp_socket_url(tmp_path):
         s.close()
         assert p.state == "completed", p.reason
         assert file_part(numbered(wait_log(sim, len(cmds)))) == cmds
+
+
+def test_a_hook_that_raises_fails_the_job_with_its_message(tmp_path):
+    write_gcode(tmp_path / "h.gcode", 200, layers=4)
+    events = []
+
+    def hook(b: LayerBoundary, job: Job) -> None:
+        if b.layer == 2:
+            raise RuntimeError("camera unreachable")
+
+    with Sim("--speed", "max") as sim:
+        s = PrinterSession(sim.serial, timeout=2.0, on_event=events.append)
+        s.connect()
+        p = s.start_job(tmp_path / "h.gcode", layer_hook=hook).wait(60)
+        s.close()
+    assert (p.state, p.reason) == ("failed", "camera unreachable")
+    assert p.layer == 1 and p.line < p.total_lines  # stopped before the first command of layer 2
+    assert [e.data["layer"] for e in events if e.kind == "layer"] == [1, 2]
+    assert events[-1].kind == "failed"
