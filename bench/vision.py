@@ -30,6 +30,7 @@ from vision.registration import register  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 CLASSES = ("layer_shift", "missing_layer", "under_extrusion", "spaghetti")
+VERBOSE = False
 FAULT_OF = {"layer_shift": "layer_shift", "missing_layer": "clog", "under_extrusion": "under",
             "spaghetti": "spaghetti"}
 
@@ -94,7 +95,7 @@ def simulate(model: str, layers: list[LayerPaths], fault: str | None, rng: np.ra
     dep = Deposition()
     n_layers = min(len(layers), max_layers)
     fault_layer = int(rng.integers(2, max(3, n_layers - 2))) if fault else None
-    params = {"factor": float(rng.uniform(0.3, 0.6))}
+    params = {"factor": float(rng.uniform(0.3, 0.5))}
     ang = rng.uniform(0, 2 * np.pi)
     mag = rng.uniform(1.5, 4.0)
     params["dx"], params["dy"] = float(mag * np.cos(ang)), float(mag * np.sin(ang))
@@ -109,6 +110,9 @@ def simulate(model: str, layers: list[LayerPaths], fault: str | None, rng: np.ra
         t0 = time.perf_counter()
         verdict, _ = checker.check(img, n, annotated=False)
         timings.append(1000 * (time.perf_counter() - t0))
+        if VERBOSE and (verdict.failed or active):
+            sc = {k: round(v, 2) for k, v in verdict.score.items()}
+            print(f"  {model} {fault}@{fault_layer} n={n} {verdict.status} {sc}")
         if not active:
             clean += 1
             false_alarms += int(verdict.failed)
@@ -125,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-layers", type=int, default=14)
     ap.add_argument("--models", default="cube.cura,cube.prusa")
+    ap.add_argument("--verbose", action="store_true", help="print every failed or faulty layer's figures")
     args = ap.parse_args(argv)
+    global VERBOSE
+    VERBOSE = args.verbose
     cache = Path("/tmp/printloop-bench-vision")
     cache.mkdir(exist_ok=True)
     models = load_models(args.models.split(","), cache)
@@ -144,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     print("vision campaign: firmware_sim Deposition + camera driven directly from G-code toolpaths, faults applied "
           "by the bench (not the serial loop)")
     print(f"prints {len(outcomes)}  models {', '.join(names)}  seed {args.seed}  wall {wall:.0f} s")
-    print(f"{'class':<17}{'prints':>7}{'recall@2':>10}{'right class':>12}{'mean delay':>11}")
+    print(f"{'class':<17}{'prints':>7}{'recall@2':>10}{'any class':>12}{'mean delay':>11}")
     for cls in CLASSES:
         fault = FAULT_OF[cls]
         rows = [o for o in outcomes if o.fault == fault]
