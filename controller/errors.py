@@ -15,3 +15,7 @@ class PrinterHaltedError(ControllerError):
 
 class JobError(ControllerError):
     """A job cannot be started, paused, resumed or cancelled in its present state."""
+
+
+class ProtocolError(ControllerError):
+    """The firmware asked for something the host cannot honour (a resend target outside the line history)."""

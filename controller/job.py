@@ -1,0 +1,339 @@
+"""A print job on one printer: streams a prepared file, stops at layer boundaries for the hook, pauses, resumes,
+cancels, and reports progress with an ETA from the slicer's estimate corrected by actual progress.
+
+The job's own thread runs the layer hook and the pause/resume/cancel sequences; the session's pump thread pulls
+file commands from `_take` and reports acceptances through `_accepted`.
+"""
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from controller.errors import ControllerError, JobError
+from controller.gcode_lines import LayerBoundary, PreparedGcode
+from controller.job_state import MachineState, advance, pause_sequence, resume_sequence
+
+if TYPE_CHECKING:
+    from controller.session import PrinterSession
+
+__all__ = ["Job", "JobEvent", "JobProgress", "JobTag", "LayerBoundary"]
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """A snapshot of a job's progress (lines and bytes acknowledged by the firmware)."""
+
+    state: str  # "running" | "paused" | "completed" | "cancelled" | "failed"
+    line: int
+    total_lines: int
+    bytes_sent: int
+    total_bytes: int
+    layer: int
+    layer_count: int
+    percent: float
+    elapsed_s: float
+    eta_s: float | None
+    reason: str | None
+    hotend: float
+    bed: float
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """Something that happened on a printer or job (kind: layer, paused, completed, failed, resend, ...)."""
+
+    kind: str
+    message: str
+    t: float
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class JobTag:
+    """Link tag of a file command: which job, which command index."""
+
+    job: Job
+    index: int
+
+
+class _Stopped(Exception):
+    """The job was cancelled or failed while its thread waited."""
+
+
+_HEAT_WAIT = {"M104": "M109", "M140": "M190"}
+_EXEC_TIMEOUT = 3600.0
+
+
+def _heat_injections(commands: tuple[str, ...]) -> dict[int, list[str]]:
+    """Waits to insert before the first extrusion when the file sets heater targets without waiting for them."""
+    set_at: dict[str, str] = {}
+    for i, c in enumerate(commands):
+        head = c.split(None, 1)[0].upper() if c else ""
+        if head in _HEAT_WAIT:
+            set_at[_HEAT_WAIT[head]] = c.upper().replace(head, _HEAT_WAIT[head], 1)
+        elif head in ("M109", "M190"):
+            set_at.pop(head, None)
+        elif head in ("G1", "G0") and " E" in f" {c.upper()}" and "E-" not in c.upper():
+            waits = [w for w in set_at.values() if " S0" not in f"{w} " and "S0 " not in w]
+            return {i: waits} if waits else {}
+    return {}
+
+
+class Job:
+    """A print job (see module docstring); created by `PrinterSession.start_job`."""
+
+    def __init__(self, session: PrinterSession, prepared: PreparedGcode, *,
+                 layer_hook: Callable[[LayerBoundary, Job], None] | None, wait_for_temperatures: bool,
+                 name: str = "") -> None:
+        """Bind the prepared file to the session; `_start` launches the thread."""
+        self.session = session
+        self.prepared = prepared
+        self.name = name
+        self.layer_hook = layer_hook
+        self._cond = threading.Condition()
+        self._cursor = 0           # next file command to hand to the link
+        self._stop_at = 0          # the pump hands out commands below this index only
+        self._acked = 0            # file commands the firmware took (max index + 1)
+        self._state = "running"
+        self._reason: str | None = None
+        self._pause_requested = False
+        self._resume_requested = False
+        self._cancel_requested = False
+        self._executing = False
+        self._drained = False
+        self._finished = threading.Event()
+        self._t0 = session.clock()
+        self._t_end: float | None = None
+        self._injections = _heat_injections(prepared.commands) if wait_for_temperatures else {}
+        self._injected: set[int] = set()
+        self._sizes = np.cumsum(np.fromiter((len(c) + 1 for c in prepared.commands), dtype=np.int64,
+                                            count=len(prepared.commands)))
+        self._layer_lines = [b.line for b in prepared.layers]
+        self._cached_state: tuple[int, MachineState] = (0, MachineState())
+        self._thread = threading.Thread(target=self._run, name=f"job {name}", daemon=True)
+
+    # ---- public API ----------------------------------------------------------------------------------------------
+    @property
+    def finished(self) -> bool:
+        """Completed, cancelled or failed."""
+        return self._finished.is_set()
+
+    def progress(self) -> JobProgress:
+        """Lines, bytes and layer acknowledged so far, percent, elapsed and ETA, temperatures."""
+        p = self.prepared
+        total = len(p.commands)
+        line = min(self._acked, total)
+        done_bytes = int(self._sizes[line - 1]) if line > 0 else 0
+        frac = done_bytes / p.total_bytes if p.total_bytes else 1.0
+        end = self._t_end if self._t_end is not None else self.session.clock()
+        elapsed = max(0.0, end - self._t0)
+        layer = bisect.bisect_right(self._layer_lines, max(line - 1, 0)) if p.layer_count else 0
+        temps = self.session.temperatures
+        return JobProgress(self._state, line, total, done_bytes, p.total_bytes, layer, p.layer_count,
+                           100.0 * frac, elapsed, self._eta(frac, elapsed), self._reason, temps.hotend, temps.bed)
+
+    def pause(self) -> None:
+        """Stop feeding; the job thread finishes the moves in flight, retracts and parks; heaters stay on."""
+        with self._cond:
+            if self.finished or self._cancel_requested:
+                raise JobError(f"cannot pause a job that is {self._state}")
+            self._pause_requested = True
+            self._cond.notify_all()
+        if threading.current_thread() is not self._thread:
+            self._unsent(self.session._withdraw())
+
+    def resume(self) -> None:
+        """Continue a paused job: reheat, return to position, unretract, restore E, modes and feed."""
+        with self._cond:
+            if self.finished or not (self._pause_requested or self._state == "paused"):
+                raise JobError(f"cannot resume a job that is {self._state}")
+            self._resume_requested = True
+            self._cond.notify_all()
+
+    def cancel(self) -> None:
+        """Stop sending; heaters and motors off (M104 S0, M140 S0, M84); the job ends "cancelled"."""
+        with self._cond:
+            if self.finished:
+                return
+            self._cancel_requested = True
+            self._cond.notify_all()
+        if threading.current_thread() is not self._thread:
+            self._unsent(self.session._withdraw())
+
+    def wait(self, timeout: float | None = None) -> JobProgress:
+        """Block until the job ended (or the timeout passed) and return its progress."""
+        self._finished.wait(timeout)
+        return self.progress()
+
+    def execute(self, lines: list[str], timeout: float = 120.0) -> None:
+        """From inside a layer hook: send these commands now and return once the firmware took them all."""
+        if threading.current_thread() is not self._thread:
+            raise JobError("Job.execute is for layer hooks, which run on the job's thread")
+        commands = [c.split(";", 1)[0].strip() for c in lines]
+        self.session._execute([c for c in commands if c], timeout)
+
+    # ---- pump side -----------------------------------------------------------------------------------------------
+    def _take(self, limit: int) -> list[tuple[str, Any]]:
+        """File commands (and injected heater waits) for the link, up to the current stop."""
+        with self._cond:
+            if self._pause_requested or self._cancel_requested or self.finished or self._executing:
+                return []
+            out: list[tuple[str, Any]] = []
+            cmds = self.prepared.commands
+            while self._cursor < self._stop_at and len(out) < limit:
+                i = self._cursor
+                if i in self._injections and i not in self._injected:
+                    self._injected.add(i)
+                    out += [(c, None) for c in self._injections[i]]
+                out.append((cmds[i], JobTag(self, i)))
+                self._cursor += 1
+            return out
+
+    def _accepted(self, index: int) -> None:
+        """The firmware took file command `index`."""
+        if index + 1 > self._acked:
+            self._acked = index + 1
+
+    def _pumped(self, link_idle: bool) -> None:
+        """After each pump turn: wake the job thread when its segment is fully acknowledged."""
+        drained = link_idle and self._cursor >= self._stop_at
+        if drained != self._drained:
+            with self._cond:
+                self._drained = drained
+                self._cond.notify_all()
+
+    def _unsent(self, withdrawn: list[tuple[str, Any]]) -> None:
+        """Withdrawn commands go back to the file cursor."""
+        indices = [t.index for _c, t in withdrawn if isinstance(t, JobTag) and t.job is self]
+        if indices:
+            with self._cond:
+                self._cursor = min(self._cursor, min(indices))
+
+    # ---- job thread ----------------------------------------------------------------------------------------------
+    def _start(self) -> None:
+        """Launch the job thread."""
+        self.session._emit("job_started", f"job {self.name} started", {"lines": len(self.prepared.commands)})
+        self._thread.start()
+
+    def _run(self) -> None:
+        """Stream segment by segment, calling the hook at each boundary, then prove the end with an M105 sync."""
+        try:
+            stops = [b for b in self.prepared.layers if self.layer_hook is not None]
+            for boundary in [*stops, None]:
+                self._segment(boundary.line if boundary else len(self.prepared.commands))
+                if boundary is None:
+                    break
+                self.session._emit("layer", f"layer {boundary.layer} at z={boundary.z}",
+                                   {"layer": boundary.layer, "z": boundary.z, "line": boundary.line})
+                assert self.layer_hook is not None
+                self.layer_hook(boundary, self)
+                self._check_requests()
+            self.session._execute(["M105"], _EXEC_TIMEOUT, need_proof=True)
+            self._acked = len(self.prepared.commands)
+            self._finish("completed", None)
+        except _Stopped:
+            pass
+        except Exception as exc:  # noqa: BLE001 - a failing hook or link fails the job with its message
+            self._fail(str(exc) or type(exc).__name__)
+
+    def _segment(self, stop: int) -> None:
+        """Let the pump send commands up to `stop`, then wait until all of them are acknowledged."""
+        with self._cond:
+            self._stop_at = stop
+            self._drained = False
+        self.session._inbox.put(("wake",))
+        while True:
+            self._check_requests()
+            with self._cond:
+                if self._drained and self._cursor >= stop and not self._pause_requested:
+                    return
+                self._cond.wait(0.1)
+
+    def _check_requests(self) -> None:
+        """Act on cancel or pause requested from any thread (or from the hook)."""
+        if self.finished:
+            raise _Stopped
+        if self._cancel_requested:
+            self._do_cancel()
+        if self._pause_requested:
+            self._do_pause()
+
+    def _machine_state(self) -> MachineState:
+        """G-code state after the file commands handed out so far."""
+        start, state = self._cached_state
+        if self._cursor < start:
+            start, state = 0, MachineState()
+        for c in self.prepared.commands[start:self._cursor]:
+            state = advance(state, c)
+        self._cached_state = (self._cursor, state)
+        return state
+
+    def _do_pause(self) -> None:
+        """Withdraw unsent lines, let in-flight moves finish, retract and park, then wait for resume or cancel."""
+        self._unsent(self.session._withdraw())
+        self.session._wait_idle(_EXEC_TIMEOUT)
+        state = self._machine_state()
+        park = self.session.park
+        self.session._execute(pause_sequence(state, park), _EXEC_TIMEOUT)
+        with self._cond:
+            self._state = "paused"
+        self.session._emit("paused", f"job paused at line {self._acked}", {"line": self._acked})
+        with self._cond:
+            while not (self._resume_requested or self._cancel_requested or self.finished):
+                self._cond.wait(0.2)
+            if self.finished:
+                raise _Stopped
+            if self._cancel_requested:
+                self._pause_requested = False
+        if self._cancel_requested:
+            self._do_cancel()
+        self.session._execute(resume_sequence(state, park), _EXEC_TIMEOUT)
+        with self._cond:
+            self._state = "running"
+            self._pause_requested = self._resume_requested = False
+            self._cond.notify_all()
+        self.session._emit("resumed", f"job resumed at line {self._acked}", {"line": self._acked})
+        self.session._inbox.put(("wake",))
+
+    def _do_cancel(self) -> None:
+        """Stop sending, heaters and motors off, record the state."""
+        self._unsent(self.session._withdraw())
+        try:
+            self.session._execute(["M104 S0", "M140 S0", "M107", "M84"], 120.0)
+        except ControllerError:
+            pass
+        self._finish("cancelled", f"cancelled at line {self._acked} of {len(self.prepared.commands)}")
+        raise _Stopped
+
+    def _finish(self, state: str, reason: str | None) -> None:
+        """Record the end state once."""
+        with self._cond:
+            if self.finished:
+                return
+            self._state, self._reason = state, reason
+            self._t_end = self.session.clock()
+            self._finished.set()
+            self._cond.notify_all()
+        self.session._emit(state, reason or f"job {state}", {"line": self._acked})
+
+    def _fail(self, reason: str) -> None:
+        """End the job as failed with `reason` (from any thread)."""
+        self._finish("failed", reason)
+
+    def _eta(self, frac: float, elapsed: float) -> float | None:
+        """Remaining seconds: the slicer's estimate, blended toward the pace actually seen as the job advances."""
+        if self.finished:
+            return 0.0 if self._state == "completed" else None
+        estimate = self.prepared.estimate_s
+        measured = elapsed / frac - elapsed if frac > 0.01 else None
+        if estimate is None:
+            return measured
+        planned = estimate * (1.0 - frac)
+        if measured is None:
+            return planned
+        return (1.0 - frac) * planned + frac * measured

@@ -1,0 +1,121 @@
+"""What the printer's G-code state is after the commands sent so far, and the pause/resume sequences built from it.
+
+Units: millimetres, mm/min feed rates (as in G-code), °C.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+_WORD = re.compile(r"([A-Z])\s*(-?\d*\.?\d+)", re.ASCII)
+
+
+@dataclass(frozen=True)
+class ParkConfig:
+    """Where a paused job parks the head: retract E by `retract`, lift Z by `lift`, move to (x, y)."""
+
+    x: float = 0.0
+    y: float = 200.0
+    lift: float = 5.0
+    retract: float = 2.0
+    travel_feed: float = 6000.0
+    z_feed: float = 600.0
+    retract_feed: float = 2100.0
+
+
+@dataclass(frozen=True)
+class MachineState:
+    """Positions, modes, feed and heater targets implied by the commands sent."""
+
+    x: float | None = None
+    y: float | None = None
+    z: float | None = None
+    e: float = 0.0
+    feed: float | None = None
+    relative_xyz: bool = False
+    relative_e: bool = False
+    hotend_target: float = 0.0
+    bed_target: float = 0.0
+    fan: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def _words(command: str) -> dict[str, float]:
+    """Numeric words of a command."""
+    return {k: float(v) for k, v in _WORD.findall(command.upper())}
+
+
+def advance(state: MachineState, command: str) -> MachineState:
+    """The state after one command (only what pause/resume needs: moves, modes, G92, heaters, fan)."""
+    head = command.split(None, 1)[0].upper() if command.strip() else ""
+    if head in ("G0", "G1", "G2", "G3"):
+        w = _words(command)
+        upd: dict[str, float | None] = {}
+        for axis in ("X", "Y", "Z"):
+            if axis in w:
+                cur = getattr(state, axis.lower())
+                upd[axis.lower()] = (cur or 0.0) + w[axis] if state.relative_xyz else w[axis]
+        if "E" in w:
+            upd["e"] = state.e + w["E"] if state.relative_e else w["E"]
+        if "F" in w:
+            upd["feed"] = w["F"]
+        return replace(state, **upd)  # type: ignore[arg-type]
+    if head == "G90":
+        return replace(state, relative_xyz=False, relative_e=False)
+    if head == "G91":
+        return replace(state, relative_xyz=True, relative_e=True)
+    if head == "M82":
+        return replace(state, relative_e=False)
+    if head == "M83":
+        return replace(state, relative_e=True)
+    if head == "G92":
+        w = _words(command)
+        upd2 = {a.lower(): w[a] for a in ("X", "Y", "Z", "E") if a in w}
+        return replace(state, **upd2)  # type: ignore[arg-type]
+    if head == "G28":
+        w = _words(command)
+        axes = [a for a in ("X", "Y", "Z") if a in command.upper()[3:]] or ["X", "Y", "Z"]
+        del w
+        return replace(state, **{a.lower(): 0.0 for a in axes})  # type: ignore[arg-type]
+    if head in ("M104", "M109"):
+        s = _words(command).get("S")
+        return replace(state, hotend_target=s) if s is not None else state
+    if head in ("M140", "M190"):
+        s = _words(command).get("S")
+        return replace(state, bed_target=s) if s is not None else state
+    if head == "M106":
+        return replace(state, fan=_words(command).get("S", 255.0))
+    if head == "M107":
+        return replace(state, fan=0.0)
+    return state
+
+
+def pause_sequence(state: MachineState, park: ParkConfig) -> list[str]:
+    """Retract, lift and park, keeping heaters on (all relative moves, modes restored by resume)."""
+    out = ["M400", "M83", f"G1 E{-park.retract:.3f} F{park.retract_feed:.0f}", "G91",
+           f"G1 Z{park.lift:.3f} F{park.z_feed:.0f}", "G90"]
+    if state.x is not None and state.y is not None:
+        out.append(f"G1 X{park.x:.3f} Y{park.y:.3f} F{park.travel_feed:.0f}")
+    out.append("M400")
+    return out
+
+
+def resume_sequence(state: MachineState, park: ParkConfig) -> list[str]:
+    """Reheat if needed, return to the paused position, unretract, restore E, modes and feed rate."""
+    out: list[str] = []
+    if state.hotend_target > 0:
+        out.append(f"M109 S{state.hotend_target:.0f}")
+    if state.bed_target > 0:
+        out.append(f"M190 S{state.bed_target:.0f}")
+    out.append("G90")
+    if state.x is not None and state.y is not None:
+        out.append(f"G1 X{state.x:.3f} Y{state.y:.3f} F{park.travel_feed:.0f}")
+    if state.z is not None:
+        out.append(f"G1 Z{state.z:.3f} F{park.z_feed:.0f}")
+    out += ["M83", f"G1 E{park.retract:.3f} F{park.retract_feed:.0f}"]
+    out.append("G91" if state.relative_xyz else "G90")
+    out.append("M83" if state.relative_e else "M82")
+    out.append(f"G92 E{state.e:.5f}")
+    if state.feed is not None:
+        out.append(f"G1 F{state.feed:.0f}")
+    return out

@@ -1,0 +1,393 @@
+"""One printer on one serial port: connect, temperatures, manual commands, emergency stop, and its jobs.
+
+A single pump thread owns the sans-IO `Link`: it takes received lines (from the transport's reader thread) and
+calls (from any thread) off one inbox queue, feeds the link and the clock, feeds the active job's commands and
+writes what the link says. Other threads never touch the link.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from controller import link as lk
+from controller import replies as r
+from controller.errors import ControllerError, JobError, PrinterHaltedError, PrinterLostError
+from controller.gcode_lines import LayerBoundary, prepare_file
+from controller.job import Job, JobEvent, JobTag
+from controller.job_state import ParkConfig
+from controller.transport import Transport
+
+SYNC = lk.SYNC
+_FEED_LOW_WATER = 32
+_FEED_BATCH = 128
+
+
+@dataclass(frozen=True)
+class FirmwareInfo:
+    """What M115 said: firmware name, `Cap:` flags, whether oks carry ADVANCED_OK counts, and the raw lines."""
+
+    name: str
+    capabilities: dict[str, bool]
+    advanced_ok: bool
+    raw: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Temperatures:
+    """Latest hotend and bed readings (°C)."""
+
+    hotend: float = 0.0
+    hotend_target: float = 0.0
+    bed: float = 0.0
+    bed_target: float = 0.0
+
+
+class _Waiter:
+    """Completion of a command sent by the host (handshake, `Job.execute`, end-of-job sync)."""
+
+    def __init__(self, need_proof: bool = False) -> None:
+        self.need_proof = need_proof
+        self.done = threading.Event()
+        self.error: str | None = None
+
+    def wait(self, timeout: float) -> None:
+        """Block until acknowledged; raise if the link failed or the time ran out."""
+        if not self.done.wait(timeout):
+            raise PrinterLostError(f"no acknowledgement within {timeout:.0f} s")
+        if self.error is not None:
+            raise PrinterHaltedError(self.error)
+
+
+class PrinterSession:
+    """A printer on a serial port or URL (see module docstring)."""
+
+    def __init__(self, port: str, baud: int = 115200, *, flow: str = "window", timeout: float = 10.0,
+                 lost_after: float = 60.0, on_event: Callable[[JobEvent], None] | None = None,
+                 clock: Callable[[], float] = time.monotonic, rx_buffer: int = 128, queue_size: int = 4,
+                 park: ParkConfig | None = None, start_wait: float = 2.0, poll_interval: float = 2.0) -> None:
+        """Configure (nothing is opened until `connect`)."""
+        self.port, self.baud = port, baud
+        self.config = lk.LinkConfig(flow=flow, rx_buffer=rx_buffer, queue_size=queue_size, timeout=timeout,
+                                    lost_after=lost_after)
+        self.on_event = on_event
+        self.clock = clock
+        self.park = park or ParkConfig()
+        self.start_wait = start_wait
+        self.poll_interval = poll_interval
+        self.temperatures = Temperatures()
+        self.error: str | None = None
+        self.info: FirmwareInfo | None = None
+        self._link = lk.Link(self.config, clock())
+        self._inbox: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._transport: Transport | None = None
+        self._pump_thread: threading.Thread | None = None
+        self._closing = threading.Event()
+        self._job: Job | None = None
+        self._idle_waiters: list[threading.Event] = []
+        self._raw: list[str] = []
+        self._caps: dict[str, bool] = {}
+        self._name = ""
+        self._advanced = False
+        self._autoreport = False
+        self._last_poll = 0.0
+        self._estop = False
+
+    # ---- public API ----------------------------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        """"disconnected" | "idle" | "printing" | "paused" | "error"."""
+        if self._transport is None:
+            return "disconnected"
+        if self.error is not None:
+            return "error"
+        job = self._job
+        if job is not None and not job.finished:
+            return "paused" if job.progress().state == "paused" else "printing"
+        return "idle"
+
+    def connect(self, timeout: float = 20.0) -> FirmwareInfo:
+        """Open the port, wait for `start` (or go on), renumber with M110 N0, read M115, set up temperatures."""
+        if self._transport is not None:
+            raise ControllerError(f"{self.port} is already connected")
+        self._closing.clear()
+        self._link = lk.Link(self.config, self.clock())
+        self._transport = Transport(self.port, self.baud, lambda lines: self._inbox.put(("rx", lines)),
+                                    lambda why: self._inbox.put(("closed", why)))
+        self._pump_thread = threading.Thread(target=self._pump, name=f"printer {self.port}", daemon=True)
+        self._pump_thread.start()
+        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        while self._call(lambda: self._link.state is lk.LinkState.WAITING_START):
+            if time.monotonic() - started >= min(self.start_wait, timeout):
+                self._call(self._link.give_up_waiting_for_start)
+                break
+            time.sleep(0.02)
+        self._host_command("M115", max(0.1, deadline - time.monotonic()))
+        if self._caps.get("AUTOREPORT_TEMP"):
+            self._autoreport = True
+            self._host_command("M155 S2", max(0.1, deadline - time.monotonic()))
+        else:
+            self._host_command("M105", max(0.1, deadline - time.monotonic()))
+        self.info = FirmwareInfo(self._name or "unknown", dict(self._caps), self._advanced, tuple(self._raw))
+        self._emit("connected", f"connected to {self.info.name} on {self.port}", {"capabilities": self._caps})
+        return self.info
+
+    def close(self) -> None:
+        """Stop the pump, close the port; an unfinished job fails with "connection closed"."""
+        job = self._job
+        if job is not None and not job.finished:
+            job._fail("connection closed")
+        self._closing.set()
+        self._inbox.put(("wake",))
+        if self._pump_thread is not None:
+            self._pump_thread.join(timeout=5.0)
+        if self._transport is not None:
+            self._transport.close()
+        self._transport = None
+
+    def send_command(self, line: str) -> None:
+        """Queue a manual command: numbered, sent after the lines already queued."""
+        command = line.split(";", 1)[0].strip()
+        if command:
+            self._call(lambda: self._link.send(command, None))
+
+    def emergency_stop(self) -> None:
+        """M112 at once, ahead of everything queued; the running job fails with "emergency stop"."""
+        self._estop = True
+        job = self._job
+        if job is not None and not job.finished:
+            job._fail("emergency stop")
+
+        def stop() -> None:
+            self._link.withdraw()
+            self._link.send_immediately("M112")
+        self._call(stop)
+
+    def start_job(self, gcode: str | os.PathLike[str], *,
+                  layer_hook: Callable[[LayerBoundary, Job], None] | None = None,
+                  wait_for_temperatures: bool = True) -> Job:
+        """Prepare the file and start streaming it on the job's own thread."""
+        if self.state != "idle":
+            raise JobError(f"cannot start a job: printer {self.port} is {self.state}"
+                           + (f" ({self.error})" if self.error else ""))
+        prepared = prepare_file(gcode)
+        job = Job(self, prepared, layer_hook=layer_hook, wait_for_temperatures=wait_for_temperatures,
+                  name=str(gcode))
+        self._job = job
+        job._start()
+        self._inbox.put(("wake",))
+        return job
+
+    # ---- used by Job ---------------------------------------------------------------------------------------------
+    def _call(self, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
+        """Run fn on the pump thread (which owns the link) and return its result."""
+        if threading.current_thread() is self._pump_thread:
+            return fn()
+        fut: Future[Any] = Future()
+        self._inbox.put(("call", fn, fut))
+        return fut.result(timeout)
+
+    def _host_command(self, command: str, timeout: float, need_proof: bool = False) -> None:
+        """Send one host command and wait until the firmware took it."""
+        self._execute([command], timeout, need_proof)
+
+    def _execute(self, commands: list[str], timeout: float, need_proof: bool = False) -> None:
+        """Send commands now (numbered) and wait until the last one is acknowledged."""
+        if not commands:
+            return
+        waiter = _Waiter(need_proof)
+
+        def queue_all() -> None:
+            for c in commands[:-1]:
+                self._link.send(c, None)
+            self._link.send(commands[-1], waiter)
+        self._call(queue_all)
+        waiter.wait(timeout)
+
+    def _wait_idle(self, timeout: float) -> bool:
+        """Block until nothing is pending or in flight on the link."""
+        ev = threading.Event()
+        self._call(lambda: self._idle_waiters.append(ev))
+        return ev.wait(timeout)
+
+    def _withdraw(self) -> list[tuple[str, Any]]:
+        """Take back unsent commands (pause/cancel)."""
+        result: list[tuple[str, Any]] = self._call(self._link.withdraw)
+        return result
+
+    def _emit(self, kind: str, message: str, data: dict[str, Any] | None = None) -> None:
+        """Report an event to the owner (never lets a failing callback break the pump)."""
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(JobEvent(kind, message, self.clock(), data or {}))
+        except Exception:  # noqa: BLE001 - a broken observer must not stop the printer
+            pass
+
+    # ---- pump ----------------------------------------------------------------------------------------------------
+    def _pump(self) -> None:
+        """The one thread that talks to the link (see module docstring)."""
+        while not self._closing.is_set():
+            try:
+                items = [self._inbox.get(timeout=0.02)]
+            except queue.Empty:
+                items = []
+            while True:
+                try:
+                    items.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            for item in items:
+                self._handle(item)
+            try:
+                self._step(self.clock())
+            except ControllerError as exc:
+                self._fatal(str(exc))
+
+    def _handle(self, item: tuple[Any, ...]) -> None:
+        """One inbox item: received lines, a call from another thread, or the port closing."""
+        kind = item[0]
+        if kind == "rx":
+            now = self.clock()
+            for line in item[1]:
+                try:
+                    events = self._link.receive(line, now)
+                except ControllerError as exc:
+                    self._fatal(str(exc))
+                    continue
+                self._on_events(events)
+        elif kind == "call":
+            fn, fut = item[1], item[2]
+            try:
+                fut.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                fut.set_exception(exc)
+        elif kind == "closed":
+            self._fatal(item[1])
+
+    def _step(self, now: float) -> None:
+        """Clock, temperature polling, job feeding, writing, idle notifications."""
+        self._on_events(self._link.tick(now))
+        link = self._link
+        if link.state is lk.LinkState.READY:
+            job = self._job
+            if job is not None and link.pending < _FEED_LOW_WATER:
+                for command, tag in job._take(_FEED_BATCH):
+                    link.send(command, tag)
+            if not self._autoreport and now - self._last_poll >= self.poll_interval and link.pending < 4 \
+                    and self.info is not None:
+                self._last_poll = now
+                link.send(SYNC, None)
+        if self._transport is not None:
+            data = link.bytes_to_send(now)
+            if data:
+                self._transport.write(data)
+        if link.idle and self._idle_waiters:
+            for ev in self._idle_waiters:
+                ev.set()
+            self._idle_waiters.clear()
+        if self._job is not None:
+            self._job._pumped(link.idle)
+
+    def _on_events(self, events: list[Any]) -> None:
+        """React to what the link reported."""
+        for ev in events:
+            if isinstance(ev, lk.Accepted):
+                self._on_accepted(ev)
+            elif isinstance(ev, r.Ok):
+                if ev.queue_free is not None or ev.planner_free is not None:
+                    self._advanced = True
+                if ev.temps is not None:
+                    self._on_temps(ev.temps)
+            elif isinstance(ev, r.TempReport):
+                self._on_temps(ev.temps)
+            elif isinstance(ev, r.Capability):
+                self._caps[ev.name] = ev.enabled
+                self._raw.append(f"Cap:{ev.name}:{int(ev.enabled)}")
+            elif isinstance(ev, r.FirmwareName):
+                self._name = ev.fields.get("FIRMWARE_NAME", "")
+                self._raw.append(" ".join(f"{k}:{v}" for k, v in ev.fields.items()))
+            elif isinstance(ev, lk.Halted):
+                self._fatal(f"firmware halted: {ev.reason}")
+            elif isinstance(ev, lk.BoardReset):
+                self._on_reset(ev)
+            elif isinstance(ev, lk.Lost):
+                self._fatal(f"printer lost: no answer for {ev.silent_s:.0f} s")
+            elif isinstance(ev, lk.Rewound):
+                self._emit("resend", f"firmware asked for line {ev.n} again", {"line": ev.n})
+            elif isinstance(ev, lk.ResendIgnored):
+                self._emit("resend_ignored", f"resend request for line {ev.n} ignored: {ev.why}", {"line": ev.n})
+            elif isinstance(ev, lk.Poked):
+                self._emit("poke", f"no answer for {ev.silent_s:.1f} s: sent M105", {})
+            elif isinstance(ev, r.Echo):
+                self._emit("echo", ev.text, {})
+            elif isinstance(ev, r.Action):
+                self._emit("action", f"//action:{ev.name} {ev.argument}".strip(), {"action": ev.name})
+            elif isinstance(ev, r.FirmwareError) and not ev.fatal:
+                self._emit("firmware_error", ev.text, {})
+
+    def _on_accepted(self, ev: lk.Accepted) -> None:
+        """Route an acceptance to the job or the waiting host command."""
+        tag = ev.tag
+        if isinstance(tag, JobTag):
+            tag.job._accepted(tag.index)
+        elif isinstance(tag, _Waiter):
+            if tag.need_proof and not ev.proven:
+                self._link.send(SYNC, tag)  # not proven that everything before was taken: ask again
+            else:
+                tag.done.set()
+
+    def _on_temps(self, temps: r.Temps) -> None:
+        """Keep the latest readings (targets stay when a report omits them)."""
+        t = self.temperatures
+        hot, bed = temps.hotend(), temps.bed()
+        self.temperatures = Temperatures(
+            hotend=hot[0] if hot else t.hotend,
+            hotend_target=hot[1] if hot and hot[1] is not None else t.hotend_target,
+            bed=bed[0] if bed else t.bed,
+            bed_target=bed[1] if bed and bed[1] is not None else t.bed_target,
+        )
+
+    def _on_reset(self, ev: lk.BoardReset) -> None:
+        """The board rebooted: a running job fails (never resent into it); an idle printer is renumbered."""
+        job = self._job
+        if job is not None and not job.finished:
+            reason = f"board reset mid-job (printer sent 'start'; {ev.outstanding} lines were outstanding)"
+            self.error = reason
+            job._fail(reason)
+            self._emit("error", reason, {})
+        else:
+            self._link.resync()
+            self._emit("reset", "board reset while idle; line numbers resynchronised", {})
+
+    def _fatal(self, reason: str) -> None:
+        """The printer halted, reset mid-job or was lost: record why and fail the job and every waiter."""
+        if self._estop and "halted" in reason.lower():
+            reason = f"emergency stop ({reason})"
+        if self.error is None:
+            self.error = reason
+            self._emit("error", reason, {})
+        job = self._job
+        if job is not None and not job.finished:
+            job._fail("emergency stop" if self._estop else reason)
+        for w in self._idle_waiters:
+            w.set()
+        self._idle_waiters.clear()
+        for cmd_tag in self._link.withdraw():
+            if isinstance(cmd_tag[1], _Waiter):
+                cmd_tag[1].error = reason
+                cmd_tag[1].done.set()
+        self._fail_waiters(reason)
+
+    def _fail_waiters(self, reason: str) -> None:
+        """Wake every host command still waiting in the link history."""
+        for _cmd, tag in self._link._history:
+            if isinstance(tag, _Waiter) and not tag.done.is_set():
+                tag.error = reason
+                tag.done.set()

@@ -1,0 +1,129 @@
+"""Reply parsers against a table of real Marlin, Repetier, Smoothie and Klipper lines."""
+import pytest
+
+from controller import replies as r
+from controller.gcode_lines import checksum, frame, parse_duration, prepare_lines, strip_command
+
+TABLE = [
+    ("ok", r.Ok()),
+    ("ok N123 P15 B3", r.Ok(123, 15, 3)),
+    ("ok N0 P0 B0", r.Ok(0, 0, 0)),
+    ("ok 42", r.Ok(42)),  # Repetier: ok with the line number
+    ("Resend: 47", r.Resend(47)),
+    ("Resend:47", r.Resend(47)),
+    ("rs 12", r.Resend(12)),  # Repetier / Teacup
+    ("rs N12", r.Resend(12)),
+    ("start", r.Start()),
+    ("echo:busy: processing", r.Busy("echo:busy: processing")),
+    ("busy: paused for user", r.Busy("busy: paused for user")),
+    ("wait", r.Busy("wait")),  # Repetier idle keep-alive
+    ("echo:Unknown command: \"G999\"", r.Echo('Unknown command: "G999"')),
+    ("echo:SD card ok", r.Echo("SD card ok")),
+    ("//action:pause", r.Action("pause", "")),
+    ("//action:prompt_begin Filament runout", r.Action("prompt_begin", "Filament runout")),
+    ("Error:checksum mismatch, Last Line: 41", r.FirmwareError("checksum mismatch, Last Line: 41", False)),
+    ("Error:Line Number is not Last Line Number+1, Last Line: 7",
+     r.FirmwareError("Line Number is not Last Line Number+1, Last Line: 7", False)),
+    ("Error:No Checksum with line number, Last Line: 3", r.FirmwareError("No Checksum with line number, Last Line: 3",
+                                                                         False)),
+    ("Error:Printer halted. kill() called!", r.FirmwareError("Printer halted. kill() called!", True)),
+    ("Error:Thermal Runaway, system stopped! Heater_ID: 0",
+     r.FirmwareError("Thermal Runaway, system stopped! Heater_ID: 0", True)),
+    ("Error:MAXTEMP triggered, system stopped! Heater_ID: bed",
+     r.FirmwareError("MAXTEMP triggered, system stopped! Heater_ID: bed", True)),
+    ("!! Move out of range: 250.000 0.000 [0.000]", r.FirmwareError("Move out of range: 250.000 0.000 [0.000]",
+                                                                    False)),
+    ("!! Shutdown due to webhooks request", r.FirmwareError("Shutdown due to webhooks request", True)),
+    ("Cap:AUTOREPORT_TEMP:1", r.Capability("AUTOREPORT_TEMP", True)),
+    ("Cap:EMERGENCY_PARSER:0", r.Capability("EMERGENCY_PARSER", False)),
+    ("X:10.00 Y:20.00 Z:0.30 E:1.50 Count X:800 Y:1600 Z:120", r.Other(
+        "X:10.00 Y:20.00 Z:0.30 E:1.50 Count X:800 Y:1600 Z:120")),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), TABLE)
+def test_reply_table(line, expected):
+    assert r.parse_reply(line) == expected
+
+
+TEMPS = [
+    # Marlin M105 answer and auto-report
+    ("ok T:200.00 /200.00 B:60.00 /60.00 @:127 B@:64", (200.0, 200.0), (60.0, 60.0)),
+    ("T:21.52 /0.00 B:21.30 /0.00 @:0 B@:0", (21.52, 0.0), (21.3, 0.0)),
+    # Marlin dual extruder
+    ("T:210.0 /210.0 B:60.1 /60.0 T0:210.0 /210.0 T1:25.0 /0.0 @:60 B@:30 @0:60 @1:0", (210.0, 210.0), (60.1, 60.0)),
+    # Marlin M109 wait report
+    ("T:187.32 /200.00 B:59.87 /60.00 @:127 B@:0 W:?", (187.32, 200.0), (59.87, 60.0)),
+    # Repetier
+    ("T:20.52 B:20.67 B@:0 @:0", (20.52, None), (20.67, None)),
+    ("ok T:20.5 /0.0 B:20.7 /0.0 T0:20.5 /0.0 @:0 B@:0", (20.5, 0.0), (20.7, 0.0)),
+    # Smoothieware
+    ("ok T:23.1 /0.0 @0 B:22.7 /0.0 @0", (23.1, 0.0), (22.7, 0.0)),
+]
+
+
+@pytest.mark.parametrize(("line", "hotend", "bed"), TEMPS)
+def test_temperature_table(line, hotend, bed):
+    reply = r.parse_reply(line)
+    temps = reply.temps if isinstance(reply, (r.Ok, r.TempReport)) else None
+    assert temps is not None
+    assert temps.hotend() == hotend
+    assert temps.bed() == bed
+
+
+def test_heat_wait_report_is_marked_waiting():
+    reply = r.parse_reply("T:187.32 /200.00 B:59.87 /60.00 @:127 B@:0 W:5")
+    assert isinstance(reply, r.TempReport) and reply.temps.waiting
+
+
+def test_m115_fields():
+    line = ("FIRMWARE_NAME:Marlin 2.1.2.1 (Jul 10 2023 12:00:00) SOURCE_CODE_URL:github.com/MarlinFirmware/Marlin "
+            "PROTOCOL_VERSION:1.0 MACHINE_TYPE:Ender-3 EXTRUDER_COUNT:1 UUID:cede2a2f-41a2-4748-9b12-c55c62f367ff")
+    reply = r.parse_reply(line)
+    assert isinstance(reply, r.FirmwareName)
+    assert reply.fields["FIRMWARE_NAME"] == "Marlin 2.1.2.1 (Jul 10 2023 12:00:00)"
+    assert reply.fields["EXTRUDER_COUNT"] == "1"
+
+
+def test_checksum_matches_reprap_examples():
+    assert checksum("N0 M110 N0") == 125
+    assert frame(0, "M110 N0") == b"N0 M110 N0*125\n"
+
+
+def test_frames_are_padded_so_a_flipped_newline_cannot_merge_two_valid_frames():
+    for n in range(2000):
+        a = frame(n, f"G1 X{n}.5 Y{n % 7}")
+        b = frame(n + 1, "G1 X1")
+        for bit in range(8):
+            merged = a[:-1] + bytes([10 ^ (1 << bit)]) + b[:-1]
+            star = merged.rfind(b"*")
+            assert int(merged[star + 1:]) != checksum(merged[:star].decode("latin-1"))
+
+
+def test_strip_command_removes_comments_and_blanks():
+    assert strip_command("G1 X1 ; move") == "G1 X1"
+    assert strip_command("  ; only a comment") == ""
+    assert strip_command("G1 (inline) X2") == "G1  X2"
+
+
+def test_prepare_keeps_layers_from_markers_and_cura_time():
+    lines = [";TIME:600", "G28", ";LAYER:0", "G1 Z0.2", "G1 X1 E1", ";LAYER:1", "G1 Z0.4", "G1 X2 E2",
+             ";LAYER:2", "G1 Z0.6 ; up", "G1 X3 E3", ""]
+    p = prepare_lines(lines)
+    assert p.commands == ("G28", "G1 Z0.2", "G1 X1 E1", "G1 Z0.4", "G1 X2 E2", "G1 Z0.6", "G1 X3 E3")
+    assert p.estimate_s == 600
+    assert p.layer_count == 3
+    assert [(b.layer, b.z, b.line) for b in p.layers] == [(1, 0.4, 3), (2, 0.6, 5)]
+
+
+def test_prepare_finds_unmarked_layers_from_z_rise_then_extrusion():
+    lines = ["G92 E0", "G1 Z0.2", "G1 X1 E1", "G1 Z1.0", "G1 X5", "G1 Z0.4", "G1 X2 E2", "G1 Z0.6", "G1 X3 E3"]
+    p = prepare_lines(lines)
+    assert p.layer_count == 3
+    assert [(b.layer, b.z) for b in p.layers] == [(1, 0.4), (2, 0.6)]
+
+
+def test_prusa_estimate_is_parsed():
+    p = prepare_lines(["; estimated printing time (normal mode) = 1h 2m 3s", "G28"])
+    assert p.estimate_s == 3723
+    assert parse_duration("1d 0h 1m 0s") == 86460
