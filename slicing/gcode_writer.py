@@ -1,0 +1,287 @@
+"""Marlin G-code text from ordered layer paths, built in bulk: one %-format per layer over numpy columns.
+
+Extrusion: E = line width × layer height × length ÷ filament cross-section, absolute (M82) or relative (M83).
+Alongside the text the writer returns the machine state after every move, for the time estimate.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from slicing.profile import Profile
+from slicing.toolpath import Feature
+
+TYPE_NAMES = {
+    Feature.WALL_OUTER: "WALL-OUTER",
+    Feature.WALL_INNER: "WALL-INNER",
+    Feature.SKIN: "SKIN",
+    Feature.FILL: "FILL",
+    Feature.SKIRT: "SKIRT",
+    Feature.BRIM: "BRIM",
+    Feature.SUPPORT: "SUPPORT",
+    Feature.OTHER: "OTHER",
+}
+
+# row kinds of one layer's text; the value columns are F (mm/min), X, Y, Z, E
+_RETRACT, _HOP_UP, _TRAVEL, _HOP_DOWN, _UNRETRACT, _FIRST, _EXTRUDE = range(7)
+_TYPE0 = 8  # + Feature code: a ;TYPE: comment
+_TEMPLATES = [
+    "G1 F%d E%.5f",
+    "G0 F%d Z%.3f",
+    "G0 F%d X%.3f Y%.3f",
+    "G0 F%d Z%.3f",
+    "G1 F%d E%.5f",
+    "G1 F%d X%.3f Y%.3f E%.5f",
+    "G1 X%.3f Y%.3f E%.5f",
+    "",
+] + [f";TYPE:{TYPE_NAMES[Feature(i)]}" for i in range(len(Feature))]
+_TEMPLATE_ARR = np.array(_TEMPLATES, dtype=object)
+# which of the columns F, X, Y, Z, E each kind prints
+_USES = np.zeros((len(_TEMPLATES), 5), dtype=bool)
+_USES[_RETRACT] = _USES[_UNRETRACT] = [1, 0, 0, 0, 1]
+_USES[_HOP_UP] = _USES[_HOP_DOWN] = [1, 0, 0, 1, 0]
+_USES[_TRAVEL] = [1, 1, 1, 0, 0]
+_USES[_FIRST] = [1, 1, 1, 0, 1]
+_USES[_EXTRUDE] = [0, 1, 1, 0, 1]
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """One layer ready to write: polylines in print order (each (K, 2) mm, K >= 2) and their features."""
+
+    index: int
+    z: float
+    height: float
+    paths: list[np.ndarray]
+    features: np.ndarray  # (m,) Feature codes
+    no_retract: np.ndarray | None = None  # (m,) True where the travel into a path stays inside the part
+
+
+@dataclass
+class WriterState:
+    """Machine state carried from layer to layer while writing."""
+
+    x: float = 0.0
+    y: float = 0.0
+    z: float = 0.0
+    e_abs: float = 0.0  # absolute filament position (also tracked in relative mode, for the estimate)
+    extruded: float = 0.0  # filament pushed by extruding moves only, mm
+
+
+def feature_speeds(profile: Profile, first_layer: bool) -> np.ndarray:
+    """Print speed in mm/s for each Feature code on a layer."""
+    speeds = np.full(len(Feature), profile.print_speed)
+    speeds[Feature.WALL_OUTER] = profile.wall_outer_speed
+    speeds[Feature.WALL_INNER] = profile.wall_inner_speed
+    speeds[Feature.SKIN] = profile.skin_speed
+    speeds[Feature.FILL] = profile.infill_speed
+    if first_layer:
+        speeds[:] = profile.first_layer_speed
+    speeds[Feature.SKIRT] = speeds[Feature.BRIM] = profile.skirt_speed
+    return speeds
+
+
+def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[str, np.ndarray]:
+    """G-code text of one layer's moves and the (R, 5) machine states [x, y, z, e_abs, f mm/s] after each move."""
+    keep = np.array([len(p) >= 2 for p in plan.paths], dtype=bool)
+    paths = [p for p, k in zip(plan.paths, keep) if k]
+    feats = np.asarray(plan.features, dtype=np.int64)[keep] if len(keep) else np.zeros(0, dtype=np.int64)
+    inside = (
+        np.asarray(plan.no_retract, dtype=bool)[keep] if plan.no_retract is not None else np.zeros(len(paths), bool)
+    )
+    m = len(paths)
+    if m == 0:
+        return "", np.zeros((0, 5))
+    counts = np.array([len(p) for p in paths])
+    pts = np.concatenate(paths)
+    first_idx = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    last_idx = first_idx + counts - 1
+    prev_end = np.empty((m, 2))
+    prev_end[0] = (state.x, state.y)
+    prev_end[1:] = pts[last_idx[:-1]]
+    hop_dist = np.hypot(*(pts[first_idx] - prev_end).T)
+    ret = ((profile.retract_length > 0) & (hop_dist > profile.retract_min_travel) & ~inside).astype(np.int64)
+    hop = ret * int(profile.z_hop > 0)
+    typ = np.ones(m, dtype=np.int64)
+    typ[1:] = feats[1:] != feats[:-1]
+    rows_per = 2 * ret + 2 * hop + typ + counts  # travel + (K-1) extrusions = K
+    base = np.concatenate([[0], np.cumsum(rows_per)[:-1]])
+    total = int(rows_per.sum())
+    i_travel = base + ret + hop
+    i_first = i_travel + 1 + hop + ret + typ
+
+    # per-point segment lengths and filament
+    seg = np.diff(pts, axis=0)
+    seg_len = np.hypot(seg[:, 0], seg[:, 1])
+    is_ext = np.ones(len(pts), dtype=bool)
+    is_ext[first_idx] = False
+    e_per_mm = profile.line_width * plan.height / profile.filament_area
+    de = np.zeros(len(pts))
+    de[1:] = seg_len * e_per_mm
+    de[~is_ext] = 0.0
+    e_cum = state.e_abs + np.cumsum(de)  # absolute E after each point
+    e_before_path = e_cum[first_idx]  # de at a path's first point is 0
+
+    path_of_pt = np.repeat(np.arange(m), counts)
+    local = np.arange(len(pts)) - first_idx[path_of_pt]
+    ext_rows = i_first[path_of_pt] + local - 1  # valid where is_ext
+
+    kind = np.empty(total, dtype=np.int64)
+    vals = np.zeros((total, 5))
+    speeds = feature_speeds(profile, plan.index == 0)
+    f_print = speeds[feats] * 60.0
+    f_travel = profile.travel_speed * 60.0
+    f_retract = profile.retract_speed * 60.0
+    z = plan.z
+    relative = profile.relative_e
+
+    r_idx = base[ret == 1]
+    kind[r_idx] = _RETRACT
+    vals[r_idx, 0] = f_retract
+    vals[r_idx, 4] = -profile.retract_length if relative else e_before_path[ret == 1] - profile.retract_length
+    u_idx = (i_travel + 1 + hop)[ret == 1]
+    kind[u_idx] = _UNRETRACT
+    vals[u_idx, 0] = f_retract
+    vals[u_idx, 4] = profile.retract_length if relative else e_before_path[ret == 1]
+    h = hop == 1
+    kind[(base + ret)[h]] = _HOP_UP
+    vals[(base + ret)[h], 0] = f_travel
+    vals[(base + ret)[h], 3] = z + profile.z_hop
+    kind[(i_travel + 1)[h]] = _HOP_DOWN
+    vals[(i_travel + 1)[h], 0] = f_travel
+    vals[(i_travel + 1)[h], 3] = z
+    kind[i_travel] = _TRAVEL
+    vals[i_travel, 0] = f_travel
+    vals[i_travel, 1:3] = pts[first_idx]
+    t = typ == 1
+    kind[(i_first - 1)[t]] = _TYPE0 + feats[t]
+    er = ext_rows[is_ext]
+    kind[er] = _EXTRUDE
+    kind[i_first] = _FIRST
+    vals[er, 1:3] = pts[is_ext]
+    vals[er, 4] = de[is_ext] if relative else e_cum[is_ext]
+    vals[i_first, 0] = f_print
+
+    template = "\n".join(_TEMPLATE_ARR[kind].tolist())
+    text = template % tuple(vals[_USES[kind]].tolist())
+
+    # machine state after each move row (comments dropped), for the estimate
+    moving = kind < _TYPE0
+    st = np.full((total, 5), np.nan)
+    st[i_travel, 0:2] = pts[first_idx]
+    st[er, 0:2] = pts[is_ext]
+    st[:, 2] = z
+    st[(base + ret)[h], 2] = z + profile.z_hop
+    st[i_travel[h], 2] = z + profile.z_hop
+    st[:, 3] = np.nan
+    st[er, 3] = e_cum[is_ext]
+    st[r_idx, 3] = e_before_path[ret == 1] - profile.retract_length
+    st[u_idx, 3] = e_before_path[ret == 1]
+    st[i_travel, 3] = np.where(ret == 1, e_before_path - profile.retract_length, e_before_path)
+    st[(base + ret)[h], 3] = (e_before_path - profile.retract_length)[h]
+    st[(i_travel + 1)[h], 3] = (e_before_path - profile.retract_length)[h]
+    st[:, 4] = np.where(kind == _EXTRUDE, 0.0, vals[:, 0] / 60.0)
+    st[er, 4] = np.repeat(f_print / 60.0, counts - 1)
+    _ffill(st, (state.x, state.y, z, state.e_abs, 0.0))
+    st = st[moving]
+
+    state.x, state.y = float(pts[-1, 0]), float(pts[-1, 1])
+    state.z = z
+    state.e_abs = float(e_cum[-1])
+    state.extruded += float(de.sum())
+    return text, st
+
+
+def _ffill(st: np.ndarray, initial: tuple[float, ...]) -> None:
+    """Fill NaN cells of each column with the last value above them (or the initial value)."""
+    n = len(st)
+    for c in range(st.shape[1]):
+        col = st[:, c]
+        valid = ~np.isnan(col)
+        idx = np.where(valid, np.arange(n), -1)
+        np.maximum.accumulate(idx, out=idx)
+        filled = np.where(idx >= 0, col[np.maximum(idx, 0)], initial[c])
+        st[:, c] = filled
+
+
+@dataclass(frozen=True)
+class Program:
+    """The layers' G-code and what the header needs: moves for the estimate, filament and extents."""
+
+    body: str
+    moves: np.ndarray  # (N, 5) rows [x, y, z, e_abs, f mm/s]; row 0 is the state before the first move
+    filament_mm: float
+    bounds: tuple[float, float, float, float, float, float]
+
+
+def write_program(plans: list[LayerPlan], profile: Profile, progress=None) -> Program:
+    """Preamble (temperatures, E mode, start G-code), every layer, then the end G-code."""
+    fan = round(255 * profile.fan_speed / 100.0)
+    preamble = [
+        f"M140 S{profile.bed_temperature:g}",
+        "M105",
+        f"M190 S{profile.bed_temperature:g}",
+        f"M104 S{profile.print_temperature:g}",
+        "M105",
+        f"M109 S{profile.print_temperature:g}",
+        "M83 ;relative extrusion mode" if profile.relative_e else "M82 ;absolute extrusion mode",
+        profile.start_gcode.strip(),
+        "G92 E0",
+        f";LAYER_COUNT:{len(plans)}",
+    ]
+    chunks = ["\n".join(preamble)]
+    state = WriterState()
+    moves = [np.array([[0.0, 0.0, 0.0, 0.0, profile.travel_speed]])]
+    lo = np.full(3, np.inf)
+    hi = np.full(3, -np.inf)
+    for n, plan in enumerate(plans):
+        head = [f";LAYER:{plan.index}"]
+        if plan.index == 0:
+            head.append("M107")
+        if plan.index == profile.fan_start_layer - 1 and fan > 0:
+            head.append(f"M106 S{fan}")
+        head.append(f"G0 F{profile.travel_speed * 60:g} Z{plan.z:.3f}")
+        chunks.append("\n".join(head))
+        moves.append(np.array([[state.x, state.y, plan.z, state.e_abs, profile.travel_speed]]))
+        text, st = write_layer(plan, profile, state)
+        if text:
+            chunks.append(text)
+            moves.append(st)
+            ext = [p for p in plan.paths if len(p) >= 2]
+            if ext:
+                allp = np.concatenate(ext)
+                lo[:2] = np.minimum(lo[:2], allp.min(axis=0))
+                hi[:2] = np.maximum(hi[:2], allp.max(axis=0))
+                lo[2] = min(lo[2], plan.z)
+                hi[2] = max(hi[2], plan.z)
+        if progress is not None:
+            progress("gcode", n + 1, len(plans))
+    chunks.append("M107\n" + profile.end_gcode.strip() + "\n")
+    if not np.isfinite(lo).all():
+        lo[:] = 0.0
+        hi[:] = 0.0
+    bounds = (float(lo[0]), float(lo[1]), float(lo[2]), float(hi[0]), float(hi[1]), float(hi[2]))
+    return Program("\n".join(chunks), np.concatenate(moves), state.extruded, bounds)
+
+
+def header(profile: Profile, time_s: float, filament_mm: float, filament_g: float, layer_count: int,
+           bounds: tuple[float, ...]) -> str:
+    """Cura-style header comments that the reader, the controller and other tools parse."""
+    minx, miny, minz, maxx, maxy, maxz = bounds
+    return "\n".join([
+        ";FLAVOR:Marlin",
+        f";TIME:{round(time_s)}",
+        f";Filament used: {filament_mm / 1000.0:.5f}m",
+        f";Filament weight: {filament_g:.2f}g",
+        f";Layer height: {profile.layer_height:g}",
+        f";LAYER_COUNT:{layer_count}",
+        f";MINX:{minx:.3f}",
+        f";MINY:{miny:.3f}",
+        f";MINZ:{minz:.3f}",
+        f";MAXX:{maxx:.3f}",
+        f";MAXY:{maxy:.3f}",
+        f";MAXZ:{maxz:.3f}",
+        ";Generated with printloop",
+        "",
+    ])

@@ -1,0 +1,116 @@
+"""The slicer's top level: mesh file → placed copies → sections → regions → ordered paths → Marlin G-code."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from slicing.errors import MeshError
+from slicing.gcode_writer import header, write_program
+from slicing.layers import build_layers
+from slicing.mesh import LoadedMesh, load_mesh, place_on_bed
+from slicing.planner import plan_layers
+from slicing.profile import Profile, load_profile
+from slicing.sections import layer_tops, mid_planes, slice_mesh
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    """G-code text and the figures a technician and the job queue want about it."""
+
+    gcode: str
+    layer_count: int
+    filament_mm: float
+    filament_g: float
+    estimated_time_s: float
+    copies: int
+    warnings: tuple[str, ...]
+    bounds: tuple[float, float, float, float, float, float]
+
+
+def motion_limits(profile: Profile):  # -> slicing.estimate.MotionLimits
+    """The estimator's machine limits from the profile."""
+    from slicing.estimate import MotionLimits
+
+    return MotionLimits(
+        max_feedrate=(profile.max_feedrate_x, profile.max_feedrate_y, profile.max_feedrate_z, profile.max_feedrate_e),
+        acceleration=profile.acceleration,
+        travel_acceleration=profile.travel_acceleration,
+        retract_acceleration=profile.retract_acceleration,
+        max_acceleration=(profile.max_acceleration_x, profile.max_acceleration_y, profile.max_acceleration_z,
+                          profile.max_acceleration_e),
+        jerk=(profile.jerk_xy, profile.jerk_xy, profile.jerk_z, profile.jerk_e),
+    )
+
+
+def slice_file(path: str | os.PathLike[str], profile: Profile | None = None, copies: int = 1,
+               progress: Progress | None = None) -> SliceResult:
+    """Load a mesh file and slice it (default profile when none is given)."""
+    if progress is not None:
+        progress("load", 0, 1)
+    loaded = load_mesh(path)
+    if progress is not None:
+        progress("load", 1, 1)
+    return slice_mesh_to_gcode(loaded, profile if profile is not None else load_profile(), copies, progress)
+
+
+def copy_shifts(footprint: np.ndarray, copies: int, profile: Profile) -> np.ndarray:
+    """(copies, 2) XY shifts from the bed centre for each copy; MeshError when they do not fit."""
+    if copies < 1:
+        raise MeshError(f"copies must be at least 1 (got {copies})")
+    if copies == 1:
+        return np.zeros((1, 2))
+    from slicing.plate import arrange
+
+    footprint_xy = (float(footprint[0]), float(footprint[1]))
+    centres = np.asarray(arrange(footprint_xy, copies, (profile.bed_x, profile.bed_y)), dtype=np.float64)
+    return centres - np.array([profile.bed_x / 2.0, profile.bed_y / 2.0])
+
+
+def slice_mesh_to_gcode(loaded: LoadedMesh, profile: Profile, copies: int = 1,
+                        progress: Progress | None = None) -> SliceResult:
+    """Slice one copy, translate its toolpaths for each copy, print all copies layer by layer together."""
+    mesh = place_on_bed(loaded.mesh, (profile.bed_x, profile.bed_y, profile.bed_z))
+    lo, hi = mesh.bounds
+    shifts = copy_shifts(np.asarray(hi[:2] - lo[:2]), copies, profile)
+    tops = layer_tops(float(hi[2] - lo[2]), profile.first_layer_height, profile.layer_height)
+    if len(tops) == 0:
+        raise MeshError(f"{loaded.name} is lower than half the first layer ({profile.first_layer_height:g} mm)")
+    if progress is not None:
+        progress("sections", 0, 1)
+    sections = slice_mesh(mesh, mid_planes(tops))
+    if progress is not None:
+        progress("sections", 1, 1)
+    layers = build_layers(sections, profile, progress)
+    plans = plan_layers(layers, tops, shifts, profile, progress)
+    program = write_program(plans, profile, progress)
+    from slicing.estimate import estimate_time
+
+    seconds = float(estimate_time(program.moves, motion_limits(profile)))
+    grams = program.filament_mm * profile.filament_area * profile.filament_density / 1000.0
+    warnings = list(loaded.warnings)
+    thin = [(i, layer.thin_area) for i, layer in enumerate(layers) if layer.thin_area > profile.line_width ** 2]
+    if thin:
+        total = sum(a for _, a in thin)
+        warnings.append(
+            f"{len(thin)} layers have parts narrower than the {profile.line_width:g} mm line width "
+            f"({total:.1f} mm² not printed, first at layer {thin[0][0]})"
+        )
+    empty = sum(1 for layer in layers if not layer.islands)
+    if empty:
+        warnings.append(f"{empty} layers have no printable area")
+    text = header(profile, seconds, program.filament_mm, grams, len(plans), program.bounds) + program.body
+    return SliceResult(
+        gcode=text,
+        layer_count=len(plans),
+        filament_mm=program.filament_mm,
+        filament_g=grams,
+        estimated_time_s=seconds,
+        copies=copies,
+        warnings=tuple(warnings),
+        bounds=program.bounds,
+    )
