@@ -46,7 +46,7 @@ class VisionConfig:
     shift_min_response: float = 0.3       # ... or this phase-correlation peak (sparse layers)
     missing_coverage: float = 0.5         # fresh coverage of the layer below this: missing layer / clog
     missing_ratio: float = 0.45           # ... or brightness gain below this fraction of a similar good layer
-    under_coverage: float = 0.7           # below this (and above missing): under-extrusion
+    under_coverage: float = 0.78          # below this (and above missing): under-extrusion
     under_ratio: float = 0.88             # ... or below this fraction of a similar earlier layer's coverage
     spaghetti_area_mm2: float = 15.0      # stray material outside the part's footprint (absolute floor)
     spaghetti_fraction: float = 0.05      # ... or this fraction of the layer's area, whichever is larger
