@@ -38,7 +38,7 @@ class PreparedGcode:
 
 def checksum(payload: str) -> int:
     """Marlin/RepRap line checksum: XOR of every byte of `N<n> <cmd>`."""
-    return reduce(xor, payload.encode("ascii", "replace"), 0)
+    return reduce(xor, payload.encode("latin-1", "replace"), 0)
 
 
 def _merge_prone(cs: int) -> bool:
@@ -67,7 +67,7 @@ def frame(number: int, command: str) -> bytes:
         pad = _PAD_FOR[cs]
         payload += pad
         cs ^= checksum(pad)
-    return f"{payload}*{cs}\n".encode("ascii", "replace")
+    return f"{payload}*{cs}\n".encode("latin-1", "replace")
 
 
 def strip_command(raw: str) -> str:

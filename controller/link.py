@@ -235,11 +235,12 @@ class Link:
     # ---- bytes out ---------------------------------------------------------------------------------------------
     def _window_open(self, size: int) -> bool:
         """Would one more transmission of `size` bytes fit the firmware's buffers?"""
-        if not self._fifo:
+        live = sum(1 for tx in self._fifo if tx.size)  # entries zeroed by a poke no longer hold buffer space
+        if not live:
             return True
         if self.config.flow == "ok" or not self._numbered:
             return False  # one line per ok; and nothing after M110 until the board confirmed the renumbering
-        lines_ok = len(self._fifo) < self.queue_size
+        lines_ok = live < self.queue_size
         return lines_ok and self._in_flight_bytes + size <= self.config.rx_buffer - 1
 
     def bytes_to_send(self, now: float) -> bytes:
@@ -363,10 +364,18 @@ class Link:
                 continue
             if ok.temps is None and ok.line is not None and tx.n == ok.line:
                 return i
-            if ok.temps is not None and tx.n < len(self._history):
-                if self._history[tx.n][0].split(" ", 1)[0].upper() == SYNC:
-                    return i
+            if ok.temps is not None and self._is_sync(tx):
+                # The reply may belong to a later M105 whose predecessor's reply was lost: extend over a run
+                # of M105s (harmless to over-claim; every real command before the first is taken either way).
+                while i + 1 < len(self._fifo) and self._is_sync(self._fifo[i + 1]):
+                    i += 1
+                return i
         return None
+
+    def _is_sync(self, tx: _Tx) -> bool:
+        """Is this transmission an M105 (whose `ok T:` answer identifies it)?"""
+        return tx.n < len(self._history) and not tx.doomed and \
+            self._history[tx.n][0].split(" ", 1)[0].upper() == SYNC
 
     def _on_resend(self, n: int) -> list[LinkEvent]:
         """Honour `Resend: n` once: duplicates from already-doomed lines and impossible targets are ignored."""
@@ -425,9 +434,11 @@ class Link:
             return [Lost(silent)]
         if silent >= self.config.timeout and now - self._last_sync >= self.config.timeout:
             self._last_sync = now
-            self._fifo.clear()
+            for tx in self._fifo:  # assume the board drained them; keep them for later retirement by a sync
+                tx.size = 0
             self._in_flight_bytes = 0
             if not self._numbered:
+                self._fifo.clear()
                 self._next = 0  # M110 unconfirmed: send it again (only it and syncs went out)
             elif self._next == len(self._history) and not self._pending:
                 self._pending.append((SYNC, None))
@@ -438,9 +449,7 @@ class Link:
 
     def _early_sync(self, now: float) -> None:
         """Quiet while draining or blocked: queue an M105 whose `ok T:` re-aligns the count of lost `ok`s."""
-        resending = self._next < len(self._history)
-        sync_in_flight = any(self._history[tx.n][0] == SYNC for tx in self._fifo if tx.n < len(self._history))
-        if resending or sync_in_flight or (self._pending and self._pending[0][0] == SYNC):
+        if self._next < len(self._history) or (self._pending and self._pending[0][0] == SYNC):
             return
         self._last_sync = now
         data = frame(self._next, SYNC)

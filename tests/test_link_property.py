@@ -97,7 +97,7 @@ def run_link(commands: list[str], seed: int, corrupt: float, drop_ok: float, gar
              flow: str, advanced: bool) -> tuple[Acceptor, Link]:
     """Stream commands through Link into the Acceptor over a faulty channel until the end sync is proven."""
     rng = random.Random(seed)
-    dev = Acceptor(advanced_ok=advanced, flush_on_error=rng.random() < 0.7)
+    dev = Acceptor(advanced_ok=advanced)
     link = Link(LinkConfig(flow=flow, timeout=2.0, lost_after=1e9, sync_after=0.5))
     link.receive("start", 0.0)
     for i, c in enumerate(commands):
@@ -114,7 +114,7 @@ def run_link(commands: list[str], seed: int, corrupt: float, drop_ok: float, gar
             was_newline = data[i] == 10
             if quiet_lines == 0 and rng.random() < corrupt:
                 data[i] ^= 1 << rng.randrange(8)
-                quiet_lines = 2
+                quiet_lines = 3
             elif was_newline and quiet_lines:
                 quiet_lines -= 1
         dev.receive(bytes(data))
