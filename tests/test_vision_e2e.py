@@ -88,3 +88,24 @@ def test_clean_print_passes_every_layer(tmp_path, model):
     assert len(check.verdicts) >= 11 and not check.errors
     assert all(v.status == "ok" for v in check.verdicts), [v.message for v in check.verdicts if v.failed]
     assert check.action is None
+
+
+@pytest.mark.slow
+def test_printloop_print_with_camera_cancels_on_a_clog(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    gcode = MODELS["prusa"]
+    with running_sim("--speed", "max", "--seed", "2", "--faults", "clog@3") as sim:
+        out = subprocess.run(
+            [sys.executable, "-m", "controller", "print", str(gcode), "--port", sim.info["serial"], "--json",
+             "--camera", sim.info["camera"], "--on-failure", "cancel", "--checks-dir", str(tmp_path / "job")],
+            cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 1, out.stderr
+    assert "layer 3 is missing" in out.stderr and "-> cancel" in out.stderr
+    final = json.loads(out.stdout.strip().splitlines()[-1])
+    assert final["state"] == "cancelled"
+    lines = (tmp_path / "job" / "verdicts.jsonl").read_text().splitlines()
+    assert [json.loads(x)["status"] for x in lines] == ["ok", "ok", "ok", "missing_layer"]
