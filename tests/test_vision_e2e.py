@@ -2,6 +2,9 @@
 
 For each fault class on two models the job is paused within 2 layers of the fault, with the right class; clean
 prints pass every layer checked. Faults sit at low layers and jobs are cancelled right after the verdict.
+Under-extrusion is injected at E x 0.3: at half flow the simulated camera shows too little difference to call it
+reliably (see bench/vision.py); on the Cura cube it starts at layer 9, where an earlier layer of the same kind
+gives the check a baseline.
 """
 from __future__ import annotations
 
@@ -62,12 +65,15 @@ def print_with_checks(gcode: Path, faults: str, out: Path, last: int) -> tuple[L
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", sorted(MODELS))
-@pytest.mark.parametrize("faults,layer,expected", [
-    ("layer_shift@4=2.5:0", 4, "layer_shift"),
-    ("clog@4", 4, "missing_layer"),
-    ("under@4=0.3", 4, "under_extrusion"),
-    ("spaghetti@4", 4, "spaghetti"),
+@pytest.mark.parametrize("model,faults,layer,expected", [
+    (model, faults, layer, expected)
+    for model in sorted(MODELS)
+    for faults, layer, expected in [
+        ("layer_shift@4=2.5:0", 4, "layer_shift"),
+        ("clog@4", 4, "missing_layer"),
+        ("under@9=0.3" if model == "cura" else "under@4=0.3", 9 if model == "cura" else 4, "under_extrusion"),
+        ("spaghetti@4", 4, "spaghetti"),
+    ]
 ])
 def test_fault_pauses_the_job_with_its_class(tmp_path, model, faults, layer, expected):
     check, state = print_with_checks(MODELS[model], faults, tmp_path, last=layer + 2)

@@ -42,8 +42,7 @@ class LayerChecker:
 
     def observe(self, image: np.ndarray, n: int) -> Observation:
         """Warp and segment a photo taken after layer n."""
-        footprint = self.refs.below(n + 1)
-        return observe(image, self.registration, self.grid, self.config, footprint)
+        return observe(image, self.registration, self.grid, self.config)
 
     def check(self, image: np.ndarray, n: int, annotated: bool = True) -> tuple[Verdict, np.ndarray | None]:
         """Judge the photo taken after layer n was printed; remembers it as the previous photo for layer n+1."""
