@@ -30,6 +30,8 @@ from vision.registration import register  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 CLASSES = ("layer_shift", "missing_layer", "under_extrusion", "spaghetti")
+VERBOSE = False
+DUMP: list[dict] | None = None
 FAULT_OF = {"layer_shift": "layer_shift", "missing_layer": "clog", "under_extrusion": "under",
             "spaghetti": "spaghetti"}
 
@@ -94,7 +96,7 @@ def simulate(model: str, layers: list[LayerPaths], fault: str | None, rng: np.ra
     dep = Deposition()
     n_layers = min(len(layers), max_layers)
     fault_layer = int(rng.integers(2, max(3, n_layers - 2))) if fault else None
-    params = {"factor": float(rng.uniform(0.3, 0.6))}
+    params = {"factor": float(rng.uniform(0.3, 0.5))}
     ang = rng.uniform(0, 2 * np.pi)
     mag = rng.uniform(1.5, 4.0)
     params["dx"], params["dy"] = float(mag * np.cos(ang)), float(mag * np.sin(ang))
@@ -109,6 +111,12 @@ def simulate(model: str, layers: list[LayerPaths], fault: str | None, rng: np.ra
         t0 = time.perf_counter()
         verdict, _ = checker.check(img, n, annotated=False)
         timings.append(1000 * (time.perf_counter() - t0))
+        if DUMP is not None:
+            DUMP.append({"model": model, "fault": fault, "active": active, "n": n, "status": verdict.status,
+                         **{k: round(v, 4) for k, v in verdict.score.items()}})
+        if VERBOSE and (verdict.failed or active):
+            sc = {k: round(v, 2) for k, v in verdict.score.items()}
+            print(f"  {model} {fault}@{fault_layer} n={n} {verdict.status} {sc}")
         if not active:
             clean += 1
             false_alarms += int(verdict.failed)
@@ -124,8 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prints", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-layers", type=int, default=14)
-    ap.add_argument("--models", default="cube.cura,cube.prusa")
+    ap.add_argument("--models", default="cube.cura,cube.prusa,20mm-xyz-cube,3DBenchy,bunny_mm,featuretype_mm,"
+                    "idler_riser_mm,teapot,torus_mm")
+    ap.add_argument("--verbose", action="store_true", help="print every failed or faulty layer's figures")
+    ap.add_argument("--dump", type=Path, default=None, help="write every layer's figures as JSON lines")
     args = ap.parse_args(argv)
+    global VERBOSE, DUMP
+    VERBOSE = args.verbose
+    DUMP = [] if args.dump else None
     cache = Path("/tmp/printloop-bench-vision")
     cache.mkdir(exist_ok=True)
     models = load_models(args.models.split(","), cache)
@@ -141,10 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         fault = faults[(i // len(names)) % len(faults)]
         outcomes.append(simulate(model, models[model], fault, rng, cfg, timings, args.max_layers))
     wall = time.perf_counter() - t0
+    if args.dump and DUMP is not None:
+        import json
+        args.dump.write_text("".join(json.dumps(r) + "\n" for r in DUMP))
     print("vision campaign: firmware_sim Deposition + camera driven directly from G-code toolpaths, faults applied "
           "by the bench (not the serial loop)")
     print(f"prints {len(outcomes)}  models {', '.join(names)}  seed {args.seed}  wall {wall:.0f} s")
-    print(f"{'class':<17}{'prints':>7}{'recall@2':>10}{'right class':>12}{'mean delay':>11}")
+    print(f"{'class':<17}{'prints':>7}{'recall@2':>10}{'any class':>12}{'mean delay':>11}")
     for cls in CLASSES:
         fault = FAULT_OF[cls]
         rows = [o for o in outcomes if o.fault == fault]

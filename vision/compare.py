@@ -40,6 +40,8 @@ class Comparison:
     offset_mm: tuple[float, float]
     shifted_iou: float           # IoU after moving the reference by the offset
     response: float              # phase-correlation peak strength
+    rho: float                   # measured brightness ratio old/fresh material
+    brightness_gain: float       # grey levels gained per unit of expected fresh material (0 without previous)
     fresh: np.ndarray            # bool
     missing: np.ndarray          # bool
     excess: np.ndarray           # bool
@@ -51,48 +53,66 @@ def _disk(radius_px: float) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
-def observe(image: np.ndarray, registration: Registration, grid: BedGrid, config: VisionConfig,
-            footprint: np.ndarray | None = None) -> Observation:
-    """Warp a BGR photo to the raster, estimate the bed colour away from the part and segment material."""
+def observe(image: np.ndarray, registration: Registration, grid: BedGrid, config: VisionConfig) -> Observation:
+    """Warp a BGR photo to the raster, take the bed colour from the raster's rim and segment material.
+
+    The rim (the outer 2 mm of a raster that reaches `margin_mm` beyond the part) is bare bed on a sound print;
+    a median keeps a few strands there from moving the estimate.
+    """
     m = grid.mm_to_px() @ registration.homography
     rows, cols = grid.shape
     bgr = cv2.warpPerspective(image, m, (cols, rows), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
     if config.blur_px > 0:
         grey = cv2.GaussianBlur(grey, (0, 0), config.blur_px)
-    if footprint is not None and footprint.any():
-        away = cv2.dilate(footprint, _disk(3.0 * grid.px_per_mm)) == 0
-    else:
-        away = np.ones((rows, cols), bool)
-    sample = bgr[away] if away.sum() >= 50 else bgr.reshape(-1, 3)
-    bed = np.median(sample, axis=0).astype(np.float32)
-    dist = np.linalg.norm(bgr.astype(np.float32) - bed, axis=2)
-    if config.blur_px > 0:
-        dist = cv2.GaussianBlur(dist, (0, 0), config.blur_px)
+    r = max(1, int(round(2.0 * grid.px_per_mm)))
+    rim = np.concatenate([bgr[:r].reshape(-1, 3), bgr[-r:].reshape(-1, 3),
+                          bgr[r:-r, :r].reshape(-1, 3), bgr[r:-r, -r:].reshape(-1, 3)])
+    bed = np.median(rim[::3], axis=0).astype(np.float32)
+    diff = cv2.absdiff(bgr, np.full_like(bgr, np.round(bed).astype(np.uint8)))
+    b, g, rr = cv2.split(diff)
+    dist = cv2.max(cv2.max(b, g), rr)          # largest channel difference from the bed colour
     material = dist > config.material_contrast
     return Observation(bgr, grey, material, (float(bed[0]), float(bed[1]), float(bed[2])))
 
 
-def freshness(obs: Observation, prev: Observation | None, prev_top: np.ndarray | None,
-              config: VisionConfig) -> np.ndarray:
-    """Per-pixel evidence 0..1 that material was laid down since the previous photo."""
+def freshness(obs: Observation, prev: Observation | None, prev_top: np.ndarray | None, top: np.ndarray,
+              grid: BedGrid, config: VisionConfig, rho_default: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per-pixel evidence 0..1 that material was laid down since the previous photo, the brightness above the
+    "nothing printed" prediction (grey levels) and the ageing ratio used.
+
+    Material that was fresh in the previous photo darkens by the ratio `old_ratio` once covered by nothing new
+    (also measured where the previous layer lies away from this one, and reported). The
+    evidence is the brightness above that "nothing printed" prediction, over the full fresh-old contrast.
+    """
     if prev is None:
-        return obs.material.astype(np.float32)
-    step = config.fresh_step
-    d = obs.grey - prev.grey
-    was_fresh = prev.material if prev_top is None else (prev.material & (prev_top > 0))
-    held = np.clip((d + step) / step, 0.0, 1.0)
-    rose = np.clip(d / step, 0.0, 1.0)
-    f = np.where(was_fresh, held, rose)
+        f0 = obs.material.astype(np.float32)
+        return f0, f0 * 0.0, rho_default
+    was_fresh = prev.material if prev_top is None else (prev.material & (cv2.dilate(prev_top, _disk(1)) > 0))
+    # measure on the interior of wide areas only: thin beads mix with their darker surroundings in the photo
+    solid = prev.material if prev_top is None else (prev.material & (cv2.erode(prev_top, _disk(1)) > 0))
+    away = solid & obs.material & (cv2.dilate(top, _disk(config.edge_tolerance_mm * grid.px_per_mm)) == 0)
+    measured = rho_default
+    if np.count_nonzero(away) >= 40:
+        measured = float(np.clip(np.median(obs.grey[away] / np.maximum(prev.grey[away], 1.0)), 0.3, 1.0))
+    p = prev.grey
+    rho = config.old_ratio    # measured values swing with geometry (mixed pixels); the camera's ratio is steadier
+    predicted = np.where(was_fresh, rho * p, p)
+    contrast = np.where(was_fresh, p * (1.0 - rho), p * (1.0 / rho - 1.0))
+    contrast = np.maximum(contrast, config.fresh_step)
+    gain = (obs.grey - predicted).astype(np.float32)
+    f = np.clip(gain / contrast, 0.0, 1.0)
     f[obs.material & ~prev.material] = 1.0
     f[~obs.material] = 0.0
-    return f.astype(np.float32)
+    return f.astype(np.float32), gain, measured
 
 
 def _shifted(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
     """A bool mask moved by whole pixels (dx columns right, dy rows down), zero-filled."""
     out = np.zeros_like(mask)
     h, w = mask.shape
+    if abs(dx) >= w or abs(dy) >= h:
+        return out
     xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
     ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
     out[yd, xd] = mask[ys, xs]
@@ -103,24 +123,30 @@ def find_offset(ref: np.ndarray, fresh: np.ndarray, search_px: int = 2) -> tuple
     """Offset (dx, dy) px of `fresh` against `ref` and the correlation response.
 
     Phase correlation finds the peak; the sub-pixel part is then refined on the overlap count around it, since
-    phase correlation's own sub-pixel estimate is biased on binary masks.
+    phase correlation's own sub-pixel estimate is biased on binary masks. Large rasters are worked at half size.
     """
-    (dx, dy), response = cv2.phaseCorrelate(ref.astype(np.float32), fresh.astype(np.float32))
+    scale = 2 if min(ref.shape) >= 160 else 1
+    a, b = ref, fresh
+    if scale > 1:
+        size = (ref.shape[1] // scale, ref.shape[0] // scale)
+        a = cv2.resize(ref.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+        b = cv2.resize(fresh.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 127
+    (dx, dy), response = cv2.phaseCorrelate(a.astype(np.float32), b.astype(np.float32))
     cx, cy = int(round(dx)), int(round(dy))
     r = search_px
     counts = np.zeros((2 * r + 1, 2 * r + 1))
     for j in range(-r, r + 1):
         for i in range(-r, r + 1):
-            counts[j + r, i + r] = np.count_nonzero(_shifted(ref, cx + i, cy + j) & fresh)
+            counts[j + r, i + r] = np.count_nonzero(_shifted(a, cx + i, cy + j) & b)
     j, i = np.unravel_index(np.argmax(counts), counts.shape)
 
-    def vertex(a: float, b: float, c: float) -> float:
-        den = a - 2 * b + c
-        return 0.0 if den >= 0 else 0.5 * (a - c) / den
+    def vertex(u: float, v: float, w: float) -> float:
+        den = u - 2 * v + w
+        return 0.0 if den >= 0 else 0.5 * (u - w) / den
 
     fx = vertex(counts[j, i - 1], counts[j, i], counts[j, i + 1]) if 0 < i < 2 * r else 0.0
     fy = vertex(counts[j - 1, i], counts[j, i], counts[j + 1, i]) if 0 < j < 2 * r else 0.0
-    return cx + i - r + fx, cy + j - r + fy, float(response)
+    return scale * (cx + i - r + fx), scale * (cy + j - r + fy), float(response)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -130,7 +156,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: np.ndarray,
-            prev_top: np.ndarray | None, grid: BedGrid, config: VisionConfig) -> Comparison:
+            prev_top: np.ndarray | None, grid: BedGrid, config: VisionConfig, rho: float = 0.65) -> Comparison:
     """Compare the observed fresh material with layer n's mask `top` (all layers under it in `below`)."""
     px_area = grid.px_area_mm2
     ref = top > 0
@@ -139,9 +165,16 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
     core = cv2.erode(top, tol) > 0
     if np.count_nonzero(core) < 0.25 * np.count_nonzero(ref):
         core = ref
-    f = freshness(obs, prev, prev_top, config)
+    f, gain, rho = freshness(obs, prev, prev_top, top, grid, config, rho)
     fresh = f > 0.5
-    coverage = float(f[core].mean()) if core.any() else 1.0
+    # thin beads look dimmer than solid fill to a camera of finite resolution: compare with the reference
+    # blurred by the camera, so a clean sparse layer scores about as well as a clean solid one
+    expected = cv2.GaussianBlur(top.astype(np.float32) / 255.0, (0, 0), max(0.3, config.psf_mm * grid.px_per_mm))
+    expected = np.clip(expected, 0.05, 1.0) if prev is not None else np.ones_like(expected)
+    coverage = float(f[core].sum() / expected[core].sum()) if core.any() else 1.0
+    # brightness gained around the layer per unit of expected material: linear in the width of the beads laid
+    band = cv2.dilate(top, _disk(2.0 * config.psf_mm * grid.px_per_mm)) > 0
+    brightness_gain = float(gain[band].sum() / max(float(expected[band].sum()), 1e-6))
     missing = core & ~fresh
     excess = fresh & ~grown
     everything = cv2.dilate(cv2.bitwise_or(top, below), tol) > 0
@@ -162,6 +195,6 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
         missing_area_mm2=float(np.count_nonzero(missing) * px_area),
         excess_area_mm2=float(np.count_nonzero(excess) * px_area),
         stray_area_mm2=float(np.count_nonzero(stray) * px_area),
-        offset_mm=offset, shifted_iou=float(shifted_iou), response=float(response),
+        offset_mm=offset, shifted_iou=float(shifted_iou), response=float(response), rho=rho, brightness_gain=brightness_gain,
         fresh=fresh, missing=missing, excess=excess | stray,
     )
