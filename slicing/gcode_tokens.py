@@ -24,9 +24,6 @@ for _w in range(_NUM_WIDTH + 1):
 _IS_LETTER = np.zeros(256, dtype=bool)
 _IS_LETTER[ord("A"):ord("Z") + 1] = True
 _IS_LETTER[ord("a"):ord("z") + 1] = True
-_IS_NUM = np.zeros(256, dtype=bool)
-for _c in b"0123456789.-+":
-    _IS_NUM[_c] = True
 _PARAM_COLUMN = np.full(256, -1, dtype=np.int8)
 for _i, _letter in enumerate(PARAM_LETTERS):
     _PARAM_COLUMN[ord(_letter)] = _i
@@ -39,8 +36,8 @@ class TokenTable:
 
     letter: (L,) uint8 upper-case command letter of each line (b'G', b'M', b'T') or 0 when the line has none.
     number: (L,) int32 command number (``G1`` → 1), -1 when the line has no command.
-    params: (L, 8) float64 values of X Y Z E F I J R on that line, NaN where the word is absent;
-            a letter given without a number (``G28 X``) is recorded as 0.
+    params: (L, 8) float64 values of X Y Z E F I J R of G commands, NaN where the word is absent or its
+            number malformed; a letter given without a number (``G28 X``) is recorded as 0.
     comments: (line index, comment text without ``;`` and surrounding blanks) for every comment.
     """
 
@@ -51,30 +48,52 @@ class TokenTable:
     comments: list[tuple[int, str]]
 
 
-def _parse_numbers(buf: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Float value of each buf[start:end] run (NaN when empty or not a number), vectorised."""
-    out = np.full(start.shape[0], np.nan)
+_CHUNK = 8192
+
+
+def _to_float(text: np.ndarray, bare: float) -> np.ndarray:
+    """Float of each fixed-width byte string; `bare` for blank ones, NaN for malformed ones ("1.2.3", "-")."""
+    try:
+        return text.astype(np.float64)
+    except ValueError:  # convert in chunks so one bad number costs one chunk, not the whole file
+        out = np.empty(text.shape[0])
+        for a in range(0, text.shape[0], _CHUNK):
+            part = text[a:a + _CHUNK]
+            try:
+                out[a:a + _CHUNK] = part.astype(np.float64)
+            except ValueError:
+                for i, t in enumerate(part.tolist()):
+                    try:
+                        out[a + i] = float(t)
+                    except ValueError:
+                        out[a + i] = bare if not t.strip() else np.nan
+        return out
+
+
+def _parse_numbers(padded: np.ndarray, start: np.ndarray, end: np.ndarray, bare: float) -> np.ndarray:
+    """Float value of each padded[start:end] run, vectorised: `bare` when blank, NaN when not a number.
+
+    padded is the text followed by _NUM_WIDTH zero bytes; a run may carry trailing blanks.
+    """
+    out = np.full(start.shape[0], bare)
     width = np.minimum(end - start, _NUM_WIDTH)
     ok = width > 0
     if not ok.any():
         return out
     s, w = start[ok], width[ok]
-    padded = np.concatenate([buf, np.zeros(_NUM_WIDTH, dtype=np.uint8)])
     mat = np.lib.stride_tricks.sliding_window_view(padded, _NUM_WIDTH)[s]
     words = mat.view("<u8")  # two little-endian 8-byte words per number: clear the bytes past its end
     words &= _KEEP_BYTES[w]
-    text = mat.view(f"S{_NUM_WIDTH}").ravel()
-    try:
-        out[ok] = text.astype(np.float64)
-    except ValueError:  # a malformed number such as "1.2.3" or "-": convert one by one, NaN for the bad ones
-        vals = np.empty(text.shape[0])
-        for i, t in enumerate(text.tolist()):
-            try:
-                vals[i] = float(t)
-            except ValueError:
-                vals[i] = np.nan
-        out[ok] = vals
+    out[ok] = _to_float(mat.view(f"S{_NUM_WIDTH}").ravel(), bare)
     return out
+
+
+def _first_per_line(pos: np.ndarray, nl: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(line, position) of the first of the sorted positions on each line that has one."""
+    line = np.searchsorted(nl, pos)
+    first = np.ones(pos.shape[0], dtype=bool)
+    first[1:] = line[1:] != line[:-1]
+    return line[first], pos[first]
 
 
 def tokenize(data: bytes) -> TokenTable:
@@ -82,36 +101,33 @@ def tokenize(data: bytes) -> TokenTable:
     buf = np.frombuffer(data, dtype=np.uint8)
     nl = np.flatnonzero(buf == 10)
     n_lines = int(nl.shape[0]) + (1 if (buf.shape[0] and buf[-1] != 10) else 0)
-    line_end = np.append(nl, buf.shape[0])[:n_lines] if n_lines else np.zeros(0, dtype=np.int64)
-    # code ends at the first ';' of the line
-    semis = np.flatnonzero(buf == 59)
+    line_end = np.append(nl, buf.shape[0])[:n_lines]
+    # code ends at the first ';' (comment) or '*' (checksum) of the line
     code_end = line_end.copy()
     comments: list[tuple[int, str]] = []
-    if semis.shape[0]:
-        semi_line = np.searchsorted(nl, semis)
-        first = np.ones(semis.shape[0], dtype=bool)
-        first[1:] = semi_line[1:] != semi_line[:-1]
-        fl, fp = semi_line[first], semis[first]
-        code_end[fl] = fp
-        for ln, pos, end in zip(fl.tolist(), fp.tolist(), line_end[fl].tolist()):
+    semi_line, semi_pos = _first_per_line(np.flatnonzero(buf == 59), nl)
+    if semi_line.shape[0]:
+        code_end[semi_line] = semi_pos
+        for ln, pos, end in zip(semi_line.tolist(), semi_pos.tolist(), line_end[semi_line].tolist()):
             comments.append((ln, data[pos + 1:end].decode("utf-8", "replace").strip()))
-    # words: a letter inside the code part of its line
+    star_line, star_pos = _first_per_line(np.flatnonzero(buf == 42), nl)
+    if star_line.shape[0]:
+        code_end[star_line] = np.minimum(code_end[star_line], star_pos)
+    # words: a letter inside the code part of its line; its number runs to the next word or the code end
     letters = np.flatnonzero(_IS_LETTER[buf])
     word_line = np.searchsorted(nl, letters)
-    in_code = letters < code_end[word_line] if letters.shape[0] else np.zeros(0, dtype=bool)
+    in_code = letters < code_end[word_line]
     letters, word_line = letters[in_code], word_line[in_code]
-    non_num = np.flatnonzero(~_IS_NUM[buf])
+    end = code_end[word_line]
+    same = word_line[1:] == word_line[:-1]
+    end[:-1] = np.where(same, letters[1:], end[:-1])
     start = letters + 1
-    nxt = np.searchsorted(non_num, start)
-    end = np.where(nxt < non_num.shape[0], non_num[np.minimum(nxt, max(non_num.shape[0] - 1, 0))],
-                   buf.shape[0]) if non_num.shape[0] else np.full(start.shape[0], buf.shape[0])
-    values = _parse_numbers(buf, start, end)
+    padded = np.concatenate([buf, np.zeros(_NUM_WIDTH, dtype=np.uint8)])
     upper = buf[letters] & 0xDF
     # command = first word of its line that is not a line number (N)
     letter = np.zeros(n_lines, dtype=np.uint8)
     number = np.full(n_lines, -1, dtype=np.int32)
-    cand = upper != ord("N")
-    cidx = np.flatnonzero(cand)
+    cidx = np.flatnonzero(upper != ord("N"))
     is_cmd = np.zeros(letters.shape[0], dtype=bool)
     if cidx.shape[0]:
         cl = word_line[cidx]
@@ -119,13 +135,13 @@ def tokenize(data: bytes) -> TokenTable:
         firstc[1:] = cl[1:] != cl[:-1]
         cmd = cidx[firstc]
         is_cmd[cmd] = True
-        good = np.isin(upper[cmd], np.frombuffer(b"GMT", dtype=np.uint8)) & np.isfinite(values[cmd])
-        cmd = cmd[good]
-        letter[word_line[cmd]] = upper[cmd]
-        number[word_line[cmd]] = values[cmd].astype(np.int32)
+        cval = _parse_numbers(padded, start[cmd], end[cmd], bare=np.nan)
+        good = np.isin(upper[cmd], np.frombuffer(b"GMT", dtype=np.uint8)) & np.isfinite(cval)
+        letter[word_line[cmd[good]]] = upper[cmd[good]]
+        number[word_line[cmd[good]]] = cval[good].astype(np.int32)
+    # parameters of G commands only (M117 text and the like is never parsed)
     params = np.full((n_lines, len(PARAM_LETTERS)), np.nan)
     col = _PARAM_COLUMN[buf[letters]]
-    pw = (~is_cmd) & (col >= 0)
-    pv = values[pw]
-    params[word_line[pw], col[pw]] = np.where(np.isnan(pv), 0.0, pv)
+    pw = np.flatnonzero((~is_cmd) & (col >= 0) & (letter[word_line] == ord("G")))
+    params[word_line[pw], col[pw]] = _parse_numbers(padded, start[pw], end[pw], bare=0.0)
     return TokenTable(n_lines, letter, number, params, comments)

@@ -217,7 +217,7 @@ class Program:
 
 def write_program(plans: list[LayerPlan], profile: Profile, progress=None) -> Program:
     """Preamble (temperatures, E mode, start G-code), every layer, then the end G-code."""
-    fan = int(round(255 * profile.fan_speed / 100.0))
+    fan = round(255 * profile.fan_speed / 100.0)
     preamble = [
         f"M140 S{profile.bed_temperature:g}",
         "M105",
@@ -271,7 +271,7 @@ def header(profile: Profile, time_s: float, filament_mm: float, filament_g: floa
     minx, miny, minz, maxx, maxy, maxz = bounds
     return "\n".join([
         ";FLAVOR:Marlin",
-        f";TIME:{int(round(time_s))}",
+        f";TIME:{round(time_s)}",
         f";Filament used: {filament_mm / 1000.0:.5f}m",
         f";Filament weight: {filament_g:.2f}g",
         f";Layer height: {profile.layer_height:g}",

@@ -191,8 +191,8 @@ def _repair_topology(mesh: trimesh.Trimesh, name: str, repairs: list[str]) -> li
     n_edges = len(faces) * 3 // 2
     if n_open > _BROKEN_OPEN_FRACTION * max(n_edges, 1) and n_open > 12:
         raise MeshError(
-            f"{name} is broken beyond use: {n_open} of about {n_edges} edges are open "
-            "(triangles do not connect into surfaces)"
+            f"{name} is broken beyond use: {n_open} open edges on {len(faces)} triangles "
+            "(the triangles do not connect into surfaces)"
         )
     if not consistent:
         before = faces.copy()

@@ -5,8 +5,8 @@ import numpy as np
 import pyclipper
 
 from slicing.gcode_writer import LayerPlan
-from slicing.layers import IslandPaths, LayerRegions
 from slicing.infill import outline_edges
+from slicing.layers import IslandPaths, LayerRegions
 from slicing.order import order_loops, order_segments, travels_inside
 from slicing.profile import Profile
 from slicing.regions import SCALE, IntPaths, from_clipper, offset, pyclipper_union
@@ -30,7 +30,7 @@ def adhesion_loops(first: LayerRegions, shifts: np.ndarray, profile: Profile) ->
     if not outline:
         return [], []
     brim: list[np.ndarray] = []
-    n_brim = int(round(profile.brim_width / w))
+    n_brim = round(profile.brim_width / w)
     for k in range(n_brim):
         loops = offset(outline, (0.5 + k) * w, pyclipper.JT_ROUND)
         brim.extend(from_clipper([p for p in loops if pyclipper.Orientation(p)]))

@@ -8,6 +8,8 @@ fill) with pyclipper into outers (CCW) and holes (CW). Units: millimetres.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyclipper
 import trimesh
@@ -18,7 +20,7 @@ _SCALE = 1e6  # clipper integer units per mm
 _COLLINEAR_MM = 1e-3  # points closer than this to the line of their neighbours are dropped
 _MIN_AREA_MM2 = 1e-6  # polygons smaller than this are slivers
 _NUDGE_MM = 1e-6  # a plane through a vertex is moved up by this much
-_JOIN_MM = 1.0  # open chain ends closer than this are joined
+_JOIN_MM = 5.0  # an open chain whose ends are closer than this is closed
 
 # For a triangle whose corners are above the plane as bits (c0 | c1<<1 | c2<<2), the edge (j -> j+1) that goes
 # down through the plane and the one that goes up. Codes 0 and 7 never occur (no crossing).
@@ -102,7 +104,15 @@ def section_loops(
     start_key = inverse[:total] * n_p + plane
     end_key = inverse[total:] * n_p + plane
     succ = _match(start_key, end_key)
-    return _assemble(start, plane, succ, n_planes, order, out)
+
+    def end_points(seg: np.ndarray) -> np.ndarray:
+        """Point where segments `seg` leave their triangle (needed only at the ends of open chains)."""
+        ce, de = c[seg], d[seg]
+        zc, zd = vertices[ce, 2], vertices[de, 2]
+        te = (pz[seg] - zc) / (zd - zc)
+        return vertices[ce, :2] + te[:, None] * (vertices[de, :2] - vertices[ce, :2])
+
+    return _assemble(start, plane, succ, n_planes, order, out, end_points)
 
 
 def _nudge(planes: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -140,6 +150,7 @@ def _assemble(
     n_planes: int,
     order: np.ndarray,
     out: list[list[np.ndarray]],
+    end_points: Callable[[np.ndarray], np.ndarray],
 ) -> tuple[list[list[np.ndarray]], int]:
     """Order segments along their chains (pointer jumping) and cut the point array into per-plane loops."""
     n = len(succ)
@@ -177,10 +188,13 @@ def _assemble(
     comp_plane = order[plane[rep]]
     n_open = int(is_open.sum())
     open_chains: dict[int, list[np.ndarray]] = {}
+    open_comp = np.flatnonzero(is_open)
+    tail_points = end_points(seq[offset[open_comp] + size[open_comp] - 1])
+    tail_of = dict(zip(open_comp.tolist(), tail_points))
     for k in np.argsort(comp_plane, kind="stable"):
         pts = points[offset[k] : offset[k] + size[k]]
         if is_open[k]:
-            open_chains.setdefault(int(comp_plane[k]), []).append(pts)
+            open_chains.setdefault(int(comp_plane[k]), []).append(np.vstack([pts, tail_of[k]]))
         elif len(pts) >= 3:
             out[comp_plane[k]].append(pts)
     for p, chains in open_chains.items():
@@ -189,22 +203,21 @@ def _assemble(
 
 
 def _close_chains(chains: list[np.ndarray]) -> list[np.ndarray]:
-    """Join open chains end to start when within _JOIN_MM, close nearly-closed ones, drop the rest."""
-    chains = [c for c in chains if len(c) >= 1]
+    """Join each open chain's end to the nearest other start when that is nearer than its own start, then close
+    chains whose remaining gap is under _JOIN_MM or a quarter of their length; drop the rest (stray pieces)."""
+    pending = [c for c in chains if len(c) >= 2]
     closed: list[np.ndarray] = []
-    while chains:
-        cur = chains.pop()
-        while True:
+    while pending:
+        cur = pending.pop()
+        while pending:
             gap_self = float(np.hypot(*(cur[0] - cur[-1])))
-            best, best_d = -1, gap_self if gap_self < _JOIN_MM else _JOIN_MM
-            for i, other in enumerate(chains):
-                d = float(np.hypot(*(other[0] - cur[-1])))
-                if d < best_d:
-                    best, best_d = i, d
-            if best < 0:
+            starts = np.array([c[0] for c in pending])
+            d = np.hypot(*(starts - cur[-1]).T)
+            best = int(np.argmin(d))
+            if d[best] >= gap_self:
                 break
-            cur = np.concatenate([cur, chains.pop(best)])
-        length = float(np.sum(np.hypot(*np.diff(cur, axis=0).T))) if len(cur) > 1 else 0.0
+            cur = np.concatenate([cur, pending.pop(best)])
+        length = float(np.sum(np.hypot(*np.diff(cur, axis=0).T)))
         gap = float(np.hypot(*(cur[0] - cur[-1])))
         if len(cur) >= 3 and (gap < _JOIN_MM or gap < 0.25 * length):
             closed.append(cur)
@@ -212,22 +225,23 @@ def _close_chains(chains: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def _clean_layer(loops: list[np.ndarray]) -> list[np.ndarray]:
-    """Non-zero union of one layer's loops: outers CCW, holes CW, no slivers, no collinear points."""
+    """Non-zero union of one layer's loops: outers CCW, holes CW, strictly simple, no slivers or collinear points."""
     if not loops:
         return []
+    paths = pyclipper.CleanPolygons([np.rint(loop * _SCALE).astype(np.int64) for loop in loops],
+                                    _COLLINEAR_MM * _SCALE)
     clipper = pyclipper.Pyclipper()
-    paths = [np.rint(loop * _SCALE).astype(np.int64) for loop in loops]
+    clipper.StrictlySimple = True
     for path in paths:
         if len(path) >= 3:
             try:
                 clipper.AddPath(path, pyclipper.PT_SUBJECT, True)
-            except pyclipper.ClipperException:
+            except pyclipper.ClipperException:  # a degenerate path (all points collinear)
                 continue
     try:
         result = clipper.Execute(pyclipper.CT_UNION, pyclipper.PFT_NONZERO, pyclipper.PFT_NONZERO)
-    except pyclipper.ClipperException:
+    except pyclipper.ClipperException:  # nothing valid was added
         return []
-    result = pyclipper.CleanPolygons(result, _COLLINEAR_MM * _SCALE)
     polygons = []
     for path in result:
         if len(path) < 3:

@@ -66,7 +66,8 @@ def copy_shifts(footprint: np.ndarray, copies: int, profile: Profile) -> np.ndar
         return np.zeros((1, 2))
     from slicing.plate import arrange
 
-    centres = np.asarray(arrange(footprint, copies, (profile.bed_x, profile.bed_y)), dtype=np.float64)
+    footprint_xy = (float(footprint[0]), float(footprint[1]))
+    centres = np.asarray(arrange(footprint_xy, copies, (profile.bed_x, profile.bed_y)), dtype=np.float64)
     return centres - np.array([profile.bed_x / 2.0, profile.bed_y / 2.0])
 
 

@@ -115,3 +115,10 @@ def test_estimate_is_within_15_percent_of_prusaslicer_on_the_cube():
     print(f"cube.prusa.gcode: printloop {ours:.0f} s, PrusaSlicer {job.estimated_time_s:.0f} s")
     assert job.estimated_time_s == 1112
     assert ours == pytest.approx(job.estimated_time_s, rel=0.15)
+
+
+def test_fast_move_brakes_in_time_for_a_slower_next_move():
+    t = move_times(_rows((100, 0, 0, 0, 100), (200, 0, 0, 0, 20)), NO_JERK)
+    first = 100 / 1000 + (100 - 20) / 1000 + (100 - 100**2 / 2000 - (100**2 - 20**2) / 2000) / 100
+    second = 20 / 1000 + (100 - 20**2 / 2000) / 20
+    assert t[1:].tolist() == pytest.approx([first, second])

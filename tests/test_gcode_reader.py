@@ -5,11 +5,13 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from slicing.errors import GcodeReadError
 from slicing.gcode_reader import parse_moves, read_gcode, read_gcode_file
 from slicing.toolpath import Feature
-from tests.conftest import GCODE_SAMPLES
+from tests.conftest import GCODE_SAMPLES, MODELS
 
 SAMPLES = ["cube.cura.gcode", "cube.prusa.gcode"]
 
@@ -214,3 +216,86 @@ def test_unreadable_files_raise_gcode_read_error(tmp_path):
     stl.write_text("solid cube\n facet normal 0 0 1\n endfacet\nendsolid\n")
     with pytest.raises(GcodeReadError, match="no G-code moves"):
         read_gcode_file(stl)
+
+
+_STEP = st.one_of(
+    st.tuples(st.just("extrude"), st.integers(0, 220_000), st.integers(0, 220_000), st.integers(1, 500_000)),
+    st.tuples(st.just("travel"), st.integers(0, 220_000), st.integers(0, 220_000), st.just(0)),
+    st.tuples(st.just("retract"), st.just(0), st.just(0), st.integers(1, 300_000)),
+    st.tuples(st.just("prime"), st.just(0), st.just(0), st.integers(1, 300_000)),
+    st.tuples(st.just("reset"), st.just(0), st.just(0), st.just(0)),
+    st.tuples(st.just("layer"), st.just(0), st.just(0), st.just(0)),
+)
+
+
+def _write(steps, relative_e: bool, relative_xy: bool):
+    """G-code for the steps (XY in µm, E in 1e-5 mm) and the segments/extrusion per layer it should read as."""
+    out = ["G21", "G91" if relative_xy else "G90", "M83" if relative_e else "M82", ";LAYER:0", "G0 Z0.2 F600"]
+    x = y = 0
+    e_logical = 0  # absolute-mode E register, 1e-5 mm
+    layers: list[list[tuple[tuple[float, float, float, float], float]]] = [[]]
+    z = 0.2  # in G91 mode "Z0.2" from z=0 is the same move
+
+    def xy(nx: int, ny: int) -> str:
+        dx, dy = (nx - x, ny - y) if relative_xy else (nx, ny)
+        return f"X{dx / 1000:.3f} Y{dy / 1000:.3f}"
+
+    def e_word(delta: int) -> str:
+        return f"E{(delta if relative_e else e_logical + delta) / 1e5:.5f}"
+
+    for kind, nx, ny, amount in steps:
+        if kind == "extrude":
+            out.append(f"G1 {xy(nx, ny)} {e_word(amount)}")
+            if (nx, ny) != (x, y):
+                layers[-1].append(((x / 1000, y / 1000, nx / 1000, ny / 1000), amount / 1e5))
+            x, y, e_logical = nx, ny, e_logical + amount
+        elif kind == "travel":
+            out.append(f"G0 {xy(nx, ny)}")
+            x, y = nx, ny
+        elif kind in ("retract", "prime"):
+            delta = -amount if kind == "retract" else amount
+            out.append(f"G1 {e_word(delta)}")
+            e_logical += delta
+        elif kind == "reset":
+            out.append("G92 E0")
+            e_logical = 0
+        else:
+            z += 0.2
+            out += [f";LAYER:{len(layers)}", "G0 Z0.2" if relative_xy else f"G0 Z{z:.1f}"]
+            layers.append([])
+    return "\n".join(out) + "\n", layers
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_STEP, max_size=40), st.booleans(), st.booleans())
+def test_random_moves_written_as_gcode_read_back_to_the_same_segments(steps, relative_e, relative_xy):
+    text, expected = _write(steps, relative_e, relative_xy)
+    job = read_gcode(text)
+    assert len(job.layers) == len(expected)
+    for n, (layer, want) in enumerate(zip(job.layers, expected)):
+        assert layer.z == pytest.approx(0.2 * (n + 1))
+        assert layer.segments.shape == (len(want), 4)
+        if want:
+            np.testing.assert_allclose(layer.segments, [s for s, _ in want], atol=1e-9)
+            np.testing.assert_allclose(layer.extrusion, [e for _, e in want], atol=1e-9)
+
+
+def test_printloop_output_reads_back_to_its_layers_filament_and_estimate():
+    from slicing.estimate import estimate_time
+    from slicing.slicer import slice_file
+
+    result = slice_file(MODELS / "20mm-xyz-cube.stl")
+    job = read_gcode(result.gcode)
+    assert len(job.layers) == result.layer_count == 100
+    assert [round(layer.z, 6) for layer in job.layers] == [round(0.2 * (n + 1), 6) for n in range(100)]
+    assert all((layer.feature == Feature.WALL_OUTER).any() for layer in job.layers)
+    assert sum(float(layer.extrusion.sum()) for layer in job.layers) == pytest.approx(result.filament_mm, rel=1e-4)
+    assert job.filament_mm == pytest.approx(result.filament_mm, abs=0.01)
+    assert job.estimated_time_s == round(result.estimated_time_s)
+    assert estimate_time(parse_moves(result.gcode).xyzef) == pytest.approx(result.estimated_time_s, rel=1e-3)
+
+
+def test_messages_malformed_numbers_and_bare_letters():
+    m = parse_moves("M117 Layer X of 12 E9\nG1 X1.2.3 Y4 E1\nG1 X7 Y-\nG28 X Y\nG1 X3 E2\n")
+    assert m.xyzef[1:, :4].tolist() == [[0, 4, 0, 1], [7, 4, 0, 1], [0, 0, 0, 1], [3, 0, 0, 2]]
+    assert m.line.tolist() == [-1, 1, 2, 3, 4]

@@ -113,7 +113,7 @@ class Scene:
         filament = np.array([40, 90, 230], np.float32)
         mat = self.layer >= 0
         age = np.where(mat, current - self.layer, 0)
-        shade = np.where(age <= 0, 1.0, 0.8)
+        shade = np.where(age <= 0, 1.0, 0.65)
         img[mat] = filament * shade[mat, None]
         img *= light[..., None]
         self._stickers(img)

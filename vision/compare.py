@@ -40,6 +40,8 @@ class Comparison:
     offset_mm: tuple[float, float]
     shifted_iou: float           # IoU after moving the reference by the offset
     response: float              # phase-correlation peak strength
+    rho: float                   # measured brightness ratio old/fresh material
+    brightness_gain: float       # grey levels gained per unit of expected fresh material (0 without previous)
     fresh: np.ndarray            # bool
     missing: np.ndarray          # bool
     excess: np.ndarray           # bool
@@ -73,26 +75,42 @@ def observe(image: np.ndarray, registration: Registration, grid: BedGrid, config
     return Observation(bgr, grey, material, (float(bed[0]), float(bed[1]), float(bed[2])))
 
 
-def freshness(obs: Observation, prev: Observation | None, prev_top: np.ndarray | None,
-              config: VisionConfig) -> np.ndarray:
-    """Per-pixel evidence 0..1 that material was laid down since the previous photo."""
+def freshness(obs: Observation, prev: Observation | None, prev_top: np.ndarray | None, top: np.ndarray,
+              grid: BedGrid, config: VisionConfig, rho_default: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Per-pixel evidence 0..1 that material was laid down since the previous photo, the brightness above the
+    "nothing printed" prediction (grey levels) and the ageing ratio used.
+
+    Material that was fresh in the previous photo darkens by a ratio rho once covered by nothing new; rho is
+    measured on this photo where the previous layer lies away from this one (else the last known value). The
+    evidence is the brightness above that "nothing printed" prediction, over the full fresh-old contrast.
+    """
     if prev is None:
-        return obs.material.astype(np.float32)
-    step = config.fresh_step
-    d = obs.grey - prev.grey
-    was_fresh = prev.material if prev_top is None else (prev.material & (prev_top > 0))
-    held = np.clip((d + step) / step, 0.0, 1.0)
-    rose = np.clip(d / step, 0.0, 1.0)
-    f = np.where(was_fresh, held, rose)
+        f0 = obs.material.astype(np.float32)
+        return f0, f0 * 0.0, rho_default
+    was_fresh = prev.material if prev_top is None else (prev.material & (cv2.dilate(prev_top, _disk(1)) > 0))
+    # measure on the interior of wide areas only: thin beads mix with their darker surroundings in the photo
+    solid = prev.material if prev_top is None else (prev.material & (cv2.erode(prev_top, _disk(1)) > 0))
+    away = solid & obs.material & (cv2.dilate(top, _disk(config.edge_tolerance_mm * grid.px_per_mm)) == 0)
+    rho = rho_default
+    if np.count_nonzero(away) >= 40:
+        rho = float(np.clip(np.median(obs.grey[away] / np.maximum(prev.grey[away], 1.0)), 0.3, 1.0))
+    p = prev.grey
+    predicted = np.where(was_fresh, rho * p, p)
+    contrast = np.where(was_fresh, p * (1.0 - rho), p * (1.0 / rho - 1.0))
+    contrast = np.maximum(contrast, config.fresh_step)
+    gain = (obs.grey - predicted).astype(np.float32)
+    f = np.clip(gain / contrast, 0.0, 1.0)
     f[obs.material & ~prev.material] = 1.0
     f[~obs.material] = 0.0
-    return f.astype(np.float32)
+    return f.astype(np.float32), gain, rho
 
 
 def _shifted(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
     """A bool mask moved by whole pixels (dx columns right, dy rows down), zero-filled."""
     out = np.zeros_like(mask)
     h, w = mask.shape
+    if abs(dx) >= w or abs(dy) >= h:
+        return out
     xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
     ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
     out[yd, xd] = mask[ys, xs]
@@ -130,7 +148,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: np.ndarray,
-            prev_top: np.ndarray | None, grid: BedGrid, config: VisionConfig) -> Comparison:
+            prev_top: np.ndarray | None, grid: BedGrid, config: VisionConfig, rho: float = 0.65) -> Comparison:
     """Compare the observed fresh material with layer n's mask `top` (all layers under it in `below`)."""
     px_area = grid.px_area_mm2
     ref = top > 0
@@ -139,9 +157,16 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
     core = cv2.erode(top, tol) > 0
     if np.count_nonzero(core) < 0.25 * np.count_nonzero(ref):
         core = ref
-    f = freshness(obs, prev, prev_top, config)
+    f, gain, rho = freshness(obs, prev, prev_top, top, grid, config, rho)
     fresh = f > 0.5
-    coverage = float(f[core].mean()) if core.any() else 1.0
+    # thin beads look dimmer than solid fill to a camera of finite resolution: compare with the reference
+    # blurred by the camera, so a clean sparse layer scores about as well as a clean solid one
+    expected = cv2.GaussianBlur(top.astype(np.float32) / 255.0, (0, 0), max(0.3, config.psf_mm * grid.px_per_mm))
+    expected = np.clip(expected, 0.05, 1.0) if prev is not None else np.ones_like(expected)
+    coverage = float(f[core].sum() / expected[core].sum()) if core.any() else 1.0
+    # brightness gained around the layer per unit of expected material: linear in the width of the beads laid
+    band = cv2.dilate(top, _disk(2.0 * config.psf_mm * grid.px_per_mm)) > 0
+    brightness_gain = float(gain[band].sum() / max(float(expected[band].sum()), 1e-6))
     missing = core & ~fresh
     excess = fresh & ~grown
     everything = cv2.dilate(cv2.bitwise_or(top, below), tol) > 0
@@ -162,6 +187,6 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
         missing_area_mm2=float(np.count_nonzero(missing) * px_area),
         excess_area_mm2=float(np.count_nonzero(excess) * px_area),
         stray_area_mm2=float(np.count_nonzero(stray) * px_area),
-        offset_mm=offset, shifted_iou=float(shifted_iou), response=float(response),
+        offset_mm=offset, shifted_iou=float(shifted_iou), response=float(response), rho=rho, brightness_gain=brightness_gain,
         fresh=fresh, missing=missing, excess=excess | stray,
     )

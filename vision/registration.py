@@ -15,6 +15,7 @@ import numpy as np
 from vision.config import VisionConfig
 from vision.errors import RegistrationError
 
+_PAD = 24  # px of replicated border around the image before marker detection
 _DICTIONARY = cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_4X4_50)
 
 
@@ -97,10 +98,12 @@ class Registration:
 def detect_markers(image: np.ndarray) -> dict[int, np.ndarray]:
     """ArUco id -> (4, 2) corner pixels of every DICT_4X4_50 marker seen in a BGR or grey image."""
     grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    # stickers near the frame edge are lost to the detector's border margin: pad by replicating the edge
+    grey = cv2.copyMakeBorder(grey, _PAD, _PAD, _PAD, _PAD, cv2.BORDER_REPLICATE)
     corners, ids, _ = _detector().detectMarkers(grey)
     if ids is None:
         return {}
-    return {int(i): c.reshape(4, 2).astype(np.float64) for i, c in zip(ids.ravel(), corners)}
+    return {int(i): c.reshape(4, 2).astype(np.float64) - _PAD for i, c in zip(ids.ravel(), corners)}
 
 
 def register(image: np.ndarray, config: VisionConfig | None = None) -> Registration:
@@ -114,13 +117,17 @@ def register(image: np.ndarray, config: VisionConfig | None = None) -> Registrat
     layout = cfg.marker_centres()
     seen = detect_markers(image)
     ids = sorted(i for i in seen if i in layout)
-    if len(ids) < 4:
+    if len(ids) < 3:
         missing = sorted(set(layout) - set(ids))
         raise RegistrationError(f"bed markers {missing} not visible in the camera image (saw {sorted(seen)}); "
                                 "clear the view or calibrate by hand with four points")
     centres_px = np.array([seen[i].mean(axis=0) for i in ids])
     centres_mm = np.array([layout[i] for i in ids])
-    h0, _ = cv2.findHomography(centres_px, centres_mm, 0)
+    if len(ids) >= 4:
+        h0, _ = cv2.findHomography(centres_px, centres_mm, 0)
+    else:  # three stickers seen: an affine first guess, refined below on their twelve corners
+        h0 = np.vstack([cv2.getAffineTransform(centres_px.astype(np.float32), centres_mm.astype(np.float32)),
+                        [0.0, 0.0, 1.0]])
     if h0 is None:
         raise RegistrationError("bed markers are in a degenerate arrangement; check the marker layout in [vision]")
     half = cfg.marker_size_mm / 2.0

@@ -1,0 +1,59 @@
+"""The CuraEngine benchmark builds CuraEngine's command line, reads its report, and runs without CuraEngine."""
+from __future__ import annotations
+
+import importlib.util
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MODELS, REPO
+
+_SPEC = importlib.util.spec_from_file_location("slice_vs_peers", REPO / "bench" / "slice_vs_peers.py")
+assert _SPEC is not None and _SPEC.loader is not None
+bench = importlib.util.module_from_spec(_SPEC)
+sys.modules["slice_vs_peers"] = bench  # dataclasses look their module up
+_SPEC.loader.exec_module(bench)
+
+# lines CuraEngine 4.13 printed with -v for 3DBenchy and the shared profile
+CURA_REPORT = """Total time elapsed  4.00s.
+;TIME:3897
+;Filament used: 3.68508m
+Print time (s): 3897
+Print time (hr|min|s): 1h 4m 57s
+Filament (mm^3): 8863
+"""
+
+
+def test_cura_command_gives_every_setting_globally_and_for_the_extruder():
+    settings = {"_comment": "x", "layer_height": 0.2, "support_enable": False, "machine_start_gcode": "G28\nG92 E0"}
+    cmd = bench.cura_command("CuraEngine", Path("defs.json"), settings, Path("m.stl"), Path("o.gcode"))
+    e0 = cmd.index("-e0")
+    expected = ["-s", "layer_height=0.2", "-s", "support_enable=false", "-s", "machine_start_gcode=G28\nG92 E0"]
+    assert cmd[:5] == ["CuraEngine", "slice", "-v", "-j", "defs.json"]
+    assert cmd[5:e0] == expected and cmd[e0 + 1:e0 + 1 + len(expected)] == expected
+    assert cmd[-4:] == ["-l", "m.stl", "-o", "o.gcode"]
+
+
+def test_cura_report_gives_time_and_filament_length():
+    seconds, metres = bench.parse_cura_report(CURA_REPORT)
+    assert seconds == 3897
+    assert metres == pytest.approx(3.68508, rel=1e-3)  # the volume and the length it reports agree
+    assert bench.parse_cura_report("nothing here") == (None, None)
+    assert math.isclose(8863 / (math.pi * 0.875**2) / 1000, metres)
+
+
+def test_bench_without_curaengine_says_how_to_install_and_prints_printloop_figures():
+    proc = subprocess.run(
+        [sys.executable, "bench/slice_vs_peers.py", "--models", str(MODELS / "20mm-xyz-cube.stl"), "--repeat", "1",
+         "--cura", "/nonexistent/CuraEngine"],
+        check=False, cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "apt-get install -y cura-engine" in proc.stdout
+    rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("20mm-xyz-cube")]
+    assert len(rows) == 1 and rows[0][1] == "printloop"
+    assert rows[0][3] == "100"  # layers
+    assert 1.0 < float(rows[0][5]) < 1.6  # filament metres for a 20 mm cube at 20 % infill

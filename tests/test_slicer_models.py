@@ -1,0 +1,143 @@
+"""The slicer on every shared model: layer count, moves on the bed, E from volume, reader round trip."""
+from __future__ import annotations
+
+import re
+from functools import cache
+
+import numpy as np
+import pytest
+import trimesh
+
+from slicing.gcode_reader import read_gcode
+from slicing.profile import load_profile
+from slicing.slicer import SliceResult, slice_file
+from slicing.toolpath import Feature
+from tests.conftest import MODELS
+
+MODEL_NAMES = sorted(p.name for p in MODELS.glob("*.stl"))
+_MOVE = re.compile(r"^G[01] [^;\n]*", re.MULTILINE)
+_AXIS = re.compile(r"([XYZ])(-?\d+\.?\d*)")
+
+
+@cache
+def sliced(name: str) -> SliceResult:
+    """Slice a shared model once per test session with the default profile."""
+    return slice_file(MODELS / name)
+
+
+@cache
+def read_back(name: str):
+    """Our G-code of a model read back by the project's G-code reader."""
+    return read_gcode(sliced(name).gcode)
+
+
+def test_models_folder_has_the_shared_meshes():
+    assert {"20mm-xyz-cube.stl", "3DBenchy.stl", "teapot.stl"} <= set(MODEL_NAMES)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_layer_count_matches_model_height(name):
+    height = float(np.ptp(trimesh.load(MODELS / name, force="mesh").bounds[:, 2]))
+    result = sliced(name)
+    assert abs(result.layer_count - height / 0.2) <= 0.51
+    assert f";LAYER_COUNT:{result.layer_count}" in result.gcode
+    markers = re.findall(r"^;LAYER:(\d+)$", result.gcode, re.MULTILINE)
+    assert [int(m) for m in markers] == list(range(result.layer_count))
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_move_lies_on_the_bed(name):
+    result = sliced(name)
+    coords: dict[str, list[float]] = {"X": [], "Y": [], "Z": []}
+    for line in _MOVE.findall(result.gcode):
+        for axis, value in _AXIS.findall(line):
+            coords[axis].append(float(value))
+    x, y, z = (np.array(coords[a]) for a in "XYZ")
+    assert len(x) > 100 and len(x) == len(y)
+    assert x.min() >= 0 and x.max() <= 220 and y.min() >= 0 and y.max() <= 220
+    assert z.min() > 0 and z.max() <= 250
+    bx0, by0, bz0, bx1, by1, bz1 = result.bounds
+    assert 0 <= bx0 < bx1 <= 220 and 0 <= by0 < by1 <= 220 and 0 < bz0 <= bz1 <= 250
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_gcode_reads_back_with_extrusion_from_volume(name):
+    result = sliced(name)
+    job = read_back(name)
+    assert len(job.layers) == result.layer_count
+    assert job.flavor and job.flavor.lower() == "marlin"
+    assert job.estimated_time_s == pytest.approx(result.estimated_time_s, abs=1)
+    total = 0.0
+    for layer in job.layers:
+        lengths = layer.lengths()
+        expected = 0.4 * layer.height * lengths / (np.pi * 0.875**2)
+        # coordinates are written to 1 µm and E to 0.01 µm: allow that rounding
+        assert np.allclose(layer.extrusion, expected, rtol=1e-3, atol=2e-4), f"layer {layer.index}"
+        total += layer.extrusion.sum()
+    assert total == pytest.approx(result.filament_mm, rel=1e-4)
+    assert result.filament_g == pytest.approx(result.filament_mm * np.pi * 0.875**2 * 1.24e-3, rel=1e-9)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_layer_has_walls_and_annotated_features(name):
+    job = read_back(name)
+    printed = [layer for layer in job.layers if len(layer.segments)]
+    assert len(printed) >= 0.9 * len(job.layers)
+    assert (job.layers[0].feature == Feature.SKIRT).any()
+    for layer in printed:
+        assert not (layer.feature == Feature.OTHER).any()
+    walls = sum(int((layer.feature == Feature.WALL_OUTER).any()) for layer in printed)
+    assert walls >= 0.9 * len(printed)
+
+
+def test_cube_first_layer_outer_wall_is_outline_inset_by_half_a_line():
+    layer0 = read_back("20mm-xyz-cube.stl").layers[0]
+    segs = layer0.segments[layer0.feature == Feature.WALL_OUTER]
+    pts = segs.reshape(-1, 2)
+    cheb = np.max(np.abs(pts - 110.0), axis=1)  # the cube is centred on the 220 mm bed
+    square = cheb > 9.0  # the rest is the engraved Z on the bottom face
+    assert np.all(np.abs(cheb[square] - 9.8) <= 0.05)
+    on_square = square.reshape(-1, 2).all(axis=1)
+    assert np.hypot(*(segs[on_square, 2:] - segs[on_square, :2]).T).sum() == pytest.approx(4 * 19.6, abs=0.1)
+
+
+def test_cube_at_full_infill_extrudes_its_volume():
+    profile = load_profile(overrides={"infill_density": "100"})
+    result = slice_file(MODELS / "20mm-xyz-cube.stl", profile)
+    volume = trimesh.load(MODELS / "20mm-xyz-cube.stl", force="mesh").volume
+    extruded = result.filament_mm * profile.filament_area
+    assert extruded == pytest.approx(volume, rel=0.05)
+
+
+def test_header_carries_time_filament_and_layer_height():
+    text = sliced("20mm-xyz-cube.stl").gcode
+    head = text[:600]
+    assert head.startswith(";FLAVOR:Marlin\n")
+    assert re.search(r"^;TIME:\d+$", head, re.MULTILINE)
+    assert re.search(r"^;Filament used: \d+\.\d+m$", head, re.MULTILINE)
+    assert re.search(r"^;Filament weight: \d+\.\d+g$", head, re.MULTILINE)
+    assert ";Layer height: 0.2" in head
+
+
+@pytest.mark.parametrize("name", ["20mm-xyz-cube.stl", "torus_mm.stl"])
+def test_reader_recovers_exactly_the_paths_the_writer_emitted(name):
+    from slicing.gcode_writer import write_program
+    from slicing.layers import build_layers
+    from slicing.mesh import load_mesh, place_on_bed
+    from slicing.planner import plan_layers
+    from slicing.sections import layer_tops, mid_planes, slice_mesh
+
+    profile = load_profile(overrides={"z_hop": "0.3", "seam": '"nearest"'})
+    mesh = place_on_bed(load_mesh(MODELS / name).mesh, (220, 220, 250))
+    tops = layer_tops(float(mesh.bounds[1, 2]), 0.2, 0.2)
+    layers = build_layers(slice_mesh(mesh, mid_planes(tops)), profile)
+    plans = plan_layers(layers, tops, np.zeros((1, 2)), profile)
+    job = read_gcode(write_program(plans, profile).body)
+    assert len(job.layers) == len(plans)
+    for plan, layer in zip(plans, job.layers):
+        segs = np.concatenate([np.concatenate([p[:-1], p[1:]], axis=1) for p in plan.paths])
+        feats = np.repeat(plan.features, [len(p) - 1 for p in plan.paths])
+        assert layer.z == pytest.approx(plan.z) and layer.height == pytest.approx(plan.height)
+        assert layer.segments.shape == segs.shape, f"layer {plan.index}"
+        assert np.allclose(layer.segments, segs, atol=6e-4)
+        assert layer.feature.tolist() == feats.tolist()
