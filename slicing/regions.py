@@ -11,6 +11,7 @@ import numpy as np
 import pyclipper
 
 SCALE = 10_000.0  # clipper units per millimetre (0.1 µm resolution)
+SIMPLIFY_MM = 0.01  # outline vertices this close to their neighbours' line are dropped
 
 IntPaths = list[list[list[int]]]
 
@@ -62,9 +63,15 @@ def pyclipper_union(paths: IntPaths) -> IntPaths:
     return pc.Execute(pyclipper.CT_UNION, pyclipper.PFT_NONZERO, pyclipper.PFT_NONZERO)
 
 
-def islands(polygons: list[np.ndarray]) -> list[IntPaths]:
-    """Split a layer's section polygons into islands: each an outer contour followed by its holes."""
+def islands(polygons: list[np.ndarray], tolerance: float = SIMPLIFY_MM) -> list[IntPaths]:
+    """Split a layer's section polygons into islands: each an outer contour followed by its holes.
+
+    Vertices closer than `tolerance` mm to their neighbours' line are dropped first (mesh noise a nozzle cannot
+    draw), which makes every later offset and fill cheaper.
+    """
     paths = [p for p in to_clipper(polygons) if len(p) >= 3]
+    if tolerance > 0:
+        paths = [p for p in pyclipper.CleanPolygons(paths, tolerance * SCALE) if len(p) >= 3]
     if not paths:
         return []
     pc = pyclipper.Pyclipper()
