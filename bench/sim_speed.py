@@ -121,6 +121,7 @@ def main() -> int:
     ap.add_argument("--gcode", default=None, help="stream this G-code instead of slicing")
     ap.add_argument("--resolution", default="1280x960")
     ap.add_argument("--no-camera", action="store_true", help="skip the per-layer snapshots")
+    ap.add_argument("--profile", default=None, metavar="SVG", help="record the simulator with py-spy into SVG")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sim-bench-"))
     if args.gcode:
@@ -131,11 +132,18 @@ def main() -> int:
         source = slice_gcode(Path(args.model), gcode)
         print(f"sliced {Path(args.model).name} with {source} in {time.perf_counter() - t:.1f} s")
     cmds = commands(gcode)
-    proc = subprocess.Popen([sys.executable, "-m", "controller", "sim", "--speed", "max", "--resolution",
+    prefix = []
+    if args.profile:
+        spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        prefix = [spy, "record", "--nonblocking", "-r", "200", "-f", "raw", "-o", args.profile, "--"]
+    proc = subprocess.Popen([*prefix, sys.executable, "-m", "controller", "sim", "--speed", "max", "--resolution",
                              args.resolution, "--executed-log", str(tmp / "executed.jsonl")],
                             cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
-        info = json.loads(proc.stdout.readline())
+        line = proc.stdout.readline()
+        while line and not line.startswith("{"):   # py-spy's own banner when profiling
+            line = proc.stdout.readline()
+        info = json.loads(line)
         import serial  # the host opens the pty like a USB serial port
         ser = serial.Serial(info["serial"], 115200, timeout=5)
         while not ser.readline().startswith(b"echo: RX_BUFFER_SIZE"):

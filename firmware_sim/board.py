@@ -11,8 +11,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 from firmware_sim.executed_log import ExecutedLog
 from firmware_sim.faults import FaultSchedule, FaultSpec
 from firmware_sim.interpreter import FIRMWARE, Interpreter, Wait
@@ -84,10 +82,15 @@ class Board:
             self._banner(proto)
         return port
 
+    def resets_on_open(self) -> bool:
+        """Whether a host opening the port now resets the board (not while a command is queued or running:
+        a host flushing its input between lines of a print must not reset it)."""
+        return self.halted or (self.current is None and not len(self.queue))
+
     def host_opened(self, port: int) -> None:
-        """A host opened the serial port: like Marlin on a DTR reset, restart (unless a command is queued or
-        running: a host flushing its input between lines of a print must not reset the board)."""
-        if port in self.ports and (self.halted or (self.current is None and not len(self.queue))):
+        """A host opened the serial port: like Marlin on a DTR reset, restart with the `start` banner."""
+        if port in self.ports and self.resets_on_open():
+            self.ports[port].data_to_send()
             self.reset()
 
     def close_port(self, port: int) -> None:
@@ -170,21 +173,22 @@ class Board:
         return False
 
     # -- machine services for the interpreter ----------------------------------------------------------------------
-    def planned_position(self) -> np.ndarray:
+    def planned_position(self) -> tuple[float, float, float, float]:
         """Machine position after the last queued move."""
-        return np.array(self.planner.position, dtype=np.float64)
+        return self.planner.position
 
-    def stepper_position(self) -> np.ndarray:
+    def stepper_position(self) -> tuple[float, float, float, float]:
         """Where the head physically is now."""
-        return np.array(self.printhead.position_at(self.now), dtype=np.float64)
+        return self.printhead.position_at(self.now)
 
-    def move(self, target: np.ndarray, feed_mm_s: float) -> float | None:
+    def move(self, target: list[float], feed_mm_s: float) -> float | None:
         """Queue a move (clamped to the bed with an echo); return when the planner has room again."""
-        clamped = np.clip(target[:3], 0.0, self.bed)
-        if not np.array_equal(clamped, target[:3]):
-            self.echo(f"Move out of range, clamped to X{clamped[0]:.2f} Y{clamped[1]:.2f} Z{clamped[2]:.2f}")
-            target = np.concatenate([clamped, target[3:]])
-        blocks = self.planner.queue_move((target[0], target[1], target[2], target[3]), max(feed_mm_s, 0.01))
+        x, y, z, e = target
+        bx, by, bz = self.bed
+        if not (0.0 <= x <= bx and 0.0 <= y <= by and 0.0 <= z <= bz):
+            x, y, z = min(max(x, 0.0), bx), min(max(y, 0.0), by), min(max(z, 0.0), bz)
+            self.echo(f"Move out of range, clamped to X{x:.2f} Y{y:.2f} Z{z:.2f}")
+        blocks = self.planner.queue_move((x, y, z, e), feed_mm_s if feed_mm_s > 0.01 else 0.01)
         if not blocks:
             return None
         start = self.printhead.schedule(blocks, self.now)

@@ -71,7 +71,7 @@ class Interpreter:
         self.relative = False
         self.relative_e = False
         self.inches = False
-        self.offset = np.zeros(4)
+        self.offset = [0.0, 0.0, 0.0, 0.0]
         self.feed_mm_s = 25.0
         self.feed_pct = 100.0
         self.flow_pct = 100.0
@@ -90,37 +90,35 @@ class Interpreter:
         return handler(words)
 
     # -- motion ------------------------------------------------------------------------------------------------
-    def _target(self, w: Words) -> np.ndarray:
+    def _target(self, w: Words) -> list[float]:
         """Machine-coordinate target of a move from its words and the modal state."""
         scale = 25.4 if self.inches else 1.0
         cur = self.m.planned_position()
-        target = cur.copy()
+        target = list(cur)
+        params = w.params
         for i, axis in enumerate(AXES):
-            v = w.value(axis)
+            v = params.get(axis)
             if v is None:
                 continue
             v *= scale
-            relative = self.relative_e if axis == "E" else self.relative
+            relative = self.relative_e if i == 3 else self.relative
             target[i] = cur[i] + v if relative else v + self.offset[i]
-        f = w.value("F")
+        f = params.get("F")
         if f is not None and f > 0:
             self.feed_mm_s = f * scale / 60.0
         return target
 
-    def _move(self, target: np.ndarray) -> Outcome:
+    def _move(self, target: list[float]) -> Outcome:
         """Queue a straight move; wait until the planner has a free slot for it."""
-        cur = self.m.planned_position()
-        if target[3] != cur[3]:
-            de = (target[3] - cur[3]) * self.flow_pct / 100.0
+        cur_e = self.m.planned_position()[3]
+        if target[3] != cur_e:
+            commanded = target[3] - cur_e
+            de = commanded * self.flow_pct / 100.0
             if de > 0 and self.m.hotend_temperature() < EXTRUDE_MINTEMP:
                 self.m.echo(" cold extrusion prevented")
-                self.offset[3] -= target[3] - cur[3]
-                target = target.copy()
-                target[3] = cur[3]
-            else:
-                target = target.copy()
-                self.offset[3] += de - (target[3] - cur[3])
-                target[3] = cur[3] + de
+                de = 0.0
+            self.offset[3] += de - commanded
+            target[3] = cur_e + de
         free_at = self.m.move(target, self.feed_mm_s * self.feed_pct / 100.0)
         return Outcome(wait=Wait("until", until=free_at)) if free_at is not None else OK
 
@@ -166,7 +164,7 @@ class Interpreter:
         pts[:, 3] = start[3] + (end[3] - start[3]) * f
         pts[-1] = end
         latest: float | None = None
-        for p in pts:
+        for p in pts.tolist():
             outcome = self._move(p)
             if outcome.wait is not None:
                 latest = outcome.wait.until if latest is None else max(latest, outcome.wait.until)
@@ -328,9 +326,9 @@ class Interpreter:
 
     def cmd_M114(self, w: Words) -> Outcome:
         """Report the position: `X:.. Y:.. Z:.. E:.. Count X:.. Y:.. Z:..`."""
-        logical = self.m.planned_position() - self.offset
+        logical = [p - o for p, o in zip(self.m.planned_position(), self.offset)]
         real = self.m.stepper_position()
-        counts = np.round(real[:3] * np.array([80.0, 80.0, 400.0])).astype(int)
+        counts = [round(real[i] * steps) for i, steps in enumerate((80.0, 80.0, 400.0))]
         self.m.reply(
             f"X:{logical[0]:.2f} Y:{logical[1]:.2f} Z:{logical[2]:.2f} E:{logical[3]:.2f} "
             f"Count X:{counts[0]} Y:{counts[1]} Z:{counts[2]}"

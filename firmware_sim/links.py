@@ -54,6 +54,9 @@ class Link:
         self._rx = Throttle(baud)
         self._tx = Throttle(baud)
         self._out: queue.Queue[bytes | None] = queue.Queue()
+        self._wlock = threading.Lock()
+        self._busy = False             # the writer thread owns the fd until its queue is empty
+        self._generation = 0           # bumped by discard_pending to abandon the item being written
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         self.dropped = 0
@@ -68,8 +71,37 @@ class Link:
             t.start()
 
     def send(self, data: bytes) -> None:
-        """Queue bytes for the host."""
-        self._out.put(data)
+        """Send bytes to the host: written at once when unthrottled and nothing is pending, else queued."""
+        if self._tx.rate is not None:
+            self._out.put(data)
+            return
+        with self._wlock:
+            if not self._busy:
+                try:
+                    n = self._write(data)
+                except (BlockingIOError, InterruptedError):
+                    n = 0
+                except OSError:
+                    self.dropped += len(data)
+                    return
+                if n == len(data):
+                    return
+                data = data[n:]
+            self._busy = True
+            self._out.put(data)
+
+    def discard_pending(self) -> None:
+        """Forget bytes not yet written (the board reset; its UART buffer is gone)."""
+        with self._wlock:
+            self._generation += 1
+            try:
+                while True:
+                    item = self._out.get_nowait()
+                    if item is None:
+                        self._out.put(None)
+                        break
+            except queue.Empty:
+                pass
 
     def close(self) -> None:
         """Stop both threads and wait for them."""
@@ -127,7 +159,8 @@ class Link:
                 break
             view = memoryview(data)
             stalled_since = None
-            while view and not self._stop.is_set():
+            generation = self._generation
+            while view and not self._stop.is_set() and generation == self._generation:
                 piece = view[:step]
                 try:
                     n = self._write(piece)
@@ -147,6 +180,9 @@ class Link:
                     self.dropped += len(view)
                     break
                 self._wait_writable()
+            with self._wlock:
+                if self._out.empty():
+                    self._busy = False
 
     def _wait_writable(self) -> None:
         """Block until the fd can take bytes again (or a short while passes)."""

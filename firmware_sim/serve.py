@@ -131,6 +131,9 @@ class SimServer:
             except OSError:
                 pass
         elif kind == "opened":
+            link = self._links.get(item[1])
+            if link is not None and self.board.resets_on_open():
+                link.discard_pending()
             self.board.host_opened(item[1])
         elif kind == "stop":
             return False
