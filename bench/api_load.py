@@ -55,14 +55,14 @@ async def _load(url: str, key: str, rate: float, duration: float, endpoint: str)
     return {"sent": n, "errors": errors, "wall_s": wall, "latencies": latencies}
 
 
-def _bytes_sent(svc, name: str) -> tuple[int, float]:  # noqa: ANN001
+def _bytes_sent(svc, name: str) -> tuple[int, float]:
     """Bytes the link has written for the running copy, and when."""
     slot = svc.fleet.slots[name]
     assert slot.handle is not None, "the printer is not streaming"
     return slot.handle.progress().bytes_sent, time.perf_counter()
 
 
-def _utilisation(svc, name: str, seconds: float, baud: int) -> float:  # noqa: ANN001
+def _utilisation(svc, name: str, seconds: float, baud: int) -> float:
     """Share of the line's capacity (baud/10 bytes/s) used over a window."""
     b0, t0 = _bytes_sent(svc, name)
     time.sleep(seconds)

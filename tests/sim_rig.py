@@ -27,7 +27,7 @@ def start_sims(faults: list[str], folder: Path, speed: str = "max") -> list[SimP
     try:
         for i, fault in enumerate(faults):
             extra = ["--faults", fault] if fault else []
-            sims.append(launch_sim("--speed", speed, "--seed", str(i + 1), "--resolution", "800x600", *extra,
+            sims.append(launch_sim("--speed", speed, "--seed", str(i + 1), *extra,
                                    log=folder / f"sim-{i}.log"))
     except Exception:
         for s in sims:
