@@ -182,7 +182,10 @@ def main() -> int:
     print(f"simulated print time: {st['print_time']:.1f} s ({st['print_time'] / 3600:.2f} h); "
           f"simulated clock {st['sim_time']:.1f} s")
     print(f"wall time: {wall:.2f} s, of which camera {cam_s:.2f} s for {frames} frames at {args.resolution}")
-    print(f"simulator process CPU time: {sim_cpu:.2f} s (start-up and shutdown included)")
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"simulator process CPU time: {sim_cpu:.2f} s (start-up and shutdown included); "
+          f"bench sender CPU time: {me.ru_utime + me.ru_stime:.2f} s; load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} CPUs")
     print(f"ratio simulated print time / wall time: {st['print_time'] / wall:.0f}x (goal >= 200x); "
           f"per simulator CPU second: {st['print_time'] / sim_cpu:.0f}x")
     return 0

@@ -323,6 +323,10 @@ class Interpreter:
         """Break out of a heating wait (handled by the emergency parser); harmless here."""
         return OK
 
+    def cmd_M410(self, w: Words) -> Outcome:
+        """Quickstop (done by the emergency parser when the bytes arrived); nothing left to do."""
+        return OK
+
     def cmd_M113(self, w: Words) -> Outcome:
         """Host keepalive interval in seconds (0 disables busy messages)."""
         if w.has("S"):

@@ -1,5 +1,6 @@
-"""Byte pipes between host programs and the board: a pty master or a TCP client, each with a reader and a writer
-thread, optional baud throttling (B/10 bytes/s each way, as a UART) and a wake pipe for clean shutdown."""
+"""Byte pipes between host programs and the board: a pty master or a TCP client, each with a writer thread and
+(unless the owner reads it directly) a reader thread, optional baud throttling (B/10 bytes/s each way, as a
+UART) and a wake pipe for clean shutdown."""
 from __future__ import annotations
 
 import fcntl

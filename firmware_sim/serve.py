@@ -1,9 +1,10 @@
 """Serving one board: a pty (os.openpty, raw mode) and optionally TCP, the board thread pacing simulated time.
 
-Threads: one reader and one writer per link (links.py), a TCP acceptor, and the board thread, which owns the
-board under `lock` and sleeps on its inbox queue with a timeout computed from the simulated clock: `--speed X`
-runs simulated time at X x wall time, `max` as fast as work allows (and at 1x while nothing at all is queued,
-so heaters and auto-reports still run while a host only polls).
+Threads: a writer per link and a reader per TCP or throttled link (links.py), a TCP acceptor, and the board
+thread, which owns the board under `lock`, reads an unthrottled pty itself and otherwise sleeps in select() on
+a kick pipe (events posted by the other threads) with a timeout computed from the simulated clock:
+`--speed X` runs simulated time at X x wall time, `max` as fast as work allows (and at 1x while nothing at all
+is queued, so heaters and auto-reports still run while a host only polls).
 """
 from __future__ import annotations
 

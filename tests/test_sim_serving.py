@@ -78,3 +78,33 @@ def test_a_host_that_never_reads_does_not_wedge_the_board():
         ser.reset_input_buffer()
         assert command(ser, "M105")[-1].startswith("ok T:")
         assert sim.status()["lines_executed"] >= 61
+
+
+def test_first_stdout_line_names_every_endpoint():
+    with running_sim("--speed", "max") as sim:
+        info = sim.info
+        assert set(info) == {"serial", "tcp", "camera", "status", "executed_log"}
+        assert info["serial"].startswith("/dev/pts/") and info["tcp"] is None
+        assert info["camera"].startswith("http://127.0.0.1:") and info["camera"].endswith("/snapshot.jpg")
+        assert info["status"].endswith("/status.json")
+        assert sim.status()["serial"] == info["serial"]
+
+
+def test_m108_breaks_a_heating_wait_and_m410_stops_moves_at_once():
+    with running_sim("--speed", "1") as sim:
+        ser = sim.open()
+        ser.write(b"M109 S240\n")
+        time.sleep(0.3)
+        t = time.monotonic()
+        ser.write(b"M108\n")
+        assert command(ser, b"")[-1].startswith("ok")  # M109's ok, seconds before 240 degrees
+        assert time.monotonic() - t < 1.5
+        assert sim.status()["temperatures"]["hotend"]["actual"] < 100
+        assert command(ser, b"")[-1].startswith("ok")  # M108 reaches the queue too and is acknowledged
+        command(ser, "G28")
+        command(ser, "G1 X200 F600")  # 20 s of motion at 1x
+        ser.write(b"M410\n")
+        time.sleep(0.3)
+        st = sim.status()
+        assert st["state"] != "printing" or st["planner_queued"] == 0
+        assert st["position"]["x"] < 50
