@@ -12,7 +12,7 @@ import numpy as np
 
 from slicing.infill import fill_angles, line_fill_indexed, sparse_spacing
 from slicing.profile import Profile
-from slicing.regions import IntPaths, intersect_all, island_regions, islands, split_solid
+from slicing.regions import SCALE, IntPaths, intersect_all, island_regions, islands, split_solid
 
 Progress = Callable[[str, int, int], None]
 
@@ -68,7 +68,7 @@ def build_layers(sections: list[list[np.ndarray]], profile: Profile, progress: P
             solid, sparse = split_solid(r.inner, covered, w * w)
             skin, skin_lines = line_fill_indexed(solid, w, skin_angle, min_length=0.5 * w)
             fill, fill_lines = line_fill_indexed(sparse, spacing, fill_dirs, min_length=0.5 * w)
-            contour = np.asarray(r.outline[0], dtype=np.float64) / 10_000.0
+            contour = np.asarray(r.outline[0], dtype=np.float64) / SCALE
             isl_out.append(IslandPaths(r.outline, contour, r.walls, skin, fill, skin_lines, fill_lines))
         out.append(LayerRegions(isl_out, float(sum(r.thin_area for r in layer))))
         if progress is not None:
