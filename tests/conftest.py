@@ -25,3 +25,17 @@ def gcode_samples_dir() -> Path:
     if not GCODE_SAMPLES.is_dir():
         pytest.fail(f"shared G-code samples not found at {GCODE_SAMPLES}")
     return GCODE_SAMPLES
+
+
+def _hypothesis_profiles() -> None:
+    """CI runs property tests derandomised and without deadlines: same examples on every run, no timing flakes."""
+    import os
+
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+    settings.register_profile("dev", deadline=None, print_blob=True)
+    settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+_hypothesis_profiles()
