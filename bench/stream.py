@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from controller.gcode_lines import frame, prepare_file
+from controller.gcode_lines import checksum, frame, prepare_file
 from controller.session import PrinterSession
 from tests.simproc import Sim, file_part
 
