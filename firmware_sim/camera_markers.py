@@ -1,0 +1,59 @@
+"""ArUco markers on the bed plate and the static top-down plate raster (texture, markers, frame).
+
+Marker geometry is in bed millimetres with y up (as seen from above, the front of the bed at the bottom).
+Corner order of `marker_corners` is ArUco's: top-left, top-right, bottom-right, bottom-left as seen in the
+image, i.e. (x−s/2, y+s/2), (x+s/2, y+s/2), (x+s/2, y−s/2), (x−s/2, y−s/2).
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+MARKER_DICT = cv2.aruco.DICT_4X4_50
+MARKER_SIZE = 18.0            # mm, side of the black marker square
+MARKER_BORDER = 4.0           # mm of white quiet zone around each marker
+# ids 0..3 near the four bed corners, outside the 220 × 220 print area
+MARKERS: dict[int, tuple[float, float]] = {0: (-14.0, -14.0), 1: (234.0, -14.0), 2: (234.0, 234.0), 3: (-14.0, 234.0)}
+SHEET = (-32.0, -32.0, 252.0, 252.0)   # mm extent of the textured print sheet (markers sit on it)
+PLATE_PX_PER_MM = 4
+
+
+def marker_corners(marker_id: int) -> np.ndarray:
+    """(4,2) bed-mm corners of a marker in ArUco's corner order."""
+    x, y = MARKERS[marker_id]
+    h = MARKER_SIZE / 2
+    return np.array([[x - h, y + h], [x + h, y + h], [x + h, y - h], [x - h, y - h]], np.float64)
+
+
+def plate_raster(bounds: tuple[int, int, int, int], bed_bgr: tuple[int, int, int]) -> np.ndarray:
+    """Top-down BGR uint8 raster of bounds (x0, y0, x1, y1 mm, integers), row 0 at y1, PLATE_PX_PER_MM."""
+    x0, y0, x1, y1 = bounds
+    s = PLATE_PX_PER_MM
+    w, h = (x1 - x0) * s, (y1 - y0) * s
+    rng = np.random.default_rng(20240229)            # the same sheet every time
+    # machine frame around the sheet: brushed grey aluminium with a soft gradient
+    frame = np.empty((h, w, 3), np.float32)
+    frame[:] = np.linspace(78, 62, h, dtype=np.float32)[:, None, None]
+    frame += cv2.GaussianBlur(rng.normal(0, 6, (h, w)).astype(np.float32), (0, 0), sigmaX=6, sigmaY=0.7)[..., None]
+    # textured sheet: fine grain plus faint mottling
+    grain = np.asarray(cv2.GaussianBlur(rng.normal(0, 7, (h, w)).astype(np.float32), (0, 0), 0.8))
+    mottle = cv2.resize(rng.normal(0, 2.0, (h // 64 + 2, w // 64 + 2)).astype(np.float32), (w, h),
+                        interpolation=cv2.INTER_CUBIC)
+    sheet = np.asarray(bed_bgr, np.float32)[None, None, :] + (grain + mottle)[..., None]
+    img = frame
+    sx0, sy0, sx1, sy1 = SHEET
+    c0, c1 = int((sx0 - x0) * s), int((sx1 - x0) * s)
+    r0, r1 = int((y1 - sy1) * s), int((y1 - sy0) * s)
+    cs0, cs1, rs0, rs1 = max(c0, 0), min(c1, w), max(r0, 0), min(r1, h)
+    img[rs0:rs1, cs0:cs1] = sheet[rs0:rs1, cs0:cs1]
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    dictionary = cv2.aruco.getPredefinedDictionary(MARKER_DICT)
+    side = round(MARKER_SIZE * s)
+    pad = round(MARKER_BORDER * s)
+    for marker_id, (mx, my) in MARKERS.items():
+        col = round((mx - MARKER_SIZE / 2 - x0) * s)
+        row = round((y1 - (my + MARKER_SIZE / 2)) * s)
+        out[row - pad:row + side + pad, col - pad:col + side + pad] = 235
+        tile = cv2.aruco.generateImageMarker(dictionary, marker_id, side)
+        out[row:row + side, col:col + side] = np.where(tile > 127, 235, 25)[..., None].astype(np.uint8)
+    return out
