@@ -46,7 +46,7 @@ def _merge_prone(cs: int) -> bool:
 
     The merged line `A*csA?B` carries B's checksum; it matches when cs ^ xor("*csA") equals the garbled newline.
     """
-    return bin(cs ^ checksum(f"*{cs}") ^ 0x0A).count("1") == 1
+    return (cs ^ checksum(f"*{cs}") ^ 0x0A).bit_count() == 1
 
 
 _PADS = (" ", "\t", " \t")

@@ -6,62 +6,30 @@ calls from other threads off an inbox queue, advances the clock, feeds the activ
 """
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any
 
 from controller import link as lk
 from controller import replies as r
-from controller.errors import ControllerError, JobError, PrinterHaltedError, PrinterLostError
+from controller.errors import ControllerError, JobError
 from controller.gcode_lines import LayerBoundary, prepare_file
 from controller.job import Job, JobEvent, JobTag
 from controller.job_state import ParkConfig
+from controller.session_types import FirmwareInfo, Temperatures, _Waiter
 from controller.transport import Transport
 
+__all__ = ["FirmwareInfo", "PrinterSession", "Temperatures"]
+
 SYNC = lk.SYNC
+_log = logging.getLogger(__name__)
 _FEED_LOW_WATER = 32
 _FEED_BATCH = 128
-
-
-@dataclass(frozen=True)
-class FirmwareInfo:
-    """What M115 said: firmware name, `Cap:` flags, whether oks carry ADVANCED_OK counts, and the raw lines."""
-
-    name: str
-    capabilities: dict[str, bool]
-    advanced_ok: bool
-    raw: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Temperatures:
-    """Latest hotend and bed readings (°C)."""
-
-    hotend: float = 0.0
-    hotend_target: float = 0.0
-    bed: float = 0.0
-    bed_target: float = 0.0
-
-
-class _Waiter:
-    """Completion of a command sent by the host (handshake, `Job.execute`, end-of-job sync)."""
-
-    def __init__(self, need_proof: bool = False) -> None:
-        self.need_proof = need_proof
-        self.done = threading.Event()
-        self.error: str | None = None
-
-    def wait(self, timeout: float) -> None:
-        """Block until acknowledged; raise if the link failed or the time ran out."""
-        if not self.done.wait(timeout):
-            raise PrinterLostError(f"no acknowledgement within {timeout:.0f} s")
-        if self.error is not None:
-            raise PrinterHaltedError(self.error)
 
 
 class PrinterSession:
@@ -241,7 +209,7 @@ class PrinterSession:
         try:
             self.on_event(JobEvent(kind, message, self.clock(), data or {}))
         except Exception:  # noqa: BLE001 - a broken observer must not stop the printer
-            pass
+            _log.exception("on_event observer failed on %s", kind)
 
     # ---- pump ----------------------------------------------------------------------------------------------------
     def _on_lines(self, lines: list[str]) -> None:

@@ -5,7 +5,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 
 from tests.simproc import REPO, Sim, file_part
 from tests.test_session_sim import numbered, wait_log, write_gcode
@@ -65,8 +64,8 @@ def test_ctrl_c_pauses_then_cancel_turns_heaters_off_and_exits_nonzero(tmp_path)
     with Sim("--speed", "max") as sim:
         proc = _print(str(tmp_path / "c.gcode"), "--port", sim.serial, "--json", stdin=subprocess.PIPE)
         assert proc.stdout is not None
-        proc.stdout.readline()
-        time.sleep(0.3)
+        while json.loads(proc.stdout.readline()).get("line", 0) < 100:
+            pass
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate("c\n", timeout=60)
         assert proc.returncode == 1, err
@@ -79,16 +78,17 @@ def test_ctrl_c_pauses_then_cancel_turns_heaters_off_and_exits_nonzero(tmp_path)
 
 
 def test_ctrl_c_then_resume_completes_with_exit_zero(tmp_path):
-    cmds = write_gcode(tmp_path / "d.gcode", 6000)
+    cmds = write_gcode(tmp_path / "d.gcode", 8000)
     with Sim("--speed", "max") as sim:
         proc = _print(str(tmp_path / "d.gcode"), "--port", sim.serial, "--json", stdin=subprocess.PIPE)
         assert proc.stdout is not None
-        proc.stdout.readline()
-        time.sleep(0.3)
+        while json.loads(proc.stdout.readline()).get("line", 0) < 100:
+            pass
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate("r\n", timeout=120)
         assert proc.returncode == 0, err
         rows = [json.loads(ln) for ln in out.splitlines()]
+        assert any(r.get("event") == "paused" for r in rows)
         assert rows[-1]["state"] == "completed"
         log = [e["cmd"] for e in numbered(wait_log(sim, len(cmds)))]
         assert [c for c in log if c in set(cmds)] == cmds

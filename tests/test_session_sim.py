@@ -58,13 +58,20 @@ def assert_each_line_once_in_order(log: list[dict], cmds: list[str]) -> int:
 
 
 def wait_log(sim: Sim, count: int, timeout: float = 10.0) -> list[dict]:
-    """The executed log once it holds at least `count` entries (it is flushed asynchronously)."""
+    """The executed log once it holds at least `count` file commands (it is flushed asynchronously)."""
     deadline = time.monotonic() + timeout
     while True:
         log = sim.executed()
-        if len(log) >= count or time.monotonic() > deadline:
-            return log
+        if len(file_part(numbered(log))) >= count or time.monotonic() > deadline:
+            break
         time.sleep(0.05)
+    while time.monotonic() < deadline:  # and until it stops growing
+        time.sleep(0.2)
+        again = sim.executed()
+        if len(again) == len(log):
+            return again
+        log = again
+    return log
 
 
 @pytest.mark.parametrize("flow", ["window", "ok"])
@@ -182,13 +189,20 @@ def test_pause_parks_and_resume_restores_then_finishes_exactly_once(tmp_path):
         assert file_only == cmds
 
 
+def wait_for_line(job: Job, line: int, timeout: float = 30.0) -> None:
+    """Block until the job has `line` commands acknowledged."""
+    deadline = time.monotonic() + timeout
+    while job.progress().line < line and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 def test_cancel_turns_heaters_and_motors_off(tmp_path):
-    write_gcode(tmp_path / "c.gcode", 3000)
+    write_gcode(tmp_path / "c.gcode", 20000)
     with Sim("--speed", "max") as sim:
         s = PrinterSession(sim.serial, timeout=2.0)
         s.connect()
         job = s.start_job(tmp_path / "c.gcode")
-        time.sleep(0.3)
+        wait_for_line(job, 200)
         job.cancel()
         p = job.wait(30)
         assert p.state == "cancelled"
@@ -200,12 +214,12 @@ def test_cancel_turns_heaters_and_motors_off(tmp_path):
 
 
 def test_emergency_stop_halts_the_board_and_fails_the_job(tmp_path):
-    write_gcode(tmp_path / "e.gcode", 3000)
+    write_gcode(tmp_path / "e.gcode", 20000)
     with Sim("--speed", "max") as sim:
         s = PrinterSession(sim.serial, timeout=2.0)
         s.connect()
         job = s.start_job(tmp_path / "e.gcode")
-        time.sleep(0.3)
+        wait_for_line(job, 200)
         s.emergency_stop()
         p = job.wait(10)
         assert (p.state, p.reason) == ("failed", "emergency stop")
