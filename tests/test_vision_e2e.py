@@ -43,7 +43,7 @@ def print_with_checks(gcode: Path, faults: str, out: Path, last: int) -> tuple[L
     layers = read_gcode_file(gcode).layers
     with running_sim(*args) as sim:
         session = PrinterSession(sim.info["serial"], 115200)
-        session.connect()
+        session.connect(timeout=60)
         camera = open_camera(sim.info["camera"])
         check = LayerCheck(layers, camera, out, VisionConfig(policy="pause"))
         try:
