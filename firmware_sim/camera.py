@@ -11,18 +11,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from firmware_sim.camera_markers import MARKER_DICT, MARKERS, PLATE_PX_PER_MM, plate_raster
 from firmware_sim.deposition import Deposition
+from firmware_sim.errors import SimError
 
 __all__ = ["MARKERS", "MARKER_DICT", "CameraConfig", "camera_matrix", "encode_jpeg", "render"]
 
 _LIGHT = np.array([-0.45, 0.55, 1.0]) / np.linalg.norm([-0.45, 0.55, 1.0])
 _HALF = (_LIGHT + [0, 0, 1]) / np.linalg.norm(_LIGHT + [0, 0, 1])
 _COVER_MM = 0.06        # material thinner than this (after reduction to image pixels) fades into the sheet
+_NOISE_PAD = 64         # the noise bank is this much larger than the frame; frames use random crops of it
+_NOISE: dict[tuple[int, int, float], np.ndarray] = {}
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,24 @@ class CameraConfig:
     tilt_deg: float = 4.0
     view: tuple[float, float, float, float] = (-30.0, -30.0, 250.0, 250.0)
     jpeg_quality: int = 90
+
+    def __post_init__(self) -> None:
+        """Reject settings no camera could have, naming the option and its limit."""
+        w, h = self.resolution
+        if not (16 <= w <= 8192 and 16 <= h <= 8192):
+            raise CameraConfigError(f"resolution must be between 16x16 and 8192x8192 pixels, got {w}x{h}")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise CameraConfigError(f"jpeg_quality must be 1..100, got {self.jpeg_quality}")
+        if self.view[2] <= self.view[0] or self.view[3] <= self.view[1]:
+            raise CameraConfigError(f"view must be (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {self.view}")
+        if not 0.0 <= self.tilt_deg < 45.0:
+            raise CameraConfigError(f"tilt_deg must be in [0, 45), got {self.tilt_deg}")
+        if self.noise_sigma < 0 or not 0.0 <= self.lighting < 1.0:
+            raise CameraConfigError("noise_sigma must be >= 0 and lighting in [0, 1)")
+
+
+class CameraConfigError(SimError):
+    """A camera setting is out of range."""
 
 
 def _project(config: CameraConfig, pts: np.ndarray) -> np.ndarray:
@@ -101,24 +124,62 @@ def _background(config: CameraConfig) -> tuple[np.ndarray, np.ndarray]:
     return lit, light
 
 
-def _shade(height: np.ndarray, fresh: np.ndarray, mm_px: tuple[float, float], config: CameraConfig) -> np.ndarray:
+def _f32(a: Any) -> npt.NDArray[np.float32]:
+    """An OpenCV result as a float32 array (for the type checker; no copy)."""
+    return np.asarray(a, np.float32)
+
+
+def _shade(height: np.ndarray, fresh: np.ndarray, mm_px: float, config: CameraConfig) -> np.ndarray:
     """Premultiplied BGRA float32 of printed material: Lambert + gloss, height and layer-age shading."""
-    gx = cv2.Sobel(height, cv2.CV_32F, 1, 0, ksize=3) / np.float32(8 * mm_px[0])
-    gy = cv2.Sobel(height, cv2.CV_32F, 0, 1, ksize=3) / np.float32(8 * mm_px[1])
-    inv_n = 1.0 / np.sqrt(gx * gx + gy * gy + 1.0)
-    ndl = (-gx * _LIGHT[0] - gy * _LIGHT[1] + _LIGHT[2]) * inv_n
-    ndh = (-gx * _HALF[0] - gy * _HALF[1] + _HALF[2]) * inv_n
+    lx, ly, lz = (float(v) for v in _LIGHT)
+    hx, hy, hz = (float(v) for v in _HALF)
+    gx = _f32(cv2.Sobel(height, cv2.CV_32F, 1, 0, ksize=3, scale=1.0 / (8 * mm_px)))
+    gy = _f32(cv2.Sobel(height, cv2.CV_32F, 0, 1, ksize=3, scale=1.0 / (8 * mm_px)))
+    inv_n = gx * gx
+    inv_n += gy * gy
+    inv_n += 1.0
+    cv2.sqrt(inv_n, inv_n)
+    np.reciprocal(inv_n, out=inv_n)
+    ndl = _f32(cv2.addWeighted(gx, -lx, gy, -ly, lz))
+    ndl *= inv_n
+    np.maximum(ndl, 0.0, out=ndl)
+    ndh = _f32(cv2.addWeighted(gx, -hx, gy, -hy, hz))
+    ndh *= inv_n
+    np.maximum(ndh, 0.0, out=ndh)
     top = float(height.max()) or 1.0
-    by_height = 0.8 + 0.2 * np.clip(height / np.float32(top), 0, 1)
-    age = 0.84 + 0.2 * fresh                        # newest layer brighter, older ones darker
-    diffuse = (0.35 + 0.65 * np.clip(ndl, 0, 1)) * by_height * age
-    gloss = 90.0 * fresh * np.clip(ndh, 0, 1) ** 24
-    alpha = np.clip(height / np.float32(_COVER_MM), 0, 1)
-    out = np.empty(height.shape + (4,), np.float32)
+    diffuse = ndl
+    diffuse *= 0.65
+    diffuse += 0.35
+    diffuse *= _f32(cv2.addWeighted(height, 0.2 / top, height, 0.0, 0.8))  # shaded by height
+    diffuse *= _f32(cv2.addWeighted(fresh, 0.2, fresh, 0.0, 0.84))         # newest layer brighter, older darker
+    g = ndh * ndh                                                          # gloss = 90 * fresh * ndh^24
+    g *= g
+    g *= g
+    gloss = g * g
+    gloss *= g
+    gloss *= fresh
+    gloss *= 90.0
+    alpha = np.minimum(height * np.float32(1.0 / _COVER_MM), np.float32(1.0))
+    out = np.empty((*height.shape, 4), np.float32)
     for ch in range(3):
-        out[..., ch] = (config.filament_bgr[ch] * diffuse + gloss) * alpha
+        plane = diffuse * float(config.filament_bgr[ch])
+        plane += gloss
+        plane *= alpha
+        out[..., ch] = plane
     out[..., 3] = alpha
     return out
+
+
+def _noise_bank(w: int, h: int, sigma: float) -> np.ndarray:
+    """A fixed bank of Gaussian sensor noise a little larger than the frame (int16); frames crop it at random."""
+    key = (w, h, sigma)
+    bank = _NOISE.get(key)
+    if bank is None:
+        gen = np.random.default_rng(7331)
+        bank = np.rint(gen.standard_normal((h + _NOISE_PAD, w + _NOISE_PAD, 3), np.float32) * sigma).astype(np.int16)
+        _NOISE.clear()
+        _NOISE[key] = bank
+    return bank
 
 
 def render(dep: Deposition, current_layer: int, config: CameraConfig, rng: np.random.Generator) -> np.ndarray:
@@ -128,13 +189,18 @@ def render(dep: Deposition, current_layer: int, config: CameraConfig, rng: np.ra
     out = lit.copy()
     if dep.extent is not None:
         _composite(out, light, dep, current_layer, config)
-    seed = int(rng.integers(0, 2**31 - 1))
+    oy, ox = (int(v) for v in rng.integers(0, _NOISE_PAD, 2))
     if config.noise_sigma > 0:
-        cv2.setRNGSeed(seed)
-        noise = np.empty((h, w, 3), np.int16)
-        cv2.randn(noise, np.zeros(3), np.full(3, config.noise_sigma))
-        out = cv2.add(out, noise, dtype=cv2.CV_8U)
+        bank = _noise_bank(w, h, config.noise_sigma)
+        out = cv2.add(out, bank[oy:oy + h, ox:ox + w], dtype=cv2.CV_8U)
     return out
+
+
+def _aligned(a0: int, a1: int, f: int, n: int) -> tuple[int, int]:
+    """Grow [a0, a1) to a multiple of f cells inside [0, n)."""
+    size = min(-(-(a1 - a0) // f) * f, n - n % f)
+    a0 = max(0, min(a0, n - size))
+    return a0, a0 + size
 
 
 def _composite(out: np.ndarray, light: np.ndarray, dep: Deposition, current_layer: int, config: CameraConfig
@@ -142,6 +208,7 @@ def _composite(out: np.ndarray, light: np.ndarray, dep: Deposition, current_laye
     """Shade the printed window of the height map and blend it into `out` in place."""
     w, h = config.resolution
     hom = _matrix(config)
+    rows, cols = dep.height.shape
     r0, r1, c0, c1 = dep.extent  # type: ignore[misc]
     cell = dep.cell
     box = np.array([[c0, r0], [c1, r0], [c1, r1], [c0, r1]], np.float64) * cell
@@ -150,26 +217,35 @@ def _composite(out: np.ndarray, light: np.ndarray, dep: Deposition, current_laye
     ux1, uy1 = min(w, math.ceil(img_box[:, 0].max()) + 2), min(h, math.ceil(img_box[:, 1].max()) + 2)
     if ux1 <= ux0 or uy1 <= uy0:
         return
-    px_per_mm = max((ux1 - ux0) / ((c1 - c0) * cell), (uy1 - uy0) / ((r1 - r0) * cell))
-    k = min(1.0, px_per_mm * cell * 1.25)
-    nw, nh = max(1, round((c1 - c0) * k)), max(1, round((r1 - r0) * k))
+    px_per_mm = max((img_box[:, 0].max() - img_box[:, 0].min()) / ((c1 - c0) * cell),
+                    (img_box[:, 1].max() - img_box[:, 1].min()) / ((r1 - r0) * cell))
+    f = max(1, round(1.0 / (px_per_mm * cell)))         # reduce by an integer factor to ~1 px per image px
+    r0, r1 = _aligned(r0, r1, f, rows)
+    c0, c1 = _aligned(c0, c1, f, cols)
     hgt: np.ndarray = dep.height[r0:r1, c0:c1]
-    fresh: np.ndarray = (dep.layer[r0:r1, c0:c1] == current_layer).view(np.uint8) * np.uint8(255)
-    if k < 1.0:
-        hgt = np.asarray(cv2.resize(hgt, (nw, nh), interpolation=cv2.INTER_AREA))
-        fresh = np.asarray(cv2.resize(fresh, (nw, nh), interpolation=cv2.INTER_AREA))
-    fresh_f = fresh.astype(np.float32) * np.float32(1 / 255)
-    kx, ky = hgt.shape[1] / (c1 - c0), hgt.shape[0] / (r1 - r0)
-    rgba = _shade(hgt, fresh_f, (cell / kx, cell / ky), config)
+    fresh: np.ndarray = np.asarray(cv2.compare(dep.layer[r0:r1, c0:c1], current_layer,  # type: ignore[call-overload]
+                                               cv2.CMP_EQ))
+    if f > 1:
+        hgt = np.asarray(cv2.resize(hgt, None, fx=1.0 / f, fy=1.0 / f, interpolation=cv2.INTER_AREA))
+        fresh = np.asarray(cv2.resize(fresh, None, fx=1.0 / f, fy=1.0 / f, interpolation=cv2.INTER_AREA))
+    fresh_f = fresh.astype(np.float32)
+    fresh_f *= 1.0 / 255.0
+    step = cell * f
+    rgba = _shade(hgt, fresh_f, step, config)
     # reduced pixel (j, i) centre -> bed mm, then -> image px, then -> ROI px
-    px_to_mm = np.array([[cell / kx, 0, (c0 + 0.5 / kx) * cell], [0, cell / ky, (r0 + 0.5 / ky) * cell], [0, 0, 1]])
+    px_to_mm = np.array([[step, 0, c0 * cell + step / 2], [0, step, r0 * cell + step / 2], [0, 0, 1]])
     shift = np.array([[1, 0, -ux0], [0, 1, -uy0], [0, 0, 1]], np.float64)
     warped = cv2.warpPerspective(rgba, shift @ hom @ px_to_mm, (ux1 - ux0, uy1 - uy0), flags=cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     roi = out[uy0:uy1, ux0:ux1]
     alpha = warped[..., 3:4]
-    lit_fil = warped[..., :3] * light[uy0:uy1, ux0:ux1]
-    roi[:] = np.clip(roi.astype(np.float32) * (1.0 - alpha) + lit_fil, 0, 255).astype(np.uint8)
+    col = warped[..., :3]
+    col *= light[uy0:uy1, ux0:ux1]
+    base = roi.astype(np.float32)
+    base *= 1.0 - alpha
+    base += col
+    np.clip(base, 0, 255, out=base)
+    roi[:] = base
 
 
 def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:

@@ -96,10 +96,16 @@ def trapezoid(length: float, entry: float, nominal: float, exit_: float, accel: 
     vc = nominal if nominal * nominal <= peak_sqr else math.sqrt(peak_sqr)
     if vc <= _EPS:
         return 0.0, 0.0
-    d_acc = max(0.0, (vc * vc - v0s) / (2.0 * accel))
-    d_dec = max(0.0, (vc * vc - v1s) / (2.0 * accel))
-    cruise = max(0.0, length - d_acc - d_dec)
-    return vc, max(0.0, vc - entry) / accel + max(0.0, vc - exit_) / accel + cruise / vc
+    vcs = vc * vc
+    d_acc = (vcs - v0s) / (2.0 * accel) if vcs > v0s else 0.0
+    d_dec = (vcs - v1s) / (2.0 * accel) if vcs > v1s else 0.0
+    cruise = length - d_acc - d_dec
+    t = cruise / vc if cruise > 0.0 else 0.0
+    if vc > entry:
+        t += (vc - entry) / accel
+    if vc > exit_:
+        t += (vc - exit_) / accel
+    return vc, t
 
 
 def block_position(block: Block, t: float) -> Vec4:
@@ -178,14 +184,25 @@ class Planner:
         inv = 1.0 / length
         ux, uy, uz, ue = dx * inv, dy * inv, dz * inv, de * inv
         nominal = max(feedrate, cfg.min_feedrate)
-        mf, ma = self._max_fr, self._max_acc
-        for u, lim_v, lim_a in ((ux, mf[0], ma[0]), (uy, mf[1], ma[1]), (uz, mf[2], ma[2]), (ue, mf[3], ma[3])):
-            au = abs(u)
-            if au > 0.0:
-                if nominal * au > lim_v:
-                    nominal = lim_v / au
-                if accel * au > lim_a:
-                    accel = lim_a / au
+        ax, ay, az, ae = abs(ux), abs(uy), abs(uz), abs(ue)
+        (fx, fy, fz, fe), (mx, my, mz, me) = self._max_fr, self._max_acc
+        # unrolled per-axis limits (hot path: one call per G1)
+        if nominal * ax > fx:
+            nominal = fx / ax
+        if nominal * ay > fy:
+            nominal = fy / ay
+        if nominal * az > fz:
+            nominal = fz / az
+        if nominal * ae > fe:
+            nominal = fe / ae
+        if accel * ax > mx:
+            accel = mx / ax
+        if accel * ay > my:
+            accel = my / ay
+        if accel * az > mz:
+            accel = mz / az
+        if accel * ae > me:
+            accel = me / ae
         if nominal <= 0.0:
             raise PlannerError(f"feed rate must be > 0 mm/s, got {feedrate}")
 
@@ -224,11 +241,16 @@ class Planner:
         norm = math.sqrt(jx * jx + jy * jy + jz * jz + je * je)
         j_accel = accel
         if norm > 0.0:
-            ma = self._max_acc
-            for comp, lim in ((jx, ma[0]), (jy, ma[1]), (jz, ma[2]), (je, ma[3])):
-                c = abs(comp) / norm
-                if c > 0.0 and j_accel * c > lim:
-                    j_accel = lim / c
+            mx, my, mz, me = self._max_acc
+            cx, cy, cz, ce = abs(jx) / norm, abs(jy) / norm, abs(jz) / norm, abs(je) / norm
+            if j_accel * cx > mx:
+                j_accel = mx / cx
+            if j_accel * cy > my:
+                j_accel = my / cy
+            if j_accel * cz > mz:
+                j_accel = mz / cz
+            if j_accel * ce > me:
+                j_accel = me / ce
         sin_half = math.sqrt(0.5 * (1.0 - cos_theta))
         vmax_sqr = j_accel * self.config.junction_deviation * sin_half / (1.0 - sin_half)
         if length < _ARC_LIMIT_MAX_MM and cos_theta < -_COS_45:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -212,3 +213,47 @@ def test_bigger_buffer_never_makes_a_path_slower() -> None:
     t16 = sum(b.duration for b in run(moves, MotionConfig(block_buffer_size=16)))
     t64 = sum(b.duration for b in run(moves, MotionConfig(block_buffer_size=64)))
     assert t64 <= t16 * (1 + 1e-12) and t16 < t2
+
+
+def gcode_moves(path: Path) -> list[tuple[tuple[float, float, float, float], float]]:
+    """Absolute G0/G1 targets (mm) and feed rates (mm/s) of a slicer's file (M82/M83, G92 E handled)."""
+    pos = {"X": 0.0, "Y": 0.0, "Z": 0.0, "E": 0.0}
+    feed, rel_e, e_base = 25.0, False, 0.0
+    out = []
+    for raw in path.read_text().splitlines():
+        words = raw.split(";", 1)[0].split()
+        if not words:
+            continue
+        cmd, args = words[0], {w[0]: float(w[1:]) for w in words[1:] if w[0] in "XYZEF" and len(w) > 1}
+        if cmd in ("M82", "M83"):
+            rel_e = cmd == "M83"
+        elif cmd == "G92" and "E" in args:
+            e_base += pos["E"] - args["E"]
+            pos["E"] = args["E"]
+        elif cmd in ("G0", "G1"):
+            feed = args.pop("F", feed * 60) / 60
+            for k, v in args.items():
+                pos[k] = pos[k] + v if k == "E" and rel_e else v
+            out.append(((pos["X"], pos["Y"], pos["Z"], pos["E"] + e_base), feed))
+    return out
+
+
+@pytest.mark.parametrize(("name", "estimate_s"), [("cube.cura.gcode", 1072.8), ("cube.prusa.gcode", 18 * 60 + 32)])
+def test_other_slicers_jobs_take_about_their_estimated_time(gcode_samples_dir: Path, name: str,
+                                                            estimate_s: float) -> None:
+    # the slicers estimate with their own profile's limits (1000-1500 mm/s²); ours are Ender-3 defaults (500)
+    blocks = run(gcode_moves(gcode_samples_dir / name))
+    total = sum(b.duration for b in blocks)
+    assert 0.95 * estimate_s < total < 1.4 * estimate_s
+    faster = run(gcode_moves(gcode_samples_dir / name),
+                 MotionConfig(acceleration=1500.0, travel_acceleration=1500.0, retract_acceleration=1500.0,
+                              max_acceleration=(1500.0, 1500.0, 200.0, 5000.0), max_feedrate=(500, 500, 12, 120)))
+    assert 0.85 * estimate_s < sum(b.duration for b in faster) < 1.15 * estimate_s
+
+
+def test_block_position_in_a_triangle_profile_reaches_the_end_at_rest() -> None:
+    b = run([((0.0, 4.0, 0.0, 0.0), 100.0)])[0]
+    assert b.cruise_speed < 100.0
+    assert block_position(b, b.duration / 2)[1] == pytest.approx(2.0)
+    assert block_position(b, b.duration * 0.999)[1] == pytest.approx(4.0, abs=1e-3)
+    assert block_position(b, b.duration * 0.25)[1] == pytest.approx(0.5 * A * (b.duration * 0.25) ** 2)
