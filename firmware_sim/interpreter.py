@@ -7,18 +7,19 @@ its `ok`, or a `Wait` the board must finish (in simulated time) before the ok is
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from firmware_sim.gcode_words import Words, parse_words
+from firmware_sim.ports import FIRMWARE
 
 if TYPE_CHECKING:
     from firmware_sim.board import Board
 
 AXES = "XYZE"
-FIRMWARE = "Marlin 2.1.2.1 (printloop sim)"
 CAPS = (
     "SERIAL_XON_XOFF:0", "BINARY_FILE_TRANSFER:0", "EEPROM:0", "VOLUMETRIC:0", "AUTOREPORT_POS:0",
     "AUTOREPORT_TEMP:1", "PROGRESS:0", "PRINT_JOB:1", "AUTOLEVEL:0", "RUNOUT:0", "Z_PROBE:0", "LEVELING_DATA:0",
@@ -35,12 +36,15 @@ ACCEPTED = {"M17", "M73", "M75", "M76", "M77", "M117", "M118", "M201", "M203", "
 
 @dataclass(frozen=True)
 class Wait:
-    """Something the board must complete before the command's ok: `until` a time, `sync`, `heat`, `home`."""
+    """Something the board must complete before the command's ok: `until` a time, `sync`, `dwell` (seconds
+    after the moves), `heat` (a heater reaching its target), `home` (the named axes)."""
 
     kind: str
     until: float = 0.0
     heater: str = ""
+    axes: str = ""
     tolerance: float = 0.0
+    cooling: bool = False      # heat waits: also wait while cooling down to the target (M109 R)
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,7 @@ OK = Outcome()
 class Interpreter:
     """Modal G-code state plus one handler per command, dispatched by name."""
 
-    def __init__(self, machine: "Board") -> None:
+    def __init__(self, machine: Board) -> None:
         self.m = machine
         self.reset()
         self._table: dict[str, Callable[[Words], Outcome]] = {
@@ -70,7 +74,7 @@ class Interpreter:
         self.relative = False
         self.relative_e = False
         self.inches = False
-        self.offset = np.zeros(4)
+        self.offset = [0.0, 0.0, 0.0, 0.0]
         self.feed_mm_s = 25.0
         self.feed_pct = 100.0
         self.flow_pct = 100.0
@@ -89,37 +93,35 @@ class Interpreter:
         return handler(words)
 
     # -- motion ------------------------------------------------------------------------------------------------
-    def _target(self, w: Words) -> np.ndarray:
+    def _target(self, w: Words) -> list[float]:
         """Machine-coordinate target of a move from its words and the modal state."""
         scale = 25.4 if self.inches else 1.0
         cur = self.m.planned_position()
-        target = cur.copy()
+        target = list(cur)
+        params = w.params
         for i, axis in enumerate(AXES):
-            v = w.value(axis)
+            v = params.get(axis)
             if v is None:
                 continue
             v *= scale
-            relative = self.relative_e if axis == "E" else self.relative
+            relative = self.relative_e if i == 3 else self.relative
             target[i] = cur[i] + v if relative else v + self.offset[i]
-        f = w.value("F")
+        f = params.get("F")
         if f is not None and f > 0:
             self.feed_mm_s = f * scale / 60.0
         return target
 
-    def _move(self, target: np.ndarray) -> Outcome:
+    def _move(self, target: list[float]) -> Outcome:
         """Queue a straight move; wait until the planner has a free slot for it."""
-        cur = self.m.planned_position()
-        if target[3] != cur[3]:
-            de = (target[3] - cur[3]) * self.flow_pct / 100.0
+        cur_e = self.m.planned_position()[3]
+        if target[3] != cur_e:
+            commanded = target[3] - cur_e
+            de = commanded * self.flow_pct / 100.0
             if de > 0 and self.m.hotend_temperature() < EXTRUDE_MINTEMP:
                 self.m.echo(" cold extrusion prevented")
-                self.offset[3] -= target[3] - cur[3]
-                target = target.copy()
-                target[3] = cur[3]
-            else:
-                target = target.copy()
-                self.offset[3] += de - (target[3] - cur[3])
-                target[3] = cur[3] + de
+                de = 0.0
+            self.offset[3] += de - commanded
+            target[3] = cur_e + de
         free_at = self.m.move(target, self.feed_mm_s * self.feed_pct / 100.0)
         return Outcome(wait=Wait("until", until=free_at)) if free_at is not None else OK
 
@@ -155,7 +157,7 @@ class Interpreter:
             sweep -= 2 * math.pi
         elif not clockwise and sweep <= 1e-9:
             sweep += 2 * math.pi
-        n = max(1, int(math.ceil(abs(sweep) * radius / MM_PER_ARC_SEGMENT)))
+        n = max(1, math.ceil(abs(sweep) * radius / MM_PER_ARC_SEGMENT))
         f = np.arange(1, n + 1) / n
         ang = a0 + sweep * f
         pts = np.empty((n, 4))
@@ -165,7 +167,7 @@ class Interpreter:
         pts[:, 3] = start[3] + (end[3] - start[3]) * f
         pts[-1] = end
         latest: float | None = None
-        for p in pts:
+        for p in pts.tolist():
             outcome = self._move(p)
             if outcome.wait is not None:
                 latest = outcome.wait.until if latest is None else max(latest, outcome.wait.until)
@@ -199,7 +201,7 @@ class Interpreter:
         axes = [a for a in "XYZ" if w.has(a)] or ["X", "Y", "Z"]
         for a in axes:
             self.offset["XYZ".index(a)] = 0.0
-        return Outcome(wait=Wait("home", heater="".join(axes)))
+        return Outcome(wait=Wait("home", axes="".join(axes)))
 
     def cmd_G90(self, w: Words) -> Outcome:
         """Absolute positioning (E follows, as in Marlin)."""
@@ -263,10 +265,16 @@ class Interpreter:
 
     def cmd_M109(self, w: Words) -> Outcome:
         """Set the hotend target and wait for it (S heating only or R both ways)."""
+        return self._heat_wait(w, "T", 2.0)
+
+    def _heat_wait(self, w: Words, heater: str, tolerance: float) -> Outcome:
+        """M109/M190: S sets the target and waits only when heating, R waits for cooling as well; neither:
+        nothing to do (as Marlin)."""
         t = w.value("S") if w.has("S") else w.value("R")
-        if t is not None:
-            self.m.set_target("T", t)
-        return Outcome(wait=Wait("heat", heater="T", tolerance=2.0))
+        if t is None:
+            return OK
+        self.m.set_target(heater, t)
+        return Outcome(wait=Wait("heat", heater=heater, tolerance=tolerance, cooling=not w.has("S")))
 
     def cmd_M140(self, w: Words) -> Outcome:
         """Set the bed target."""
@@ -275,10 +283,7 @@ class Interpreter:
 
     def cmd_M190(self, w: Words) -> Outcome:
         """Set the bed target and wait for it."""
-        t = w.value("S") if w.has("S") else w.value("R")
-        if t is not None:
-            self.m.set_target("B", t)
-        return Outcome(wait=Wait("heat", heater="B", tolerance=1.0))
+        return self._heat_wait(w, "B", 1.0)
 
     def cmd_M105(self, w: Words) -> Outcome:
         """Report temperatures in the ok: `ok T:200.00 /200.00 B:60.00 /60.00 @:127 B@:64`."""
@@ -292,11 +297,13 @@ class Interpreter:
     def cmd_M106(self, w: Words) -> Outcome:
         """Part fan speed 0..255."""
         self.fan = int(max(0.0, min(255.0, w.value("S", 255.0) or 0.0)))
+        self.m.set_fan(self.fan / 255.0)
         return OK
 
     def cmd_M107(self, w: Words) -> Outcome:
         """Part fan off."""
         self.fan = 0
+        self.m.set_fan(0.0)
         return OK
 
     # -- host interface --------------------------------------------------------------------------------------------
@@ -316,6 +323,10 @@ class Interpreter:
         """Break out of a heating wait (handled by the emergency parser); harmless here."""
         return OK
 
+    def cmd_M410(self, w: Words) -> Outcome:
+        """Quickstop (done by the emergency parser when the bytes arrived); nothing left to do."""
+        return OK
+
     def cmd_M113(self, w: Words) -> Outcome:
         """Host keepalive interval in seconds (0 disables busy messages)."""
         if w.has("S"):
@@ -326,9 +337,9 @@ class Interpreter:
 
     def cmd_M114(self, w: Words) -> Outcome:
         """Report the position: `X:.. Y:.. Z:.. E:.. Count X:.. Y:.. Z:..`."""
-        logical = self.m.planned_position() - self.offset
+        logical = [p - o for p, o in zip(self.m.planned_position(), self.offset)]
         real = self.m.stepper_position()
-        counts = np.round(real[:3] * np.array([80.0, 80.0, 400.0])).astype(int)
+        counts = [round(real[i] * steps) for i, steps in enumerate((80.0, 80.0, 400.0))]
         self.m.reply(
             f"X:{logical[0]:.2f} Y:{logical[1]:.2f} Z:{logical[2]:.2f} E:{logical[3]:.2f} "
             f"Count X:{counts[0]} Y:{counts[1]} Z:{counts[2]}"
