@@ -10,8 +10,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from controller.gcode_lines import checksum
-from controller.link import (Accepted, BoardReset, Halted, Link, LinkConfig, LinkState, Lost, Poked, ResendIgnored,
-                             Rewound)
+from controller.link import (
+    Accepted,
+    BoardReset,
+    Halted,
+    Link,
+    LinkConfig,
+    LinkState,
+    Lost,
+    Poked,
+    ResendIgnored,
+    Rewound,
+)
 
 _FRAME = re.compile(rb"^N(-?\d+) (.*)\*(\d+)$")
 
@@ -237,7 +247,7 @@ def test_resend_of_a_line_never_sent_is_reported_not_obeyed():
     link.send("G1 X0", 0)
     link.bytes_to_send(0.0)
     events = link.receive("Resend: 4711", 0.1)
-    assert [e for e in events if isinstance(e, ResendIgnored)][0].n == 4711
+    assert next(e for e in events if isinstance(e, ResendIgnored)).n == 4711
 
 
 def test_start_mid_stream_drops_outstanding_lines_and_never_resends_them():
