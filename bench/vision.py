@@ -19,13 +19,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from firmware_sim.camera import CameraConfig, encode_jpeg, render  # noqa: E402
-from firmware_sim.deposition import Deposition  # noqa: E402
-from slicing.gcode_reader import read_gcode_file  # noqa: E402
-from slicing.toolpath import LayerPaths  # noqa: E402
-from vision.check import LayerChecker  # noqa: E402
-from vision.config import VisionConfig  # noqa: E402
-from vision.registration import register  # noqa: E402
+from firmware_sim.camera import CameraConfig, encode_jpeg, render
+from firmware_sim.deposition import Deposition
+from slicing.gcode_reader import read_gcode_file
+from slicing.toolpath import LayerPaths
+from vision.check import LayerChecker
+from vision.config import VisionConfig
+from vision.registration import register
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

@@ -127,11 +127,11 @@ class Scene:
     def _stickers(self, img: np.ndarray) -> None:
         """Paste the four ArUco markers (white border) into the bed raster."""
         d = cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_4X4_50)
-        side = int(round(MARKER_SIZE * self.ppm))
-        border = int(round(3 * self.ppm))
+        side = round(MARKER_SIZE * self.ppm)
+        border = round(3 * self.ppm)
         for i, (x, y) in MARKERS.items():
             tag = cv2.aruco.generateImageMarker(d, i, side).astype(np.float32)
             c = self._px(np.array([[x, y]]))[0] / 16.0
-            r0, c0 = int(round(c[1] - side / 2)), int(round(c[0] - side / 2))
+            r0, c0 = round(c[1] - side / 2), round(c[0] - side / 2)
             img[r0 - border:r0 + side + border, c0 - border:c0 + side + border] = 235.0
             img[r0:r0 + side, c0:c0 + side] = tag[..., None] * 0.92

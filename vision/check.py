@@ -36,7 +36,7 @@ class LayerChecker:
         self._good: dict[int, tuple[float, float]] = {}   # layer -> (brightness gain, area) of good layers
 
     @property
-    def grid(self):  # noqa: ANN201 - BedGrid
+    def grid(self):
         """The bed raster this job is checked on."""
         return self.refs.grid
 

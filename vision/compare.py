@@ -49,7 +49,7 @@ class Comparison:
 
 def _disk(radius_px: float) -> np.ndarray:
     """Elliptic structuring element of a given radius in pixels."""
-    r = max(0, int(round(radius_px)))
+    r = max(0, round(radius_px))
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
@@ -62,10 +62,10 @@ def observe(image: np.ndarray, registration: Registration, grid: BedGrid, config
     m = grid.mm_to_px() @ registration.homography
     rows, cols = grid.shape
     bgr = cv2.warpPerspective(image, m, (cols, rows), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    grey: np.ndarray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
     if config.blur_px > 0:
         grey = cv2.GaussianBlur(grey, (0, 0), config.blur_px)
-    r = max(1, int(round(2.0 * grid.px_per_mm)))
+    r = max(1, round(2.0 * grid.px_per_mm))
     rim = np.concatenate([bgr[:r].reshape(-1, 3), bgr[-r:].reshape(-1, 3),
                           bgr[r:-r, :r].reshape(-1, 3), bgr[r:-r, -r:].reshape(-1, 3)])
     bed = np.median(rim[::3], axis=0).astype(np.float32)
@@ -132,13 +132,14 @@ def find_offset(ref: np.ndarray, fresh: np.ndarray, search_px: int = 2) -> tuple
         a = cv2.resize(ref.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
         b = cv2.resize(fresh.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 127
     (dx, dy), response = cv2.phaseCorrelate(a.astype(np.float32), b.astype(np.float32))
-    cx, cy = int(round(dx)), int(round(dy))
+    cx, cy = round(dx), round(dy)
     r = search_px
     counts = np.zeros((2 * r + 1, 2 * r + 1))
     for j in range(-r, r + 1):
         for i in range(-r, r + 1):
             counts[j + r, i + r] = np.count_nonzero(_shifted(a, cx + i, cy + j) & b)
-    j, i = np.unravel_index(np.argmax(counts), counts.shape)
+    jj, ii = np.unravel_index(np.argmax(counts), counts.shape)
+    j, i = int(jj), int(ii)
 
     def vertex(u: float, v: float, w: float) -> float:
         den = u - 2 * v + w
@@ -186,7 +187,7 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
     response = 0.0
     if fresh.any() and ref.any():
         dx, dy, response = find_offset(ref, fresh)
-        moved = _shifted(ref, int(round(dx)), int(round(dy)))
+        moved = _shifted(ref, round(dx), round(dy))
         shifted_iou = _iou(fresh, moved)
         offset = (float(dx / grid.px_per_mm), float(-dy / grid.px_per_mm))
     return Comparison(
