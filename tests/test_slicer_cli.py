@@ -56,11 +56,3 @@ def test_bad_setting_exits_1_naming_the_key(tmp_path):
     res = printloop("slice", str(CUBE), "-o", str(tmp_path / "x.gcode"), "--set", "infill_density=150")
     assert res.returncode == 1
     assert len(res.stderr.strip().splitlines()) == 1 and "infill_density" in res.stderr
-
-
-def test_demo_slices_four_cubes_into_out(tmp_path):
-    res = printloop("demo", cwd=tmp_path)
-    assert res.returncode == 0, res.stderr
-    assert "copies    4" in res.stdout
-    text = (tmp_path / "out" / "demo.gcode").read_text()
-    assert ";LAYER_COUNT:100" in text
