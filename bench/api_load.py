@@ -77,6 +77,8 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--baud", type=int, default=250000)
     ap.add_argument("--endpoint", default="/api/v1/printers")
+    ap.add_argument("--switch-interval", type=float, default=0.001,
+                    help="sys.setswitchinterval for the service process (printloop serve uses 0.001)")
     ap.add_argument("--load-only", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.load_only:
@@ -93,6 +95,8 @@ def main() -> int:
     from controller.service import LabService
     from controller.sim_procs import launch_sim
 
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     tmp = Path(tempfile.mkdtemp(prefix="printloop-bench-"))
     needed = args.baud / 10 * (args.duration + 40)
     sample = (REPO.parent / "shared" / "gcode-samples" / "cube.prusa.gcode").read_text()

@@ -1,6 +1,11 @@
 """Turning store records and live fleet state into API bodies."""
 from __future__ import annotations
 
+import threading
+import time
+
+from pydantic import TypeAdapter
+
 from controller.api.schemas import JobOut, LayerCheckOut, PrinterOut, RunOut, Temperatures
 from controller.service import LabService
 from controller.store import history, jobs, printers
@@ -44,3 +49,24 @@ def check_out(c: LayerCheck) -> LayerCheckOut:
     return LayerCheckOut(id=c.id, run_id=c.run_id, layer=c.layer, ok=c.ok, verdict=c.verdict, figures=c.figures,
                          image_url=f"{base}?kind=photo" if c.image_path else None,
                          annotated_url=f"{base}?kind=annotated" if c.annotated_path else None, t=c.t)
+
+
+class PrintersCache:
+    """The printers list as JSON bytes, rebuilt when the fleet changes or after `max_age_s`: status polls are cheap."""
+
+    def __init__(self, max_age_s: float = 0.25) -> None:
+        """Start empty."""
+        self.max_age_s = max_age_s
+        self._key: tuple[int, float] | None = None
+        self._body = b"[]"
+        self._lock = threading.Lock()
+
+    def get(self, svc: LabService) -> bytes:
+        """Current JSON of every printer."""
+        now = time.monotonic()
+        with self._lock:
+            key = self._key
+            if key is None or key[0] != svc.fleet.version or now - key[1] > self.max_age_s:
+                body = TypeAdapter(list[PrinterOut]).dump_json(all_printers(svc))
+                self._key, self._body = (svc.fleet.version, now), body
+            return self._body
