@@ -48,6 +48,7 @@ class Fleet:
         self.lock = threading.RLock()
         self.changed = threading.Condition()
         self.version = 0
+        self.state_version = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -91,10 +92,12 @@ class Fleet:
                 except Exception:
                     log.exception("closing %s failed", slot.printer.name)
 
-    def notify(self) -> None:
-        """Tell live-update listeners that something changed."""
+    def notify(self, structural: bool = True) -> None:
+        """Tell live-update listeners that something changed; structural = a state change, not just progress."""
         with self.changed:
             self.version += 1
+            if structural:
+                self.state_version += 1
             self.changed.notify_all()
 
     # -- one round --------------------------------------------------------------------------------------
@@ -190,7 +193,7 @@ class Fleet:
             jobs.confirm_layer(self.store, run.id, report.layer)
             if not report.ok and slot.failure is None:
                 slot.failure = report
-            self.notify()
+            self.notify(structural=False)
         return on_layer
 
     def _follow(self, slot: Slot) -> None:
@@ -205,7 +208,7 @@ class Fleet:
                                      "paused" if prog.state == "paused" else "printing")
             if prog.state in ("running", "paused"):
                 self._set_state(slot, "printing" if prog.state == "running" else "paused")
-            self.notify()
+            self.notify(structural=False)
         failure = slot.failure
         if failure is not None and slot.printer.on_failure != "warn":
             msg = f"vision caught {failure.verdict} at layer {failure.layer}"

@@ -52,21 +52,44 @@ def check_out(c: LayerCheck) -> LayerCheckOut:
 
 
 class PrintersCache:
-    """The printers list as JSON bytes, rebuilt when the fleet changes or after `max_age_s`: status polls are cheap."""
+    """The printers list as JSON bytes for cheap status polls.
+
+    A state change (printer added, job started or ended) rebuilds it before answering; mere progress or age only
+    starts a rebuild in the background while the previous body is served, so a poll never waits on the database.
+    """
 
     def __init__(self, max_age_s: float = 0.25) -> None:
         """Start empty."""
         self.max_age_s = max_age_s
-        self._key: tuple[int, float] | None = None
+        self._built: tuple[int, int, float] | None = None   # (state_version, version, monotonic time)
         self._body = b"[]"
         self._lock = threading.Lock()
+        self._refreshing = False
+
+    def _build(self, svc: LabService) -> None:
+        """Rebuild the body from the store and the fleet."""
+        fleet = svc.fleet
+        stamp = (fleet.state_version, fleet.version, time.monotonic())
+        try:
+            body = TypeAdapter(list[PrinterOut]).dump_json(all_printers(svc))
+        finally:
+            with self._lock:
+                self._refreshing = False
+        with self._lock:
+            self._built, self._body = stamp, body
 
     def get(self, svc: LabService) -> bytes:
         """Current JSON of every printer."""
-        now = time.monotonic()
+        fleet = svc.fleet
         with self._lock:
-            key = self._key
-            if key is None or key[0] != svc.fleet.version or now - key[1] > self.max_age_s:
-                body = TypeAdapter(list[PrinterOut]).dump_json(all_printers(svc))
-                self._key, self._body = (svc.fleet.version, now), body
-            return self._body
+            built = self._built
+            sync = built is None or built[0] != fleet.state_version
+            stale = built is not None and (built[1] != fleet.version
+                                           or time.monotonic() - built[2] > self.max_age_s)
+            if not sync and stale and not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self._build, args=(svc,), name="printers-cache", daemon=True).start()
+            if not sync:
+                return self._body
+        self._build(svc)
+        return self._body
