@@ -38,7 +38,7 @@ class PreparedGcode:
 
 def checksum(payload: str) -> int:
     """Marlin/RepRap line checksum: XOR of every byte of `N<n> <cmd>`."""
-    return reduce(xor, payload.encode("ascii", "replace"), 0)
+    return reduce(xor, payload.encode("latin-1", "replace"), 0)
 
 
 def _merge_prone(cs: int) -> bool:
@@ -46,7 +46,7 @@ def _merge_prone(cs: int) -> bool:
 
     The merged line `A*csA?B` carries B's checksum; it matches when cs ^ xor("*csA") equals the garbled newline.
     """
-    return bin(cs ^ checksum(f"*{cs}") ^ 0x0A).count("1") == 1
+    return (cs ^ checksum(f"*{cs}") ^ 0x0A).bit_count() == 1
 
 
 _PADS = (" ", "\t", " \t")
@@ -67,7 +67,7 @@ def frame(number: int, command: str) -> bytes:
         pad = _PAD_FOR[cs]
         payload += pad
         cs ^= checksum(pad)
-    return f"{payload}*{cs}\n".encode("ascii", "replace")
+    return f"{payload}*{cs}\n".encode("latin-1", "replace")
 
 
 def strip_command(raw: str) -> str:
@@ -108,7 +108,7 @@ class _ZTracker:
             self.relative_e = True
         elif head.startswith("M82"):
             self.relative_e = False
-        if not (head.startswith("G1") or head.startswith("G0")) or head[:3] in ("G10", "G11"):
+        if not head.startswith(("G1", "G0")) or head[:3] in ("G10", "G11"):
             if head.startswith("G92"):
                 self.e = _words(command).get("E", self.e)
             return None
@@ -144,10 +144,7 @@ def prepare_lines(lines: list[str]) -> PreparedGcode:
     for raw in lines:
         stripped = raw.strip()
         if stripped.startswith(";"):
-            if m := _LAYER_N.match(stripped):
-                pending_marker = marker_count
-                marker_count += 1
-            elif _LAYER_CHANGE.match(stripped) and stripped.upper().startswith(";LAYER_CHANGE"):
+            if (m := _LAYER_N.match(stripped)) or _LAYER_CHANGE.match(stripped) and stripped.upper().startswith(";LAYER_CHANGE"):
                 pending_marker = marker_count
                 marker_count += 1
             elif estimate is None and (m := _TIME_CURA.match(stripped)):

@@ -196,8 +196,7 @@ class Job:
 
     def _accepted(self, index: int) -> None:
         """The firmware took file command `index`."""
-        if index + 1 > self._acked:
-            self._acked = index + 1
+        self._acked = max(self._acked, index + 1)
 
     def _pumped(self, link_idle: bool) -> None:
         """After each pump turn: wake the job thread when its segment is fully acknowledged."""
@@ -326,14 +325,19 @@ class Job:
         self._finish("failed", reason)
 
     def _eta(self, frac: float, elapsed: float) -> float | None:
-        """Remaining seconds: the slicer's estimate, blended toward the pace actually seen as the job advances."""
+        """Remaining seconds (see `eta_seconds`); 0 once completed, None once cancelled or failed."""
         if self.finished:
             return 0.0 if self._state == "completed" else None
-        estimate = self.prepared.estimate_s
-        measured = elapsed / frac - elapsed if frac > 0.01 else None
-        if estimate is None:
-            return measured
-        planned = estimate * (1.0 - frac)
-        if measured is None:
-            return planned
-        return (1.0 - frac) * planned + frac * measured
+        return eta_seconds(self.prepared.estimate_s, frac, elapsed)
+
+
+def eta_seconds(estimate_s: float | None, frac: float, elapsed_s: float) -> float | None:
+    """Remaining seconds: the slicer's estimate for what is left, blended toward the pace actually measured
+    (elapsed / fraction done) in proportion to the fraction done; None with neither an estimate nor progress."""
+    measured = elapsed_s / frac - elapsed_s if frac > 0.01 else None
+    if estimate_s is None:
+        return measured
+    planned = estimate_s * (1.0 - frac)
+    if measured is None:
+        return planned
+    return (1.0 - frac) * planned + frac * measured

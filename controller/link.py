@@ -16,6 +16,32 @@ from typing import Any
 from controller import replies as r
 from controller.errors import ProtocolError
 from controller.gcode_lines import frame
+from controller.link_events import (
+    Accepted,
+    BoardReset,
+    Halted,
+    LinkConfig,
+    LinkEvent,
+    Lost,
+    Poked,
+    ResendIgnored,
+    Rewound,
+)
+
+__all__ = [
+    "SYNC",
+    "Accepted",
+    "BoardReset",
+    "Halted",
+    "Link",
+    "LinkConfig",
+    "LinkEvent",
+    "LinkState",
+    "Lost",
+    "Poked",
+    "ResendIgnored",
+    "Rewound",
+]
 
 SYNC = "M105"
 _BAD_TARGET_SLACK = 4  # bogus future resend targets tolerated (beyond one per in-flight line) before failing
@@ -51,83 +77,6 @@ _TRANSITIONS: dict[tuple[LinkState, str], LinkState] = {
 }
 
 
-@dataclass(frozen=True)
-class LinkConfig:
-    """Flow and timing knobs: window mode bounded by rx_buffer bytes and queue_size lines, or one line per ok."""
-
-    flow: str = "window"         # "window" | "ok"
-    rx_buffer: int = 128         # firmware receive buffer in bytes (Marlin's default)
-    queue_size: int = 4          # firmware command queue (BUFSIZE) unless `ok ... B<n>` says otherwise
-    timeout: float = 10.0        # no reply for this long: poke with M105 and assume the window drained
-    lost_after: float = 60.0     # no reply for this long: the printer is lost
-    sync_after: float = 0.5      # nothing left to send / window blocked and quiet this long: send an M105 sync
-    flush_quiet: float = 0.05    # quiet this long after a resend: lines sent before it were flushed by the board
-
-    def __post_init__(self) -> None:
-        """Reject impossible settings at the boundary, naming the option and the limit."""
-        if self.flow not in ("window", "ok"):
-            raise ValueError(f"flow must be 'window' or 'ok', not {self.flow!r}")
-        if self.rx_buffer < 16:
-            raise ValueError("rx_buffer must be at least 16 bytes")
-        if self.queue_size < 1:
-            raise ValueError("queue_size must be at least 1")
-        if not 0 < self.timeout <= self.lost_after:
-            raise ValueError("timeout must be > 0 and not above lost_after")
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """The firmware took line `n` (carrying the caller's `tag`)."""
-
-    n: int
-    tag: Any
-    proven: bool = False  # answered by the `ok T:` of this very M105 sync, so every earlier line was taken
-
-
-@dataclass(frozen=True)
-class Rewound:
-    """A `Resend: n` was honoured: lines from n on are sent again."""
-
-    n: int
-
-
-@dataclass(frozen=True)
-class ResendIgnored:
-    """A resend request was not acted on (a duplicate, or a target never sent), and why."""
-
-    n: int
-    why: str
-
-
-@dataclass(frozen=True)
-class Poked:
-    """No answer within the timeout: the window was assumed drained and an M105 sent."""
-
-    silent_s: float
-
-
-@dataclass(frozen=True)
-class BoardReset:
-    """`start` arrived while lines were outstanding: they were dropped, never resent into the fresh board."""
-
-    outstanding: int
-
-
-@dataclass(frozen=True)
-class Halted:
-    """The firmware halted; `reason` is its own message."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class Lost:
-    """The printer stopped answering."""
-
-    silent_s: float
-
-
-LinkEvent = r.Reply | Accepted | Rewound | ResendIgnored | Poked | BoardReset | Halted | Lost
 
 
 @dataclass
@@ -235,12 +184,12 @@ class Link:
     # ---- bytes out ---------------------------------------------------------------------------------------------
     def _window_open(self, size: int) -> bool:
         """Would one more transmission of `size` bytes fit the firmware's buffers?"""
-        if not self._fifo:
+        sizes = [tx.size for tx in self._fifo if tx.size]  # entries zeroed by a poke hold no buffer space
+        if not sizes:
             return True
         if self.config.flow == "ok" or not self._numbered:
             return False  # one line per ok; and nothing after M110 until the board confirmed the renumbering
-        lines_ok = len(self._fifo) < self.queue_size
-        return lines_ok and self._in_flight_bytes + size <= self.config.rx_buffer - 1
+        return len(sizes) < self.queue_size and self._in_flight_bytes + size <= self.config.rx_buffer - 1
 
     def bytes_to_send(self, now: float) -> bytes:
         """Everything that may be written now: urgent bytes, then frames while the window has room."""
@@ -289,9 +238,7 @@ class Link:
         elif isinstance(reply, r.Resend):
             self._last_heard = now
             events += self._on_resend(reply.line)
-        elif isinstance(reply, r.Busy):
-            self._last_heard = now
-        elif isinstance(reply, r.TempReport) and reply.temps.waiting:
+        elif isinstance(reply, r.Busy) or isinstance(reply, r.TempReport) and reply.temps.waiting:
             self._last_heard = now
         elif isinstance(reply, r.FirmwareError):
             if reply.fatal and self.state is not LinkState.HALTED:
@@ -337,8 +284,8 @@ class Link:
 
     def _on_ok(self, ok: r.Ok) -> list[LinkEvent]:
         """Retire transmissions: through a matching line number or M105 sync, else just the oldest."""
-        if ok.queue_free is not None and ok.queue_free + 1 > self.queue_size and self.config.flow == "window":
-            self.queue_size = ok.queue_free + 1
+        if ok.queue_free is not None and ok.queue_free > self.queue_size and self.config.flow == "window":
+            self.queue_size = ok.queue_free  # the firmware's BUFSIZE is at least its largest free-slot count
         rejected, self._rejecting = self._rejecting, False
         if not self._fifo:
             return []
@@ -363,10 +310,18 @@ class Link:
                 continue
             if ok.temps is None and ok.line is not None and tx.n == ok.line:
                 return i
-            if ok.temps is not None and tx.n < len(self._history):
-                if self._history[tx.n][0].split(" ", 1)[0].upper() == SYNC:
-                    return i
+            if ok.temps is not None and self._is_sync(tx):
+                # The reply may belong to a later M105 whose predecessor's reply was lost: extend over a run
+                # of M105s (harmless to over-claim; every real command before the first is taken either way).
+                while i + 1 < len(self._fifo) and self._is_sync(self._fifo[i + 1]):
+                    i += 1
+                return i
         return None
+
+    def _is_sync(self, tx: _Tx) -> bool:
+        """Is this transmission an M105 (whose `ok T:` answer identifies it)?"""
+        return tx.n < len(self._history) and not tx.doomed and \
+            self._history[tx.n][0].split(" ", 1)[0].upper() == SYNC
 
     def _on_resend(self, n: int) -> list[LinkEvent]:
         """Honour `Resend: n` once: duplicates from already-doomed lines and impossible targets are ignored."""
@@ -425,9 +380,11 @@ class Link:
             return [Lost(silent)]
         if silent >= self.config.timeout and now - self._last_sync >= self.config.timeout:
             self._last_sync = now
-            self._fifo.clear()
+            for tx in self._fifo:  # assume the board drained them; keep them for later retirement by a sync
+                tx.size = 0
             self._in_flight_bytes = 0
             if not self._numbered:
+                self._fifo.clear()
                 self._next = 0  # M110 unconfirmed: send it again (only it and syncs went out)
             elif self._next == len(self._history) and not self._pending:
                 self._pending.append((SYNC, None))
@@ -438,9 +395,7 @@ class Link:
 
     def _early_sync(self, now: float) -> None:
         """Quiet while draining or blocked: queue an M105 whose `ok T:` re-aligns the count of lost `ok`s."""
-        resending = self._next < len(self._history)
-        sync_in_flight = any(self._history[tx.n][0] == SYNC for tx in self._fifo if tx.n < len(self._history))
-        if resending or sync_in_flight or (self._pending and self._pending[0][0] == SYNC):
+        if self._next < len(self._history) or (self._pending and self._pending[0][0] == SYNC):
             return
         self._last_sync = now
         data = frame(self._next, SYNC)

@@ -174,7 +174,7 @@ def parse_reply(raw: str) -> Reply:
         return Start()
     if m := _RESEND.match(line):
         return Resend(int(m.group(1)))
-    if low.startswith("error:") or low.startswith("!!"):
+    if low.startswith(("error:", "!!")):
         return _parse_error(line.split(":", 1)[1].strip() if low.startswith("error:") else line[2:].strip())
     if "busy:" in low or low == "wait":
         return Busy(line)

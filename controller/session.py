@@ -1,67 +1,35 @@
 """One printer on one serial port: connect, temperatures, manual commands, emergency stop, and its jobs.
 
-A single pump thread owns the sans-IO `Link`: it takes received lines (from the transport's reader thread) and
-calls (from any thread) off one inbox queue, feeds the link and the clock, feeds the active job's commands and
-writes what the link says. Other threads never touch the link.
+The sans-IO `Link` is only touched under one lock: by the transport's reader thread when lines arrive (so an
+instant answer is turned into the next write without a thread hand-off), and by the pump thread, which runs
+calls from other threads off an inbox queue, advances the clock, feeds the active job's commands and writes.
 """
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any
 
 from controller import link as lk
 from controller import replies as r
-from controller.errors import ControllerError, JobError, PrinterHaltedError, PrinterLostError
+from controller.errors import ControllerError, JobError
 from controller.gcode_lines import LayerBoundary, prepare_file
 from controller.job import Job, JobEvent, JobTag
 from controller.job_state import ParkConfig
+from controller.session_types import FirmwareInfo, Temperatures, _Waiter
 from controller.transport import Transport
 
+__all__ = ["FirmwareInfo", "PrinterSession", "Temperatures"]
+
 SYNC = lk.SYNC
+_log = logging.getLogger(__name__)
 _FEED_LOW_WATER = 32
 _FEED_BATCH = 128
-
-
-@dataclass(frozen=True)
-class FirmwareInfo:
-    """What M115 said: firmware name, `Cap:` flags, whether oks carry ADVANCED_OK counts, and the raw lines."""
-
-    name: str
-    capabilities: dict[str, bool]
-    advanced_ok: bool
-    raw: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Temperatures:
-    """Latest hotend and bed readings (°C)."""
-
-    hotend: float = 0.0
-    hotend_target: float = 0.0
-    bed: float = 0.0
-    bed_target: float = 0.0
-
-
-class _Waiter:
-    """Completion of a command sent by the host (handshake, `Job.execute`, end-of-job sync)."""
-
-    def __init__(self, need_proof: bool = False) -> None:
-        self.need_proof = need_proof
-        self.done = threading.Event()
-        self.error: str | None = None
-
-    def wait(self, timeout: float) -> None:
-        """Block until acknowledged; raise if the link failed or the time ran out."""
-        if not self.done.wait(timeout):
-            raise PrinterLostError(f"no acknowledgement within {timeout:.0f} s")
-        if self.error is not None:
-            raise PrinterHaltedError(self.error)
 
 
 class PrinterSession:
@@ -85,6 +53,7 @@ class PrinterSession:
         self.info: FirmwareInfo | None = None
         self._link = lk.Link(self.config, clock())
         self._inbox: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._lock = threading.RLock()
         self._transport: Transport | None = None
         self._pump_thread: threading.Thread | None = None
         self._closing = threading.Event()
@@ -117,10 +86,18 @@ class PrinterSession:
             raise ControllerError(f"{self.port} is already connected")
         self._closing.clear()
         self._link = lk.Link(self.config, self.clock())
-        self._transport = Transport(self.port, self.baud, lambda lines: self._inbox.put(("rx", lines)),
+        self._transport = Transport(self.port, self.baud, self._on_lines,
                                     lambda why: self._inbox.put(("closed", why)))
         self._pump_thread = threading.Thread(target=self._pump, name=f"printer {self.port}", daemon=True)
         self._pump_thread.start()
+        try:
+            return self._handshake(timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _handshake(self, timeout: float) -> FirmwareInfo:
+        """Wait for `start` (or give up), renumber, read M115, choose auto-report or polling."""
         deadline = time.monotonic() + timeout
         started = time.monotonic()
         while self._call(lambda: self._link.state is lk.LinkState.WAITING_START):
@@ -186,12 +163,16 @@ class PrinterSession:
 
     # ---- used by Job ---------------------------------------------------------------------------------------------
     def _call(self, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
-        """Run fn on the pump thread (which owns the link) and return its result."""
-        if threading.current_thread() is self._pump_thread:
+        """Run fn on the pump thread (under the link lock) and return its result."""
+        if threading.current_thread() is self._pump_thread or self._lock_owned():
             return fn()
         fut: Future[Any] = Future()
         self._inbox.put(("call", fn, fut))
         return fut.result(timeout)
+
+    def _lock_owned(self) -> bool:
+        """Does this thread hold the link lock (a callback running inside the pump or reader)?"""
+        return self._lock._is_owned()  # type: ignore[attr-defined]
 
     def _host_command(self, command: str, timeout: float, need_proof: bool = False) -> None:
         """Send one host command and wait until the firmware took it."""
@@ -228,11 +209,25 @@ class PrinterSession:
         try:
             self.on_event(JobEvent(kind, message, self.clock(), data or {}))
         except Exception:  # noqa: BLE001 - a broken observer must not stop the printer
-            pass
+            _log.exception("on_event observer failed on %s", kind)
 
     # ---- pump ----------------------------------------------------------------------------------------------------
+    def _on_lines(self, lines: list[str]) -> None:
+        """Received lines, handled at once on the reader thread under the link lock (saves a thread hand-off
+        per round trip, which bounds lines/s when the printer answers instantly)."""
+        with self._lock:
+            self._handle(("rx", lines))
+            self._guarded_step()
+
+    def _guarded_step(self) -> None:
+        """One `_step`; a protocol failure fails the job instead of killing the thread."""
+        try:
+            self._step(self.clock())
+        except ControllerError as exc:
+            self._fatal(str(exc))
+
     def _pump(self) -> None:
-        """The one thread that talks to the link (see module docstring)."""
+        """Calls from other threads, the clock and job feeding; link access is serialised by `_lock`."""
         while not self._closing.is_set():
             try:
                 items = [self._inbox.get(timeout=0.02)]
@@ -243,12 +238,10 @@ class PrinterSession:
                     items.append(self._inbox.get_nowait())
                 except queue.Empty:
                     break
-            for item in items:
-                self._handle(item)
-            try:
-                self._step(self.clock())
-            except ControllerError as exc:
-                self._fatal(str(exc))
+            with self._lock:
+                for item in items:
+                    self._handle(item)
+                self._guarded_step()
 
     def _handle(self, item: tuple[Any, ...]) -> None:
         """One inbox item: received lines, a call from another thread, or the port closing."""

@@ -1,0 +1,116 @@
+"""`printloop print FILE --port PORT`: stream a G-code file to a printer with a live progress bar (or JSON lines).
+
+Ctrl-C pauses the job (moves in flight finish, head parks, heaters stay on) and asks whether to resume or cancel.
+Exit code 0 only when the job completed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from controller.errors import ControllerError
+from controller.job import Job, JobProgress
+from controller.session import PrinterSession
+
+_REFRESH_S = 0.25
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the `print` subcommand."""
+    p = sub.add_parser("print", help="stream a G-code file to a printer",
+                       description="Stream a G-code file to a Marlin-compatible printer on a serial port or URL.")
+    p.add_argument("file", type=Path, help="G-code file")
+    p.add_argument("--port", required=True, help="serial device or pyserial URL (/dev/ttyUSB0, socket://h:p)")
+    p.add_argument("--baud", type=int, default=115200, help="baud rate (default 115200)")
+    p.add_argument("--window", choices=("window", "ok"), default="window",
+                   help="flow control: send ahead within the firmware's buffers (default), or one line per ok")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds without an answer before poking (10)")
+    p.add_argument("--json", action="store_true", help="print one JSON progress object per line")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Connect, stream, show progress; Ctrl-C pauses and asks; 0 only when completed."""
+    if not args.file.is_file():
+        raise ControllerError(f"G-code file {args.file} not found")
+    session = PrinterSession(args.port, args.baud, flow=args.window, timeout=args.timeout,
+                             lost_after=max(60.0, 6 * args.timeout))
+    info = session.connect()
+    if not args.json:
+        print(f"connected: {info.name} on {args.port}", file=sys.stderr)
+    try:
+        job = session.start_job(args.file)
+        final = _follow(job, args.json)
+    finally:
+        session.close()
+    if not args.json:
+        msg = f"job {final.state}" + (f": {final.reason}" if final.reason else "")
+        print(msg, file=sys.stderr)
+    return 0 if final.state == "completed" else 1
+
+
+def _follow(job: Job, as_json: bool) -> JobProgress:
+    """Show progress until the job ends, handling Ctrl-C (pause, then ask)."""
+    while True:
+        try:
+            return _json_loop(job) if as_json else _bar_loop(job)
+        except KeyboardInterrupt:
+            _interrupted(job, as_json)
+
+
+def _interrupted(job: Job, as_json: bool) -> None:
+    """Pause the job and ask whether to resume or cancel (EOF or anything else than resume cancels)."""
+    if job.finished:
+        return
+    job.pause()
+    if as_json:
+        print(json.dumps({"event": "paused", "line": job.progress().line}), flush=True)
+    answer = ""
+    while answer not in ("r", "c"):
+        print("paused. [r]esume or [c]ancel? ", end="", file=sys.stderr, flush=True)
+        try:
+            line = sys.stdin.readline()
+        except KeyboardInterrupt:
+            line = ""
+        if not line:
+            answer = "c"
+            break
+        answer = line.strip().lower()[:1]
+    if answer == "r":
+        job.resume()
+    else:
+        job.cancel()
+
+
+def _json_loop(job: Job) -> JobProgress:
+    """One JSON progress object per refresh, then the final one."""
+    while not job.finished:
+        print(json.dumps(asdict(job.progress())), flush=True)
+        job.wait(_REFRESH_S)
+    final = job.progress()
+    print(json.dumps(asdict(final)), flush=True)
+    return final
+
+
+def _bar_loop(job: Job) -> JobProgress:
+    """A rich progress bar with layer, temperatures and ETA."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(),
+               TextColumn("{task.fields[detail]}"), TimeElapsedColumn())
+    with Progress(*columns, transient=False) as bar:
+        p = job.progress()
+        task = bar.add_task("printing", total=max(p.total_lines, 1), detail="")
+        while True:
+            p = job.progress()
+            eta = "?" if p.eta_s is None else time.strftime("%H:%M:%S", time.gmtime(p.eta_s))
+            detail = (f"layer {p.layer}/{p.layer_count}  hotend {p.hotend:.0f}°C  bed {p.bed:.0f}°C  ETA {eta}"
+                      f"  [{p.state}]")
+            bar.update(task, completed=p.line, detail=detail)
+            if job.finished:
+                return p
+            job.wait(_REFRESH_S)

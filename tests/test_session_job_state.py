@@ -1,0 +1,50 @@
+"""Pure parts of jobs: G-code state tracking for pause/resume, the park and restore sequences, the ETA."""
+import pytest
+
+from controller.job import _heat_injections, eta_seconds
+from controller.job_state import MachineState, ParkConfig, advance, pause_sequence, resume_sequence
+
+
+def replay(commands: list[str]) -> MachineState:
+    state = MachineState()
+    for c in commands:
+        state = advance(state, c)
+    return state
+
+
+def test_state_tracks_absolute_and_relative_moves_extrusion_and_heaters():
+    s = replay(["M104 S215", "M140 S60", "G28", "G90", "M82", "G92 E0", "G1 X10 Y20 Z0.3 F1200 E1.5",
+                "G91", "G1 X5 E0.5", "G90", "M83", "G1 X1 E0.25 F900"])
+    assert (s.x, s.y, s.z) == (1.0, 20.0, 0.3)
+    assert s.e == pytest.approx(2.25)
+    assert (s.relative_xyz, s.relative_e, s.feed) == (False, True, 900.0)
+    assert (s.hotend_target, s.bed_target) == (215.0, 60.0)
+
+
+def test_pause_retracts_lifts_and_parks_without_touching_heaters():
+    seq = pause_sequence(replay(["G28", "G1 X50 Y60 Z2 E3"]), ParkConfig(x=0, y=200, lift=5, retract=2))
+    assert seq[:6] == ["M400", "M83", "G1 E-2.000 F2100", "G91", "G1 Z5.000 F600", "G90"]
+    assert "G1 X0.000 Y200.000 F6000" in seq
+    assert not any(c.startswith(("M104", "M140", "M109", "M190")) for c in seq)
+
+
+def test_resume_restores_position_extrusion_mode_e_and_feed():
+    state = replay(["M109 S210", "G28", "M82", "G92 E0", "G1 X50 Y60 Z2 E3.25 F1800"])
+    seq = resume_sequence(state, ParkConfig())
+    assert seq[0] == "M109 S210"
+    assert seq.index("G1 X50.000 Y60.000 F6000") < seq.index("G1 Z2.000 F600") < seq.index("G1 E2.000 F2100")
+    assert seq[-4:] == ["G90", "M82", "G92 E3.25000", "G1 F1800"]
+
+
+def test_eta_blends_estimate_toward_measured_pace():
+    assert eta_seconds(1000.0, 0.0, 0.0) == 1000.0
+    assert eta_seconds(None, 0.0, 5.0) is None
+    assert eta_seconds(None, 0.5, 100.0) == pytest.approx(100.0)
+    # half done after 300 s of a 1000 s estimate: planned 500 s left, measured 300 s left, blended halfway
+    assert eta_seconds(1000.0, 0.5, 300.0) == pytest.approx(400.0)
+
+
+def test_heater_targets_without_waits_get_waits_before_first_extrusion():
+    cmds = ("M140 S60", "M104 S200", "G28", "G1 Z0.3", "G1 X10 E2")
+    assert _heat_injections(cmds) == {4: ["M190 S60", "M109 S200"]}
+    assert _heat_injections(("M104 S200", "M109 S200", "G1 X1 E1")) == {}
