@@ -19,14 +19,15 @@ from slicing.estimate import estimate_time
 from slicing.gcode_reader import parse_moves, read_gcode
 
 
-def _median(fn, repeat: int) -> float:
-    """Median wall seconds of fn()."""
-    times = []
+def _median(fn, repeat: int) -> str:
+    """Median wall and CPU seconds of fn() (CPU time is the steadier figure on a shared machine)."""
+    wall, cpu = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    return f"{statistics.median(wall):.3f} s wall, {statistics.median(cpu):.3f} s CPU"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     moves = parse_moves(text)
     job = read_gcode(text)
     print(f"{name} x{copies}: {job.line_count} lines, {moves.xyzef.shape[0] - 1} moves, {len(job.layers)} layers")
-    print(f"read_gcode     {_median(lambda: read_gcode(text), args.repeat):.3f} s")
-    print(f"parse_moves    {_median(lambda: parse_moves(text), args.repeat):.3f} s")
-    print(f"estimate_time  {_median(lambda: estimate_time(moves.xyzef), args.repeat):.3f} s")
+    print(f"read_gcode     {_median(lambda: read_gcode(text), args.repeat)}")
+    print(f"parse_moves    {_median(lambda: parse_moves(text), args.repeat)}")
+    print(f"estimate_time  {_median(lambda: estimate_time(moves.xyzef), args.repeat)}")
     return 0
 
 

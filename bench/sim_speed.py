@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import select
 import shutil
 import signal
@@ -59,7 +60,7 @@ def commands(path: Path) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     layer_next = False
     for raw in path.read_text().splitlines():
-        if raw.startswith(";LAYER:") or raw.startswith(";LAYER_CHANGE"):
+        if raw.startswith((";LAYER:", ";LAYER_CHANGE")):
             layer_next = True
             continue
         cmd = raw.split(";", 1)[0].strip()
@@ -97,7 +98,7 @@ class Sender:
         for line in lines:
             if line.startswith(b"ok"):
                 self.inflight.popleft()
-            elif line.startswith(b"Error") or line.startswith(b"Resend"):
+            elif line.startswith((b"Error", b"Resend")):
                 raise RuntimeError(f"board replied {line!r}")
 
     def send(self, cmd: str) -> None:
@@ -132,6 +133,7 @@ def main() -> int:
         source = slice_gcode(Path(args.model), gcode)
         print(f"sliced {Path(args.model).name} with {source} in {time.perf_counter() - t:.1f} s")
     cmds = commands(gcode)
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     prefix = []
     if args.profile:
         spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -174,11 +176,18 @@ def main() -> int:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sim_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     print(f"g-code: {source}, {len(cmds)} commands, {st['layer'] + 1} layers, {st['moves_executed']} moves")
     print(f"simulated print time: {st['print_time']:.1f} s ({st['print_time'] / 3600:.2f} h); "
           f"simulated clock {st['sim_time']:.1f} s")
     print(f"wall time: {wall:.2f} s, of which camera {cam_s:.2f} s for {frames} frames at {args.resolution}")
-    print(f"ratio simulated print time / wall time: {st['print_time'] / wall:.0f}x (goal >= 200x)")
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    print(f"simulator process CPU time: {sim_cpu:.2f} s (start-up and shutdown included); "
+          f"bench sender CPU time: {me.ru_utime + me.ru_stime:.2f} s; load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} CPUs")
+    print(f"ratio simulated print time / wall time: {st['print_time'] / wall:.0f}x (goal >= 200x); "
+          f"per simulator CPU second: {st['print_time'] / sim_cpu:.0f}x")
     return 0
 
 

@@ -2,7 +2,7 @@
 
 Usage: python bench/slice_vs_peers.py [--models cube torus ...] [--repeat 3] [--cura PATH] [--keep DIR]
 
-Wall time is the median over repeats of the whole operation: for printloop, loading the mesh, slicing and
+Wall time (and CPU time, steadier on a shared machine) is the median over repeats of the whole operation: for printloop, loading the mesh, slicing and
 writing the G-code file (in this process, after imports); for CuraEngine, the whole `CuraEngine slice`
 process. Both G-code files are then read back with printloop's reader and timed with printloop's estimator,
 so the "est. (model)" column compares like with like; "est. (own)" is each tool's own figure.
@@ -15,6 +15,7 @@ import json
 import math
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -24,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -37,6 +39,7 @@ DEFAULT_MODELS = ["20mm-xyz-cube", "idler_riser_mm", "torus_mm", "3DBenchy"]
 INSTALL_HINT = ("CuraEngine not found ({engine}): install it with `apt-get update && apt-get install -y "
                 "cura-engine` (CuraEngine 4.13) or pass --cura PATH; printing printloop's figures only.")
 FILAMENT_DIAMETER_MM = 1.75
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Run:
     model: str
     tool: str
     wall_s: float | None
+    cpu_s: float | None = None
     layers: int | None = None
     lines: int | None = None
     filament_m: float | None = None
@@ -79,14 +83,21 @@ def parse_cura_report(text: str) -> tuple[float | None, float | None]:
     return (float(t.group(1)) if t else None, float(v.group(1)) / area / 1000.0 if v else None)
 
 
-def _median_wall(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
-    """Median wall time of fn over repeat calls, and the last call's result."""
-    times, result = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+def _cpu_now() -> float:
+    """CPU seconds used so far by this process and its finished children."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _median_wall(fn: Callable[[], T], repeat: int) -> tuple[float, float, T]:
+    """Median wall and CPU time of fn over repeat (≥ 1) calls, and the last call's result."""
+    wall, cpu, results = [], [], []
+    for _ in range(max(1, repeat)):
+        w0, c0 = time.perf_counter(), _cpu_now()
+        results.append(fn())
+        wall.append(time.perf_counter() - w0)
+        cpu.append(_cpu_now() - c0)
+    return statistics.median(wall), statistics.median(cpu), results[-1]
 
 
 def _read_back(path: Path) -> tuple[int, int, float]:
@@ -99,21 +110,21 @@ def _read_back(path: Path) -> tuple[int, int, float]:
 def bench_printloop(model: Path, out: Path, repeat: int) -> Run:
     """Slice with printloop in this process: load, slice, write the file."""
     try:
-        from slicing.slicer import slice_file
+        from slicing.slicer import SliceResult, slice_file
     except ImportError as exc:
         return Run(model.stem, "printloop", None, error=f"printloop slicer unavailable: {exc}")
 
-    def once():
+    def once() -> SliceResult:
         result = slice_file(model)
         out.write_text(result.gcode)
         return result
 
     try:
-        wall, result = _median_wall(once, repeat)
+        wall, cpu, result = _median_wall(once, repeat)
     except SlicingError as exc:  # a model the slicer refuses is a row, not a crash of the whole table
         return Run(model.stem, "printloop", None, error=f"{type(exc).__name__}: {exc}")
     _, lines, est = _read_back(out)
-    return Run(model.stem, "printloop", wall, result.layer_count, lines, result.filament_mm / 1000.0,
+    return Run(model.stem, "printloop", wall, cpu, result.layer_count, lines, result.filament_mm / 1000.0,
                result.estimated_time_s, est)
 
 
@@ -123,17 +134,16 @@ def bench_cura(engine: str, model: Path, out: Path, repeat: int) -> Run:
     settings = json.loads((peers / "cura.json").read_text())
     cmd = cura_command(engine, peers / "cura-definitions" / "fdmprinter.def.json", settings, model, out)
 
-    def once():
+    def once() -> subprocess.CompletedProcess[str]:
         return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600)
 
-    wall, proc = _median_wall(once, repeat)
-    assert isinstance(proc, subprocess.CompletedProcess)
+    wall, cpu, proc = _median_wall(once, repeat)
     if proc.returncode != 0 or not out.exists():
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         return Run(model.stem, "CuraEngine", None, error=f"exit {proc.returncode}: {tail[0][:120]}")
     est_own, filament_m = parse_cura_report(proc.stdout + proc.stderr)
     layers, lines, est = _read_back(out)
-    return Run(model.stem, "CuraEngine", wall, layers, lines, filament_m, est_own, est)
+    return Run(model.stem, "CuraEngine", wall, cpu, layers, lines, filament_m, est_own, est)
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -151,8 +161,8 @@ def _clock(seconds: float | None) -> str:
 
 def print_table(runs: list[Run]) -> None:
     """The side-by-side table, with printloop ÷ CuraEngine wall time per model."""
-    head = (f"{'model':<16} {'tool':<11} {'wall s':>8} {'layers':>6} {'lines':>8} {'filament m':>10} "
-            f"{'est. (own)':>10} {'est. (model)':>12} {'wall ratio':>10}")
+    head = (f"{'model':<16} {'tool':<11} {'wall s':>8} {'cpu s':>7} {'layers':>6} {'lines':>8} {'filament m':>10} "
+            f"{'est. (own)':>10} {'est. (model)':>12} {'wall ratio':>10} {'cpu ratio':>9}")
     print(head)
     print("-" * len(head))
     by_model: dict[str, dict[str, Run]] = {}
@@ -162,13 +172,15 @@ def print_table(runs: list[Run]) -> None:
         if r.error:
             print(f"{r.model:<16} {r.tool:<11} {r.error}")
             continue
-        ratio = ""
+        ratio = cpu_ratio = ""
         peer = by_model[r.model].get("CuraEngine")
         if r.tool == "printloop" and peer and peer.wall_s and r.wall_s is not None:
             ratio = f"{r.wall_s / peer.wall_s:.2f}x"
-        print(f"{r.model:<16} {r.tool:<11} {_fmt(r.wall_s, '8.2f')} {_fmt(r.layers, '6d')} "
+            if peer.cpu_s and r.cpu_s is not None:
+                cpu_ratio = f"{r.cpu_s / peer.cpu_s:.2f}x"
+        print(f"{r.model:<16} {r.tool:<11} {_fmt(r.wall_s, '8.2f')} {_fmt(r.cpu_s, '7.2f')} {_fmt(r.layers, '6d')} "
               f"{_fmt(r.lines, '8d')} {_fmt(r.filament_m, '10.2f')} {_clock(r.est_own_s):>10} "
-              f"{_clock(r.est_model_s):>12} {ratio:>10}")
+              f"{_clock(r.est_model_s):>12} {ratio:>10} {cpu_ratio:>9}")
 
 
 def resolve_model(name: str) -> Path:

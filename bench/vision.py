@@ -19,18 +19,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from firmware_sim.camera import CameraConfig, encode_jpeg, render  # noqa: E402
-from firmware_sim.deposition import Deposition  # noqa: E402
-from slicing.gcode_reader import read_gcode_file  # noqa: E402
-from slicing.toolpath import LayerPaths  # noqa: E402
-from vision.check import LayerChecker  # noqa: E402
-from vision.config import VisionConfig  # noqa: E402
-from vision.registration import register  # noqa: E402
+from firmware_sim.camera import CameraConfig, encode_jpeg, render
+from firmware_sim.deposition import Deposition
+from slicing.gcode_reader import read_gcode_file
+from slicing.toolpath import LayerPaths
+from vision.check import LayerChecker
+from vision.config import VisionConfig
+from vision.registration import register
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 CLASSES = ("layer_shift", "missing_layer", "under_extrusion", "spaghetti")
 VERBOSE = False
+DUMP: list[dict] | None = None
 FAULT_OF = {"layer_shift": "layer_shift", "missing_layer": "clog", "under_extrusion": "under",
             "spaghetti": "spaghetti"}
 
@@ -110,6 +111,9 @@ def simulate(model: str, layers: list[LayerPaths], fault: str | None, rng: np.ra
         t0 = time.perf_counter()
         verdict, _ = checker.check(img, n, annotated=False)
         timings.append(1000 * (time.perf_counter() - t0))
+        if DUMP is not None:
+            DUMP.append({"model": model, "fault": fault, "active": active, "n": n, "status": verdict.status,
+                         **{k: round(v, 4) for k, v in verdict.score.items()}})
         if VERBOSE and (verdict.failed or active):
             sc = {k: round(v, 2) for k, v in verdict.score.items()}
             print(f"  {model} {fault}@{fault_layer} n={n} {verdict.status} {sc}")
@@ -128,11 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prints", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-layers", type=int, default=14)
-    ap.add_argument("--models", default="cube.cura,cube.prusa")
+    ap.add_argument("--models", default="cube.cura,cube.prusa,20mm-xyz-cube,3DBenchy,bunny_mm,featuretype_mm,"
+                    "idler_riser_mm,teapot,torus_mm")
     ap.add_argument("--verbose", action="store_true", help="print every failed or faulty layer's figures")
+    ap.add_argument("--dump", type=Path, default=None, help="write every layer's figures as JSON lines")
     args = ap.parse_args(argv)
-    global VERBOSE
+    global VERBOSE, DUMP
     VERBOSE = args.verbose
+    DUMP = [] if args.dump else None
     cache = Path("/tmp/printloop-bench-vision")
     cache.mkdir(exist_ok=True)
     models = load_models(args.models.split(","), cache)
@@ -148,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         fault = faults[(i // len(names)) % len(faults)]
         outcomes.append(simulate(model, models[model], fault, rng, cfg, timings, args.max_layers))
     wall = time.perf_counter() - t0
+    if args.dump and DUMP is not None:
+        import json
+        args.dump.write_text("".join(json.dumps(r) + "\n" for r in DUMP))
     print("vision campaign: firmware_sim Deposition + camera driven directly from G-code toolpaths, faults applied "
           "by the bench (not the serial loop)")
     print(f"prints {len(outcomes)}  models {', '.join(names)}  seed {args.seed}  wall {wall:.0f} s")

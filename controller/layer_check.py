@@ -140,3 +140,37 @@ class LayerCheck:
         """Append one JSON line to verdicts.jsonl."""
         with open(self.out_dir / "verdicts.jsonl", "a") as fh:
             fh.write(json.dumps(record) + "\n")
+
+
+def add_arguments(parser: Any) -> None:
+    """The layer-check options of `printloop print`."""
+    parser.add_argument("--camera", default=None, metavar="URL",
+                        help="check every layer with this camera: snapshot or MJPEG URL, or device index")
+    parser.add_argument("--on-failure", choices=("pause", "cancel", "warn"), default=None,
+                        help="what a failed layer does (default: the profile's [vision] policy, else pause)")
+    parser.add_argument("--checks-dir", type=Path, default=None, metavar="DIR",
+                        help="where verdicts and photos are kept (default printloop-checks/<file>-<time>)")
+    parser.add_argument("--vision-profile", type=Path, default=None, metavar="TOML",
+                        help="profile whose [vision] table sets thresholds, park position and policy")
+
+
+def hook_from_args(args: Any, log: Callable[[str], None]) -> LayerCheck | None:
+    """Build the layer check for `printloop print` from its options (None without --camera)."""
+    if not getattr(args, "camera", None):
+        return None
+    from slicing.gcode_reader import read_gcode_file
+    from vision.camera import open_camera
+    from vision.config import load_config
+
+    config = load_config(args.vision_profile)
+    if args.on_failure:
+        config = config.replace(policy=args.on_failure)
+    out = args.checks_dir or Path("printloop-checks") / f"{Path(args.file).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    layers = read_gcode_file(args.file).layers
+
+    def report(v: Verdict) -> None:
+        if v.failed:
+            log(f"layer check: {v.message} -> {config.policy}")
+
+    log(f"layer checks: camera {args.camera}, on failure {config.policy}, files in {out}")
+    return LayerCheck(layers, open_camera(args.camera), out, config, on_verdict=report)

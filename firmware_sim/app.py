@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import Any
 
 from firmware_sim.board import Board, BoardConfig
+from firmware_sim.deposition import Deposition
 from firmware_sim.errors import SimOptionError
 from firmware_sim.executed_log import ExecutedLog
 from firmware_sim.faults import parse_faults
@@ -42,7 +42,7 @@ def parse_speed(text: str) -> float | None:
         v = float(text)
     except ValueError:
         raise SimOptionError(f"--speed must be a number > 0 or 'max', got {text!r}") from None
-    if not v > 0 or v != v or v == float("inf"):
+    if not 0 < v < float("inf"):
         raise SimOptionError(f"--speed must be a number > 0 or 'max', got {text!r}")
     return v
 
@@ -72,12 +72,8 @@ def _check(opts: SimOptions) -> None:
             raise SimOptionError(f"{name} must be a port between 0 and 65535, got {port}")
 
 
-def make_deposition() -> Any | None:
-    """The bed's height map (None if this build has no deposition model)."""
-    try:
-        from firmware_sim.deposition import Deposition
-    except ImportError:
-        return None
+def make_deposition() -> Deposition:
+    """The bed's height map at 0.1 mm per cell."""
     return Deposition(bed=BED_XY, cell=DEPOSITION_CELL_MM)
 
 
@@ -98,11 +94,21 @@ class Simulator:
         self.board = Board(config, self.log, make_deposition())
         self.server = SimServer(self.board, speed=opts.speed, baud=opts.baud, tcp_port=opts.tcp)
         self.camera = Camera(self.server, opts.resolution, seed=opts.seed)
-        self.http = SimHTTPServer(self.server, self.camera, port=opts.http_port)
+        try:
+            self.http = SimHTTPServer(self.server, self.camera, port=opts.http_port)
+        except OSError as exc:
+            self.log.close()
+            raise SimOptionError(f"--http-port {opts.http_port}: {os.strerror(exc.errno) if exc.errno else exc}") from None
+        self._tcp = opts.tcp
 
     def start(self) -> dict:
         """Start serving; return the endpoints line printed by `printloop sim`."""
-        self.server.start()
+        try:
+            self.server.start()
+        except OSError as exc:
+            self.server.stop()
+            self.http.server_close()
+            raise SimOptionError(f"--tcp {self._tcp}: {os.strerror(exc.errno) if exc.errno else exc}") from None
         self.http.start()
         base = self.http.base_url
         return {

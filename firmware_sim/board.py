@@ -11,17 +11,20 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from firmware_sim.deposition import Deposition
 from firmware_sim.executed_log import ExecutedLog
 from firmware_sim.faults import FaultSchedule, FaultSpec
-from firmware_sim.interpreter import FIRMWARE, Interpreter, Wait
+from firmware_sim.interpreter import HOMING_FEED, Interpreter, Wait
 from firmware_sim.planner import MotionConfig, Planner
+from firmware_sim.ports import Ports
 from firmware_sim.printhead import PrintHead
-from firmware_sim.protocol import BUFSIZE, RX_BUFFER_SIZE, Command, CommandQueue, DeviceProtocol
+from firmware_sim.protocol import BUFSIZE, RX_BUFFER_SIZE, Command, CommandQueue
 from firmware_sim.thermal import BED, HOTEND, Heater
 
 HEAT_POLL = 0.25        # s of simulated time between checks of a heating wait
 HEATER_LAG = 0.1        # heaters are stepped lazily in chunks of at least this many simulated seconds
 MAX_FAULT_EVENTS = 1000
+HOMING_BUMP_S = 0.5     # s per homed axis for the slow second touch of the endstop
 
 
 @dataclass(frozen=True)
@@ -41,17 +44,16 @@ class Board:
     """One simulated Marlin board."""
 
     def __init__(self, config: BoardConfig = BoardConfig(), log: ExecutedLog | None = None,
-                 deposition: Any | None = None) -> None:
+                 deposition: Deposition | None = None) -> None:
         self.config = config
         self.log = log
         self.now = 0.0
         self.bed = config.motion.bed
         self.queue = CommandQueue(config.bufsize)
-        self.ports: dict[int, DeviceProtocol] = {}
-        self._next_port = 0
         self.faults = FaultSchedule(config.faults, config.seed)
         self.fired: list[dict] = []
         self.fault_counts: dict[str, int] = {}
+        self.ports = Ports(self.queue, config.rx_buffer_size, config.advanced_ok, self.faults, self.record_fault)
         self.printhead = PrintHead(config.faults, deposition, self.record_fault, config.seed)
         self.planner = Planner(config.motion)
         self.heaters = {"T": Heater(HOTEND), "B": Heater(BED)}
@@ -73,48 +75,27 @@ class Board:
     # -- ports -----------------------------------------------------------------------------------------------------
     def open_port(self, banner: bool = True) -> int:
         """Attach a host port (the pty or a TCP client); it gets the `start` banner as on a reset."""
-        port = self._next_port
-        self._next_port += 1
-        proto = DeviceProtocol(self.queue, port, self.config.rx_buffer_size, self.config.advanced_ok)
-        proto.spurious_resend = self._spurious_resend
-        self.ports[port] = proto
-        if banner:
-            self._banner(proto)
-        return port
+        return self.ports.open(banner)
+
+    def close_port(self, port: int) -> None:
+        """Detach a host port; commands it queued still run, replies to it are dropped."""
+        self.ports.close(port)
 
     def resets_on_open(self) -> bool:
         """Whether a host opening the port now resets the board (not while a command is queued or running:
-        a host flushing its input between lines of a print must not reset it)."""
+        a host reopening mid-print keeps the print, as with DTR reset disabled)."""
         return self.halted or (self.current is None and not len(self.queue))
 
     def host_opened(self, port: int) -> None:
         """A host opened the serial port: like Marlin on a DTR reset, restart with the `start` banner."""
-        if port in self.ports and self.resets_on_open():
-            self.ports[port].data_to_send()
+        if self.ports.get(port) is not None and self.resets_on_open():
             self.reset()
 
-    def close_port(self, port: int) -> None:
-        """Detach a host port; commands it queued still run, replies to it are dropped."""
-        self.ports.pop(port, None)
-
-    def _banner(self, proto: DeviceProtocol) -> None:
-        """What Marlin prints after a reset."""
-        proto.write_line("start")
-        proto.write_line(f"echo:{FIRMWARE}")
-        proto.write_line("echo: Last Updated: 2023-06-04 | Author: (printloop simulated board)")
-        proto.write_line(f"echo: RX_BUFFER_SIZE:{self.config.rx_buffer_size} BUFSIZE:{self.config.bufsize}")
-
     def receive(self, port: int, data: bytes) -> None:
-        """Bytes arrive on a port's UART (after optional corruption); emergency commands act at once."""
-        proto = self.ports.get(port)
-        if proto is None or self.halted:
+        """Bytes arrive on a port's UART; emergency commands (M112, M108, M410) act at once."""
+        if self.halted:
             return
-        if self.faults.rx.rate > 0:
-            before = self.faults.rx.count
-            data = self.faults.rx.apply(data)
-            for _ in range(self.faults.rx.count - before):
-                self.record_fault("corrupt_rx")
-        for cmd in proto.receive_data(data):
+        for cmd in self.ports.receive(port, data):
             if cmd == "M112":
                 self.kill()
                 return
@@ -127,32 +108,19 @@ class Board:
                 self.planner.set_position(self.printhead.position)
 
     def outgoing(self) -> list[tuple[int, bytes]]:
-        """Bytes each port should transmit now, after optional corruption."""
-        out = []
-        for port, proto in self.ports.items():
-            data = proto.data_to_send()
-            if data:
-                if self.faults.tx.rate > 0:
-                    before = self.faults.tx.count
-                    data = self.faults.tx.apply(data)
-                    for _ in range(self.faults.tx.count - before):
-                        self.record_fault("corrupt_tx", port=port)
-                out.append((port, data))
-        return out
+        """Bytes each port should transmit now."""
+        return self.ports.outgoing()
 
     def broadcast(self, text: str) -> None:
-        """A line for every port (banner, auto-report, errors)."""
-        for proto in self.ports.values():
-            proto.write_line(text)
+        """A line for every port (auto-report, errors)."""
+        self.ports.broadcast(text)
 
     def reply(self, text: str) -> None:
-        """A line for the port whose command is executing."""
-        cmd = self.current
-        proto = self.ports.get(cmd.port) if cmd is not None else None
-        if proto is not None:
-            proto.write_line(text)
-        elif cmd is None:
-            self.broadcast(text)
+        """A line for the port whose command is executing (every port when none is)."""
+        if self.current is not None:
+            self.ports.write(self.current.port, text)
+        else:
+            self.ports.broadcast(text)
 
     def echo(self, text: str) -> None:
         """An `echo:` line for the executing command's port."""
@@ -164,13 +132,6 @@ class Board:
         self.fault_counts[kind] = self.fault_counts.get(kind, 0) + 1
         if len(self.fired) < MAX_FAULT_EVENTS:
             self.fired.append({"fault": kind, "t": round(self.now, 6), **detail})
-
-    def _spurious_resend(self, line: int) -> bool:
-        """Protocol hook: refuse a good line with a Resend when the `resend` fault says so."""
-        if self.faults.spurious_resend():
-            self.record_fault("resend", line=line)
-            return True
-        return False
 
     # -- machine services for the interpreter ----------------------------------------------------------------------
     def planned_position(self) -> tuple[float, float, float, float]:
@@ -188,7 +149,7 @@ class Board:
         if not (0.0 <= x <= bx and 0.0 <= y <= by and 0.0 <= z <= bz):
             x, y, z = min(max(x, 0.0), bx), min(max(y, 0.0), by), min(max(z, 0.0), bz)
             self.echo(f"Move out of range, clamped to X{x:.2f} Y{y:.2f} Z{z:.2f}")
-        blocks = self.planner.queue_move((x, y, z, e), feed_mm_s if feed_mm_s > 0.01 else 0.01)
+        blocks = self.planner.queue_move((x, y, z, e), max(0.01, feed_mm_s))
         if not blocks:
             return None
         start = self.printhead.schedule(blocks, self.now)
@@ -204,11 +165,17 @@ class Board:
         self._settle_heaters()
         self.heaters[heater].set_target(target)
 
+    def set_fan(self, fraction: float) -> None:
+        """M106/M107: the part fan also cools the hotend block."""
+        self._settle_heaters()
+        self.heaters["T"].set_fan(fraction)
+
     def set_line_number(self, n: int) -> None:
         """M110: the executing command's port continues from line n."""
         cmd = self.current
-        if cmd is not None and cmd.port in self.ports:
-            self.ports[cmd.port].last_n = n
+        proto = self.ports.get(cmd.port) if cmd is not None else None
+        if proto is not None:
+            proto.last_n = n
 
     def temperature_report(self) -> str:
         """`T:200.00 /200.00 B:60.00 /60.00 @:127 B@:64`, as Marlin's print_heater_states."""
@@ -266,11 +233,7 @@ class Board:
 
     def _pull_lines(self) -> None:
         """Let every port move complete lines from its RX ring into the command queue."""
-        for proto in list(self.ports.values()):
-            if self.queue.free <= 0:
-                break
-            if proto.rx_pending:
-                proto.process()
+        self.ports.pull_lines()
 
     def _begin(self, cmd: Command) -> None:
         """Execute one command from the queue; it either completes or leaves a wait behind."""
@@ -313,7 +276,7 @@ class Board:
             self._wait_target = end + wait.until
         elif wait.kind == "home":
             pos = self.planner.position
-            homing = sum(abs(pos[i]) / feed + 0.5 for i, feed in enumerate((50.0, 50.0, 4.0)) if "XYZ"[i] in wait.heater)
+            homing = sum(abs(pos[i]) / feed + HOMING_BUMP_S for i, feed in enumerate(HOMING_FEED) if "XYZ"[i] in wait.axes)
             self._wait_target = end + homing
         else:
             self._wait_target = self.now
@@ -338,12 +301,10 @@ class Board:
         """Finish a waiting command: apply homing, send its ok."""
         cmd, w = self.current, self._wait
         if w is not None and w.kind == "home":
-            pos = list(self.planner.position)
-            for i, axis in enumerate("XYZ"):
-                if axis in w.heater:
-                    pos[i] = 0.0
-            self.planner.set_position(tuple(pos))
-            self.printhead.position = tuple(pos)
+            x, y, z, e = self.planner.position
+            pos = (0.0 if "X" in w.axes else x, 0.0 if "Y" in w.axes else y, 0.0 if "Z" in w.axes else z, e)
+            self.planner.set_position(pos)
+            self.printhead.position = pos
         self._wait = None
         self._next_busy = self._next_temp_line = math.inf
         if cmd is not None:
@@ -441,14 +402,14 @@ class Board:
         self.printhead.flush()
         self.planner = Planner(self.config.motion)
         self.planner.set_position(self.printhead.position)
-        for h in self.heaters.values():
-            h.set_target(0.0)
+        self._settle_heaters()
+        # the controller restarts: protection latches clear, heaters off, blocks as hot as they are
+        self.heaters = {"T": Heater(HOTEND, self.heaters["T"].temperature),
+                        "B": Heater(BED, self.heaters["B"].temperature)}
         self.interp.reset()
         self.autoreport_interval = 0.0
         self.keepalive_interval = self.config.keepalive
-        for proto in self.ports.values():
-            proto.reset()
-            self._banner(proto)
+        self.ports.reset()
 
     # -- status --------------------------------------------------------------------------------------------------
     def status(self) -> dict:
@@ -469,7 +430,9 @@ class Board:
             "print_time": round(self.printhead.print_time, 6),
             "lines_executed": self.lines_executed,
             "moves_executed": self.printhead.blocks_done,
-            "rx_bytes_lost": sum(p.bytes_lost for p in self.ports.values()),
+            "planner_queued": self.planner.queued,
+            "command_queue": len(self.queue),
+            "rx_bytes_lost": self.ports.bytes_lost,
             "fan": self.interp.fan,
             "faults": self.config.faults.text,
             "faults_fired": list(self.fired),

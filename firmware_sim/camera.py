@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from firmware_sim.camera_markers import MARKER_DICT, MARKERS, PLATE_PX_PER_MM, plate_raster
 from firmware_sim.deposition import Deposition
+from firmware_sim.errors import SimError
 
 __all__ = ["MARKERS", "MARKER_DICT", "CameraConfig", "camera_matrix", "encode_jpeg", "render"]
 
@@ -41,6 +42,24 @@ class CameraConfig:
     tilt_deg: float = 4.0
     view: tuple[float, float, float, float] = (-30.0, -30.0, 250.0, 250.0)
     jpeg_quality: int = 90
+
+    def __post_init__(self) -> None:
+        """Reject settings no camera could have, naming the option and its limit."""
+        w, h = self.resolution
+        if not (16 <= w <= 8192 and 16 <= h <= 8192):
+            raise CameraConfigError(f"resolution must be between 16x16 and 8192x8192 pixels, got {w}x{h}")
+        if not 1 <= self.jpeg_quality <= 100:
+            raise CameraConfigError(f"jpeg_quality must be 1..100, got {self.jpeg_quality}")
+        if self.view[2] <= self.view[0] or self.view[3] <= self.view[1]:
+            raise CameraConfigError(f"view must be (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {self.view}")
+        if not 0.0 <= self.tilt_deg < 45.0:
+            raise CameraConfigError(f"tilt_deg must be in [0, 45), got {self.tilt_deg}")
+        if self.noise_sigma < 0 or not 0.0 <= self.lighting < 1.0:
+            raise CameraConfigError("noise_sigma must be >= 0 and lighting in [0, 1)")
+
+
+class CameraConfigError(SimError):
+    """A camera setting is out of range."""
 
 
 def _project(config: CameraConfig, pts: np.ndarray) -> np.ndarray:

@@ -2,9 +2,10 @@
 
 Units: mm. Cell (r, c) covers x in [c·cell, (c+1)·cell), y in [r·cell, (r+1)·cell); row 0 is y = 0.
 A bead of width w and thickness t has a flat top with smooth (smoothstep) edges centred on ±w/2, so its
-cross-section is exactly w·t; w = e·A_filament / (length·t). Segments are rasterised in one batch: centre
-lines are drawn with OpenCV into a width-class image, one labelled distance transform gives every cell its
-distance to (and the width of) the nearest bead, and the profile is evaluated with numpy over the window.
+cross-section is exactly w·t; w = e·A_filament / (length·t); free path ends are pulled in so the round caps
+add no volume. Segments are rasterised in one batch: centre lines are drawn with OpenCV, one labelled
+distance transform gives every cell its nearest bead, and the profile is evaluated with numpy on the cells
+within reach, from the exact distance to that bead's segment.
 """
 from __future__ import annotations
 
@@ -13,9 +14,34 @@ import math
 import cv2
 import numpy as np
 
-WIDTH_QUANTUM = 0.01          # mm; bead widths are drawn in classes of this size (1..255 classes)
+from firmware_sim.errors import SimError
+
+MAX_WIDTH = 3.0               # mm; wider "beads" (a blob on a tiny move) are drawn this wide
+RAMP_CELLS = 0.8              # bead edges ramp over at least 2 × this many cells (no aliasing of thin layers)
 STRAND_DIAMETER = 0.45        # mm; a loose strand of extrudate (0.4 mm nozzle with die swell)
 _SHIFT = 4                    # sub-pixel bits for cv2.polylines
+TILE = 256                    # cells; batches wider than two tiles are rasterised tile by tile
+
+
+class DepositionError(SimError):
+    """The height map cannot be built with these dimensions."""
+
+
+def _trim_free_ends(seg: np.ndarray, length: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Pull in path ends not joined to the next/previous segment so the rounded end caps add no volume."""
+    n = seg.shape[0]
+    joined_prev = np.zeros(n, bool)
+    joined_prev[1:] = np.hypot(seg[1:, 0] - seg[:-1, 2], seg[1:, 1] - seg[:-1, 3]) < 1e-6
+    joined_next = np.zeros(n, bool)
+    joined_next[:-1] = joined_prev[1:]
+    cap = np.pi * widths / 8.0                     # half-disc cap area / width: the length a cap adds
+    free = (~joined_prev).astype(np.float64) + (~joined_next).astype(np.float64)
+    pull = np.minimum(cap, (length / np.maximum(free, 1.0)) * 0.999)
+    unit = (seg[:, 2:] - seg[:, :2]) / length[:, None]
+    out = seg.copy()
+    out[:, :2] += np.where(joined_prev, 0.0, pull)[:, None] * unit
+    out[:, 2:] -= np.where(joined_next, 0.0, pull)[:, None] * unit
+    return out
 
 
 class Deposition:
@@ -23,6 +49,10 @@ class Deposition:
 
     def __init__(self, bed: tuple[float, float] = (220.0, 220.0), cell: float = 0.1,
                  filament_diameter: float = 1.75) -> None:
+        if not (cell > 0 and bed[0] > 0 and bed[1] > 0 and filament_diameter > 0):
+            raise DepositionError(f"bed {bed}, cell {cell} and filament_diameter {filament_diameter} must be > 0")
+        if bed[0] / cell * bed[1] / cell > 64e6:
+            raise DepositionError(f"cell {cell} mm is too fine for a {bed[0]} x {bed[1]} mm bed (over 64M cells)")
         self.bed = (float(bed[0]), float(bed[1]))
         self.cell = float(cell)
         self.filament_area = math.pi * (filament_diameter / 2.0) ** 2
@@ -46,17 +76,18 @@ class Deposition:
         if seg.shape[0] == 0 or thickness <= 0:
             return
         length = np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1])
-        ok = (ev > 0) & (length > 1e-6)
+        ok = (ev > 0) & (length > 1e-6) & np.isfinite(seg).all(axis=1) & np.isfinite(ev)
         if not ok.any():
             return
-        widths = ev[ok] * self.filament_area / (length[ok] * thickness)
-        self._rasterise(seg[ok], widths, float(z), float(thickness), int(layer))
+        seg, length = seg[ok], length[ok]
+        widths = ev[ok] * self.filament_area / (length * thickness)
+        self._rasterise(_trim_free_ends(seg, length, widths), widths, float(z), float(thickness), int(layer))
 
     def deposit_loose(self, segments: np.ndarray, e: np.ndarray, layer: int, rng: np.random.Generator) -> None:
         """Spaghetti: the extrudate of these moves falls as curly loose strands near the path, at low height."""
         seg = np.asarray(segments, np.float64).reshape(-1, 4)
         ev = np.asarray(e, np.float64).reshape(-1)
-        keep = ev > 0
+        keep = (ev > 0) & np.isfinite(seg).all(axis=1) & np.isfinite(ev)
         seg, ev = seg[keep], ev[keep]
         if seg.shape[0] == 0:
             return
@@ -99,45 +130,95 @@ class Deposition:
         """Max-combine rounded beads (top at `top`, height `thickness`) along segments into the map."""
         cell = self.cell
         rows, cols = self.height.shape
-        classes = np.clip(np.rint(widths / WIDTH_QUANTUM), 1, 255).astype(np.uint8)
-        reach = float(classes.max()) * WIDTH_QUANTUM / 2 + thickness / 2 + 2 * cell
-        c0 = max(0, math.floor((min(seg[:, 0].min(), seg[:, 2].min()) - reach) / cell))
-        c1 = min(cols, math.ceil((max(seg[:, 0].max(), seg[:, 2].max()) + reach) / cell) + 1)
-        r0 = max(0, math.floor((min(seg[:, 1].min(), seg[:, 3].min()) - reach) / cell))
-        r1 = min(rows, math.ceil((max(seg[:, 1].max(), seg[:, 3].max()) + reach) / cell) + 1)
+        widths = np.minimum(widths, MAX_WIDTH)
+        margin = math.ceil((float(widths.max()) / 2 + max(thickness / 2, RAMP_CELLS * cell)) / cell) + 2
+        # per-segment cell bounding boxes grown by the bead reach
+        lo_c = np.floor(np.minimum(seg[:, 0], seg[:, 2]) / cell).astype(np.int64) - margin
+        hi_c = np.ceil(np.maximum(seg[:, 0], seg[:, 2]) / cell).astype(np.int64) + margin + 1
+        lo_r = np.floor(np.minimum(seg[:, 1], seg[:, 3]) / cell).astype(np.int64) - margin
+        hi_r = np.ceil(np.maximum(seg[:, 1], seg[:, 3]) / cell).astype(np.int64) + margin + 1
+        r0, r1 = max(0, int(lo_r.min())), min(rows, int(hi_r.max()))
+        c0, c1 = max(0, int(lo_c.min())), min(cols, int(hi_c.max()))
         if c1 <= c0 or r1 <= r0:
             return
-        # centre lines in window pixel coordinates (cell centres at integers), sub-pixel via shift
-        scale = float(1 << _SHIFT)
-        px = np.empty((seg.shape[0], 2, 2), np.float64)
-        px[:, :, 0] = seg[:, [0, 2]] / cell - 0.5 - c0
-        px[:, :, 1] = seg[:, [1, 3]] / cell - 0.5 - r0
-        pts = np.rint(px * scale).astype(np.int32)
-        cls = np.zeros((r1 - r0, c1 - c0), np.uint8)
-        order = np.argsort(classes, kind="stable")
-        uniq, starts = np.unique(classes[order], return_index=True)
-        bounds = [*starts.tolist(), order.size]
-        for k, u in enumerate(uniq.tolist()):
-            idx = order[bounds[k]:bounds[k + 1]]
-            cv2.polylines(cls, list(pts[idx]), False, int(u), 1, cv2.LINE_8, _SHIFT)
-        src = np.where(cls == 0, np.uint8(255), np.uint8(0))
-        if src.all():
-            return
-        dist, labels = cv2.distanceTransformWithLabels(src, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
-        line_cls = cls[src == 0]
-        half = line_cls[labels - 1].astype(np.float32) * np.float32(WIDTH_QUANTUM / 2)
-        dist_mm = dist * np.float32(cell)
-        ramp = np.minimum(np.float32(thickness / 2), half)
-        s = np.clip((dist_mm - (half - ramp)) / (2 * ramp), 0.0, 1.0)
-        prof = np.float32(thickness) * (1.0 - s * s * (3.0 - 2.0 * s))
-        win_h = self.height[r0:r1, c0:c1]
-        win_l = self.layer[r0:r1, c0:c1]
-        new = np.float32(top - thickness) + prof
-        raise_mask = (prof > 1e-5) & (new > win_h)
-        np.copyto(win_h, new, where=raise_mask)
-        np.copyto(win_l, np.int16(layer), where=(prof > 1e-5) & (new >= win_h - 1e-4))
+        if (r1 - r0) * (c1 - c0) <= (2 * TILE) ** 2:
+            self._window(seg, widths, top, thickness, layer, (r0, r1, c0, c1), (r0, r1, c0, c1))
+        else:
+            # large batches (a full plate): only tiles that beads reach, each with a margin for the distances
+            for tr in range(r0 - r0 % TILE, r1, TILE):
+                for tc in range(c0 - c0 % TILE, c1, TILE):
+                    inner = (max(tr, r0), min(tr + TILE, r1), max(tc, c0), min(tc + TILE, c1))
+                    outer = (max(0, inner[0] - margin), min(rows, inner[1] + margin),
+                             max(0, inner[2] - margin), min(cols, inner[3] + margin))
+                    hit = (lo_r < outer[1]) & (hi_r > outer[0]) & (lo_c < outer[3]) & (hi_c > outer[2])
+                    if hit.any():
+                        self._window(seg[hit], widths[hit], top, thickness, layer, outer, inner)
         if self.extent is None:
             self.extent = (r0, r1, c0, c1)
         else:
             a0, a1, b0, b1 = self.extent
             self.extent = (min(a0, r0), max(a1, r1), min(b0, c0), max(b1, c1))
+
+    def _window(self, seg: np.ndarray, widths: np.ndarray, top: float, thickness: float, layer: int,
+                outer: tuple[int, int, int, int], inner: tuple[int, int, int, int]) -> None:
+        """Rasterise segments in the `outer` cell window and update the map inside `inner`.
+
+        Centre lines are drawn with their segment number; a labelled distance transform finds, for each cell,
+        the nearest drawn pixel and so its segment; the bead profile then uses the exact distance to it.
+        """
+        cell = self.cell
+        r0, r1, c0, c1 = outer
+        ids = np.zeros((r1 - r0, c1 - c0), np.int32)
+        px = np.empty((seg.shape[0], 4), np.float64)
+        px[:, [0, 2]] = seg[:, [0, 2]] / cell - 0.5 - c0
+        px[:, [1, 3]] = seg[:, [1, 3]] / cell - 0.5 - r0
+        pts = np.rint(np.clip(px, -1e5, 1e5) * float(1 << _SHIFT)).astype(np.int32).tolist()
+        for i, (xa, ya, xb, yb) in enumerate(pts):
+            cv2.line(ids, (xa, ya), (xb, yb), i + 1, 1, cv2.LINE_8, _SHIFT)
+        drawn = ids != 0
+        if not drawn.any():
+            return
+        src = np.where(drawn, np.uint8(0), np.uint8(255))
+        dist, labels = cv2.distanceTransformWithLabels(src, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+        # label -> segment number (label 0 unused); labels number the drawn pixels in row-major order
+        seg_of_label = np.empty(int(np.count_nonzero(drawn)) + 1, np.int32)
+        seg_of_label[0] = 0
+        seg_of_label[1:] = ids[drawn] - 1
+        i0, i1, j0, j1 = inner[0] - r0, inner[1] - r0, inner[2] - c0, inner[3] - c0
+        ramp_min = max(thickness / 2, RAMP_CELLS * cell)
+        reach = (float(widths.max()) / 2 + ramp_min) / cell + 1.5
+        near = dist[i0:i1, j0:j1] <= reach
+        rr, cc = np.nonzero(near)
+        if rr.size == 0:
+            return
+        sid = seg_of_label[labels[i0:i1, j0:j1][near]]
+        # exact distance from each cell centre to its segment, in cells (float32 on the hot path)
+        f32 = np.float32
+        ax = (seg[:, 0] / cell - 0.5 - inner[2]).astype(f32)
+        ay = (seg[:, 1] / cell - 0.5 - inner[0]).astype(f32)
+        bx = (seg[:, 2] - seg[:, 0]).astype(f32) / f32(cell)
+        by = (seg[:, 3] - seg[:, 1]).astype(f32) / f32(cell)
+        inv_len2 = (1.0 / np.maximum(bx * bx + by * by, f32(1e-12))).astype(f32)
+        apx = cc.astype(f32) - ax[sid]
+        apy = rr.astype(f32) - ay[sid]
+        sbx, sby = bx[sid], by[sid]
+        t = (apx * sbx + apy * sby) * inv_len2[sid]
+        np.clip(t, 0.0, 1.0, out=t)
+        apx -= t * sbx
+        apy -= t * sby
+        d = np.hypot(apx, apy)
+        half = (widths / (2 * cell)).astype(f32)[sid]
+        ramp = np.minimum(f32(ramp_min / cell), half)     # smooth edge centred on ±w/2: area stays w·t
+        u = (d - (half - ramp)) / (2 * ramp)
+        np.clip(u, 0.0, 1.0, out=u)
+        prof = f32(thickness) * (1.0 - u * u * (3.0 - 2.0 * u))
+        keep = prof > 1e-5
+        rr, cc, prof = rr[keep], cc[keep], prof[keep]
+        win_h = self.height[inner[0]:inner[1], inner[2]:inner[3]]
+        win_l = self.layer[inner[0]:inner[1], inner[2]:inner[3]]
+        new = prof + f32(top - thickness)
+        cur = win_h[rr, cc]
+        up = new > cur
+        win_h[rr[up], cc[up]] = new[up]
+        top_here = new >= cur - 1e-4
+        win_l[rr[top_here], cc[top_here]] = layer

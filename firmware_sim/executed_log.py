@@ -10,7 +10,7 @@ class ExecutedLog:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._f = open(self.path, "w", encoding="utf-8", buffering=1 << 16)
+        self._f = open(self.path, "w", encoding="utf-8", buffering=1 << 16)  # noqa: SIM115 (lives with the log)
         self.count = 0
         self._dumps = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
 

@@ -25,11 +25,6 @@ class Words:
         v = self.params.get(letter)
         return default if v is None else v
 
-    def int(self, letter: str, default: int) -> int:
-        """The parameter as an integer (truncating), or the default."""
-        v = self.params.get(letter)
-        return default if v is None else int(v)
-
 
 def parse_words(text: str) -> Words | None:
     """Parse a command line; None when it does not start with a G, M or T command number."""

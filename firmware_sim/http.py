@@ -12,13 +12,16 @@ from typing import Any
 
 import numpy as np
 
+from firmware_sim.camera import CameraConfig, encode_jpeg, render
+from firmware_sim.errors import SimError
 from firmware_sim.serve import SimServer
 
 
 class Camera:
     """Renders and caches JPEG snapshots of one board's bed."""
 
-    def __init__(self, server: SimServer, resolution: tuple[int, int], seed: int = 0, quality: int = 85) -> None:
+    def __init__(self, server: SimServer, resolution: tuple[int, int], seed: int = 0,
+                 quality: int = CameraConfig.jpeg_quality) -> None:
         self.server = server
         self.resolution = resolution
         self.quality = quality
@@ -29,7 +32,6 @@ class Camera:
 
     def snapshot(self) -> bytes:
         """JPEG bytes of the bed now (rendered at most once per layer and bead count)."""
-        from firmware_sim.camera import CameraConfig, encode_jpeg, render
 
         with self._render_lock, self.server.lock:
             head = self.server.board.printhead
@@ -37,8 +39,10 @@ class Camera:
             key = (head.layer, head.deposited)
             if self._cache is not None and self._cache[0] == key:
                 return self._cache[1]
+            if head.deposition is None:
+                raise SimError("this board has no deposition model to photograph")
             img = render(head.deposition, head.layer, CameraConfig(resolution=self.resolution), self.rng)
-            jpeg = encode_jpeg(img, self.quality)
+            jpeg = encode_jpeg(img, self.quality)  # the camera's default quality unless told otherwise
             self._cache = (key, jpeg)
             self.frames += 1
             return jpeg
@@ -47,9 +51,9 @@ class Camera:
 class _Handler(BaseHTTPRequestHandler):
     """GET /snapshot.jpg and /status.json."""
 
-    server: "SimHTTPServer"
+    server: SimHTTPServer
 
-    def do_GET(self) -> None:  # noqa: N802 (stdlib name)
+    def do_GET(self) -> None:
         """Serve the two resources; 404 otherwise."""
         path = self.path.split("?", 1)[0]
         try:
@@ -82,7 +86,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Keep stderr quiet."""
 
 
@@ -101,7 +105,7 @@ class SimHTTPServer(ThreadingHTTPServer):
     def base_url(self) -> str:
         """http://host:port"""
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def status(self) -> dict:
         """status.json: the board's status plus serving details."""

@@ -7,18 +7,19 @@ its `ok`, or a `Wait` the board must finish (in simulated time) before the ok is
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from firmware_sim.gcode_words import Words, parse_words
+from firmware_sim.ports import FIRMWARE
 
 if TYPE_CHECKING:
     from firmware_sim.board import Board
 
 AXES = "XYZE"
-FIRMWARE = "Marlin 2.1.2.1 (printloop sim)"
 CAPS = (
     "SERIAL_XON_XOFF:0", "BINARY_FILE_TRANSFER:0", "EEPROM:0", "VOLUMETRIC:0", "AUTOREPORT_POS:0",
     "AUTOREPORT_TEMP:1", "PROGRESS:0", "PRINT_JOB:1", "AUTOLEVEL:0", "RUNOUT:0", "Z_PROBE:0", "LEVELING_DATA:0",
@@ -35,11 +36,13 @@ ACCEPTED = {"M17", "M73", "M75", "M76", "M77", "M117", "M118", "M201", "M203", "
 
 @dataclass(frozen=True)
 class Wait:
-    """Something the board must complete before the command's ok: `until` a time, `sync`, `heat`, `home`."""
+    """Something the board must complete before the command's ok: `until` a time, `sync`, `dwell` (seconds
+    after the moves), `heat` (a heater reaching its target), `home` (the named axes)."""
 
     kind: str
     until: float = 0.0
     heater: str = ""
+    axes: str = ""
     tolerance: float = 0.0
     cooling: bool = False      # heat waits: also wait while cooling down to the target (M109 R)
 
@@ -59,7 +62,7 @@ OK = Outcome()
 class Interpreter:
     """Modal G-code state plus one handler per command, dispatched by name."""
 
-    def __init__(self, machine: "Board") -> None:
+    def __init__(self, machine: Board) -> None:
         self.m = machine
         self.reset()
         self._table: dict[str, Callable[[Words], Outcome]] = {
@@ -154,7 +157,7 @@ class Interpreter:
             sweep -= 2 * math.pi
         elif not clockwise and sweep <= 1e-9:
             sweep += 2 * math.pi
-        n = max(1, int(math.ceil(abs(sweep) * radius / MM_PER_ARC_SEGMENT)))
+        n = max(1, math.ceil(abs(sweep) * radius / MM_PER_ARC_SEGMENT))
         f = np.arange(1, n + 1) / n
         ang = a0 + sweep * f
         pts = np.empty((n, 4))
@@ -198,7 +201,7 @@ class Interpreter:
         axes = [a for a in "XYZ" if w.has(a)] or ["X", "Y", "Z"]
         for a in axes:
             self.offset["XYZ".index(a)] = 0.0
-        return Outcome(wait=Wait("home", heater="".join(axes)))
+        return Outcome(wait=Wait("home", axes="".join(axes)))
 
     def cmd_G90(self, w: Words) -> Outcome:
         """Absolute positioning (E follows, as in Marlin)."""
@@ -265,10 +268,12 @@ class Interpreter:
         return self._heat_wait(w, "T", 2.0)
 
     def _heat_wait(self, w: Words, heater: str, tolerance: float) -> Outcome:
-        """M109/M190: S sets the target and waits only when heating, R waits for cooling as well."""
+        """M109/M190: S sets the target and waits only when heating, R waits for cooling as well; neither:
+        nothing to do (as Marlin)."""
         t = w.value("S") if w.has("S") else w.value("R")
-        if t is not None:
-            self.m.set_target(heater, t)
+        if t is None:
+            return OK
+        self.m.set_target(heater, t)
         return Outcome(wait=Wait("heat", heater=heater, tolerance=tolerance, cooling=not w.has("S")))
 
     def cmd_M140(self, w: Words) -> Outcome:
@@ -292,11 +297,13 @@ class Interpreter:
     def cmd_M106(self, w: Words) -> Outcome:
         """Part fan speed 0..255."""
         self.fan = int(max(0.0, min(255.0, w.value("S", 255.0) or 0.0)))
+        self.m.set_fan(self.fan / 255.0)
         return OK
 
     def cmd_M107(self, w: Words) -> Outcome:
         """Part fan off."""
         self.fan = 0
+        self.m.set_fan(0.0)
         return OK
 
     # -- host interface --------------------------------------------------------------------------------------------
@@ -314,6 +321,10 @@ class Interpreter:
 
     def cmd_M108(self, w: Words) -> Outcome:
         """Break out of a heating wait (handled by the emergency parser); harmless here."""
+        return OK
+
+    def cmd_M410(self, w: Words) -> Outcome:
+        """Quickstop (done by the emergency parser when the bytes arrived); nothing left to do."""
         return OK
 
     def cmd_M113(self, w: Words) -> Outcome:

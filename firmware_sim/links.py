@@ -1,5 +1,6 @@
-"""Byte pipes between host programs and the board: a pty master or a TCP client, each with a reader and a writer
-thread, optional baud throttling (B/10 bytes/s each way, as a UART) and a wake pipe for clean shutdown."""
+"""Byte pipes between host programs and the board: a pty master or a TCP client, each with a writer thread and
+(unless the owner reads it directly) a reader thread, optional baud throttling (B/10 bytes/s each way, as a
+UART) and a wake pipe for clean shutdown."""
 from __future__ import annotations
 
 import fcntl
@@ -11,9 +12,12 @@ import struct
 import termios
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 Deliver = Callable[[bytes], None]
+Writer = Callable[[bytes | memoryview], int]
+TIOCPKT_IOCTL = 0x40     # packet-mode status: the slave's termios changed (reported with EXTPROC set)
+EXTPROC = 0o200000       # Linux c_lflag bit: report the slave's termios changes to the master
 WRITE_STALL_S = 1.0     # a host that reads nothing for this long loses what the board sends (as USB CDC drops)
 
 
@@ -42,11 +46,13 @@ class Throttle:
 class Link:
     """One host connection: reads into `deliver`, writes what `send` is given, until closed."""
 
-    def __init__(self, name: str, read_fd: int, write: Callable[[bytes], int], deliver: Deliver,
+    def __init__(self, name: str, read_fd: int, write: Writer, deliver: Deliver,
                  on_eof: Callable[[], None], baud: int | None,
-                 on_flush: Callable[[], None] | None = None) -> None:
+                 on_flush: Callable[[], None] | None = None, direct: bool = False) -> None:
         self.name = name
-        self._on_flush = on_flush      # set for a pty in packet mode: the host flushed its input (opened it)
+        self.direct = direct and baud is None   # no reader thread: the owner calls read_now() when readable
+        self._configured = False       # pty: the host just set the line up (tcsetattr), as pyserial does on open
+        self._on_flush = on_flush      # pty in packet mode: called when a host opens the port
         self._fd = read_fd
         self._write = write
         self._deliver = deliver
@@ -60,10 +66,41 @@ class Link:
         self._stop = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
         self.dropped = 0
-        self._threads = [
-            threading.Thread(target=self._reader, name=f"{name}-rx", daemon=True),
-            threading.Thread(target=self._writer, name=f"{name}-tx", daemon=True),
-        ]
+        self._threads = [threading.Thread(target=self._writer, name=f"{name}-tx", daemon=True)]
+        if not self.direct:
+            self._threads.append(threading.Thread(target=self._reader, name=f"{name}-rx", daemon=True))
+
+    def fileno(self) -> int:
+        """The fd to watch for host bytes (direct links)."""
+        return self._fd
+
+    def read_now(self) -> None:
+        """Read what the host sent (the fd is readable) and hand it on; for direct links."""
+        try:
+            data = os.read(self._fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._on_eof()
+            return
+        data = self._unpack(data)
+        if data:
+            self._deliver(data)
+
+    def _unpack(self, data: bytes) -> bytes:
+        """Strip the pty packet-mode status byte, reporting a host opening the port; data only otherwise."""
+        if self._on_flush is None:
+            return data
+        status, data = data[0], data[1:]
+        if status & TIOCPKT_IOCTL:
+            self._configured = True
+        if status & termios.TIOCPKT_FLUSHREAD and self._configured:
+            self._on_flush()
+        if data:
+            self._configured = False
+        return data
 
     def start(self) -> None:
         """Start the reader and writer threads."""
@@ -139,12 +176,7 @@ class Link:
             if not data:
                 self._on_eof()
                 break
-            if self._on_flush is not None:
-                status, data = data[0], data[1:]
-                if status & termios.TIOCPKT_FLUSHREAD:
-                    self._on_flush()
-                if not data:
-                    continue
+            data = self._unpack(data)
             for i in range(0, len(data), step):
                 piece = data[i:i + step]
                 self._rx.pace(len(piece), self._stop)
@@ -178,11 +210,24 @@ class Link:
                 stalled_since = stalled_since or now
                 if now - stalled_since > WRITE_STALL_S:
                     self.dropped += len(view)
+                    self._drop_queued()
                     break
                 self._wait_writable()
             with self._wlock:
                 if self._out.empty():
                     self._busy = False
+
+    def _drop_queued(self) -> None:
+        """The host is not reading: everything else waiting for it is lost too (keeps the queue bounded)."""
+        try:
+            while True:
+                item = self._out.get_nowait()
+                if item is None:
+                    self._out.put(None)
+                    return
+                self.dropped += len(item)
+        except queue.Empty:
+            pass
 
     def _wait_writable(self) -> None:
         """Block until the fd can take bytes again (or a short while passes)."""
@@ -192,12 +237,19 @@ class Link:
             self._stop.wait(0.05)
 
 
-def pty_link(master: int, deliver: Deliver, on_open: Callable[[], None], baud: int | None) -> Link:
-    """A link on a pty master in packet mode, so a host opening the port (pyserial flushes its input on open)
-    is seen as Marlin sees a DTR reset; non-blocking writes so a silent host cannot wedge the board."""
+def pty_link(master: int, slave: int, deliver: Deliver, on_open: Callable[[], None], baud: int | None) -> Link:
+    """A link on a pty master; non-blocking writes so a silent host cannot wedge the board.
+
+    Packet mode with EXTPROC reports the host's tcsetattr and tcflush: a host opening the port (pyserial
+    configures the line, then flushes its input) is seen as Marlin sees the DTR reset of a USB open. A flush
+    alone (a host clearing its input mid-session) is not an open."""
     os.set_blocking(master, False)
+    attrs = termios.tcgetattr(slave)
+    attrs[3] |= EXTPROC
+    termios.tcsetattr(slave, termios.TCSANOW, attrs)
     fcntl.ioctl(master, termios.TIOCPKT, struct.pack("i", 1))
-    return Link("pty", master, lambda b: os.write(master, b), deliver, lambda: None, baud, on_flush=on_open)
+    return Link("pty", master, lambda b: os.write(master, b), deliver, lambda: None, baud, on_flush=on_open,
+                direct=True)
 
 
 def tcp_link(conn: socket.socket, deliver: Deliver, on_eof: Callable[[], None], baud: int | None) -> Link:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
 
 import numpy as np
 
+from firmware_sim.deposition import Deposition
 from firmware_sim.faults import FaultSpec
 from firmware_sim.planner import Block, block_position
 
@@ -21,7 +22,7 @@ Recorder = Callable[..., None]
 class PrintHead:
     """Executes blocks on the simulated clock and deposits what they extrude."""
 
-    def __init__(self, faults: FaultSpec, deposition: Any | None, record: Recorder, seed: int = 0) -> None:
+    def __init__(self, faults: FaultSpec, deposition: Deposition | None, record: Recorder, seed: int = 0) -> None:
         self.faults = faults
         self.deposition = deposition
         self.record = record

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 RX_BUFFER_SIZE = 128
 BUFSIZE = 4
@@ -21,7 +21,9 @@ ERR_CHECKSUM = "checksum mismatch, Last Line: "
 ERR_LINE_NO = "Line Number is not Last Line Number+1, Last Line: "
 ERR_NO_CHECKSUM = "No Checksum with line number, Last Line: "
 
-_EMERGENCY = re.compile(rb"M(112|108|410)(?![0-9])")
+# Marlin's emergency parser: a command at the start of a line (after an optional line number), as bytes arrive
+_EMERGENCY = re.compile(rb"^[ \t]*(?:N-?[0-9]+[ \t]*)?M(112|108|410)(?![0-9])", re.MULTILINE)
+_EMERGENCY_TAIL = 24
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,13 @@ class DeviceProtocol:
 
     def _scan_emergency(self, data: bytes) -> list[str]:
         """Marlin's emergency parser sees every received byte, even those the ring then drops."""
-        buf = self._emergency_tail + data
-        found = [f"M{m.group(1).decode()}" for m in _EMERGENCY.finditer(buf) if m.end() > len(self._emergency_tail)]
-        self._emergency_tail = buf[-4:]
+        tail = self._emergency_tail
+        buf = tail + data
+        found = [f"M{m.group(1).decode()}" for m in _EMERGENCY.finditer(buf) if m.end() > len(tail)]
+        line_start = buf.rfind(b"\n") + 1
+        rest = buf[line_start:]
+        # keep the start of the unfinished line; a long one can no longer begin with a command
+        self._emergency_tail = rest if len(rest) <= _EMERGENCY_TAIL else b"\x00"
         return found
 
     @property

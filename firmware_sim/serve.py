@@ -1,9 +1,10 @@
 """Serving one board: a pty (os.openpty, raw mode) and optionally TCP, the board thread pacing simulated time.
 
-Threads: one reader and one writer per link (links.py), a TCP acceptor, and the board thread, which owns the
-board under `lock` and sleeps on its inbox queue with a timeout computed from the simulated clock: `--speed X`
-runs simulated time at X x wall time, `max` as fast as work allows (and at 1x while nothing at all is queued,
-so heaters and auto-reports still run while a host only polls).
+Threads: a writer per link and a reader per TCP or throttled link (links.py), a TCP acceptor, and the board
+thread, which owns the board under `lock`, reads an unthrottled pty itself and otherwise sleeps in select() on
+a kick pipe (events posted by the other threads) with a timeout computed from the simulated clock:
+`--speed X` runs simulated time at X x wall time, `max` as fast as work allows (and at 1x while nothing at all
+is queued, so heaters and auto-reports still run while a host only polls).
 """
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ import socket
 import threading
 import time
 import tty
+from functools import partial
 from typing import Any
 
 from firmware_sim.board import Board
 from firmware_sim.links import Link, pty_link, tcp_link
 
 STARVE_GRACE_S = 0.02   # wall seconds without a new command before the planner's last moves run anyway
+LOG_FLUSH_S = 0.25      # the executed log reaches the file at least this often while a print runs
 
 
 class SimServer:
@@ -43,6 +46,9 @@ class SimServer:
         self.tcp_url: str | None = None
         self._threads: list[threading.Thread] = []
         self._wake_r, self._wake_w = os.pipe()
+        self._kick_r, self._kick_w = os.pipe()
+        os.set_blocking(self._kick_r, False)
+        os.set_blocking(self._kick_w, False)
 
     # -- lifecycle -----------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -52,8 +58,12 @@ class SimServer:
         self.serial_path = os.ttyname(self._slave)
         with self.lock:
             port = self.board.open_port()
-        link = pty_link(self._master, lambda data, p=port: self._inbox.put(("data", p, data)),
-                        lambda p=port: self._inbox.put(("opened", p)), self.baud)
+        if self.baud is None:   # read by the board thread itself: no thread hop per line
+            link = pty_link(self._master, self._slave, partial(self.board.receive, port),
+                            partial(self._opened, port), self.baud)
+        else:
+            link = pty_link(self._master, self._slave, partial(self._post, "data", port),
+                            partial(self._post, "opened", port), self.baud)
         self._links[port] = link
         link.start()
         if self._tcp_port is not None:
@@ -62,14 +72,14 @@ class SimServer:
             self.tcp_url = f"socket://{host}:{tport}"
             self._spawn(self._accept, "tcp-accept")
         self._spawn(self._run, "board")
-        self._inbox.put(("kick",))
+        self._post("kick")
 
     def stop(self) -> None:
         """Stop serving: board thread, acceptor and links joined, pty and sockets closed, log flushed."""
         if self._stop.is_set():
             return
         self._stop.set()
-        self._inbox.put(("stop",))
+        self._post("stop")
         os.write(self._wake_w, b"x")
         for t in self._threads:
             t.join(timeout=10)
@@ -78,13 +88,21 @@ class SimServer:
         self._links.clear()
         if self._listener is not None:
             self._listener.close()
-        for fd in (self._master, self._slave, self._wake_r, self._wake_w):
+        for fd in (self._master, self._slave, self._wake_r, self._wake_w, self._kick_r, self._kick_w):
             try:
                 os.close(fd)
             except OSError:
                 pass
         if self.board.log is not None:
             self.board.log.close()
+
+    def _post(self, *item: Any) -> None:
+        """Hand an event to the board thread (called from link threads) and wake it."""
+        self._inbox.put(item)
+        try:
+            os.write(self._kick_w, b"k")
+        except (BlockingIOError, OSError):
+            pass   # the pipe is full (the board will see the queue anyway) or closed (stopping)
 
     def _spawn(self, target: Any, name: str) -> None:
         """Start a named thread that stop() joins."""
@@ -98,7 +116,7 @@ class SimServer:
         assert self._listener is not None
         while not self._stop.is_set():
             try:
-                ready, _, _ = select.select([self._listener, self._wake_r], [], [])
+                ready, _, _ = select.select([self._listener.fileno(), self._wake_r], [], [])
             except (OSError, ValueError):
                 return
             if self._wake_r in ready or self._stop.is_set():
@@ -109,11 +127,11 @@ class SimServer:
                 continue
             with self.lock:
                 port = self.board.open_port()
-                link = tcp_link(conn, lambda data, p=port: self._inbox.put(("data", p, data)),
-                                lambda p=port, c=conn: self._inbox.put(("close", p, c)), self.baud)
+                link = tcp_link(conn, partial(self._post, "data", port), partial(self._post, "close", port, conn),
+                                self.baud)
                 self._links[port] = link
             link.start()
-            self._inbox.put(("kick",))
+            self._post("kick")
 
     # -- the board thread ------------------------------------------------------------------------------------------
     def _handle(self, item: tuple[Any, ...]) -> bool:
@@ -131,13 +149,28 @@ class SimServer:
             except OSError:
                 pass
         elif kind == "opened":
-            link = self._links.get(item[1])
-            if link is not None and self.board.resets_on_open():
-                link.discard_pending()
-            self.board.host_opened(item[1])
+            self._opened(item[1])
         elif kind == "stop":
             return False
         return True
+
+    def _opened(self, port: int) -> None:
+        """A host opened the pty: unsent output is gone with the reset the board does."""
+        link = self._links.get(port)
+        if link is not None and self.board.resets_on_open():
+            link.discard_pending()
+        self.board.host_opened(port)
+
+    def _wait_input(self, timeout: float | None) -> list[int]:
+        """Block until an inbox item, host bytes on a direct link, or the timeout; return readable fds."""
+        if not self._inbox.empty():
+            return []
+        fds = [self._kick_r] + [link.fileno() for link in self._links.values() if link.direct]
+        try:
+            ready, _, _ = select.select(fds, [], [], timeout)
+        except (OSError, ValueError):
+            return []
+        return ready
 
     def _run(self) -> None:
         """Board loop: take input, run commands up to the paced clock, send replies, sleep until the next event."""
@@ -146,26 +179,34 @@ class SimServer:
         sim0 = 0.0
         timeout: float | None = 0.0
         starve_armed = False
+        last_flush = wall0
         while True:
             t_wait = time.monotonic()
-            try:
-                item: tuple[Any, ...] | None = self._inbox.get(timeout=timeout)
-            except queue.Empty:
-                item = None
+            ready = self._wait_input(timeout)
             waited = time.monotonic() - t_wait
             with self.lock:
                 running = True
-                if item is not None:
-                    running = self._handle(item)
-                    for _ in range(64):
-                        try:
-                            running = self._handle(self._inbox.get_nowait()) and running
-                        except queue.Empty:
-                            break
+                got = False
+                for link in list(self._links.values()):
+                    if link.direct and link.fileno() in ready:
+                        link.read_now()
+                        got = True
+                if self._kick_r in ready:
+                    try:
+                        os.read(self._kick_r, 65536)
+                    except BlockingIOError:
+                        pass
+                for _ in range(64):
+                    try:
+                        item = self._inbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    got = True
+                    running = self._handle(item) and running
                 if not running:
                     self._flush_out()
                     return
-                if item is None and starve_armed:
+                if not got and starve_armed:
                     b.starve()
                 if self.speed is None:
                     if not b.busy:
@@ -181,8 +222,10 @@ class SimServer:
                         b.idle_to(limit)
                 timeout, starve_armed = self._next_timeout(wake, limit)
                 self._flush_out()
-                if not b.busy and b.log is not None:
+                now = time.monotonic()
+                if b.log is not None and (not b.busy or now - last_flush > LOG_FLUSH_S):
                     b.log.flush()
+                    last_flush = now
 
     def _next_timeout(self, wake: float | None, limit: float) -> tuple[float | None, bool]:
         """Wall seconds until the board has something to do without input; and whether that is a starvation."""
@@ -201,6 +244,8 @@ class SimServer:
             ev = b.next_event()
             if ev < math.inf:
                 cands.append((ev - b.now) / rate)
+        if b.busy and b.log is not None:
+            cands.append(LOG_FLUSH_S)
         if not cands:
             return None, False
         t = max(0.0, min(cands))

@@ -40,6 +40,7 @@ class HeaterConfig:
     watch_period: float = 20.0
     watch_increase: float = 2.0
     overshoot: float = 15.0   # targets are clamped to max_temp - overshoot, as Marlin does
+    fan_cooling: float = 0.0  # extra heat loss with the part fan at 100 %, as a fraction of the natural loss
     pid_range: float = 10.0
     sample_period: float = 0.1
 
@@ -54,7 +55,7 @@ class HeaterConfig:
 
 # Ender-3-like hotend: 25 -> 200 °C in about 70 s; Marlin's default hotend PID and protection periods.
 HOTEND = HeaterConfig("E0", max_temp=275.0, heat_gain=260.0, time_constant=55.0,
-                      kp=21.73, ki=1.54, kd=76.55)
+                      kp=21.73, ki=1.54, kd=76.55, fan_cooling=0.15)
 # Ender-3-like bed: 25 -> 60 °C in about 90 s; Marlin's bed protection (20 s / 2 °C, watch 60 s / 2 °C).
 BED = HeaterConfig("B", max_temp=125.0, heat_gain=95.0, time_constant=170.0,
                    kp=60.0, ki=2.0, kd=300.0, runaway_period=20.0, runaway_hysteresis=2.0,
@@ -86,6 +87,7 @@ class Heater:
         self._prev_temp = self.temperature
         self._since_sample = 0.0
         self._failed = False
+        self._fan = 0.0
         self._state = _Protect.INACTIVE
         self._runaway_deadline = 0.0
         self._watch_target: float | None = None
@@ -110,6 +112,10 @@ class Heater:
         """Whether the reading is within `tolerance` °C of the target (M109/M190 wait condition)."""
         return abs(self.temperature - self.target) <= tolerance
 
+    def set_fan(self, fraction: float) -> None:
+        """Part-cooling fan speed 0..1 (M106 S/255, M107 = 0); it draws heat from this heater's block."""
+        self._fan = min(max(float(fraction), 0.0), 1.0)
+
     def inject_failure(self) -> None:
         """The heater stops delivering heat (cartridge loose, thermistor off its block)."""
         self._failed = True
@@ -117,11 +123,12 @@ class Heater:
     def step(self, dt: float) -> None:
         """Advance `dt` simulated seconds: exact plant between controller samples."""
         cfg = self.config
-        tau = cfg.time_constant
+        loss = 1.0 + cfg.fan_cooling * self._fan          # the part fan blowing on the block
+        tau = cfg.time_constant / loss
         remaining = float(dt)
         while remaining > 0.0:
             h = min(remaining, cfg.sample_period - self._since_sample)
-            steady = cfg.ambient + (0.0 if self._failed else cfg.heat_gain * self._duty)
+            steady = cfg.ambient + (0.0 if self._failed else cfg.heat_gain * self._duty) / loss
             self.temperature = steady + (self.temperature - steady) * math.exp(-h / tau)
             remaining -= h
             self.now += h
@@ -131,7 +138,7 @@ class Heater:
                 self._sample()
 
     def time_to_target(self) -> float:
-        """Rough seconds to reach the target at full power from now (0 if cooling or there)."""
+        """Lower bound of the heat-up: seconds to the target at full power (0 if at/above it, inf if unreachable)."""
         cfg = self.config
         full = cfg.ambient + cfg.heat_gain
         if self.target <= self.temperature or self.target >= full:

@@ -3,20 +3,21 @@
 parse_moves resolves the modal state (G90/G91, M82/M83, G92, G20/G21, G28, arcs) into absolute machine
 positions with numpy; read_gcode groups the extruding XY moves into layers (``;LAYER:n``, ``;LAYER_CHANGE``,
 or Z increases followed by extrusion) with their feature types, and reads the header's time and filament.
-Units: mm, mm/s, filament mm.
+Extrusion before the first layer marker (a purge line) is drawn on the bed, so it joins layer 0's segments,
+while MoveTable.layer keeps -1 for those moves. Units: mm, mm/s, filament mm.
 """
 from __future__ import annotations
 
 import math
 import os
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from slicing.errors import GcodeReadError
+from slicing.gcode_comments import FEATURE_NAMES, CommentIndex, header_figures, scan_comments
 from slicing.gcode_tokens import TokenTable, tokenize
-from slicing.toolpath import Feature, GcodeJob, LayerPaths
+from slicing.toolpath import GcodeJob, LayerPaths
 
 DEFAULT_FEED_MM_S = 25.0
 """Feed rate before the file sets one (Marlin's power-on 1500 mm/min)."""
@@ -26,20 +27,7 @@ _E_EPS = 1e-7
 _XY_EPS = 1e-9
 
 _X, _Y, _Z, _E, _F, _I, _J, _R = range(8)
-
-FEATURE_NAMES: dict[str, Feature] = {
-    # Cura and printloop
-    "wall-outer": Feature.WALL_OUTER, "wall-inner": Feature.WALL_INNER, "skin": Feature.SKIN,
-    "fill": Feature.FILL, "skirt": Feature.SKIRT, "support": Feature.SUPPORT, "brim": Feature.BRIM,
-    "support-interface": Feature.SUPPORT, "support-infill": Feature.SUPPORT, "other": Feature.OTHER,
-    # PrusaSlicer
-    "external perimeter": Feature.WALL_OUTER, "overhang perimeter": Feature.WALL_OUTER,
-    "perimeter": Feature.WALL_INNER, "internal infill": Feature.FILL, "solid infill": Feature.SKIN,
-    "top solid infill": Feature.SKIN, "bridge infill": Feature.SKIN, "gap fill": Feature.FILL,
-    "skirt/brim": Feature.SKIRT, "support material": Feature.SUPPORT,
-    "support material interface": Feature.SUPPORT,
-}
-"""`;TYPE:` names (lower case) of the slicers we read, to Feature; unknown names are Feature.OTHER."""
+__all__ = ["FEATURE_NAMES", "MoveTable", "parse_moves", "read_gcode", "read_gcode_file"]
 
 
 @dataclass(frozen=True)
@@ -188,48 +176,6 @@ def _expand_arcs(lines: np.ndarray, codes: np.ndarray, rows: np.ndarray, ijr: np
     return np.concatenate([[-1], *piece_lines]).astype(np.int64), np.vstack([start[None, :], *pieces])
 
 
-def _feature_code(name: str) -> int:
-    """Feature code of a `;TYPE:` name."""
-    return int(FEATURE_NAMES.get(name.strip().lower(), Feature.OTHER))
-
-
-_PRUSA_KV = re.compile(r"^([^=:;]+?)\s*=\s*(.*)$")
-_CURA_KV = re.compile(r"^([A-Za-z][A-Za-z0-9_ ]*?)\s*:\s*(.*)$")
-_PER_LAYER_KEYS = {"TYPE", "LAYER", "Z", "HEIGHT", "WIDTH", "TIME_ELAPSED", "MESH"}
-
-
-def _scan_comments(tok: TokenTable) -> tuple[list[int], list[int], list[float], list[int], list[int],
-                                             dict[str, str]]:
-    """Layer markers, `;Z:` lines, `;TYPE:` lines and header keys from the comments."""
-    cura: list[int] = []
-    prusa: list[int] = []
-    z_lines: list[int] = []
-    z_vals: list[float] = []
-    type_lines: list[int] = []
-    type_codes: list[int] = []
-    header: dict[str, str] = {}
-    for ln, text in tok.comments:
-        if text.startswith("TYPE:"):
-            type_lines.append(ln)
-            type_codes.append(_feature_code(text[5:]))
-        elif text.startswith("LAYER:"):
-            cura.append(ln)
-        elif text == "LAYER_CHANGE":
-            prusa.append(ln)
-        elif text.startswith("Z:"):
-            try:
-                z_vals.append(float(text[2:]))
-                z_lines.append(ln)
-            except ValueError:
-                pass
-        else:
-            m = _PRUSA_KV.match(text) or _CURA_KV.match(text)
-            if m is not None and m.group(1) not in _PER_LAYER_KEYS:
-                header.setdefault(m.group(1), m.group(2))
-    markers = prusa if prusa else cura
-    return markers, z_lines, z_vals, type_lines, type_codes, header
-
-
 def _unmarked_layer_starts(xyzef: np.ndarray, extruding: np.ndarray) -> np.ndarray:
     """Rows where a layer starts in a file without markers: the Z change before extrusion at a new height."""
     seg_rows = np.flatnonzero(extruding)
@@ -245,35 +191,46 @@ def _unmarked_layer_starts(xyzef: np.ndarray, extruding: np.ndarray) -> np.ndarr
     return starts
 
 
+def _features(notes: CommentIndex, mline: np.ndarray) -> np.ndarray:
+    """Feature code in force at each move row (the last `;TYPE:` above its line)."""
+    tl = np.asarray(notes.type_lines, dtype=np.int64)
+    tpos = np.searchsorted(tl, mline, side="right") - 1
+    codes = np.asarray([*notes.type_codes, 0], dtype=np.int8)
+    return np.where(tpos >= 0, codes[np.maximum(tpos, 0)], 0).astype(np.int8)
+
+
+def _marker_z(notes: CommentIndex, mk: np.ndarray) -> np.ndarray:
+    """Z announced by a `;Z:` comment between each marker and the next (NaN when none)."""
+    zl = np.asarray(notes.z_lines, dtype=np.int64)
+    out = np.full(mk.shape[0], np.nan)
+    if zl.shape[0] == 0:
+        return out
+    nxt = np.append(mk[1:], np.iinfo(np.int64).max)
+    zi = np.searchsorted(zl, mk, side="left")
+    has = (zi < zl.shape[0]) & (zl[np.minimum(zi, zl.shape[0] - 1)] < nxt)
+    out[has] = np.asarray(notes.z_values, dtype=np.float64)[zi[has]]
+    return out
+
+
 def _parse(data: bytes) -> _Parsed:
     """Tokenise, resolve the machine state, find layers and features."""
     tok = tokenize(data)
     lines, codes, rows, ijr = _resolve(tok)
     start = np.array([0.0, 0.0, 0.0, 0.0, DEFAULT_FEED_MM_S])
     mline, xyzef = _expand_arcs(lines, codes, rows, ijr, start)
-    markers, z_lines, z_vals, type_lines, type_codes, header = _scan_comments(tok)
-    tl = np.asarray(type_lines, dtype=np.int64)
-    tpos = np.searchsorted(tl, mline, side="right") - 1
-    feature = np.where(tpos >= 0, np.asarray(type_codes + [0], dtype=np.int8)[np.maximum(tpos, 0)], 0)
-    feature = feature.astype(np.int8)
-    mk = np.asarray(markers, dtype=np.int64)
+    notes = scan_comments(tok)
+    mk = np.asarray(notes.markers, dtype=np.int64)
     if mk.shape[0]:
         layer = np.searchsorted(mk, mline, side="right") - 1
-        zl = np.asarray(z_lines, dtype=np.int64)
-        zv = np.asarray(z_vals, dtype=np.float64)
-        nxt = np.concatenate([mk[1:], [np.iinfo(np.int64).max]])
-        zi = np.searchsorted(zl, mk, side="left")
-        has = (zi < zl.shape[0]) & (zl[np.minimum(zi, max(zl.shape[0] - 1, 0))] < nxt) if zl.shape[0] else \
-            np.zeros(mk.shape[0], dtype=bool)
-        marker_z = np.where(has, zv[np.minimum(zi, max(zv.shape[0] - 1, 0))] if zv.shape[0] else 0.0, np.nan)
+        marker_z = _marker_z(notes, mk)
     else:
         starts = _unmarked_layer_starts(xyzef, _extruding(xyzef))
         layer = np.searchsorted(starts, np.arange(xyzef.shape[0]), side="right") - 1
         mk = mline[starts]
         marker_z = np.full(mk.shape[0], np.nan)
     layer[0] = -1
-    moves = MoveTable(xyzef, mline, layer.astype(np.int64), feature)
-    return _Parsed(moves, tok, mk, marker_z, header)
+    moves = MoveTable(xyzef, mline, layer.astype(np.int64), _features(notes, mline))
+    return _Parsed(moves, tok, mk, marker_z, notes.header)
 
 
 def _extruding(xyzef: np.ndarray) -> np.ndarray:
@@ -292,39 +249,6 @@ def _decode(text: str) -> bytes:
 def parse_moves(text: str) -> MoveTable:
     """Machine state after every move of a G-code text (absolute mm, cumulative filament, mm/s)."""
     return _parse(_decode(text)).moves
-
-
-_DURATION = re.compile(r"(?:(\d+)d)?\s*(?:(\d+)h)?\s*(?:(\d+)m)?\s*(?:(\d+(?:\.\d+)?)s)?")
-
-
-def _duration_s(text: str) -> float | None:
-    """Seconds of a PrusaSlicer duration such as '1d 2h 3m 4s'."""
-    m = _DURATION.fullmatch(text.strip())
-    if not m or not any(m.groups()):
-        return None
-    d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-    return d * 86400 + h * 3600 + mi * 60 + s
-
-
-def _float(text: str | None) -> float | None:
-    """Leading number of a header value, or None."""
-    if text is None:
-        return None
-    m = re.match(r"\s*([-+]?\d*\.?\d+(?:[eE][-+]?\d+)?)", text)
-    return float(m.group(1)) if m else None
-
-
-def _header_figures(header: dict[str, str]) -> tuple[float | None, float | None, str | None]:
-    """Estimated time (s), filament (mm) and flavour from Cura's or PrusaSlicer's header keys."""
-    time_s = _float(header.get("TIME"))
-    if time_s is None and "estimated printing time (normal mode)" in header:
-        time_s = _duration_s(header["estimated printing time (normal mode)"])
-    filament = _float(header.get("filament used [mm]"))
-    if filament is None and "Filament used" in header:
-        metres = _float(header["Filament used"].split(",")[0])
-        filament = None if metres is None else metres * 1000.0
-    flavor = header.get("FLAVOR") or header.get("gcode_flavor")
-    return time_s, filament, flavor
 
 
 def _layers(parsed: _Parsed) -> list[LayerPaths]:
@@ -361,17 +285,16 @@ def _layers(parsed: _Parsed) -> list[LayerPaths]:
     return layers
 
 
-def _read(data: bytes) -> GcodeJob:
-    """Read G-code bytes into a GcodeJob."""
-    parsed = _parse(data)
-    time_s, filament, flavor = _header_figures(parsed.header)
+def _job(parsed: _Parsed) -> GcodeJob:
+    """The GcodeJob of parsed G-code."""
+    time_s, filament, flavor = header_figures(parsed.header)
     return GcodeJob(layers=_layers(parsed), line_count=parsed.tokens.n_lines, estimated_time_s=time_s,
                     filament_mm=filament, flavor=flavor, header=parsed.header)
 
 
 def read_gcode(text: str) -> GcodeJob:
     """Per-layer extruding toolpaths, feature types and header figures of a G-code text."""
-    return _read(_decode(text))
+    return _job(_parse(_decode(text)))
 
 
 def read_gcode_file(path: str | os.PathLike) -> GcodeJob:
@@ -384,13 +307,8 @@ def read_gcode_file(path: str | os.PathLike) -> GcodeJob:
         raise GcodeReadError(f"cannot read G-code file {name}: {exc.strerror or exc}") from exc
     if b"\x00" in data[:4096]:
         raise GcodeReadError(f"{name} is a binary file, not text G-code")
-    job = _read(data)
-    if not job.layers and not _read_has_moves(data):
+    parsed = _parse(data)
+    tok = parsed.tokens
+    if not ((tok.letter == ord("G")) & (tok.number >= 0) & (tok.number <= 3)).any():
         raise GcodeReadError(f"{name} holds no G-code moves (G0/G1/G2/G3)")
-    return job
-
-
-def _read_has_moves(data: bytes) -> bool:
-    """Whether the text has any G0-G3 command."""
-    tok = tokenize(data)
-    return bool(((tok.letter == ord("G")) & (tok.number >= 0) & (tok.number <= 3)).any())
+    return _job(parsed)

@@ -5,6 +5,7 @@ Alongside the text the writer returns the machine state after every move, for th
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,7 @@ TYPE_NAMES = {
 }
 
 # row kinds of one layer's text; the value columns are F (mm/min), X, Y, Z, E
-_RETRACT, _HOP_UP, _TRAVEL, _HOP_DOWN, _UNRETRACT, _FIRST, _EXTRUDE = range(7)
+_RETRACT, _HOP_UP, _TRAVEL, _HOP_DOWN, _UNRETRACT, _FIRST, _EXTRUDE, _TRAVEL_Z = range(8)
 _TYPE0 = 8  # + Feature code: a ;TYPE: comment
 _TEMPLATES = [
     "G1 F%d E%.5f",
@@ -34,7 +35,7 @@ _TEMPLATES = [
     "G1 F%d E%.5f",
     "G1 F%d X%.3f Y%.3f E%.5f",
     "G1 X%.3f Y%.3f E%.5f",
-    "",
+    "G0 F%d X%.3f Y%.3f Z%.3f",
 ] + [f";TYPE:{TYPE_NAMES[Feature(i)]}" for i in range(len(Feature))]
 _TEMPLATE_ARR = np.array(_TEMPLATES, dtype=object)
 # which of the columns F, X, Y, Z, E each kind prints
@@ -44,18 +45,37 @@ _USES[_HOP_UP] = _USES[_HOP_DOWN] = [1, 0, 0, 1, 0]
 _USES[_TRAVEL] = [1, 1, 1, 0, 0]
 _USES[_FIRST] = [1, 1, 1, 0, 1]
 _USES[_EXTRUDE] = [0, 1, 1, 0, 1]
+_USES[_TRAVEL_Z] = [1, 1, 1, 1, 0]
 
 
 @dataclass(frozen=True)
 class LayerPlan:
-    """One layer ready to write: polylines in print order (each (K, 2) mm, K >= 2) and their features."""
+    """One layer ready to write: polylines in print order, stored end to end, and their features.
+
+    points: (N, 2) mm, the polylines one after another; counts: (m,) points in each polyline (>= 2);
+    features: (m,) Feature codes; no_retract: (m,) True where the travel into a polyline stays inside the part.
+    """
 
     index: int
     z: float
     height: float
-    paths: list[np.ndarray]
-    features: np.ndarray  # (m,) Feature codes
-    no_retract: np.ndarray | None = None  # (m,) True where the travel into a path stays inside the part
+    points: np.ndarray
+    counts: np.ndarray
+    features: np.ndarray
+    no_retract: np.ndarray | None = None
+
+    @classmethod
+    def from_paths(cls, index: int, z: float, height: float, paths: list[np.ndarray], features: np.ndarray,
+                   no_retract: np.ndarray | None = None) -> LayerPlan:
+        """Build a plan from a list of (K, 2) polylines."""
+        points = np.concatenate(paths) if paths else np.zeros((0, 2))
+        counts = np.array([len(p) for p in paths], dtype=np.int64)
+        return cls(index, z, height, points, counts, np.asarray(features, dtype=np.int64), no_retract)
+
+    @property
+    def paths(self) -> list[np.ndarray]:
+        """The polylines as a list of (K, 2) arrays."""
+        return np.split(self.points, np.cumsum(self.counts)[:-1]) if len(self.counts) else []
 
 
 @dataclass
@@ -84,17 +104,17 @@ def feature_speeds(profile: Profile, first_layer: bool) -> np.ndarray:
 
 def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[str, np.ndarray]:
     """G-code text of one layer's moves and the (R, 5) machine states [x, y, z, e_abs, f mm/s] after each move."""
-    keep = np.array([len(p) >= 2 for p in plan.paths], dtype=bool)
-    paths = [p for p, k in zip(plan.paths, keep) if k]
-    feats = np.asarray(plan.features, dtype=np.int64)[keep] if len(keep) else np.zeros(0, dtype=np.int64)
-    inside = (
-        np.asarray(plan.no_retract, dtype=bool)[keep] if plan.no_retract is not None else np.zeros(len(paths), bool)
-    )
-    m = len(paths)
+    counts = np.asarray(plan.counts, dtype=np.int64)
+    keep = counts >= 2
+    pts = np.asarray(plan.points, dtype=np.float64)
+    if not keep.all():
+        pts = pts[np.repeat(keep, counts)]
+    counts = counts[keep]
+    feats = np.asarray(plan.features, dtype=np.int64)[keep]
+    inside = np.asarray(plan.no_retract, dtype=bool)[keep] if plan.no_retract is not None else np.zeros(len(counts), bool)
+    m = len(counts)
     if m == 0:
         return "", np.zeros((0, 5))
-    counts = np.array([len(p) for p in paths])
-    pts = np.concatenate(paths)
     first_idx = np.concatenate([[0], np.cumsum(counts)[:-1]])
     last_idx = first_idx + counts - 1
     prev_end = np.empty((m, 2))
@@ -154,6 +174,9 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[
     kind[i_travel] = _TRAVEL
     vals[i_travel, 0] = f_travel
     vals[i_travel, 1:3] = pts[first_idx]
+    if not h[0]:  # the layer's first travel also moves to the layer height (after any retraction)
+        kind[i_travel[0]] = _TRAVEL_Z
+        vals[i_travel[0], 3] = z
     t = typ == 1
     kind[(i_first - 1)[t]] = _TYPE0 + feats[t]
     er = ext_rows[is_ext]
@@ -172,6 +195,8 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[
     st[i_travel, 0:2] = pts[first_idx]
     st[er, 0:2] = pts[is_ext]
     st[:, 2] = z
+    if not h[0]:
+        st[: i_travel[0], 2] = state.z  # a retraction before the layer's first travel happens at the old height
     st[(base + ret)[h], 2] = z + profile.z_hop
     st[i_travel[h], 2] = z + profile.z_hop
     st[:, 3] = np.nan
@@ -215,7 +240,8 @@ class Program:
     bounds: tuple[float, float, float, float, float, float]
 
 
-def write_program(plans: list[LayerPlan], profile: Profile, progress=None) -> Program:
+def write_program(plans: list[LayerPlan], profile: Profile,
+                  progress: Callable[[str, int, int], None] | None = None) -> Program:
     """Preamble (temperatures, E mode, start G-code), every layer, then the end G-code."""
     fan = round(255 * profile.fan_speed / 100.0)
     preamble = [
@@ -241,16 +267,13 @@ def write_program(plans: list[LayerPlan], profile: Profile, progress=None) -> Pr
             head.append("M107")
         if plan.index == profile.fan_start_layer - 1 and fan > 0:
             head.append(f"M106 S{fan}")
-        head.append(f"G0 F{profile.travel_speed * 60:g} Z{plan.z:.3f}")
         chunks.append("\n".join(head))
-        moves.append(np.array([[state.x, state.y, plan.z, state.e_abs, profile.travel_speed]]))
         text, st = write_layer(plan, profile, state)
         if text:
             chunks.append(text)
             moves.append(st)
-            ext = [p for p in plan.paths if len(p) >= 2]
-            if ext:
-                allp = np.concatenate(ext)
+            allp = plan.points[np.repeat(plan.counts >= 2, plan.counts)]
+            if len(allp):
                 lo[:2] = np.minimum(lo[:2], allp.min(axis=0))
                 hi[:2] = np.maximum(hi[:2], allp.max(axis=0))
                 lo[2] = min(lo[2], plan.z)

@@ -35,8 +35,8 @@ def outline_edges(region: IntPaths) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(starts) / SCALE, np.concatenate(ends) / SCALE
 
 
-def _scan(a: np.ndarray, b: np.ndarray, spacing: float) -> np.ndarray:
-    """Inside spans of scanlines y = k·spacing for edges a→b (frame coordinates): (N, 2, 2) sorted by k, x."""
+def _scan(a: np.ndarray, b: np.ndarray, spacing: float) -> tuple[np.ndarray, np.ndarray]:
+    """Inside spans of scanlines y = k·spacing for edges a→b (frame coordinates): (N, 2, 2) sorted by k, x, and k."""
     ya, yb = a[:, 1], b[:, 1]
     lo = np.minimum(ya, yb)
     hi = np.maximum(ya, yb)
@@ -45,7 +45,7 @@ def _scan(a: np.ndarray, b: np.ndarray, spacing: float) -> np.ndarray:
     counts = np.maximum(k1 - k0, 0)
     total = int(counts.sum())
     if total == 0:
-        return np.zeros((0, 2, 2))
+        return np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64)
     edge = np.repeat(np.arange(len(a)), counts)
     first = np.repeat(np.cumsum(counts) - counts, counts)
     k = k0[edge] + (np.arange(total) - first)
@@ -55,30 +55,48 @@ def _scan(a: np.ndarray, b: np.ndarray, spacing: float) -> np.ndarray:
     order = np.lexsort((x, k))
     x, k = x[order], k[order]
     if len(x) % 2:
-        return np.zeros((0, 2, 2))
+        return np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64)
     x0, x1, kk = x[0::2], x[1::2], k[0::2]
     good = k[1::2] == kk
     segs = np.empty((len(x0), 2, 2))
     segs[:, 0, 0], segs[:, 1, 0] = x0, x1
     segs[:, 0, 1] = segs[:, 1, 1] = kk * spacing
-    return segs[good]
+    return segs[good], kk[good]
+
+
+_GROUP = 1 << 32  # scanline ids of different angles are this far apart
+
+
+def line_fill_indexed(region: IntPaths, spacing: float, angles: tuple[float, ...],
+                      min_length: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Lines `spacing` mm apart at each angle (degrees) inside region, and the scanline id of each.
+
+    Segments are (N, 2, 2) mm, grouped by angle, then by scanline, then by position, each running along the
+    angle's direction. Ids are consecutive integers for neighbouring scanlines of one angle.
+    """
+    empty = np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64)
+    if not region or spacing <= 0:
+        return empty
+    a, b = outline_edges(region)
+    if len(a) == 0:
+        return empty
+    out, ids = [], []
+    for group, angle in enumerate(angles):
+        rot = _rotation(angle)
+        segs, k = _scan(a @ rot, b @ rot, spacing)
+        if min_length > 0 and len(segs):
+            keep = segs[:, 1, 0] - segs[:, 0, 0] >= min_length
+            segs, k = segs[keep], k[keep]
+        out.append(segs @ rot.T)
+        ids.append(k + group * _GROUP)
+    if len(out) == 1:
+        return out[0], ids[0]
+    return np.concatenate(out), np.concatenate(ids)
 
 
 def line_fill(region: IntPaths, spacing: float, angles: tuple[float, ...], min_length: float = 0.0) -> np.ndarray:
     """Lines `spacing` mm apart at each angle (degrees) inside region: (N, 2, 2) mm, by angle, scanline, position."""
-    if not region or spacing <= 0:
-        return np.zeros((0, 2, 2))
-    a, b = outline_edges(region)
-    if len(a) == 0:
-        return np.zeros((0, 2, 2))
-    out = []
-    for angle in angles:
-        rot = _rotation(angle)
-        segs = _scan(a @ rot, b @ rot, spacing)
-        if min_length > 0 and len(segs):
-            segs = segs[segs[:, 1, 0] - segs[:, 0, 0] >= min_length]
-        out.append(segs @ rot.T)
-    return np.concatenate(out) if len(out) > 1 else out[0]
+    return line_fill_indexed(region, spacing, angles, min_length)[0]
 
 
 def fill_angles(pattern: str, base_angle: float, layer_index: int) -> tuple[float, ...]:

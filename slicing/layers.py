@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from slicing.infill import fill_angles, line_fill, sparse_spacing
+from slicing.infill import fill_angles, line_fill_indexed, sparse_spacing
 from slicing.profile import Profile
-from slicing.regions import IntPaths, intersect_all, island_regions, islands, split_solid
+from slicing.regions import SCALE, IntPaths, intersect_all, island_regions, islands, split_solid
 
 Progress = Callable[[str, int, int], None]
 
@@ -26,6 +26,8 @@ class IslandPaths:
     walls: list[list[np.ndarray]]
     skin: np.ndarray  # (S, 2, 2)
     fill: np.ndarray  # (F, 2, 2)
+    skin_lines: np.ndarray  # (S,) scanline ids, for zig-zag ordering
+    fill_lines: np.ndarray  # (F,)
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,10 @@ def build_layers(sections: list[list[np.ndarray]], profile: Profile, progress: P
         isl_out = []
         for r in layer:
             solid, sparse = split_solid(r.inner, covered, w * w)
-            skin = line_fill(solid, w, skin_angle, min_length=0.5 * w)
-            fill = line_fill(sparse, spacing, fill_dirs, min_length=0.5 * w) if spacing > 0 else np.zeros((0, 2, 2))
-            contour = np.asarray(r.outline[0], dtype=np.float64) / 10_000.0
-            isl_out.append(IslandPaths(r.outline, contour, r.walls, skin, fill))
+            skin, skin_lines = line_fill_indexed(solid, w, skin_angle, min_length=0.5 * w)
+            fill, fill_lines = line_fill_indexed(sparse, spacing, fill_dirs, min_length=0.5 * w)
+            contour = np.asarray(r.outline[0], dtype=np.float64) / SCALE
+            isl_out.append(IslandPaths(r.outline, contour, r.walls, skin, fill, skin_lines, fill_lines))
         out.append(LayerRegions(isl_out, float(sum(r.thin_area for r in layer))))
         if progress is not None:
             progress("infill", i + 1, n)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import trimesh
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from slicing.errors import MeshError
 
@@ -42,9 +44,14 @@ def load_mesh(path: str | os.PathLike[str]) -> LoadedMesh:
     size = p.stat().st_size
     if size == 0:
         raise MeshError(f"{name} is empty (0 bytes)")
-    corners = _read_binary_stl(p, size)
+    try:
+        corners = _read_binary_stl(p, size)
+    except OSError as exc:
+        raise MeshError(f"{name} could not be read: {exc.strerror or exc}") from exc
     repairs: list[str] = []
     if corners is not None:
+        if len(corners) == 0:
+            raise MeshError(f"{name} has no triangles")
         vertices, faces = _weld(corners.reshape(-1, 3))
     else:
         vertices, faces = _read_with_trimesh(p)
@@ -52,20 +59,17 @@ def load_mesh(path: str | os.PathLike[str]) -> LoadedMesh:
         vertices, faces = _weld(vertices[faces].reshape(-1, 3))
         if len(vertices) < n_in:
             repairs.append(f"merged {n_in - len(vertices)} duplicate vertices")
-    if len(faces) == 0:
-        raise MeshError(f"{name} has no triangles")
-    if not np.all(np.isfinite(vertices)):
-        raise MeshError(f"{name} has vertices with NaN or infinite coordinates")
+    _check_finite(vertices, name)
     height = float(vertices[:, 2].max() - vertices[:, 2].min())
     if height < _FLAT_MM:
         raise MeshError(f"{name} is flat (zero height at z={vertices[0, 2]:.3f} mm): nothing to slice")
-    faces = _drop_bad_faces(vertices, faces, repairs)
+    faces, counts = _drop_bad_faces(faces, len(vertices), repairs)
     if len(faces) == 0:
         raise MeshError(f"{name} has only degenerate triangles (corners welded together)")
     mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
-    if len(np.unique(faces)) < len(vertices):
+    if not np.bincount(faces.reshape(-1), minlength=len(vertices)).all():
         mesh.remove_unreferenced_vertices()
-    warnings = _repair_topology(mesh, name, repairs)
+    warnings = _repair_topology(mesh, name, counts, repairs)
     return LoadedMesh(mesh=mesh, name=name, repairs=tuple(repairs), warnings=tuple(warnings))
 
 
@@ -75,7 +79,8 @@ def place_on_bed(
     center: tuple[float, float] | None = None,
 ) -> trimesh.Trimesh:
     """Copy of `mesh` with its XY box centred on `center` (default: bed centre) and its lowest point at z=0."""
-    lo, hi = mesh.bounds
+    vertices = np.asarray(mesh.vertices)
+    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
     ext = hi - lo
     bx, by, bz = (float(b) for b in bed_size)
     size = f"{ext[0]:.1f} x {ext[1]:.1f} x {ext[2]:.1f} mm"
@@ -91,11 +96,18 @@ def place_on_bed(
             f"part of {size} centred at ({cx:g}, {cy:g}) leaves the {bed} bed "
             f"(spans X {new_lo[0]:.1f}..{new_hi[0]:.1f}, Y {new_lo[1]:.1f}..{new_hi[1]:.1f})"
         )
-    return trimesh.Trimesh(vertices=mesh.vertices + shift, faces=mesh.faces, process=False, validate=False)
+    return trimesh.Trimesh(vertices=vertices + shift, faces=mesh.faces, process=False, validate=False)
+
+
+def _check_finite(coordinates: np.ndarray, name: str) -> None:
+    """MeshError when any vertex has a NaN or infinite coordinate (a corrupt file)."""
+    bad = ~np.isfinite(coordinates).all(axis=1)
+    if bad.any():
+        raise MeshError(f"{name} has {int(bad.sum())} vertices with NaN or infinite coordinates")
 
 
 def _read_binary_stl(path: Path, size: int) -> np.ndarray | None:
-    """(n, 3, 3) float64 triangle corners when the file is a well-formed binary STL, else None."""
+    """(n, 3, 3) float32 triangle corners when the file is a well-formed binary STL, else None."""
     if path.suffix.lower() != ".stl" or size < 84:
         return None
     with path.open("rb") as fh:
@@ -104,7 +116,7 @@ def _read_binary_stl(path: Path, size: int) -> np.ndarray | None:
     if size != 84 + 50 * count:
         return None
     records = np.fromfile(path, dtype=_STL_RECORD, count=count, offset=84)
-    return records["corners"].astype(np.float64)
+    return records["corners"]
 
 
 def _read_with_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -124,70 +136,108 @@ def _read_with_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _weld(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Merge corner points that agree to _WELD_MM into shared vertices; returns (vertices, faces).
+    """Merge corner points that agree to _WELD_MM into shared vertices; returns (float64 vertices, faces).
 
-    Sorts one 64-bit hash of the quantised coordinates (one sort instead of a three-key lexsort) and checks
-    every group against the exact quantised values, falling back to the lexsort if a hash ever collides.
+    First merges bit-identical corners (the bulk of an STL, on the raw bits), then snaps the survivors to a
+    _WELD_MM grid so corners that differ only by rounding noise become one vertex.
     """
-    pts = np.ascontiguousarray(points, dtype=np.float64)
-    q = np.rint(pts * (1.0 / _WELD_MM)).astype(np.int64)
-    h = q.view(np.uint64)
-    key = (h[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ (h[:, 1] * np.uint64(0xC2B2AE3D27D4EB4F))
-    key ^= h[:, 2] * np.uint64(0x165667B19E3779F9)
-    order = np.argsort(key, kind="stable")
-    sk = key[order]
+    pts = np.ascontiguousarray(points) + points.dtype.type(0)  # -0.0 becomes 0.0, so equal values share bits
+    bits = pts.view(np.uint32 if pts.dtype == np.float32 else np.uint64)
+    first, inverse = _group_rows(bits)
+    unique = pts[first].astype(np.float64)
+    with np.errstate(invalid="ignore"):  # NaN corners weld together here and are refused by the caller
+        grid = np.rint(unique * (1.0 / _WELD_MM)).astype(np.int64)
+    first2, inverse2 = _group_rows(grid)
+    return unique[first2], inverse2[inverse].reshape(-1, 3)
+
+
+def _group_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Group equal rows of an (n, 3) integer array: (index of one row per group, group of every row).
+
+    Sorts one hash (with the row index packed into its low bits, so a plain sort gives the order) instead of a
+    three-key lexsort; every group is checked against the exact rows (column by column: 1-D gathers are much
+    faster than row gathers) and the lexsort is used only if two different rows share a hash.
+    """
+    cols = [np.ascontiguousarray(rows[:, k]) for k in range(3)]
+    key = cols[0].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    key ^= cols[1].astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+    key ^= cols[2].astype(np.uint64) * np.uint64(0x165667B19E3779F9)
+    bits = max(len(rows).bit_length(), 1)  # sort the top bits of the hash with the row index packed below
+    packed = np.sort(((key >> np.uint64(bits)) << np.uint64(bits)) | np.arange(len(rows), dtype=np.uint64))
+    order = (packed & np.uint64((1 << bits) - 1)).astype(np.int64)
+    sk = packed >> np.uint64(bits)
     new = np.empty(len(sk), dtype=bool)
     new[0] = True
     np.not_equal(sk[1:], sk[:-1], out=new[1:])
+    collided = False
+    for col in cols:  # rows that share a hash must be equal: compare each sorted row with the one before it
+        sc = col[order]
+        collided = collided or bool(np.any((sc[1:] != sc[:-1]) & ~new[1:]))
     group = np.cumsum(new) - 1
-    sq = q[order]
-    if not np.array_equal(sq, sq[new][group]):
-        order = np.lexsort((q[:, 2], q[:, 1], q[:, 0]))
-        sq = q[order]
-        np.any(sq[1:] != sq[:-1], axis=1, out=new[1:])
+    firsts = order[new]
+    if collided:
+        order = np.lexsort((cols[2], cols[1], cols[0]))
+        new[1:] = False
+        for col in cols:
+            sc = col[order]
+            new[1:] |= sc[1:] != sc[:-1]
         group = np.cumsum(new) - 1
-    inverse = np.empty(len(pts), dtype=np.int64)
+        firsts = order[new]
+    inverse = np.empty(len(rows), dtype=np.int64)
     inverse[order] = group
-    return pts[order[new]], inverse.reshape(-1, 3)
+    return firsts, inverse
 
 
-def _drop_bad_faces(vertices: np.ndarray, faces: np.ndarray, repairs: list[str]) -> np.ndarray:
-    """Remove triangles whose corners were welded together, and exact duplicate triangles.
+def _drop_bad_faces(
+    faces: np.ndarray, n_vertices: int, repairs: list[str]
+) -> tuple[np.ndarray, tuple[int, int, bool]]:
+    """Remove triangles whose corners were welded together and exact duplicates; returns them with edge_counts.
 
-    Needle triangles (three distinct but collinear corners) stay: removing them would open a crack.
+    Needle triangles (three distinct but collinear corners) stay: removing them would open a crack. Duplicates
+    are looked for only when some edge has more than two triangles, since a duplicate always makes one.
     """
     bad = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 2] == faces[:, 0])
     if bad.any():
         repairs.append(f"removed {int(bad.sum())} degenerate triangles")
         faces = faces[~bad]
-    key = np.sort(faces, axis=1)
-    n = np.int64(faces.max() + 1) if len(faces) else np.int64(1)
-    flat = (key[:, 0] * n + key[:, 1]) * n + key[:, 2] if n < 2_000_000 else None
-    if flat is not None:
-        _, first = np.unique(flat, return_index=True)
-    else:
-        _, first = np.unique(key, axis=0, return_index=True)
+    if len(faces) == 0:
+        return faces, (0, 0, True)
+    counts = edge_counts(faces, n_vertices)
+    if counts[1] == 0:
+        return faces, counts
+    first, _ = _group_rows(np.sort(faces, axis=1))
     if len(first) < len(faces):
         repairs.append(f"removed {len(faces) - len(first)} duplicate triangles")
         faces = faces[np.sort(first)]
-    return faces
+        counts = edge_counts(faces, n_vertices)
+    return faces, counts
 
 
 def edge_counts(faces: np.ndarray, n_vertices: int) -> tuple[int, int, bool]:
-    """(open edges, non-manifold edges, winding consistent) from the directed edges of `faces`."""
-    a = faces.reshape(-1)
-    b = faces[:, [1, 2, 0]].reshape(-1)
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    key = lo.astype(np.int64) * np.int64(n_vertices) + hi
-    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
-    direction = np.bincount(inverse, weights=np.where(a < b, 1.0, -1.0), minlength=len(counts))
-    return int(np.sum(counts == 1)), int(np.sum(counts > 2)), bool(np.all(direction[counts > 1] == 0))
+    """(open edges, non-manifold edges, winding consistent) from the directed edges of `faces`.
+
+    One plain sort of (undirected edge key, direction bit): an edge is open when alone, non-manifold when shared
+    by more than two triangles, and the winding is consistent when every shared edge is used as often in
+    each direction.
+    """
+    a = faces.reshape(-1).astype(np.int64)
+    b = faces[:, [1, 2, 0]].reshape(-1).astype(np.int64)
+    key = np.sort(((np.minimum(a, b) * np.int64(n_vertices) + np.maximum(a, b)) << 1) | (a > b))
+    edge = key >> 1
+    first = np.flatnonzero(np.concatenate([[True], edge[1:] != edge[:-1]]))
+    counts = np.diff(np.append(first, len(key)))
+    backward = np.add.reduceat(key & 1, first)
+    shared = counts > 1
+    consistent = bool(np.all(2 * backward[shared] == counts[shared]))
+    return int(np.sum(counts == 1)), int(np.sum(counts > 2)), consistent
 
 
-def _repair_topology(mesh: trimesh.Trimesh, name: str, repairs: list[str]) -> list[str]:
+def _repair_topology(
+    mesh: trimesh.Trimesh, name: str, counts: tuple[int, int, bool], repairs: list[str]
+) -> list[str]:
     """Fix winding and outward normals, fill small holes; returns warnings about what remains."""
     faces = np.asarray(mesh.faces)
-    n_open, n_nonmanifold, consistent = edge_counts(faces, len(mesh.vertices))
+    n_open, n_nonmanifold, consistent = counts
     n_edges = len(faces) * 3 // 2
     if n_open > _BROKEN_OPEN_FRACTION * max(n_edges, 1) and n_open > 12:
         raise MeshError(
@@ -195,9 +245,8 @@ def _repair_topology(mesh: trimesh.Trimesh, name: str, repairs: list[str]) -> li
             "(the triangles do not connect into surfaces)"
         )
     if not consistent:
-        before = faces.copy()
-        trimesh.repair.fix_normals(mesh, multibody=True)
-        flipped = int(np.sum(np.any(np.asarray(mesh.faces) != before, axis=1)))
+        oriented, flipped = orient_faces(np.asarray(mesh.vertices), faces)
+        mesh.faces = oriented
         repairs.append(f"fixed winding and normals of {flipped} triangles")
     elif _signed_volume(mesh) < 0:
         mesh.invert()
@@ -218,7 +267,49 @@ def _repair_topology(mesh: trimesh.Trimesh, name: str, repairs: list[str]) -> li
     return []
 
 
+def orient_faces(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, int]:
+    """Faces rewound so each connected piece is consistently wound with outward normals; and how many flipped.
+
+    Orientation is a two-colouring: across an edge shared by two triangles, they need the same flip state
+    when they run the edge in opposite directions and different states otherwise. On the double cover
+    (every face once unflipped, once flipped) the components of that relation are found in one scipy call;
+    each piece keeps the state of its lowest-numbered face, then pieces enclosing negative volume are turned
+    inside out. Edges of three or more triangles do not constrain (they cannot all agree).
+    """
+    m = len(faces)
+    a = faces.reshape(-1).astype(np.int64)
+    b = faces[:, [1, 2, 0]].reshape(-1).astype(np.int64)
+    key = np.minimum(a, b) * np.int64(len(vertices)) + np.maximum(a, b)
+    order = np.argsort(key)
+    sk = key[order]
+    first = np.flatnonzero(np.concatenate([[True], sk[1:] != sk[:-1]]))
+    counts = np.diff(np.append(first, len(sk)))
+    pair = first[counts == 2]
+    h1, h2 = order[pair], order[pair + 1]
+    f1, f2 = h1 // 3, h2 // 3
+    odd = (a[h1] == a[h2]).astype(np.int64)  # same direction: one of the two must flip
+    rows = np.concatenate([f1, f1 + m])
+    cols = np.concatenate([f2 + m * odd, f2 + m * (1 - odd)])
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(2 * m, 2 * m))
+    label = connected_components(graph, directed=False)[1]
+    flip = label[m:] < label[:m]
+    piece = np.minimum(label[:m], label[m:])
+    oriented = np.where(flip[:, None], faces[:, ::-1], faces)
+    volume = np.bincount(piece, weights=_volume_terms(vertices, oriented))
+    flip ^= volume[piece] < 0
+    oriented = np.where(flip[:, None], faces[:, ::-1], faces)
+    return oriented, int(flip.sum())
+
+
+def _volume_terms(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Each face's share of the signed enclosed volume (divergence theorem on z: projected area x mean z)."""
+    vx, vy, vz = (np.ascontiguousarray(vertices[:, k]) for k in range(3))
+    f0, f1, f2 = (np.ascontiguousarray(faces[:, k]) for k in range(3))
+    x0, y0 = vx[f0], vy[f0]
+    area2 = (vx[f1] - x0) * (vy[f2] - y0) - (vx[f2] - x0) * (vy[f1] - y0)
+    return area2 * (vz[f0] + vz[f1] + vz[f2]) / 6.0
+
+
 def _signed_volume(mesh: trimesh.Trimesh) -> float:
     """Signed enclosed volume (positive when normals point outward), without trimesh's mass properties."""
-    tri = np.asarray(mesh.vertices)[np.asarray(mesh.faces)]
-    return float(np.einsum("ij,ij->", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])) / 6.0)
+    return float(_volume_terms(np.asarray(mesh.vertices), np.asarray(mesh.faces)).sum())

@@ -6,10 +6,14 @@ import numpy as np
 _FAR = 1e18
 
 
-def seam_index(loop: np.ndarray, seam: str, position: np.ndarray, rear: np.ndarray) -> int:
-    """Vertex where a loop starts: nearest the rear reference point (aligned) or the nozzle (nearest)."""
-    target = rear if seam == "aligned" else position
-    d = loop - target
+_SEAM_TILT = 0.05  # aligned seams: rear first, then left, so symmetric corners never tie
+
+
+def seam_index(loop: np.ndarray, seam: str, position: np.ndarray) -> int:
+    """Vertex where a loop starts: the rearmost (aligned, same spot on every layer) or nearest the nozzle."""
+    if seam == "aligned":
+        return int(np.argmax(loop[:, 1] - _SEAM_TILT * loop[:, 0]))
+    d = loop - position
     return int(np.argmin(d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]))
 
 
@@ -19,14 +23,14 @@ def closed_from(loop: np.ndarray, start: int) -> np.ndarray:
 
 
 def order_loops(
-    loops: list[np.ndarray], position: np.ndarray, seam: str, rear: np.ndarray
+    loops: list[np.ndarray], position: np.ndarray, seam: str
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Order loops greedily by distance to their seam; return closed polylines and the final nozzle position."""
     if not loops:
         return [], position
     remaining = list(range(len(loops)))
     if seam == "aligned":
-        seams = [seam_index(lp, seam, position, rear) for lp in loops]
+        seams = [seam_index(lp, seam, position) for lp in loops]
         seam_pts = np.array([loops[i][s] for i, s in enumerate(seams)])
     out: list[np.ndarray] = []
     pos = position
@@ -117,3 +121,87 @@ def travels_inside(starts: np.ndarray, ends: np.ndarray, edge_a: np.ndarray, edg
 
     hits = (cross(p, q, a) * cross(p, q, b) < 0) & (cross(a, b, p) * cross(a, b, q) < 0)
     return ~hits.any(axis=1)
+
+
+def _chains(segs: np.ndarray, lines: np.ndarray) -> list[list[int]]:
+    """Split scanline-sorted spans into monotone chains: runs over neighbouring scanlines, one span per line.
+
+    Span i on line L links to span j on line L+1 when each is the other's only overlapping span, so a chain is
+    a piece of the area a zig-zag can cover without leaving it.
+    """
+    n = len(segs)
+    d = segs[:, 1] - segs[:, 0]
+    u = d / np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-12)[:, None]
+    lo = np.einsum("ij,ij->i", segs[:, 0], u)
+    hi = np.einsum("ij,ij->i", segs[:, 1], u)
+    uniq, dense = np.unique(lines, return_inverse=True)
+    base = min(float(lo.min()), float(hi.min()))
+    width = max(float(lo.max()), float(hi.max())) - base + 10.0
+    start_key = dense * width + (lo - base)
+    end_key = dense * width + (hi - base)
+
+    def overlaps(step: int) -> tuple[np.ndarray, np.ndarray]:
+        """For each span, the first overlapping span on the neighbouring line (dense + step) and their count."""
+        target = dense + step
+        ok = (target >= 0) & (target < len(uniq))
+        ok &= uniq[np.clip(target, 0, len(uniq) - 1)] == lines + step
+        first = np.searchsorted(end_key, target * width + (lo - base), side="right")
+        last = np.searchsorted(start_key, target * width + (hi - base), side="left")
+        return first, np.where(ok, last - first, 0)
+
+    succ, succ_n = overlaps(1)
+    pred, pred_n = overlaps(-1)
+    link = (succ_n == 1) & (pred_n[np.minimum(succ, n - 1)] == 1)
+    link &= pred[np.minimum(succ, n - 1)] == np.arange(n)
+    nxt = np.where(link, succ, -1).tolist()
+    has_pred = np.zeros(n, dtype=bool)
+    has_pred[succ[link]] = True
+    chains = []
+    for head in np.flatnonzero(~has_pred).tolist():
+        chain = [head]
+        while nxt[chain[-1]] >= 0:
+            chain.append(nxt[chain[-1]])
+        chains.append(chain)
+    return chains
+
+
+def order_spans(segs: np.ndarray, lines: np.ndarray, position: np.ndarray,
+                window: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Zig-zag fill order: spans grouped into monotone chains, chains visited nearest-first from `position`.
+
+    segs: (N, 2, 2) sorted by scanline id `lines` (N,) then position, as line_fill_indexed returns them.
+    Within a chain the direction alternates line by line; a chain may be entered from either end. Only the
+    next `window` unvisited chains (in scanline order of their first span) are candidates, keeping it linear.
+    Returns the ordered (and flipped) segments and the final nozzle position.
+    """
+    n = len(segs)
+    if n == 0:
+        return segs, position
+    chains = _chains(segs, lines)
+    ends = segs.reshape(n, 4).tolist()
+    remaining = list(range(len(chains)))
+    out_idx: list[int] = []
+    out_flip: list[bool] = []
+    px, py = float(position[0]), float(position[1])
+    for _ in range(len(chains)):
+        best = _FAR
+        pick = way = 0
+        for c in remaining[:window]:
+            chain = chains[c]
+            h, t = ends[chain[0]], ends[chain[-1]]
+            # four ways in: first span as stored or flipped, last span as stored or flipped
+            for w, (x, y) in enumerate(((h[0], h[1]), (h[2], h[3]), (t[0], t[1]), (t[2], t[3]))):
+                dd = (x - px) * (x - px) + (y - py) * (y - py)
+                if dd < best:
+                    best, pick, way = dd, c, w
+        remaining.remove(pick)
+        chain = chains[pick] if way < 2 else chains[pick][::-1]
+        first_flipped = way % 2 == 1
+        out_idx.extend(chain)
+        out_flip.extend(first_flipped ^ (k % 2 == 1) for k in range(len(chain)))
+        e = ends[chain[-1]]
+        px, py = (e[0], e[1]) if out_flip[-1] else (e[2], e[3])
+    out = segs[out_idx]
+    f = np.asarray(out_flip)
+    out[f] = out[f, ::-1]
+    return out, out[-1, 1].copy()

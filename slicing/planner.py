@@ -1,13 +1,16 @@
 """Layer plans for all copies: visiting order of copies and islands, features within an island, skirt and brim."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import pyclipper
 
 from slicing.gcode_writer import LayerPlan
 from slicing.infill import outline_edges
 from slicing.layers import IslandPaths, LayerRegions
-from slicing.order import order_loops, order_segments, travels_inside
+from slicing.order import order_loops, order_spans, travels_inside
 from slicing.profile import Profile
 from slicing.regions import SCALE, IntPaths, from_clipper, offset, pyclipper_union
 from slicing.toolpath import Feature
@@ -20,7 +23,10 @@ def _translate(paths: IntPaths, t: np.ndarray) -> IntPaths:
 
 
 def adhesion_loops(first: LayerRegions, shifts: np.ndarray, profile: Profile) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Brim loops (outward from the first-layer outline) and skirt loops around everything, in mm."""
+    """Brim loops (outward from the first-layer outline) and skirt loops around everything, in mm.
+
+    Loops that would leave the bed are dropped.
+    """
     w = profile.line_width
     outline: IntPaths = []
     for t in shifts:
@@ -39,69 +45,98 @@ def adhesion_loops(first: LayerRegions, shifts: np.ndarray, profile: Profile) ->
     for k in range(profile.skirt_loops):
         loops = offset(outline, reach + k * w, pyclipper.JT_ROUND)
         skirt.extend(from_clipper([p for p in loops if pyclipper.Orientation(p)]))
-    return brim[::-1], skirt[::-1]
+    return _on_bed(brim[::-1], profile), _on_bed(skirt[::-1], profile)
 
 
-def _island_paths(isl: IslandPaths, t: np.ndarray, pos: np.ndarray, profile: Profile,
-                  rear: np.ndarray) -> tuple[list[np.ndarray], list[int], list[bool], np.ndarray]:
-    """One island's paths in print order: inner walls (innermost first), outer wall, skin, fill.
+def _on_bed(loops: list[np.ndarray], profile: Profile) -> list[np.ndarray]:
+    """The loops that lie wholly on the bed (a skirt around a part as big as the bed is left out)."""
+    bed = np.array([profile.bed_x, profile.bed_y])
+    return [lp for lp in loops if lp.min() >= 0.0 and np.all(lp.max(axis=0) <= bed)]
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One island's paths in print order, end to end, in the copy's own coordinates."""
+
+    points: np.ndarray  # (N, 2)
+    counts: list[int]
+    features: list[int]
+    inside: list[bool]
+    end: np.ndarray  # nozzle position after the last path
+
+
+def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile) -> _Block:
+    """Order one island from the nozzle at `pos`: inner walls (innermost first), outer wall, skin, fill.
 
     Also says which travels between the island's paths stay inside its outline (they need no retraction).
     """
-    paths: list[np.ndarray] = []
+    parts: list[np.ndarray] = []
+    counts: list[int] = []
     feats: list[int] = []
     for depth in range(len(isl.walls) - 1, -1, -1):
-        loops = [lp + t for lp in isl.walls[depth]]
-        ordered, pos = order_loops(loops, pos, profile.seam, rear)
-        paths.extend(ordered)
+        ordered, pos = order_loops(isl.walls[depth], pos, profile.seam)
+        parts.extend(ordered)
+        counts.extend(len(lp) for lp in ordered)
         feats.extend([Feature.WALL_OUTER if depth == 0 else Feature.WALL_INNER] * len(ordered))
-    for segs, feat in ((isl.skin, Feature.SKIN), (isl.fill, Feature.FILL)):
+    for segs, lines, feat in ((isl.skin, isl.skin_lines, Feature.SKIN), (isl.fill, isl.fill_lines, Feature.FILL)):
         if len(segs):
-            ordered_segs, pos = order_segments(segs + t, pos)
-            paths.extend(list(ordered_segs))
+            ordered_segs, pos = order_spans(segs, lines, pos)
+            parts.append(ordered_segs.reshape(-1, 2))
+            counts.extend([2] * len(ordered_segs))
             feats.extend([feat] * len(ordered_segs))
-    inside = np.zeros(len(paths), dtype=bool)
-    if len(paths) > 1:
-        starts = np.array([p[-1] for p in paths[:-1]])
-        ends = np.array([p[0] for p in paths[1:]])
+    points = np.concatenate(parts) if parts else np.zeros((0, 2))
+    inside = np.zeros(len(counts), dtype=bool)
+    if len(counts) > 1 and profile.combing:
+        last = np.cumsum(counts) - 1
+        starts, ends = points[last[:-1]], points[last[:-1] + 1]
         d = ends - starts
         inside[1:] = True
         long = np.flatnonzero(np.hypot(d[:, 0], d[:, 1]) > profile.retract_min_travel)
         if len(long):
             a, b = outline_edges(isl.outline)
-            inside[1 + long] = travels_inside(starts[long], ends[long], a + t, b + t)
-    return paths, feats, inside.tolist(), pos
+            inside[1 + long] = travels_inside(starts[long], ends[long], a, b)
+    return _Block(points, counts, feats, inside.tolist(), np.asarray(pos, dtype=np.float64))
 
 
 def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray, profile: Profile,
-                progress=None) -> list[LayerPlan]:
-    """Order every layer's paths for all copies (shifted by `shifts`, (C, 2) mm) from the nozzle's position."""
+                progress: Callable[[str, int, int], None] | None = None) -> list[LayerPlan]:
+    """Order every layer's paths for all copies (shifted by `shifts`, (C, 2) mm) from the nozzle's position.
+
+    Islands are visited nearest-first over all copies; an island is ordered once per layer and the same
+    order is translated to the other copies.
+    """
     pos = np.zeros(2)
     plans: list[LayerPlan] = []
     prev_top = 0.0
     for i, (layer, top) in enumerate(zip(layers, tops)):
-        paths: list[np.ndarray] = []
+        parts: list[np.ndarray] = []
+        counts: list[int] = []
         feats: list[int] = []
         inside: list[bool] = []
         if i == 0:
             brim, skirt = adhesion_loops(layer, shifts, profile)
             for loops, feat in ((skirt, Feature.SKIRT), (brim, Feature.BRIM)):
-                ordered, pos = order_loops(loops, pos, "nearest", pos)
-                paths.extend(ordered)
+                ordered, pos = order_loops(loops, pos, "nearest")
+                parts.extend(ordered)
+                counts.extend(len(lp) for lp in ordered)
                 feats.extend([feat] * len(ordered))
                 inside.extend([False] * len(ordered))
+        blocks: dict[int, _Block] = {}
         units = [(c, k) for c in range(len(shifts)) for k in range(len(layer.islands))]
         while units:
             best = min(range(len(units)), key=lambda u: _distance(layer.islands[units[u][1]], shifts[units[u][0]], pos))
             c, k = units.pop(best)
-            isl = layer.islands[k]
-            rear = np.array([profile.bed_x / 2.0, 1e4]) + shifts[c]
-            p, f, ins, pos = _island_paths(isl, shifts[c], pos, profile, rear)
-            paths.extend(p)
-            feats.extend(f)
-            inside.extend(ins)
-        plans.append(LayerPlan(i, float(top), float(top - prev_top), paths, np.asarray(feats, dtype=np.int64),
-                               np.asarray(inside, dtype=bool)))
+            if k not in blocks:
+                blocks[k] = _island_block(layer.islands[k], pos - shifts[c], profile)
+            block = blocks[k]
+            parts.append(block.points + shifts[c])
+            counts.extend(block.counts)
+            feats.extend(block.features)
+            inside.extend(block.inside)
+            pos = block.end + shifts[c]
+        points = np.concatenate(parts) if parts else np.zeros((0, 2))
+        plans.append(LayerPlan(i, float(top), float(top - prev_top), points, np.asarray(counts, dtype=np.int64),
+                               np.asarray(feats, dtype=np.int64), np.asarray(inside, dtype=bool)))
         prev_top = float(top)
         if progress is not None:
             progress("order", i + 1, len(layers))

@@ -56,4 +56,4 @@ def _fit(length: float, size: float, gap: float) -> int:
     """How many parts of `size` with `gap` between them fit along `length`."""
     if length < size - 1e-9:
         return 0
-    return int(math.floor((length - size) / (size + gap) + 1e-9)) + 1
+    return math.floor((length - size) / (size + gap) + 1e-9) + 1

@@ -110,6 +110,7 @@ class Profile:
     retract_speed: float
     retract_min_travel: float
     z_hop: float
+    combing: bool
     fan_start_layer: int
     fan_speed: float
     skirt_loops: int
@@ -230,8 +231,10 @@ def load_profile(path: str | os.PathLike[str] | None = None, overrides: dict[str
     missing = [k for k in _TYPES if k not in values]
     if missing:
         raise ProfileError(f"profile is missing options: {', '.join(missing)}")
-    if values["line_width"] < 0.5 * values["nozzle_diameter"]:
-        raise ProfileError("option 'line_width' must have minimum of half the nozzle_diameter")
-    if values["layer_height"] > 0.8 * values["nozzle_diameter"]:
-        raise ProfileError("option 'layer_height' must have maximum of 0.8 x nozzle_diameter")
+    nozzle = values["nozzle_diameter"]
+    for key, low, high in (("line_width", 0.5, 2.0), ("layer_height", 0.0, 0.8), ("first_layer_height", 0.0, 0.8)):
+        if values[key] < low * nozzle:
+            raise ProfileError(f"option '{key}' must have minimum of {low:g} x nozzle_diameter = {low * nozzle:g}")
+        if values[key] > high * nozzle:
+            raise ProfileError(f"option '{key}' must have maximum of {high:g} x nozzle_diameter = {high * nozzle:g}")
     return Profile(**values)

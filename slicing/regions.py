@@ -41,13 +41,13 @@ def offset(paths: IntPaths, delta_mm: float, join: int = pyclipper.JT_MITER) -> 
 
 
 def boolean(subject: IntPaths, clip: IntPaths, op: int) -> IntPaths:
-    """Boolean operation between two sets of closed paths (non-zero fill)."""
+    """Boolean operation (pyclipper CT_*) between two sets of closed paths, non-zero fill; empty sets allowed."""
+    if op == pyclipper.CT_UNION:
+        return pyclipper_union(subject + clip)
     if not subject:
-        return [] if op != pyclipper.CT_UNION else pyclipper_union(clip)
+        return []
     if not clip:
-        if op in (pyclipper.CT_INTERSECTION,):
-            return []
-        return subject if op != pyclipper.CT_UNION else pyclipper_union(subject)
+        return [] if op == pyclipper.CT_INTERSECTION else subject
     pc = pyclipper.Pyclipper()
     pc.AddPaths(subject, pyclipper.PT_SUBJECT, True)
     pc.AddPaths(clip, pyclipper.PT_CLIP, True)

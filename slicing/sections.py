@@ -8,24 +8,32 @@ fill) with pyclipper into outers (CCW) and holes (CW). Units: millimetres.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-import pyclipper
 import trimesh
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
-_SCALE = 1e6  # clipper integer units per mm
-_COLLINEAR_MM = 1e-3  # points closer than this to the line of their neighbours are dropped
-_MIN_AREA_MM2 = 1e-6  # polygons smaller than this are slivers
+from slicing.loops import assemble_loops
+from slicing.section_union import polygon_area, union_layers
+
+__all__ = [
+    "layer_tops",
+    "mid_planes",
+    "polygon_area",
+    "section_loops",
+    "slice_mesh",
+    "slice_mesh_report",
+    "union_layers",
+]
+
 _NUDGE_MM = 1e-6  # a plane through a vertex is moved up by this much
-_JOIN_MM = 5.0  # an open chain whose ends are closer than this is closed
+_PACK_LIMIT = 2.0**62  # (edge key, plane) pairs are packed into one int64 below this
 
 # For a triangle whose corners are above the plane as bits (c0 | c1<<1 | c2<<2), the edge (j -> j+1) that goes
 # down through the plane and the one that goes up. Codes 0 and 7 never occur (no crossing).
 _DOWN = np.array([-1, 0, 1, 1, 2, 0, 2, -1], dtype=np.int64)
 _UP = np.array([-1, 2, 0, 2, 1, 1, 0, -1], dtype=np.int64)
+_DOWN_NEXT = (_DOWN + 1) % 3
+_UP_NEXT = (_UP + 1) % 3
+_DOWN[[0, 7]] = _UP[[0, 7]] = _DOWN_NEXT[[0, 7]] = _UP_NEXT[[0, 7]] = 0  # no crossing: never used
 
 
 def layer_tops(height: float, first_layer: float, layer_height: float) -> np.ndarray:
@@ -56,7 +64,7 @@ def slice_mesh_report(mesh: trimesh.Trimesh, plane_z: np.ndarray) -> tuple[list[
     """Sections as in `slice_mesh`, plus the number of open chains found (non-zero only for open meshes)."""
     planes = np.asarray(plane_z, dtype=np.float64).reshape(-1)
     loops, n_open = section_loops(np.asarray(mesh.vertices), np.asarray(mesh.faces), planes)
-    return [_clean_layer(layer) for layer in loops], n_open
+    return union_layers(loops), n_open
 
 
 def section_loops(
@@ -68,51 +76,67 @@ def section_loops(
     if n_planes == 0 or len(faces) == 0:
         return out, 0
     order = np.argsort(plane_z, kind="stable")
-    planes = _nudge(plane_z[order], vertices[:, 2])
+    vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
-    fz = vertices[:, 2][faces]
-    lo = np.searchsorted(planes, fz.min(axis=1), side="right")
-    count = np.searchsorted(planes, fz.max(axis=1), side="left") - lo
+    planes = _nudge(plane_z[order], vertices[:, 2])
+    if np.any(planes[1:] < planes[:-1]):  # a nudged plane passed a neighbour closer than the nudge
+        resort = np.argsort(planes, kind="stable")
+        planes, order = planes[resort], order[resort]
+    vx, vy, vz = (np.ascontiguousarray(vertices[:, k]) for k in range(3))  # 1-D gathers are the fast ones
+    flat = faces.reshape(-1)
+    z0, z1, z2 = vz[flat[0::3]], vz[flat[1::3]], vz[flat[2::3]]
+    zmin = np.minimum(np.minimum(z0, z1), z2)
+    zmax = np.maximum(np.maximum(z0, z1), z2)
+    lo = np.searchsorted(planes, zmin, side="right")
+    count = np.searchsorted(planes, zmax, side="left") - lo
     hit = np.flatnonzero(count > 0)
     if len(hit) == 0:
         return out, 0
+    # which corners are above the plane: all but the lowest below the middle corner, only the highest above it
+    zmin, zmax, z0, z1, z2 = zmin[hit], zmax[hit], z0[hit], z1[hit], z2[hit]
+    zmid = z0 + z1 + z2 - zmin - zmax
+    code = np.empty((len(hit), 2), dtype=np.int8)
+    code[:, 0] = (z0 > zmin) + 2 * (z1 > zmin) + 4 * (z2 > zmin)
+    code[:, 1] = (z0 >= zmax) + 2 * (z1 >= zmax) + 4 * (z2 >= zmax)
     count = count[hit]
     total = int(count.sum())
-    tri = np.repeat(hit, count)
+    local = np.repeat(np.arange(len(hit)), count)
     first = np.cumsum(count) - count
     plane = np.repeat(lo[hit] - first, count) + np.arange(total)
     pz = planes[plane]
-    ftz = fz[tri]
-    code = (ftz[:, 0] > pz) + 2 * (ftz[:, 1] > pz) + 4 * (ftz[:, 2] > pz)
-    j_down = _DOWN[code]
-    j_up = _UP[code]
-    ftri = faces[tri]
-    rows = np.arange(total)
-    a = ftri[rows, j_down]
-    b = ftri[rows, (j_down + 1) % 3]
-    za, zb = vertices[a, 2], vertices[b, 2]
-    t = (pz - za) / (zb - za)
-    start = vertices[a, :2] + t[:, None] * (vertices[b, :2] - vertices[a, :2])
-    # name crossing points by (edge, plane): key of the undirected edge, then plane index
+    pair_code = code.reshape(-1)[2 * local + (pz > zmid[local])]
+    row = 3 * hit[local]
+    a = flat[row + _DOWN[pair_code]]
+    b = flat[row + _DOWN_NEXT[pair_code]]
+    c = flat[row + _UP[pair_code]]
+    d = flat[row + _UP_NEXT[pair_code]]
+    start = _crossings(vx, vy, vz, a, b, pz)
     nv = np.int64(len(vertices))
-    c = ftri[rows, j_up]
-    d = ftri[rows, (j_up + 1) % 3]
     start_edge = np.minimum(a, b) * nv + np.maximum(a, b)
     end_edge = np.minimum(c, d) * nv + np.maximum(c, d)
-    edge_keys, inverse = np.unique(np.concatenate([start_edge, end_edge]), return_inverse=True)
     n_p = np.int64(n_planes)
-    start_key = inverse[:total] * n_p + plane
-    end_key = inverse[total:] * n_p + plane
-    succ = _match(start_key, end_key)
+    if float(nv) * float(nv) * float(n_p) >= _PACK_LIMIT:  # too many vertices to pack (edge, plane) in 64 bits
+        numbered = np.unique(np.concatenate([start_edge, end_edge]), return_inverse=True)[1]
+        start_edge, end_edge = numbered[:total], numbered[total:]
+    succ = _match(start_edge * n_p + plane, end_edge * n_p + plane)
 
     def end_points(seg: np.ndarray) -> np.ndarray:
         """Point where segments `seg` leave their triangle (needed only at the ends of open chains)."""
-        ce, de = c[seg], d[seg]
-        zc, zd = vertices[ce, 2], vertices[de, 2]
-        te = (pz[seg] - zc) / (zd - zc)
-        return vertices[ce, :2] + te[:, None] * (vertices[de, :2] - vertices[ce, :2])
+        return _crossings(vx, vy, vz, c[seg], d[seg], pz[seg])
 
-    return _assemble(start, plane, succ, n_planes, order, out, end_points)
+    return assemble_loops(start, plane, succ, n_planes, order, out, end_points)
+
+
+def _crossings(
+    vx: np.ndarray, vy: np.ndarray, vz: np.ndarray, a: np.ndarray, b: np.ndarray, pz: np.ndarray
+) -> np.ndarray:
+    """(n, 2) points where edges a -> b cross heights pz (each edge strictly spans its height)."""
+    xa, ya, za = vx[a], vy[a], vz[a]
+    t = (pz - za) / (vz[b] - za)
+    out = np.empty((len(a), 2))
+    out[:, 0] = xa + t * (vx[b] - xa)
+    out[:, 1] = ya + t * (vy[b] - ya)
+    return out
 
 
 def _nudge(planes: np.ndarray, z: np.ndarray) -> np.ndarray:
@@ -130,129 +154,26 @@ def _nudge(planes: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 def _match(start_key: np.ndarray, end_key: np.ndarray) -> np.ndarray:
     """Successor segment of each segment (-1 at an open end): the k-th end at a point meets the k-th start."""
-    s_order = np.argsort(start_key, kind="stable")
-    s_sorted = start_key[s_order]
-    e_order = np.argsort(end_key, kind="stable")
-    e_sorted = end_key[e_order]
+    s_order, s_sorted = _argsort_keys(start_key)
+    e_order, e_sorted = _argsort_keys(end_key)
+    succ = np.full(len(start_key), -1, dtype=np.int64)
+    if np.array_equal(s_sorted, e_sorted):  # closed manifold sections: every point starts and ends once
+        succ[e_order] = s_order
+        return succ
     rank = np.arange(len(e_sorted)) - np.searchsorted(e_sorted, e_sorted, side="left")
     pos = np.searchsorted(s_sorted, e_sorted, side="left") + rank
     ok = pos < len(s_sorted)
     ok[ok] = s_sorted[pos[ok]] == e_sorted[ok]
-    succ = np.full(len(start_key), -1, dtype=np.int64)
     succ[e_order[ok]] = s_order[pos[ok]]
     return succ
 
 
-def _assemble(
-    start: np.ndarray,
-    plane: np.ndarray,
-    succ: np.ndarray,
-    n_planes: int,
-    order: np.ndarray,
-    out: list[list[np.ndarray]],
-    end_points: Callable[[np.ndarray], np.ndarray],
-) -> tuple[list[list[np.ndarray]], int]:
-    """Order segments along their chains (pointer jumping) and cut the point array into per-plane loops."""
-    n = len(succ)
-    linked = succ >= 0
-    src = np.flatnonzero(linked)
-    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, succ[src])), shape=(n, n))
-    n_comp, label = connected_components(graph, directed=True, connection="weak")
-    has_pred = np.zeros(n, dtype=bool)
-    has_pred[succ[src]] = True
-    heads = np.flatnonzero(~has_pred)
-    rep = np.empty(n_comp, dtype=np.int64)
-    rep[label] = np.arange(n)
-    is_open = np.zeros(n_comp, dtype=bool)
-    is_open[label[heads]] = True
-    rep[label[heads]] = heads
-    # cut each cycle just before its representative, then rank every segment by its distance to the chain end
-    pred = np.full(n, -1, dtype=np.int64)
-    pred[succ[src]] = src
-    nxt = np.where(linked, succ, np.arange(n))
-    cut = pred[rep[~is_open]]
-    nxt[cut] = cut
-    dist = (nxt != np.arange(n)).astype(np.int64)
-    while True:
-        nn = nxt[nxt]
-        if np.array_equal(nn, nxt):
-            break
-        dist += dist[nxt]
-        nxt = nn
-    size = np.bincount(label, minlength=n_comp)
-    offset = np.cumsum(size) - size
-    position = offset[label] + (size[label] - 1 - dist)
-    seq = np.empty(n, dtype=np.int64)
-    seq[position] = np.arange(n)
-    points = start[seq]
-    comp_plane = order[plane[rep]]
-    n_open = int(is_open.sum())
-    open_chains: dict[int, list[np.ndarray]] = {}
-    open_comp = np.flatnonzero(is_open)
-    tail_points = end_points(seq[offset[open_comp] + size[open_comp] - 1])
-    tail_of = dict(zip(open_comp.tolist(), tail_points))
-    for k in np.argsort(comp_plane, kind="stable"):
-        pts = points[offset[k] : offset[k] + size[k]]
-        if is_open[k]:
-            open_chains.setdefault(int(comp_plane[k]), []).append(np.vstack([pts, tail_of[k]]))
-        elif len(pts) >= 3:
-            out[comp_plane[k]].append(pts)
-    for p, chains in open_chains.items():
-        out[p].extend(_close_chains(chains))
-    return out, n_open
-
-
-def _close_chains(chains: list[np.ndarray]) -> list[np.ndarray]:
-    """Join each open chain's end to the nearest other start when that is nearer than its own start, then close
-    chains whose remaining gap is under _JOIN_MM or a quarter of their length; drop the rest (stray pieces)."""
-    pending = [c for c in chains if len(c) >= 2]
-    closed: list[np.ndarray] = []
-    while pending:
-        cur = pending.pop()
-        while pending:
-            gap_self = float(np.hypot(*(cur[0] - cur[-1])))
-            starts = np.array([c[0] for c in pending])
-            d = np.hypot(*(starts - cur[-1]).T)
-            best = int(np.argmin(d))
-            if d[best] >= gap_self:
-                break
-            cur = np.concatenate([cur, pending.pop(best)])
-        length = float(np.sum(np.hypot(*np.diff(cur, axis=0).T)))
-        gap = float(np.hypot(*(cur[0] - cur[-1])))
-        if len(cur) >= 3 and (gap < _JOIN_MM or gap < 0.25 * length):
-            closed.append(cur)
-    return closed
-
-
-def _clean_layer(loops: list[np.ndarray]) -> list[np.ndarray]:
-    """Non-zero union of one layer's loops: outers CCW, holes CW, strictly simple, no slivers or collinear points."""
-    if not loops:
-        return []
-    paths = pyclipper.CleanPolygons([np.rint(loop * _SCALE).astype(np.int64) for loop in loops],
-                                    _COLLINEAR_MM * _SCALE)
-    clipper = pyclipper.Pyclipper()
-    clipper.StrictlySimple = True
-    for path in paths:
-        if len(path) >= 3:
-            try:
-                clipper.AddPath(path, pyclipper.PT_SUBJECT, True)
-            except pyclipper.ClipperException:  # a degenerate path (all points collinear)
-                continue
-    try:
-        result = clipper.Execute(pyclipper.CT_UNION, pyclipper.PFT_NONZERO, pyclipper.PFT_NONZERO)
-    except pyclipper.ClipperException:  # nothing valid was added
-        return []
-    polygons = []
-    for path in result:
-        if len(path) < 3:
-            continue
-        poly = np.asarray(path, dtype=np.float64) / _SCALE
-        if abs(polygon_area(poly)) >= _MIN_AREA_MM2:
-            polygons.append(poly)
-    return polygons
-
-
-def polygon_area(poly: np.ndarray) -> float:
-    """Signed area of a closed polygon given without its repeated first point (positive when CCW)."""
-    x, y = poly[:, 0], poly[:, 1]
-    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+def _argsort_keys(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(order, sorted keys) of non-negative int64 keys; packs the index into the low bits for a plain sort."""
+    n = len(key)
+    bits = max(int(n).bit_length(), 1)
+    if n and int(key.max()) < (1 << (63 - bits)):
+        packed = np.sort((key << bits) | np.arange(n, dtype=np.int64))
+        return packed & ((1 << bits) - 1), packed >> bits
+    order = np.argsort(key)
+    return order, key[order]

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from slicing.errors import MeshError
+from slicing.estimate import MotionLimits, estimate_time
 from slicing.gcode_writer import header, write_program
 from slicing.layers import build_layers
 from slicing.mesh import LoadedMesh, load_mesh, place_on_bed
 from slicing.planner import plan_layers
 from slicing.profile import Profile, load_profile
 from slicing.sections import layer_tops, mid_planes, slice_mesh
+from slicing.toolpath import Feature
 
 Progress = Callable[[str, int, int], None]
 
@@ -32,10 +34,8 @@ class SliceResult:
     bounds: tuple[float, float, float, float, float, float]
 
 
-def motion_limits(profile: Profile):  # -> slicing.estimate.MotionLimits
+def motion_limits(profile: Profile) -> MotionLimits:
     """The estimator's machine limits from the profile."""
-    from slicing.estimate import MotionLimits
-
     return MotionLimits(
         max_feedrate=(profile.max_feedrate_x, profile.max_feedrate_y, profile.max_feedrate_z, profile.max_feedrate_e),
         acceleration=profile.acceleration,
@@ -88,8 +88,6 @@ def slice_mesh_to_gcode(loaded: LoadedMesh, profile: Profile, copies: int = 1,
     layers = build_layers(sections, profile, progress)
     plans = plan_layers(layers, tops, shifts, profile, progress)
     program = write_program(plans, profile, progress)
-    from slicing.estimate import estimate_time
-
     seconds = float(estimate_time(program.moves, motion_limits(profile)))
     grams = program.filament_mm * profile.filament_area * profile.filament_density / 1000.0
     warnings = list(loaded.warnings)
@@ -100,6 +98,12 @@ def slice_mesh_to_gcode(loaded: LoadedMesh, profile: Profile, copies: int = 1,
             f"{len(thin)} layers have parts narrower than the {profile.line_width:g} mm line width "
             f"({total:.1f} mm² not printed, first at layer {thin[0][0]})"
         )
+    if plans:
+        first = set(plans[0].features.tolist())
+        if profile.skirt_loops > 0 and Feature.SKIRT not in first:
+            warnings.append("skirt left out: it would not fit on the bed around the part")
+        if profile.brim_width > 0 and Feature.BRIM not in first:
+            warnings.append("brim left out: it would not fit on the bed around the part")
     empty = sum(1 for layer in layers if not layer.islands)
     if empty:
         warnings.append(f"{empty} layers have no printable area")

@@ -55,5 +55,5 @@ def test_bench_without_curaengine_says_how_to_install_and_prints_printloop_figur
     assert "apt-get install -y cura-engine" in proc.stdout
     rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("20mm-xyz-cube")]
     assert len(rows) == 1 and rows[0][1] == "printloop"
-    assert rows[0][3] == "100"  # layers
-    assert 1.0 < float(rows[0][5]) < 1.6  # filament metres for a 20 mm cube at 20 % infill
+    assert rows[0][4] == "100"  # layers
+    assert 1.0 < float(rows[0][6]) < 1.6  # filament metres for a 20 mm cube at 20 % infill

@@ -94,7 +94,7 @@ def test_estimate_lies_between_length_over_feed_and_stopping_after_every_move(st
     stop_each = sum(estimate_time(rows[[i, i + 1]], limits) for i in range(len(steps)))
     assert cruise_only - 1e-9 <= t <= stop_each + 1e-9
     fast = MotionLimits(acceleration=1e9, travel_acceleration=1e9, retract_acceleration=1e9,
-                        max_feedrate=(1e4, 1e4, 1e4, 1e4), max_acceleration=(1e12, 1e12, 1e12, 1e12))
+                        max_feedrate=(1e12, 1e12, 1e12, 1e12), max_acceleration=(1e12, 1e12, 1e12, 1e12))
     assert estimate_time(rows, fast) == pytest.approx(cruise_only, rel=1e-3, abs=1e-6)
 
 

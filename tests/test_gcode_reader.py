@@ -299,3 +299,46 @@ def test_messages_malformed_numbers_and_bare_letters():
     m = parse_moves("M117 Layer X of 12 E9\nG1 X1.2.3 Y4 E1\nG1 X7 Y-\nG28 X Y\nG1 X3 E2\n")
     assert m.xyzef[1:, :4].tolist() == [[0, 4, 0, 1], [7, 4, 0, 1], [0, 0, 0, 1], [3, 0, 0, 2]]
     assert m.line.tolist() == [-1, 1, 2, 3, 4]
+
+
+def test_crlf_line_ends_lower_case_and_tabs():
+    job = read_gcode(";LAYER:0\r\ng1 z0.2 f600\r\n;TYPE:WALL-OUTER\r\nG1\tX10\tY0\tE1.5\r\n")
+    (layer,) = job.layers
+    assert layer.z == pytest.approx(0.2)
+    assert layer.segments.tolist() == [[0, 0, 10, 0]]
+    assert layer.extrusion.tolist() == [1.5]
+    assert layer.feature.tolist() == [Feature.WALL_OUTER]
+
+
+def _reference_moves(text: str) -> np.ndarray:
+    """Line-by-line reference for absolute-XYZ files (G0/G1, G28, G92 E, M82/M83): the xyzef rows."""
+    pos, e_reg, e_abs, feed, rel_e = [0.0, 0.0, 0.0], 0.0, 0.0, 25.0, False
+    rows = [[0.0, 0.0, 0.0, 0.0, 25.0]]
+    for raw in text.splitlines():
+        code = raw.split(";", 1)[0].split()
+        if not code:
+            continue
+        words = {w[0].upper(): float(w[1:]) for w in code[1:] if len(w) > 1}
+        cmd = code[0].upper()
+        if cmd in ("M82", "M83"):
+            rel_e = cmd == "M83"
+        elif cmd == "G92" and "E" in words:
+            e_reg = words["E"]
+        elif cmd == "G28":
+            pos = [0.0, 0.0, 0.0]
+            rows.append([*pos, e_abs, feed])
+        elif cmd in ("G0", "G1"):
+            feed = words.get("F", feed * 60) / 60
+            pos = [words.get(a, p) for a, p in zip("XYZ", pos)]
+            if "E" in words:
+                new = e_reg + words["E"] if rel_e else words["E"]
+                e_abs += new - e_reg
+                e_reg = new
+            rows.append([*pos, e_abs, feed])
+    return np.array(rows)
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_parse_moves_matches_a_line_by_line_reference_on_peer_gcode(name):
+    text = (GCODE_SAMPLES / name).read_text()
+    np.testing.assert_allclose(parse_moves(text).xyzef, _reference_moves(text), atol=1e-9)

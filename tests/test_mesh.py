@@ -8,7 +8,7 @@ import pytest
 import trimesh
 
 from slicing.errors import MeshError
-from slicing.mesh import LoadedMesh, edge_counts, load_mesh, place_on_bed
+from slicing.mesh import LoadedMesh, edge_counts, load_mesh, orient_faces, place_on_bed
 from tests.conftest import MODELS
 
 BED = (220.0, 220.0, 250.0)
@@ -214,3 +214,48 @@ def test_place_at_a_given_centre_and_refuse_off_bed_centre() -> None:
     assert np.allclose(placed.bounds, [[45, 50, 0], [55, 70, 30]])
     with pytest.raises(MeshError, match="leaves the 220 x 220 x 250 mm bed"):
         place_on_bed(box, BED, center=(2.0, 60.0))
+
+
+def test_orient_faces_rewinds_random_flips_and_inside_out_bodies() -> None:
+    rng = np.random.default_rng(7)
+    a = trimesh.creation.icosphere(subdivisions=2, radius=5.0)
+    b = trimesh.creation.box(extents=(4, 4, 4))
+    b.apply_translation((20, 0, 0))
+    faces_b = b.faces[:, ::-1] + len(a.vertices)  # second body inside out
+    vertices = np.vstack([a.vertices, b.vertices])
+    faces = np.vstack([a.faces, faces_b])
+    flipped = rng.random(len(faces)) < 0.3
+    faces[flipped] = faces[flipped, ::-1]
+    oriented, count = orient_faces(vertices, faces)
+    fixed = trimesh.Trimesh(vertices, oriented, process=False)
+    assert fixed.is_winding_consistent
+    assert count == int(np.sum(np.any(oriented != faces, axis=1)))
+    for body in fixed.split(only_watertight=False):
+        assert body.volume > 0
+    assert fixed.volume == pytest.approx(a.volume + 64.0, rel=1e-9)
+
+
+def test_bunny_is_rewound_consistently_without_trimesh_repair(loaded: dict[str, LoadedMesh]) -> None:
+    lm = loaded["bunny_mm.stl"]
+    assert any("fixed winding" in r for r in lm.repairs)
+    assert lm.mesh.is_winding_consistent
+    assert lm.mesh.volume > 700_000
+
+
+def test_nan_coordinates_are_refused(tmp_path: Path) -> None:
+    box = _box()
+    data = bytearray(box.export(file_type="stl"))
+    corners = np.frombuffer(bytes(data[84:]), dtype=np.dtype(
+        [("n", "<f4", (3,)), ("v", "<f4", (3, 3)), ("a", "<u2")])).copy()
+    corners["v"][2, 1, 0] = np.nan
+    path = tmp_path / "nan.stl"
+    path.write_bytes(bytes(data[:84]) + corners.tobytes())
+    with pytest.raises(MeshError, match=r"nan\.stl has 1 vertices with NaN or infinite coordinates"):
+        load_mesh(path)
+
+
+def test_binary_stl_with_zero_triangles_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "none.stl"
+    path.write_bytes(b"\0" * 80 + np.uint32(0).tobytes())
+    with pytest.raises(MeshError, match=r"none\.stl has no triangles"):
+        load_mesh(path)

@@ -72,3 +72,19 @@ def test_override_syntax():
     assert parse_override("infill_density=30") == ("infill_density", "30")
     with pytest.raises(ProfileError):
         parse_override("infill_density")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "fitting_nozzle"),
+    [
+        ({"layer_height": "0.35"}, "layer_height", "0.8"),
+        ({"first_layer_height": "0.5"}, "first_layer_height", "0.8"),
+        ({"line_width": "0.15", "layer_height": "0.1", "first_layer_height": "0.1"}, "line_width", "0.25"),
+        ({"line_width": "1.0"}, "line_width", "0.8"),
+    ],
+)
+def test_sizes_are_checked_against_the_nozzle(overrides, key, fitting_nozzle):
+    with pytest.raises(ProfileError, match=f"'{key}' must have (minimum|maximum) of .* x nozzle_diameter"):
+        load_profile(overrides=overrides)
+    fitted = load_profile(overrides={**overrides, "nozzle_diameter": fitting_nozzle})
+    assert fitted.nozzle_diameter == float(fitting_nozzle)

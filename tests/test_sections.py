@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slicing.mesh import load_mesh, place_on_bed
-from slicing.sections import layer_tops, mid_planes, polygon_area, section_loops, slice_mesh, slice_mesh_report
+from slicing.sections import (
+    layer_tops,
+    mid_planes,
+    polygon_area,
+    section_loops,
+    slice_mesh,
+    slice_mesh_report,
+)
 from tests.conftest import MODELS
 
 BED = (220.0, 220.0, 250.0)
@@ -83,7 +90,7 @@ def test_section_area_times_layer_height_matches_volume(sliced: dict, name: str)
 
 
 def test_cube_outline_is_the_square_on_every_layer(sliced: dict) -> None:
-    mesh, _, sections, _ = sliced["20mm-xyz-cube.stl"]
+    _mesh, _, sections, _ = sliced["20mm-xyz-cube.stl"]
     square = np.array([[100.0, 100.0], [120.0, 100.0], [120.0, 120.0], [100.0, 120.0]])
     for layer in sections:
         outer = max(layer, key=polygon_area)
@@ -110,7 +117,7 @@ def test_generated_cube_has_400_mm2_on_every_layer(tmp_path) -> None:
 
 
 def test_torus_section_has_a_clockwise_hole(sliced: dict) -> None:
-    mesh, _, sections, _ = sliced["torus_mm.stl"]
+    _mesh, _, sections, _ = sliced["torus_mm.stl"]
     middle = sections[len(sections) // 2]
     assert len(middle) == 2
     areas = sorted(polygon_area(p) for p in middle)
@@ -209,3 +216,94 @@ def test_random_cylinders_and_tubes_have_their_analytic_section(r: float, h: flo
         areas = sorted(polygon_area(p) for p in layer)
         assert areas[0] == pytest.approx(-math.pi * r_in**2, rel=0.01)
         assert areas[1] == pytest.approx(math.pi * r * r, rel=0.01)
+
+
+def test_open_hole_chain_with_a_wide_gap_is_dropped_not_cut() -> None:
+    outer = trimesh.creation.box(extents=(20, 20, 10))
+    inner = trimesh.creation.box(extents=(8, 8, 10))
+    inner_walls = inner.faces[np.abs(inner.face_normals[:, 2]) < 0.5][:, ::-1]  # facing inwards: a hole
+    vertices = np.vstack([outer.vertices, inner.vertices])
+    faces = np.vstack([outer.faces, inner_walls[1:] + len(outer.vertices)])  # one triangle of the hole missing
+    sections, n_open = slice_mesh_report(trimesh.Trimesh(vertices, faces, process=False), np.array([-1.0, 1.0]))
+    assert n_open == 2
+    for layer in sections:
+        assert len(layer) == 1 and polygon_area(layer[0]) == pytest.approx(400.0)
+    whole = np.vstack([outer.faces, inner_walls + len(outer.vertices)])
+    layer = slice_mesh(trimesh.Trimesh(vertices, whole, process=False), np.array([0.0]))[0]
+    assert sorted(round(polygon_area(p), 6) for p in layer) == [-64.0, 400.0]
+
+
+def test_edge_numbering_fallback_for_huge_meshes_gives_the_same_sections(monkeypatch: pytest.MonkeyPatch) -> None:
+    import slicing.sections as sections_module
+
+    mesh = trimesh.creation.annulus(r_min=3.0, r_max=8.0, height=6.0, sections=48)
+    planes = np.linspace(-2.5, 2.5, 7)
+    packed = slice_mesh(mesh, planes)
+    monkeypatch.setattr(sections_module, "_PACK_LIMIT", 0.0)
+    numbered = slice_mesh(mesh, planes)
+    assert len(packed) == len(numbered) == 7
+    for a, b in zip(packed, numbered):
+        assert len(a) == len(b) == 2
+        assert all(np.array_equal(p, q) for p, q in zip(a, b))
+
+
+def test_key_sort_falls_back_to_argsort_for_wide_keys() -> None:
+    from slicing.sections import _argsort_keys
+
+    keys = np.array([2**61, 5, 2**60, 7, 5], dtype=np.int64)
+    order, ordered = _argsort_keys(keys)
+    assert np.array_equal(ordered, np.sort(keys)) and np.array_equal(keys[order], ordered)
+    small = np.array([9, 3, 3, 1], dtype=np.int64)
+    order, ordered = _argsort_keys(small)
+    assert np.array_equal(ordered, [1, 3, 3, 9]) and np.array_equal(small[order], ordered)
+
+
+SHAPES = {
+    "sphere": lambda: trimesh.creation.icosphere(subdivisions=3, radius=10.0),
+    "box": lambda: trimesh.creation.box(extents=(14.0, 9.0, 5.0)),
+    "capsule": lambda: trimesh.creation.capsule(height=12.0, radius=4.0),
+    "tube": lambda: trimesh.creation.annulus(r_min=3.0, r_max=7.0, height=10.0, sections=40),
+}
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.sampled_from(sorted(SHAPES)), seed=st.integers(0, 2**32 - 1), n_planes=st.integers(1, 12))
+def test_section_areas_match_trimesh_sections_of_randomly_tilted_solids(shape: str, seed: int,
+                                                                       n_planes: int) -> None:
+    mesh = SHAPES[shape]()
+    rng = np.random.default_rng(seed)
+    mesh.apply_transform(trimesh.transformations.random_rotation_matrix(rng.random(3)))
+    lo, hi = mesh.bounds[:, 2]
+    planes = np.sort(rng.uniform(lo + 0.01, hi - 0.01, n_planes))
+    ours = slice_mesh(mesh, planes)
+    theirs = mesh.section_multiplane(plane_origin=[0, 0, 0], plane_normal=[0, 0, 1], heights=planes)
+    for layer, path in zip(ours, theirs):
+        assert_well_formed(layer)
+        expected = 0.0 if path is None else path.area
+        assert sum(polygon_area(p) for p in layer) == pytest.approx(expected, rel=1e-3, abs=1e-3)
+
+
+def test_two_sided_stray_triangle_does_not_disturb_the_section() -> None:
+    box = trimesh.creation.box(extents=(10, 10, 10))
+    n = len(box.vertices)
+    fin = np.array([[20.0, 0, -3], [24.0, 0, 3], [28.0, 2, -3]])
+    vertices = np.vstack([box.vertices, fin])
+    faces = np.vstack([box.faces, [[n, n + 1, n + 2], [n + 2, n + 1, n]]])  # a fin seen from both sides
+    sections, n_open = slice_mesh_report(trimesh.Trimesh(vertices, faces, process=False), np.array([0.0, 1.0]))
+    assert n_open == 0
+    for layer in sections:
+        assert len(layer) == 1
+        assert np.allclose(np.sort(layer[0], axis=0), np.sort(np.array(
+            [[-5.0, -5.0], [5.0, -5.0], [5.0, 5.0], [-5.0, 5.0]]), axis=0))
+
+
+def test_planes_closer_than_the_nudge_keep_their_own_sections() -> None:
+    cone = trimesh.creation.cone(radius=10, height=10, sections=64)
+    z = 4.0
+    cone.vertices[0, 2] = z  # a vertex exactly on the first plane: it is nudged past the second
+    planes = np.array([z, z + 1.5e-6, 7.0])
+    sections = slice_mesh(cone, planes)
+    assert [len(layer) for layer in sections] == [1, 1, 1]
+    areas = [polygon_area(layer[0]) for layer in sections]
+    assert areas[0] == pytest.approx(areas[1], rel=1e-4)
+    assert areas[2] < areas[0]

@@ -1,6 +1,8 @@
 """Camera: ArUco registration to bed mm, printed material visible where it is, newest layer distinguishable."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ import pytest
 from firmware_sim.camera import MARKER_DICT, MARKERS, CameraConfig, camera_matrix, encode_jpeg, render
 from firmware_sim.camera_markers import MARKER_SIZE, marker_corners
 from firmware_sim.deposition import Deposition
+from tests.test_sim_planner import gcode_moves, run
 
 T = 0.2
 W = 0.45
@@ -169,3 +172,44 @@ def test_spaghetti_is_visible_off_the_planned_path() -> None:
     bare = render(Deposition(), 3, cfg, np.random.default_rng(0))
     changed = np.abs(img.astype(int) - bare.astype(int)).max(axis=2) > 30
     assert changed.sum() > 500
+
+
+def test_a_cura_cube_job_shows_as_a_20_mm_square_where_it_was_printed(gcode_samples_dir: Path) -> None:
+    blocks = run(gcode_moves(gcode_samples_dir / "cube.cura.gcode"))
+    seg = np.array([[*b.start[:2], *b.end[:2], b.end[3] - b.start[3], b.end[2]] for b in blocks])
+    ext = seg[(seg[:, 4] > 1e-6) & (np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]) > 0)]
+    zs = np.unique(np.round(ext[:, 5], 3))
+    dep = Deposition()
+    prev = 0.0
+    for layer, z in enumerate(zs):
+        sel = ext[np.abs(ext[:, 5] - z) < 1e-3]
+        dep.deposit(sel[:, :4], sel[:, 4], float(z), float(z) - prev, layer)
+        prev = float(z)
+    assert 90 <= len(zs) <= 110 and float(dep.height.max()) == pytest.approx(20.0, abs=0.3)
+    cfg = CameraConfig()
+    img = decode(encode_jpeg(render(dep, len(zs) - 1, cfg, np.random.default_rng(0))))
+    # back to bed mm through the camera's homography; bright filament pixels form the cube's top
+    mm_to_quarter = np.array([[4.0, 0, 0], [0, 4.0, 0], [0, 0, 1]])   # bed 0..220 mm at 4 px/mm, row = y
+    top_down = cv2.warpPerspective(img, mm_to_quarter @ np.linalg.inv(camera_matrix(cfg)), (880, 880))
+    b, _g, r = (top_down[..., i].astype(int) for i in range(3))
+    ys, xs = np.nonzero((r > 120) & (r - b > 60))                        # filament-coloured pixels
+    assert xs.min() / 4 > ext[:, [0, 2]].min() - 1 and xs.max() / 4 < ext[:, [0, 2]].max() + 1   # cube + skirt
+    assert ys.min() / 4 > ext[:, [1, 3]].min() - 1 and ys.max() / 4 < ext[:, [1, 3]].max() + 1
+    ys, xs = np.nonzero((r > 190) & (r - b > 60))                        # the bright, newest top layer
+    top = ext[ext[:, 5] == zs[-1]]
+    assert xs.min() / 4 == pytest.approx(top[:, [0, 2]].min(), abs=1.0)
+    assert xs.max() / 4 == pytest.approx(top[:, [0, 2]].max(), abs=1.0)
+    assert ys.min() / 4 == pytest.approx(top[:, [1, 3]].min(), abs=1.0)
+    assert ys.max() / 4 == pytest.approx(top[:, [1, 3]].max(), abs=1.0)
+    assert 18.5 < (xs.max() - xs.min()) / 4 < 20.5                       # 20 mm cube, edges anti-aliased
+
+
+def test_bad_camera_settings_name_the_option() -> None:
+    from firmware_sim.camera import CameraConfigError
+
+    with pytest.raises(CameraConfigError, match="resolution"):
+        CameraConfig(resolution=(0, 480))
+    with pytest.raises(CameraConfigError, match="jpeg_quality"):
+        CameraConfig(jpeg_quality=101)
+    with pytest.raises(CameraConfigError, match="view"):
+        CameraConfig(view=(10.0, 0.0, 5.0, 100.0))

@@ -24,7 +24,7 @@ def squares(layers: int, z0: float = 0.2, h: float = 0.2) -> list[str]:
 
 def test_bad_fault_spec_exits_2_with_one_line():
     out = subprocess.run([sys.executable, "-m", "controller", "sim", "--faults", "clog@x"], cwd=REPO,
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 2
     assert out.stdout == ""
     assert out.stderr.strip().count("\n") == 0
@@ -103,3 +103,44 @@ def test_link_faults_repeat_exactly_for_a_seed_and_differ_for_another():
     assert a == b
     assert a != c
     assert {"drop_ok", "resend", "busy_storm"} <= {k for k, _ in a}
+
+
+def test_corruption_on_the_link_shows_as_errors_and_is_recorded():
+    with running_sim("--speed", "max", "--seed", "3", "--faults", "corrupt_rx=0.03") as sim:
+        ser = sim.open()
+        ser.timeout = 0.3
+        seen = []
+        n = 1
+        for _ in range(120):
+            if n > 40:
+                break
+            ser.write(checksum_line(n, f"G1 X{n} F6000"))
+            while True:
+                raw = ser.readline()
+                if not raw:
+                    ser.write(b"\n")  # a corrupted newline left a partial line: end it
+                    break
+                seen.append(raw)
+                if raw.startswith(b"Resend:"):
+                    n = int(raw.split()[1])
+                    break
+                if raw.startswith(b"ok N"):
+                    n += 1
+                    break
+        st = sim.status()
+    assert any(r.startswith(b"Error:") for r in seen)
+    assert st["fault_counts"]["corrupt_rx"] >= 5
+    assert all(f["fault"] == "corrupt_rx" for f in st["faults_fired"])
+
+
+def test_reopening_the_port_after_a_thermal_runaway_restarts_the_board():
+    with running_sim("--speed", "max", "--faults", "runaway@s=100") as sim:
+        ser = sim.open()
+        command(ser, "M109 S200")
+        ser.write(b"G4 S120\n")
+        read_until_line(ser, lambda s: s.startswith("Error:Printer halted"), limit=400)
+        ser.close()
+        ser = sim.open()  # like a DTR reset on a real board
+        assert command(ser, "M105")[-1].startswith("ok T:")
+        assert sim.status()["state"] == "idle"
+        ser.close()

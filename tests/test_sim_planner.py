@@ -249,3 +249,11 @@ def test_other_slicers_jobs_take_about_their_estimated_time(gcode_samples_dir: P
                  MotionConfig(acceleration=1500.0, travel_acceleration=1500.0, retract_acceleration=1500.0,
                               max_acceleration=(1500.0, 1500.0, 200.0, 5000.0), max_feedrate=(500, 500, 12, 120)))
     assert 0.85 * estimate_s < sum(b.duration for b in faster) < 1.15 * estimate_s
+
+
+def test_block_position_in_a_triangle_profile_reaches_the_end_at_rest() -> None:
+    b = run([((0.0, 4.0, 0.0, 0.0), 100.0)])[0]
+    assert b.cruise_speed < 100.0
+    assert block_position(b, b.duration / 2)[1] == pytest.approx(2.0)
+    assert block_position(b, b.duration * 0.999)[1] == pytest.approx(4.0, abs=1e-3)
+    assert block_position(b, b.duration * 0.25)[1] == pytest.approx(0.5 * A * (b.duration * 0.25) ** 2)

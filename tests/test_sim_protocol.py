@@ -55,7 +55,7 @@ def test_comments_crlf_and_blank_lines():
 
 
 def test_overrun_loses_bytes_beyond_the_rx_buffer():
-    proto, q = make(rx=64, bufsize=1)
+    proto, _ = make(rx=64, bufsize=1)
     proto.receive_data(b"G1 X1\n")  # queued, queue now full once processed
     proto.process()
     data = b"".join(numbered(i, "G1 X10 Y10") for i in range(1, 11))
@@ -72,7 +72,7 @@ def test_overlong_line_is_truncated_to_max_cmd_size():
 
 
 def test_emergency_parser_sees_m112_even_when_the_ring_is_full():
-    proto, q = make(rx=16, bufsize=1)
+    proto, _ = make(rx=16, bufsize=1)
     assert proto.receive_data(b"G1 X1 Y1 Z1 E1 F1000\n") == []
     assert proto.receive_data(b"M112\n") == ["M112"]
     assert proto.receive_data(b"N5 M1") == [] and proto.receive_data(b"12*0\n") == ["M112"]
@@ -112,3 +112,11 @@ def test_binary_noise_never_raises_and_every_queued_command_is_acknowledged(nois
     cmds = drain(proto, q)
     out = proto.data_to_send()
     assert out.count(b"ok") >= len(cmds)
+
+
+def test_emergency_parser_only_acts_on_commands_at_the_start_of_a_line():
+    proto, _ = make()
+    assert proto.receive_data(b"M117 press M112 to stop\n") == []
+    assert proto.receive_data(b"N12 M112*53\n") == ["M112"]
+    assert proto.receive_data(b"M1120\n") == []
+    assert proto.receive_data(b"  M41") == [] and proto.receive_data(b"0\n") == ["M410"]

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.sim_helpers import checksum_line, command, read_until_line, running_sim
+from tests.sim_helpers import checksum_line, command, running_sim
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +103,20 @@ def test_moves_outside_the_bed_are_clamped_with_an_echo(ser):
     assert reply[0] == "echo:Move out of range, clamped to X220.00 Y0.00 Z0.00"
     command(ser, "M400")
     assert command(ser, "M114")[0].startswith("X:220.00 Y:0.00")
+
+
+def test_flushing_input_mid_session_is_not_a_reset(ser):
+    command(ser, checksum_line(1, "G21"))
+    ser.reset_input_buffer()
+    assert command(ser, checksum_line(2, "G21")) == ["ok N2 P16 B4"]
+
+
+def test_advanced_ok_reports_planner_and_queue_room_over_the_pty(ser):
+    command(ser, "G28")
+    ser.write(b"".join(checksum_line(i, f"G1 X{i} Y{i} F6000") for i in range(1, 6)))
+    oks = [command(ser, b"")[-1] for _ in range(5)]
+    got = [re.fullmatch(r"ok N(\d+) P(\d+) B(\d+)", o) for o in oks]
+    assert all(got), oks
+    assert [int(m.group(1)) for m in got] == [1, 2, 3, 4, 5]
+    assert [int(m.group(2)) for m in got] == [15, 14, 13, 12, 11]
+    assert all(0 <= int(m.group(3)) <= 4 for m in got)

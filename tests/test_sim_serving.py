@@ -49,3 +49,62 @@ def test_bigger_rx_buffer_and_queue_take_a_burst_without_loss():
         oks = [command(ser, b"")[-1] for _ in range(59)]
         assert all(o.startswith("ok N") for o in oks)
         assert sim.status()["rx_bytes_lost"] == 0
+
+
+def test_a_busy_tcp_port_is_reported_in_one_line_with_exit_2():
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        out = subprocess.run([sys.executable, "-m", "controller", "sim", "--tcp", str(port)], cwd=REPO,
+                             capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip() == f"printloop sim: SimOptionError: --tcp {port}: Address already in use"
+
+
+def test_a_host_that_never_reads_does_not_wedge_the_board():
+    with running_sim("--speed", "max") as sim:
+        ser = sim.open()
+        for _ in range(60):  # ~70 kB of M115 replies nobody reads
+            ser.write(b"M115\n")
+            time.sleep(0.01)
+        time.sleep(1.5)
+        ser.reset_input_buffer()
+        time.sleep(0.3)
+        ser.reset_input_buffer()
+        assert command(ser, "M105")[-1].startswith("ok T:")
+        assert sim.status()["lines_executed"] >= 61
+
+
+def test_first_stdout_line_names_every_endpoint():
+    with running_sim("--speed", "max") as sim:
+        info = sim.info
+        assert set(info) == {"serial", "tcp", "camera", "status", "executed_log"}
+        assert info["serial"].startswith("/dev/pts/") and info["tcp"] is None
+        assert info["camera"].startswith("http://127.0.0.1:") and info["camera"].endswith("/snapshot.jpg")
+        assert info["status"].endswith("/status.json")
+        assert sim.status()["serial"] == info["serial"]
+
+
+def test_m108_breaks_a_heating_wait_and_m410_stops_moves_at_once():
+    with running_sim("--speed", "1") as sim:
+        ser = sim.open()
+        ser.write(b"M109 S240\n")
+        time.sleep(0.3)
+        t = time.monotonic()
+        ser.write(b"M108\n")
+        assert command(ser, b"")[-1].startswith("ok")  # M109's ok, seconds before 240 degrees
+        assert time.monotonic() - t < 1.5
+        assert sim.status()["temperatures"]["hotend"]["actual"] < 100
+        assert command(ser, b"")[-1].startswith("ok")  # M108 reaches the queue too and is acknowledged
+        command(ser, "G28")
+        command(ser, "G1 X200 F600")  # 20 s of motion at 1x
+        ser.write(b"M410\n")
+        time.sleep(0.3)
+        st = sim.status()
+        assert st["state"] != "printing" or st["planner_queued"] == 0
+        assert st["position"]["x"] < 50

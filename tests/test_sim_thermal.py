@@ -114,3 +114,36 @@ def test_target_is_clamped_below_max_temp() -> None:
 def test_invalid_config_names_the_option() -> None:
     with pytest.raises(HeaterConfigError, match="time_constant"):
         HeaterConfig("X", max_temp=100.0, heat_gain=50.0, time_constant=0.0, kp=1.0, ki=0.0, kd=0.0)
+
+
+def test_time_to_target_is_the_full_power_lower_bound_of_the_heat_up() -> None:
+    h = Heater(HOTEND)
+    h.set_target(200.0)
+    estimate = h.time_to_target()
+    took = heat_until_at_target(h, dt=0.1)
+    assert estimate < took < 1.3 * estimate              # full power is a lower bound; PID eases in at the end
+    assert h.time_to_target() == pytest.approx(0.0, abs=2.0)
+    h.set_target(HOTEND.max_temp)                       # clamped, but still below the steady state at full power
+    assert 0 < h.time_to_target() < 120
+
+
+def test_part_fan_dips_the_hotend_briefly_and_pid_holds_it() -> None:
+    h = Heater(HOTEND)
+    h.set_target(210.0)
+    heat_until_at_target(h)
+    h.step(120.0)
+    power_off = h.power
+    h.set_fan(1.0)                                   # M106 S255
+    temps = []
+    for _ in range(1200):
+        h.step(0.1)
+        temps.append(h.temperature)
+    assert 0.3 < 210.0 - min(temps) < 5.0             # a visible dip, recovered by the PID
+    assert abs(temps[-1] - 210.0) < 0.5 and not h.runaway
+    assert h.power > power_off                       # more heat needed against the fan
+    h.set_fan(0.0)
+    h.step(120.0)
+    assert h.power == pytest.approx(power_off, abs=1)
+    bed = Heater(BED)
+    bed.set_fan(1.0)                                 # the bed has no fan coupling by default
+    assert BED.fan_cooling == 0.0

@@ -141,3 +141,93 @@ def test_reader_recovers_exactly_the_paths_the_writer_emitted(name):
         assert layer.segments.shape == segs.shape, f"layer {plan.index}"
         assert np.allclose(layer.segments, segs, atol=6e-4)
         assert layer.feature.tolist() == feats.tolist()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"perimeters": "0"},
+        {"top_layers": "0", "bottom_layers": "0"},
+        {"infill_density": "0"},
+        {"skirt_loops": "0"},
+        {"first_layer_height": "0.3"},
+        {"relative_e": "true"},
+        {"layer_height": "0.1", "first_layer_height": "0.1"},
+        {"retract_length": "0", "fan_speed": "0"},
+    ],
+)
+def test_settings_keep_extrusion_consistent_with_line_width(overrides):
+    profile = load_profile(overrides=overrides)
+    result = slice_file(MODELS / "20mm-xyz-cube.stl", profile)
+    job = read_gcode(result.gcode)
+    assert len(job.layers) == result.layer_count
+    first = profile.first_layer_height
+    assert result.layer_count == 1 + round((20.0 - first) / profile.layer_height)
+    widths = np.concatenate([layer.widths()[layer.lengths() > 0.5] for layer in job.layers])
+    assert np.allclose(widths, 0.4, atol=2e-3)
+    assert sum(layer.extrusion.sum() for layer in job.layers) == pytest.approx(result.filament_mm, rel=1e-4)
+    text = result.gcode
+    assert ("M83" in text) == (profile.relative_e) and ("M82" in text) == (not profile.relative_e)
+    assert ("G1 F2400 E" in text) == (profile.retract_length > 0)
+    assert ("M106" in text) == (profile.fan_speed > 0)
+    feats = np.concatenate([layer.feature for layer in job.layers])
+    assert (Feature.SKIRT in feats) == (profile.skirt_loops > 0)
+    assert (Feature.WALL_OUTER in feats) == (profile.perimeters > 0)
+    assert (Feature.FILL in feats) == (profile.infill_density > 0)
+
+
+def test_progress_reports_every_stage_up_to_its_total():
+    seen: dict[str, list[tuple[int, int]]] = {}
+    slice_file(MODELS / "20mm-xyz-cube.stl", progress=lambda stage, done, total: seen.setdefault(stage, []).append(
+        (done, total)))
+    assert list(seen) == ["load", "sections", "walls", "infill", "order", "gcode"]
+    for stage, calls in seen.items():
+        done = [d for d, _ in calls]
+        assert done == sorted(done) and calls[-1][0] == calls[-1][1], stage
+    assert seen["gcode"][-1] == (100, 100)
+
+
+def _outer_wall_starts(job) -> np.ndarray:
+    """Start point of the first outer-wall segment on the cube's outer square, for layers 10..89."""
+    starts = []
+    for layer in job.layers[10:90]:
+        segs = layer.segments[layer.feature == Feature.WALL_OUTER]
+        on_square = np.max(np.abs(segs[:, :2] - 110.0), axis=1) > 9.0
+        starts.append(segs[on_square][0, :2])
+    return np.array(starts)
+
+
+def test_aligned_seams_stack_and_nearest_seams_follow_the_nozzle():
+    aligned = _outer_wall_starts(read_back("20mm-xyz-cube.stl"))
+    assert np.ptp(aligned, axis=0).max() < 0.5  # one seam line up the part
+    assert aligned[:, 1].mean() > 119.0  # at the rear
+    nearest = slice_file(MODELS / "20mm-xyz-cube.stl", load_profile(overrides={"seam": "nearest"}))
+    assert np.ptp(_outer_wall_starts(read_gcode(nearest.gcode)), axis=0).max() > 2.0
+
+
+def test_sparse_lines_are_spaced_for_the_density_and_turn_90_degrees_each_layer():
+    for density, spacing in ((20, 2.0), (40, 1.0)):
+        result = slice_file(MODELS / "20mm-xyz-cube.stl", load_profile(overrides={"infill_density": str(density)}))
+        job = read_gcode(result.gcode)
+        angles = []
+        for layer in job.layers[40:42]:
+            fill = layer.segments[layer.feature == Feature.FILL]
+            d = fill[:, 2:] - fill[:, :2]
+            angle = np.degrees(np.arctan2(d[:, 1], d[:, 0])) % 180
+            assert np.ptp(angle) < 0.1
+            angles.append(angle[0])
+            normal = np.array([-np.sin(np.radians(angle[0])), np.cos(np.radians(angle[0]))])
+            offsets = np.unique(np.round(fill[:, :2] @ normal, 3))
+            assert np.allclose(np.diff(offsets), spacing, atol=2e-3)
+        assert abs(abs(angles[0] - angles[1]) - 90) < 0.1
+
+
+def test_feature_speeds_come_from_the_profile():
+    profile = load_profile(overrides={"wall_outer_speed": "30", "infill_speed": "80", "skin_speed": "40"})
+    text = slice_file(MODELS / "20mm-xyz-cube.stl", profile).gcode
+    later = text.split(";LAYER:5\n")[1].split(";LAYER:6\n")[0]
+    blocks = {b.split("\n", 1)[0]: b for b in later.split(";TYPE:")[1:]}
+    assert "G1 F1800 " in blocks["WALL-OUTER"] and "G1 F4800 " in blocks["FILL"]
+    assert "G1 F3000 " in blocks["WALL-INNER"]
+    first = text.split(";LAYER:0\n")[1].split(";LAYER:1\n")[0]
+    assert set(re.findall(r"^G1 F(\d+) X", first, re.MULTILINE)) == {"1500"}  # first layer and skirt at 25 mm/s

@@ -77,10 +77,10 @@ def test_segment_order_is_a_zigzag_permutation():
 
 def test_loops_start_at_aligned_or_nearest_seam():
     loops = [square(0, 0, 10), square(20, 0, 10)]
-    rear = np.array([5.0, 1e4])
-    ordered, _ = order_loops(loops, np.array([30.0, 0.0]), "aligned", rear)
-    assert all(lp[0][1] == 10.0 and np.allclose(lp[0], lp[-1]) for lp in ordered)
-    ordered, _ = order_loops(loops, np.array([30.0, 0.0]), "nearest", rear)
+    ordered, _ = order_loops(loops, np.array([30.0, 0.0]), "aligned")
+    assert [lp[0].tolist() for lp in ordered] == [[20.0, 10.0], [0.0, 10.0]]  # rear-left corners, nearer first
+    assert all(np.allclose(lp[0], lp[-1]) for lp in ordered)
+    ordered, _ = order_loops(loops, np.array([30.0, 0.0]), "nearest")
     assert np.allclose(ordered[0][0], [30.0, 0.0])  # the nearer loop first, from its nearest corner
 
 
@@ -94,7 +94,7 @@ def test_travel_inside_check_sees_outline_crossings():
 def _plan() -> LayerPlan:
     paths = [square(10, 10, 10)[[0, 1, 2, 3, 0]], np.array([[11.0, 11.0], [19.0, 11.0]]),
              np.array([[50.0, 50.0], [60.0, 50.0]])]
-    return LayerPlan(1, 0.4, 0.2, paths, np.array([Feature.WALL_OUTER, Feature.FILL, Feature.FILL]))
+    return LayerPlan.from_paths(1, 0.4, 0.2, paths, np.array([Feature.WALL_OUTER, Feature.FILL, Feature.FILL]))
 
 
 @pytest.mark.parametrize("relative", [False, True])
@@ -119,7 +119,8 @@ def test_writer_extrusion_retraction_and_modes(relative):
 
 def test_program_has_temperatures_before_start_gcode_and_fan_from_layer_two():
     profile = load_profile()
-    plans = [LayerPlan(0, 0.2, 0.2, [np.array([[10.0, 10.0], [20.0, 10.0]])], np.array([Feature.SKIRT])), _plan()]
+    first = [np.array([[10.0, 10.0], [20.0, 10.0]])]
+    plans = [LayerPlan.from_paths(0, 0.2, 0.2, first, np.array([Feature.SKIRT])), _plan()]
     text = write_program(plans, profile).body
     order = [text.index(s) for s in ("M140 S60", "M190 S60", "M104 S200", "M109 S200", "M82", "G28 ; home",
                                       ";LAYER_COUNT:2", ";LAYER:0", "M107", ";LAYER:1", "M106 S255", "M84")]
@@ -160,3 +161,63 @@ def test_brim_option_adds_loops_inside_the_skirt():
     assert brim.min(axis=0) == pytest.approx([105 - 1.8, 105 - 1.8], abs=0.01)
     assert skirt.max(axis=0) == pytest.approx([115 + 2 + 3.2, 115 + 2 + 3.2], abs=0.01)
     assert len(np.unique(np.round(np.hypot(*(brim - 110).T), 1))) >= 5
+
+
+def _travels(text: str) -> list[tuple[float, bool, float]]:
+    """(length, retracted, distance of the midpoint from the bed centre) of every XY travel in a G-code text."""
+    out = []
+    x = y = 0.0
+    retracted = False
+    for line in text.splitlines():
+        if line.startswith("G1 F2400 E"):
+            retracted = not retracted
+        m = re.match(r"G([01]) (?:F\d+ )?X(-?[\d.]+) Y(-?[\d.]+)", line)
+        if m:
+            nx, ny = float(m.group(2)), float(m.group(3))
+            if m.group(1) == "0":
+                mid = float(np.hypot((nx + x) / 2 - 110.0, (ny + y) / 2 - 110.0))
+                out.append((float(np.hypot(nx - x, ny - y)), retracted, mid))
+            x, y = nx, ny
+    return out
+
+
+@pytest.mark.parametrize("combing", [False, True])
+def test_long_travels_retract_unless_combing_keeps_them_inside(combing):
+    profile = load_profile(overrides={"combing": str(combing).lower()})
+    ring = trimesh.creation.annulus(r_min=8, r_max=15, height=2, sections=48)
+    travels = _travels(slice_mesh_to_gcode(LoadedMesh(ring, "ring", (), ()), profile).gcode)
+    long = [r for d, r, _ in travels if d > 1.5]
+    assert all(not r for d, r, _ in travels if d <= 1.5)
+    if combing:
+        assert 0 < sum(long) < len(long)
+        # a travel that skips retraction never crosses the hole of the ring
+        assert all(mid > 8.0 for d, r, mid in travels if d > 1.5 and not r)
+    else:
+        assert long and all(long)
+
+
+def test_spans_are_ordered_in_monotone_zigzag_chains():
+    from slicing.infill import line_fill_indexed
+    from slicing.order import order_spans
+
+    # a U: the slot splits the upper scanlines into two legs, each finished before the other is started
+    u_shape = np.array([[0, 0], [10, 0], [10, 10], [7, 10], [7, 3], [3, 3], [3, 10], [0, 10]], float) + 0.05
+    segs, lines = line_fill_indexed(to_clipper([u_shape]), 1.0, (0.0,))
+    ordered, _ = order_spans(segs, lines, np.array([0.0, 0.0]))
+    assert sorted(map(tuple, np.sort(ordered.reshape(-1, 4), axis=1).round(9))) == sorted(
+        map(tuple, np.sort(segs.reshape(-1, 4), axis=1).round(9)))
+    travel = np.hypot(*(ordered[1:, 0] - ordered[:-1, 1]).T)
+    assert (travel > 1.0 + 1e-9).sum() == 1  # only the jump from the end of one leg to the other leg
+    legs = ordered[:, 0, 0] > 5
+    upper = ordered[:, 0, 1] > 3.1
+    changes = np.flatnonzero(np.diff(legs[upper].astype(int)))
+    assert len(changes) == 1  # one leg completely, then the other
+
+
+def test_skirt_that_would_leave_the_bed_is_left_out_with_a_warning():
+    loaded = LoadedMesh(trimesh.creation.box((219.8, 100, 0.6)), "plate", (), ())
+    result = slice_mesh_to_gcode(loaded, load_profile(overrides={"brim_width": "1"}))
+    assert any("skirt left out" in w for w in result.warnings)
+    assert any("brim left out" in w for w in result.warnings)
+    assert result.bounds[0] >= 0 and result.bounds[3] <= 220
+    assert ";TYPE:SKIRT" not in result.gcode

@@ -18,7 +18,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):  # quiet
         pass
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         if self.path == "/snapshot.jpg":
             self.send_response(200)
             self.send_header("Content-Type", "image/jpeg")

@@ -53,7 +53,7 @@ class SceneCamera:
             def log_message(self, *args):
                 pass
 
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 data = cv2.imencode(".jpg", owner.scene.photo(owner.current, owner.rng), [cv2.IMWRITE_JPEG_QUALITY, 90])[1]
                 self.send_response(200)
                 self.send_header("Content-Type", "image/jpeg")

@@ -105,18 +105,21 @@ class Scene:
 
     def photo(self, current: int, rng: np.random.Generator, noise: float = 3.0, lighting: float = 0.25) -> np.ndarray:
         """BGR camera image: fresh (current) layer brighter than older material, light falling off to one side."""
-        yy, xx = np.mgrid[0:self.rows, 0:self.cols].astype(np.float32)
-        light = 1.0 - lighting * (0.6 * xx / self.cols + 0.4 * yy / self.rows)
-        img = np.empty((self.rows, self.cols, 3), np.float32)
-        img[:] = 35.0
-        img += self.texture[..., None]
-        filament = np.array([40, 90, 230], np.float32)
+        key = round(lighting, 4)
+        if getattr(self, "_static_key", None) != key:
+            yy, xx = np.mgrid[0:self.rows, 0:self.cols].astype(np.float32)
+            self._light = 1.0 - lighting * (0.6 * xx / self.cols + 0.4 * yy / self.rows)
+            img = np.empty((self.rows, self.cols, 3), np.float32)
+            img[:] = 35.0
+            img += self.texture[..., None]
+            self._stickers(img)
+            self._static = img * self._light[..., None]
+            self._static_key = key
+        img = self._static.copy()
         mat = self.layer >= 0
-        age = np.where(mat, current - self.layer, 0)
-        shade = np.where(age <= 0, 1.0, 0.65)
-        img[mat] = filament * shade[mat, None]
-        img *= light[..., None]
-        self._stickers(img)
+        filament = np.array([40, 90, 230], np.float32)
+        shade = np.where(self.layer[mat] == current, 1.0, 0.65).astype(np.float32) * self._light[mat]
+        img[mat] = filament * shade[:, None]
         out = cv2.warpPerspective(img, self.raster_to_img, self.resolution, flags=cv2.INTER_LINEAR)
         out += rng.normal(0, noise, out.shape).astype(np.float32)
         return np.clip(out, 0, 255).astype(np.uint8)
@@ -124,11 +127,11 @@ class Scene:
     def _stickers(self, img: np.ndarray) -> None:
         """Paste the four ArUco markers (white border) into the bed raster."""
         d = cv2.aruco.getPredefinedDictionary(cv2.aruco.DICT_4X4_50)
-        side = int(round(MARKER_SIZE * self.ppm))
-        border = int(round(3 * self.ppm))
+        side = round(MARKER_SIZE * self.ppm)
+        border = round(3 * self.ppm)
         for i, (x, y) in MARKERS.items():
             tag = cv2.aruco.generateImageMarker(d, i, side).astype(np.float32)
             c = self._px(np.array([[x, y]]))[0] / 16.0
-            r0, c0 = int(round(c[1] - side / 2)), int(round(c[0] - side / 2))
+            r0, c0 = round(c[1] - side / 2), round(c[0] - side / 2)
             img[r0 - border:r0 + side + border, c0 - border:c0 + side + border] = 235.0
             img[r0:r0 + side, c0:c0 + side] = tag[..., None] * 0.92

@@ -36,14 +36,13 @@ class LayerChecker:
         self._good: dict[int, tuple[float, float]] = {}   # layer -> (brightness gain, area) of good layers
 
     @property
-    def grid(self):  # noqa: ANN201 - BedGrid
+    def grid(self):
         """The bed raster this job is checked on."""
         return self.refs.grid
 
     def observe(self, image: np.ndarray, n: int) -> Observation:
         """Warp and segment a photo taken after layer n."""
-        footprint = self.refs.below(n + 1)
-        return observe(image, self.registration, self.grid, self.config, footprint)
+        return observe(image, self.registration, self.grid, self.config)
 
     def check(self, image: np.ndarray, n: int, annotated: bool = True) -> tuple[Verdict, np.ndarray | None]:
         """Judge the photo taken after layer n was printed; remembers it as the previous photo for layer n+1."""

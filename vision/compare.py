@@ -49,28 +49,29 @@ class Comparison:
 
 def _disk(radius_px: float) -> np.ndarray:
     """Elliptic structuring element of a given radius in pixels."""
-    r = max(0, int(round(radius_px)))
+    r = max(0, round(radius_px))
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
-def observe(image: np.ndarray, registration: Registration, grid: BedGrid, config: VisionConfig,
-            footprint: np.ndarray | None = None) -> Observation:
-    """Warp a BGR photo to the raster, estimate the bed colour away from the part and segment material."""
+def observe(image: np.ndarray, registration: Registration, grid: BedGrid, config: VisionConfig) -> Observation:
+    """Warp a BGR photo to the raster, take the bed colour from the raster's rim and segment material.
+
+    The rim (the outer 2 mm of a raster that reaches `margin_mm` beyond the part) is bare bed on a sound print;
+    a median keeps a few strands there from moving the estimate.
+    """
     m = grid.mm_to_px() @ registration.homography
     rows, cols = grid.shape
     bgr = cv2.warpPerspective(image, m, (cols, rows), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    grey: np.ndarray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
     if config.blur_px > 0:
         grey = cv2.GaussianBlur(grey, (0, 0), config.blur_px)
-    if footprint is not None and footprint.any():
-        away = cv2.dilate(footprint, _disk(3.0 * grid.px_per_mm)) == 0
-    else:
-        away = np.ones((rows, cols), bool)
-    sample = bgr[away] if away.sum() >= 50 else bgr.reshape(-1, 3)
-    bed = np.median(sample, axis=0).astype(np.float32)
-    dist = np.linalg.norm(bgr.astype(np.float32) - bed, axis=2)
-    if config.blur_px > 0:
-        dist = cv2.GaussianBlur(dist, (0, 0), config.blur_px)
+    r = max(1, round(2.0 * grid.px_per_mm))
+    rim = np.concatenate([bgr[:r].reshape(-1, 3), bgr[-r:].reshape(-1, 3),
+                          bgr[r:-r, :r].reshape(-1, 3), bgr[r:-r, -r:].reshape(-1, 3)])
+    bed = np.median(rim[::3], axis=0).astype(np.float32)
+    diff = cv2.absdiff(bgr, np.full_like(bgr, np.round(bed).astype(np.uint8)))
+    b, g, rr = cv2.split(diff)
+    dist = cv2.max(cv2.max(b, g), rr)          # largest channel difference from the bed colour
     material = dist > config.material_contrast
     return Observation(bgr, grey, material, (float(bed[0]), float(bed[1]), float(bed[2])))
 
@@ -80,8 +81,8 @@ def freshness(obs: Observation, prev: Observation | None, prev_top: np.ndarray |
     """Per-pixel evidence 0..1 that material was laid down since the previous photo, the brightness above the
     "nothing printed" prediction (grey levels) and the ageing ratio used.
 
-    Material that was fresh in the previous photo darkens by a ratio rho once covered by nothing new; rho is
-    measured on this photo where the previous layer lies away from this one (else the last known value). The
+    Material that was fresh in the previous photo darkens by the ratio `old_ratio` once covered by nothing new
+    (also measured where the previous layer lies away from this one, and reported). The
     evidence is the brightness above that "nothing printed" prediction, over the full fresh-old contrast.
     """
     if prev is None:
@@ -91,10 +92,11 @@ def freshness(obs: Observation, prev: Observation | None, prev_top: np.ndarray |
     # measure on the interior of wide areas only: thin beads mix with their darker surroundings in the photo
     solid = prev.material if prev_top is None else (prev.material & (cv2.erode(prev_top, _disk(1)) > 0))
     away = solid & obs.material & (cv2.dilate(top, _disk(config.edge_tolerance_mm * grid.px_per_mm)) == 0)
-    rho = rho_default
+    measured = rho_default
     if np.count_nonzero(away) >= 40:
-        rho = float(np.clip(np.median(obs.grey[away] / np.maximum(prev.grey[away], 1.0)), 0.3, 1.0))
+        measured = float(np.clip(np.median(obs.grey[away] / np.maximum(prev.grey[away], 1.0)), 0.3, 1.0))
     p = prev.grey
+    rho = config.old_ratio    # measured values swing with geometry (mixed pixels); the camera's ratio is steadier
     predicted = np.where(was_fresh, rho * p, p)
     contrast = np.where(was_fresh, p * (1.0 - rho), p * (1.0 / rho - 1.0))
     contrast = np.maximum(contrast, config.fresh_step)
@@ -102,7 +104,7 @@ def freshness(obs: Observation, prev: Observation | None, prev_top: np.ndarray |
     f = np.clip(gain / contrast, 0.0, 1.0)
     f[obs.material & ~prev.material] = 1.0
     f[~obs.material] = 0.0
-    return f.astype(np.float32), gain, rho
+    return f.astype(np.float32), gain, measured
 
 
 def _shifted(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
@@ -121,24 +123,31 @@ def find_offset(ref: np.ndarray, fresh: np.ndarray, search_px: int = 2) -> tuple
     """Offset (dx, dy) px of `fresh` against `ref` and the correlation response.
 
     Phase correlation finds the peak; the sub-pixel part is then refined on the overlap count around it, since
-    phase correlation's own sub-pixel estimate is biased on binary masks.
+    phase correlation's own sub-pixel estimate is biased on binary masks. Large rasters are worked at half size.
     """
-    (dx, dy), response = cv2.phaseCorrelate(ref.astype(np.float32), fresh.astype(np.float32))
-    cx, cy = int(round(dx)), int(round(dy))
+    scale = 2 if min(ref.shape) >= 160 else 1
+    a, b = ref, fresh
+    if scale > 1:
+        size = (ref.shape[1] // scale, ref.shape[0] // scale)
+        a = cv2.resize(ref.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
+        b = cv2.resize(fresh.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 127
+    (dx, dy), response = cv2.phaseCorrelate(a.astype(np.float32), b.astype(np.float32))
+    cx, cy = round(dx), round(dy)
     r = search_px
     counts = np.zeros((2 * r + 1, 2 * r + 1))
     for j in range(-r, r + 1):
         for i in range(-r, r + 1):
-            counts[j + r, i + r] = np.count_nonzero(_shifted(ref, cx + i, cy + j) & fresh)
-    j, i = np.unravel_index(np.argmax(counts), counts.shape)
+            counts[j + r, i + r] = np.count_nonzero(_shifted(a, cx + i, cy + j) & b)
+    jj, ii = np.unravel_index(np.argmax(counts), counts.shape)
+    j, i = int(jj), int(ii)
 
-    def vertex(a: float, b: float, c: float) -> float:
-        den = a - 2 * b + c
-        return 0.0 if den >= 0 else 0.5 * (a - c) / den
+    def vertex(u: float, v: float, w: float) -> float:
+        den = u - 2 * v + w
+        return 0.0 if den >= 0 else 0.5 * (u - w) / den
 
     fx = vertex(counts[j, i - 1], counts[j, i], counts[j, i + 1]) if 0 < i < 2 * r else 0.0
     fy = vertex(counts[j - 1, i], counts[j, i], counts[j + 1, i]) if 0 < j < 2 * r else 0.0
-    return cx + i - r + fx, cy + j - r + fy, float(response)
+    return scale * (cx + i - r + fx), scale * (cy + j - r + fy), float(response)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -178,7 +187,7 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
     response = 0.0
     if fresh.any() and ref.any():
         dx, dy, response = find_offset(ref, fresh)
-        moved = _shifted(ref, int(round(dx)), int(round(dy)))
+        moved = _shifted(ref, round(dx), round(dy))
         shifted_iou = _iou(fresh, moved)
         offset = (float(dx / grid.px_per_mm), float(-dy / grid.px_per_mm))
     return Comparison(

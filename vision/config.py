@@ -27,7 +27,7 @@ POLICIES = ("pause", "cancel", "warn")
 class VisionConfig:
     """Everything a layer check needs besides the image and the toolpaths."""
 
-    px_per_mm: float = 4.0                # resolution of the bed-mm raster the photo is warped to
+    px_per_mm: float = 3.0                # resolution of the bed-mm raster the photo is warped to
     margin_mm: float = 8.0                # crop around the part's bounds
     filament_diameter: float = 1.75       # for bead widths from E
     min_bead_mm: float = 0.25             # bead widths are clipped to [min_bead_mm, max_bead_mm]
@@ -36,6 +36,7 @@ class VisionConfig:
     marker_size_mm: float = 18.0          # side of the black square of each sticker
     drift_mm: float = 1.0                 # re-register when the stored homography is off by more than this
     material_contrast: float = 45.0       # colour distance from the bed that counts as material
+    old_ratio: float = 0.65               # brightness of old material / fresh material (camera and filament)
     fresh_step: float = 14.0              # grey-level rise that counts as fresh material over old
     psf_mm: float = 0.25                  # camera blur assumed when predicting how bright thin beads look
     blur_px: float = 1.0                  # Gaussian sigma before differencing, raster px
@@ -46,10 +47,10 @@ class VisionConfig:
     shift_min_response: float = 0.3       # ... or this phase-correlation peak (sparse layers)
     missing_coverage: float = 0.5         # fresh coverage of the layer below this: missing layer / clog
     missing_ratio: float = 0.45           # ... or brightness gain below this fraction of a similar good layer
-    under_coverage: float = 0.7           # below this (and above missing): under-extrusion
-    under_ratio: float = 0.88             # ... or below this fraction of a similar earlier layer's coverage
-    spaghetti_area_mm2: float = 15.0      # stray material outside the part's footprint (absolute floor)
-    spaghetti_fraction: float = 0.05      # ... or this fraction of the layer's area, whichever is larger
+    under_coverage: float = 0.62          # below this (and above missing): under-extrusion
+    under_ratio: float = 0.8              # ... or below this fraction of a similar earlier layer's coverage
+    spaghetti_area_mm2: float = 5.0       # stray material outside the part's footprint (absolute floor)
+    spaghetti_fraction: float = 0.02      # ... or this fraction of the layer's area, whichever is larger
     policy: str = "pause"                 # on a failed check: pause | cancel | warn
     park: tuple[float, float] | None = (0.0, 220.0)  # XY to park at before the photo; None to stay put
     park_lift_mm: float = 2.0             # Z lift while parked
@@ -58,7 +59,7 @@ class VisionConfig:
     def __post_init__(self) -> None:
         """Reject values a check could not work with, naming the option and its limit."""
         positive = ("px_per_mm", "filament_diameter", "min_bead_mm", "max_bead_mm", "marker_size_mm",
-                    "drift_mm", "material_contrast", "fresh_step", "shift_mm", "park_feedrate")
+                    "drift_mm", "material_contrast", "old_ratio", "fresh_step", "shift_mm", "park_feedrate")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise VisionConfigError(f"option '{name}' in section 'vision' must be > 0 (got {getattr(self, name)})")

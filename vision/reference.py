@@ -121,7 +121,7 @@ class References:
                  min_width: float = 0.25, max_width: float = 1.2) -> None:
         self.layers = list(layers)
         self.grid = grid
-        self._draw = dict(filament_diameter=filament_diameter, min_width=min_width, max_width=max_width)
+        self._widths = (filament_diameter, min_width, max_width)
         self._masks: dict[int, np.ndarray] = {}
         self._below = np.zeros(grid.shape, np.uint8)
         self._below_n = 0
@@ -131,10 +131,15 @@ class References:
         if n not in self._masks:
             if not 0 <= n < len(self.layers):
                 raise IndexError(f"layer {n} is not in this job (0..{len(self.layers) - 1})")
-            self._masks[n] = draw_layer(self.layers[n], self.grid, **self._draw)
+            self._masks[n] = self._draw_one(n)
             if len(self._masks) > 8:
                 self._masks.pop(min(k for k in self._masks if k != n))
         return self._masks[n]
+
+    def _draw_one(self, n: int) -> np.ndarray:
+        """Draw layer n without caching it."""
+        d, lo, hi = self._widths
+        return draw_layer(self.layers[n], self.grid, filament_diameter=d, min_width=lo, max_width=hi)
 
     def below(self, n: int) -> np.ndarray:
         """Union of layers 0..n-1 (incremental when n grows; redrawn when it goes back)."""
@@ -142,7 +147,6 @@ class References:
             self._below = np.zeros(self.grid.shape, np.uint8)
             self._below_n = 0
         for k in range(self._below_n, n):
-            cv2.bitwise_or(self._below, self.layer(k) if k in self._masks else
-                           draw_layer(self.layers[k], self.grid, **self._draw), self._below)
+            cv2.bitwise_or(self._below, self._masks[k] if k in self._masks else self._draw_one(k), self._below)
         self._below_n = max(self._below_n, n)
         return self._below

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from controller.errors import ControllerError
 from controller.job import Job, JobProgress
+from controller.layer_check import add_arguments, hook_from_args
 from controller.session import PrinterSession
 
 _REFRESH_S = 0.25
@@ -30,6 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="flow control: send ahead within the firmware's buffers (default), or one line per ok")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds without an answer before poking (10)")
     p.add_argument("--json", action="store_true", help="print one JSON progress object per line")
+    add_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -42,11 +44,14 @@ def run(args: argparse.Namespace) -> int:
     info = session.connect()
     if not args.json:
         print(f"connected: {info.name} on {args.port}", file=sys.stderr)
+    check = hook_from_args(args, lambda msg: print(msg, file=sys.stderr, flush=True))
     try:
-        job = session.start_job(args.file)
+        job = session.start_job(args.file, layer_hook=check)
         final = _follow(job, args.json)
     finally:
         session.close()
+        if check is not None:
+            check.camera.close()
     if not args.json:
         msg = f"job {final.state}" + (f": {final.reason}" if final.reason else "")
         print(msg, file=sys.stderr)

@@ -46,10 +46,15 @@ def run(args: argparse.Namespace) -> int:
     done = threading.Event()
     previous = {s: signal.signal(s, lambda *_: done.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        print(json.dumps(sim.start()), flush=True)
+        try:
+            endpoints = sim.start()
+        except SimOptionError as exc:
+            print(f"printloop sim: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps(endpoints), flush=True)
         done.wait()
-    finally:
         sim.stop()
+    finally:
         for s, h in previous.items():
             signal.signal(s, h)
     return 0

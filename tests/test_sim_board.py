@@ -1,0 +1,157 @@
+"""The board without any IO: bytes in, replies out, simulated time, deposition and the physical faults."""
+from __future__ import annotations
+
+import numpy as np
+
+from firmware_sim.board import Board, BoardConfig
+from firmware_sim.deposition import Deposition
+from firmware_sim.faults import parse_faults
+from tests.test_sim_fault_injection import squares
+
+
+def run(lines: list[str], faults: str = "", seed: int = 0) -> Board:
+    """Feed lines one at a time as a ping-pong host would, then let the board finish its moves."""
+    board = Board(BoardConfig(faults=parse_faults(faults), seed=seed), deposition=Deposition())
+    port = board.open_port(banner=False)
+    for line in lines:
+        board.receive(port, line.encode() + b"\n")
+        board.work()
+        board.outgoing()
+    board.starve()
+    board.idle_to(board.printhead.exec_end)
+    board.printhead.flush()
+    return board
+
+
+def covered(board: Board, layer: int) -> np.ndarray:
+    """Cells whose top was laid by `layer`."""
+    assert board.printhead.deposition is not None
+    return board.printhead.deposition.layer == layer
+
+
+def centroid(mask: np.ndarray, cell: float = 0.1) -> tuple[float, float]:
+    rows, cols = np.nonzero(mask)
+    return float(cols.mean() * cell), float(rows.mean() * cell)
+
+
+def test_a_clean_print_stacks_layers_and_accounts_time():
+    b = run(squares(4))
+    st = b.status()
+    assert st["layer"] == 3 and st["state"] == "idle"
+    assert covered(b, 3).sum() > 500
+    assert b.printhead.deposition.height.max() == np.float32(0.8)
+    assert st["print_time"] > 0 and st["sim_time"] > st["print_time"]  # heating took time too
+
+
+def test_layer_shift_offsets_material_from_its_layer():
+    clean = run(squares(4))
+    shifted = run(squares(4), "layer_shift@2=3:-2")
+    # layers below the shift stay where the clean print put them (its top layer follows the same path)
+    assert np.allclose(centroid(covered(shifted, 1)), centroid(covered(clean, 3)), atol=0.05)
+    dx = centroid(covered(shifted, 3))[0] - centroid(covered(clean, 3))[0]
+    dy = centroid(covered(shifted, 3))[1] - centroid(covered(clean, 3))[1]
+    assert abs(dx - 3.0) < 0.1 and abs(dy + 2.0) < 0.1
+
+
+def test_clog_deposits_nothing_from_its_layer():
+    b = run(squares(4), "clog@2")
+    assert covered(b, 1).sum() > 500
+    assert covered(b, 2).sum() == 0 and covered(b, 3).sum() == 0
+    assert b.printhead.deposition.height.max() == np.float32(0.4)
+
+
+def test_under_extrusion_gives_thinner_beads_from_its_layer():
+    clean = run(squares(4))
+    under = run(squares(4), "under@3=0.4")
+    assert covered(clean, 2).sum() == 0 < covered(under, 2).sum()  # the thin top no longer hides the layer below
+    assert covered(under, 3).sum() < 0.7 * covered(clean, 3).sum()
+
+
+def test_spaghetti_lays_loose_strands_off_the_path():
+    clean = run(squares(4))
+    loose = run(squares(4), "spaghetti@2")
+    assert covered(loose, 2).sum() > 0
+    assert not np.array_equal(covered(loose, 2), covered(clean, 2))
+    assert loose.printhead.deposition.height.max() < 0.8
+
+
+def test_cold_extrusion_is_prevented_with_marlins_echo():
+    board = Board(deposition=Deposition())
+    port = board.open_port(banner=False)
+    board.receive(port, b"G28\nG1 X10 Y10 E5 F1200\n")
+    board.work()
+    out = b"".join(d for _, d in board.outgoing())
+    assert b"echo: cold extrusion prevented" in out
+    board.starve()
+    board.idle_to(board.printhead.exec_end)
+    assert board.status()["position"]["e"] == 0.0
+
+
+def test_arcs_are_split_into_chords_and_end_on_target():
+    b = run(["G28", "G1 X50 Y50 F6000", "G2 X70 Y50 I10 J0 F3000", "G3 X50 Y50 R10"])
+    x, y, _, _ = b.printhead.position
+    assert (round(x, 6), round(y, 6)) == (50.0, 50.0)
+    assert b.printhead.blocks_done > 2 * 31  # half circles of 10 mm radius in ~1 mm chords
+
+
+def test_executed_times_never_go_backwards(tmp_path):
+    from firmware_sim.executed_log import ExecutedLog, read_executed_log
+
+    log = ExecutedLog(tmp_path / "x.jsonl")
+    board = Board(log=log)
+    port = board.open_port(banner=False)
+    for line in ["G28", "G1 X100 F3000", "G1 Y100", "G4 S1", "G1 X0 Y0", "M400", "M105"]:
+        board.receive(port, line.encode() + b"\n")
+        board.work()
+    log.close()
+    rows = read_executed_log(tmp_path / "x.jsonl")
+    assert [r["cmd"] for r in rows] == ["G28", "G1 X100 F3000", "G1 Y100", "G4 S1", "G1 X0 Y0", "M400", "M105"]
+    times = [r["t"] for r in rows]
+    assert times == sorted(times) and times[-1] > 1.0
+
+
+def test_spaghetti_strands_repeat_for_a_seed():
+    a = run(squares(3), "spaghetti@1", seed=4).printhead.deposition.height
+    b = run(squares(3), "spaghetti@1", seed=4).printhead.deposition.height
+    c = run(squares(3), "spaghetti@1", seed=5).printhead.deposition.height
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def _corrupted_session(seed: int) -> tuple[bytes, list]:
+    """A fixed host script against corrupt=0.02: every byte the board sent and the faults it fired."""
+    board = Board(BoardConfig(faults=parse_faults("corrupt=0.02"), seed=seed))
+    port = board.open_port()
+    sent = b""
+    for n in range(1, 120):
+        body = f"N{n} G1 X{n % 50} Y{n % 30} F6000".encode()
+        c = 0
+        for ch in body:
+            c ^= ch
+        board.receive(port, body + b"*" + str(c).encode() + b"\n")
+        board.work()
+        sent += b"".join(d for _, d in board.outgoing())
+    return sent, board.status()["faults_fired"]
+
+
+def test_byte_corruption_repeats_for_a_seed_and_shows_as_protocol_errors():
+    sent_a, fired_a = _corrupted_session(1)
+    sent_b, fired_b = _corrupted_session(1)
+    sent_c, _ = _corrupted_session(2)
+    assert (sent_a, fired_a) == (sent_b, fired_b)
+    assert sent_a != sent_c
+    kinds = {f["fault"] for f in fired_a}
+    assert kinds == {"corrupt_rx", "corrupt_tx"}
+    assert b"Resend:" in sent_a
+
+
+def test_advanced_ok_counts_planner_and_queue_slots():
+    board = Board()
+    port = board.open_port(banner=False)
+    board.receive(port, b"G28\n")
+    board.work()
+    board.outgoing()
+    board.receive(port, b"".join(f"G1 X{i} Y{i} F6000\n".encode() for i in range(1, 6)))
+    board.work()
+    oks = b"".join(d for _, d in board.outgoing()).decode().splitlines()
+    # four lines fit the queue at once, the fifth follows from the RX buffer as the first is taken
+    assert oks == ["ok P15 B1", "ok P14 B1", "ok P13 B2", "ok P12 B3", "ok P11 B4"]
