@@ -23,36 +23,41 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-async def _load(url: str, key: str, rate: float, duration: float, endpoint: str) -> dict:
-    """Open-loop load: request i is sent at t0 + i/rate whatever the earlier ones are doing."""
-    import httpx
-
+async def _load(url: str, key: str, rate: float, duration: float, endpoint: str, connections: int = 16) -> dict:
+    """Open-loop load over keep-alive connections: request i is due at t0 + i/rate; its latency is counted from
+    when it was due (so time spent waiting for a free connection counts too)."""
+    host, port = url.removeprefix("http://").split(":")
+    request = (f"GET {endpoint} HTTP/1.1\r\nHost: {host}\r\nX-Api-Key: {key}\r\n\r\n").encode()
+    due: asyncio.Queue[float | None] = asyncio.Queue()
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=url, headers={"X-Api-Key": key}, limits=limits, timeout=10) as client:
-        async def one() -> None:
-            nonlocal errors
-            t = time.perf_counter()
-            try:
-                r = await client.get(endpoint)
-                if r.status_code != 200:
-                    errors += 1
-            except httpx.HTTPError:
-                errors += 1
-            latencies.append(time.perf_counter() - t)
 
-        tasks = []
-        t0 = time.perf_counter()
-        n = int(rate * duration)
-        for i in range(n):
-            delay = t0 + i / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one()))
-        await asyncio.gather(*tasks)
-        wall = time.perf_counter() - t0
-    return {"sent": n, "errors": errors, "wall_s": wall, "latencies": latencies}
+    async def worker() -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while (t_due := await due.get()) is not None:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length"))
+            await reader.readexactly(length)
+            if not head.startswith(b"HTTP/1.1 200"):
+                errors += 1
+            latencies.append(time.perf_counter() - t_due)
+        writer.close()
+
+    workers = [asyncio.create_task(worker()) for _ in range(connections)]
+    t0 = time.perf_counter()
+    n = int(rate * duration)
+    for i in range(n):
+        t_due = t0 + i / rate
+        delay = t_due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        due.put_nowait(t_due)
+    for _ in workers:
+        due.put_nowait(None)
+    await asyncio.gather(*workers)
+    return {"sent": n, "errors": errors, "wall_s": time.perf_counter() - t0, "latencies": latencies}
 
 
 def _bytes_sent(svc, name: str) -> tuple[int, float]:
@@ -77,6 +82,8 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=60.0)
     ap.add_argument("--baud", type=int, default=250000)
     ap.add_argument("--endpoint", default="/api/v1/printers")
+    ap.add_argument("--switch-interval", type=float, default=0.001,
+                    help="sys.setswitchinterval for the service process (printloop serve uses 0.001)")
     ap.add_argument("--load-only", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.load_only:
@@ -93,6 +100,8 @@ def main() -> int:
     from controller.service import LabService
     from controller.sim_procs import launch_sim
 
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     tmp = Path(tempfile.mkdtemp(prefix="printloop-bench-"))
     needed = args.baud / 10 * (args.duration + 40)
     sample = (REPO.parent / "shared" / "gcode-samples" / "cube.prusa.gcode").read_text()

@@ -48,6 +48,7 @@ class Fleet:
         self.lock = threading.RLock()
         self.changed = threading.Condition()
         self.version = 0
+        self.state_version = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -91,10 +92,12 @@ class Fleet:
                 except Exception:
                     log.exception("closing %s failed", slot.printer.name)
 
-    def _bump(self) -> None:
-        """Tell live-update listeners that something changed."""
+    def notify(self, structural: bool = True) -> None:
+        """Tell live-update listeners that something changed; structural = a state change, not just progress."""
         with self.changed:
             self.version += 1
+            if structural:
+                self.state_version += 1
             self.changed.notify_all()
 
     # -- one round --------------------------------------------------------------------------------------
@@ -122,7 +125,7 @@ class Fleet:
             printers.set_printer_state(self.store, slot.printer.name, state, message)
             history.add_event(self.store, "printer", f"{slot.printer.name} is {state}"
                               + (f": {message}" if message else ""), self.clock(), printer=slot.printer.name)
-            self._bump()
+            self.notify()
 
     def _sync_printers(self) -> None:
         """Add slots for new printers and drop removed ones."""
@@ -190,7 +193,7 @@ class Fleet:
             jobs.confirm_layer(self.store, run.id, report.layer)
             if not report.ok and slot.failure is None:
                 slot.failure = report
-            self._bump()
+            self.notify(structural=False)
         return on_layer
 
     def _follow(self, slot: Slot) -> None:
@@ -205,7 +208,7 @@ class Fleet:
                                      "paused" if prog.state == "paused" else "printing")
             if prog.state in ("running", "paused"):
                 self._set_state(slot, "printing" if prog.state == "running" else "paused")
-            self._bump()
+            self.notify(structural=False)
         failure = slot.failure
         if failure is not None and slot.printer.on_failure != "warn":
             msg = f"vision caught {failure.verdict} at layer {failure.layer}"
@@ -285,7 +288,7 @@ class Fleet:
                     stopped += 1
             history.add_event(self.store, "cancel", f"job cancelled; {stopped} printing copies stopped",
                               self.clock(), job_id=job_id)
-            self._bump()
+            self.notify()
         return stopped
 
     def clear_bed(self, name: str) -> None:

@@ -14,6 +14,17 @@ from pathlib import Path
 from controller.errors import ControllerError
 
 REPO = Path(__file__).resolve().parents[1]
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGKILL if the parent dies, so no simulator outlives a crashed demo."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 @dataclass
@@ -26,7 +37,7 @@ class SimProcess:
     status: str
     executed_log: str | None
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM, then SIGKILL if it does not exit in time."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -34,7 +45,7 @@ class SimProcess:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-                self.proc.wait(timeout=timeout)
+                self.proc.wait(timeout=30)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
 
@@ -44,7 +55,8 @@ def launch_sim(*args: str, timeout: float = 60.0, log: Path | None = None) -> Si
     err = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - handed to the child
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "controller", "sim", *args], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=err, text=True, env=env)
+                            stderr=err, text=True, env=env,
+                            preexec_fn=_die_with_parent)  # noqa: PLW1509 - only prctl, before exec
     if log:
         err.close()  # type: ignore[union-attr]
     assert proc.stdout is not None

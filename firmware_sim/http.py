@@ -67,6 +67,16 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
 
+    def do_POST(self) -> None:  # noqa: N802 (stdlib name)
+        """POST /clear-bed: the technician takes the finished part off the bed (the deposition is emptied)."""
+        if self.path.split("?", 1)[0] != "/clear-bed":
+            self._reply(404, "text/plain", b"not found: POST /clear-bed\n")
+            return
+        with self.server.camera._render_lock, self.server.sim.lock:
+            self.server.sim.board.printhead.clear_bed()
+            self.server.camera._cache = None
+        self._reply(200, "application/json", b'{"cleared": true}')
+
     def _reply(self, code: int, ctype: str, body: bytes) -> None:
         """Send one complete response."""
         self.send_response(code)

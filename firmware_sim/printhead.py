@@ -108,6 +108,13 @@ class PrintHead:
         if f.spaghetti_layer is not None and layer == f.spaghetti_layer:
             self.record("spaghetti", layer=layer)
 
+    def clear_bed(self) -> None:
+        """The part is taken off: empty the bed and count layers from the bed again for the next job."""
+        self.flush()
+        if self.deposition is not None:
+            self.deposition.clear()
+        self.layer, self.layer_z, self.thickness, self._shift = -1, 0.0, 0.2, (0.0, 0.0)
+
     def flush(self) -> None:
         """Deposit the batched beads of the current layer into the raster."""
         if not self._batch:

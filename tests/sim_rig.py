@@ -5,9 +5,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import trimesh
 
 from controller.sim_procs import SimProcess, launch_sim
+from tests.conftest import MODELS
 
 
 def small_part_gcode(folder: Path, height_mm: float = 2.0, side_mm: float = 14.0) -> Path:
@@ -19,6 +21,20 @@ def small_part_gcode(folder: Path, height_mm: float = 2.0, side_mm: float = 14.0
     out = folder / "block.gcode"
     out.write_text(slice_file(mesh).gcode)
     return out
+
+
+def cube_gcode(folder: Path) -> Path:
+    """The shared 20 mm calibration cube sliced by printloop (100 layers at 0.2 mm)."""
+    from slicing.slicer import slice_file
+
+    out = folder / "cube.gcode"
+    out.write_text(slice_file(MODELS / "20mm-xyz-cube.stl").gcode)
+    return out
+
+
+def take_part_off(sim: SimProcess) -> None:
+    """What the technician's hands do: empty the simulated bed."""
+    httpx.post(sim.camera.rsplit("/", 1)[0] + "/clear-bed", timeout=10).raise_for_status()
 
 
 def start_sims(faults: list[str], folder: Path, speed: str = "max") -> list[SimProcess]:

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controller.api import octoprint
 from controller.api.routes import checks, health, jobs, printers, queue, stream
+from controller.api.views import PrintersCache
 from controller.errors import (
     ConfigError,
     ConflictError,
@@ -79,6 +80,7 @@ def create_app(service: LabService, run_fleet: bool = True) -> FastAPI:
                   description="Queue over several FDM printers with per-layer camera checks. Send X-Api-Key.")
     app.state.service = service
     app.state.selected = None
+    app.state.printers_cache = PrintersCache()
     _install_errors(app)
     for module in (health, printers, jobs, queue, checks, stream):
         app.include_router(module.router)

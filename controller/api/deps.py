@@ -9,12 +9,12 @@ from fastapi import Depends, Header, HTTPException, Path, Query, Request
 from controller.service import LabService
 
 
-def get_service(request: Request) -> LabService:
+async def get_service(request: Request) -> LabService:
     """The LabService the app was built with."""
     return request.app.state.service
 
 
-def require_key(request: Request,
+async def require_key(request: Request,
                 x_api_key: Annotated[str | None, Header(description="An API key from the config")] = None,
                 api_key: Annotated[str | None, Query(description="The key, for browsers' EventSource and <img>")]
                 = None,

@@ -1,6 +1,11 @@
 """Turning store records and live fleet state into API bodies."""
 from __future__ import annotations
 
+import threading
+import time
+
+from pydantic import TypeAdapter
+
 from controller.api.schemas import JobOut, LayerCheckOut, PrinterOut, RunOut, Temperatures
 from controller.service import LabService
 from controller.store import history, jobs, printers
@@ -44,3 +49,47 @@ def check_out(c: LayerCheck) -> LayerCheckOut:
     return LayerCheckOut(id=c.id, run_id=c.run_id, layer=c.layer, ok=c.ok, verdict=c.verdict, figures=c.figures,
                          image_url=f"{base}?kind=photo" if c.image_path else None,
                          annotated_url=f"{base}?kind=annotated" if c.annotated_path else None, t=c.t)
+
+
+class PrintersCache:
+    """The printers list as JSON bytes for cheap status polls.
+
+    A state change (printer added, job started or ended) rebuilds it before answering; mere progress or age only
+    starts a rebuild in the background while the previous body is served, so a poll never waits on the database.
+    """
+
+    def __init__(self, max_age_s: float = 0.25) -> None:
+        """Start empty."""
+        self.max_age_s = max_age_s
+        self._built: tuple[int, int, float] | None = None   # (state_version, version, monotonic time)
+        self._body = b"[]"
+        self._lock = threading.Lock()
+        self._refreshing = False
+
+    def _build(self, svc: LabService) -> None:
+        """Rebuild the body from the store and the fleet."""
+        fleet = svc.fleet
+        stamp = (fleet.state_version, fleet.version, time.monotonic())
+        try:
+            body = TypeAdapter(list[PrinterOut]).dump_json(all_printers(svc))
+        finally:
+            with self._lock:
+                self._refreshing = False
+        with self._lock:
+            self._built, self._body = stamp, body
+
+    def get(self, svc: LabService) -> bytes:
+        """Current JSON of every printer."""
+        fleet = svc.fleet
+        with self._lock:
+            built = self._built
+            sync = built is None or built[0] != fleet.state_version
+            stale = built is not None and (built[1] != fleet.version
+                                           or time.monotonic() - built[2] > self.max_age_s)
+            if not sync and stale and not self._refreshing:
+                self._refreshing = True
+                threading.Thread(target=self._build, args=(svc,), name="printers-cache", daemon=True).start()
+            if not sync:
+                return self._body
+        self._build(svc)
+        return self._body

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import controller
-from controller.sim_procs import REPO, SimProcess, launch_sim
+from controller.sim_procs import SimProcess, launch_sim
 
 MODELS = Path(controller.__file__).resolve().parents[1].parent / "shared" / "models"
 FAULT = "spaghetti@6"
@@ -34,8 +34,15 @@ def _printers(sims: list[SimProcess]) -> list[dict[str, Any]]:
             for n, s in zip(names, sims)]
 
 
-def _drive(client: Any, job_id: int, deadline: float) -> dict[str, Any]:
-    """Confirm bed clearing as printers finish, print progress, until the job ends; returns the final job."""
+def _take_part_off(sim: SimProcess) -> None:
+    """The technician's hands: empty the simulated bed (a real lab lifts the part off)."""
+    import httpx
+
+    httpx.post(sim.camera.rsplit("/", 1)[0] + "/clear-bed", timeout=10).raise_for_status()
+
+
+def _drive(client: Any, job_id: int, deadline: float, sims: dict[str, SimProcess]) -> dict[str, Any]:
+    """Take parts off and confirm bed clearing as printers finish, print progress, until the job ends."""
     cleared: dict[str, int] = defaultdict(int)
     last_line = ""
     while True:
@@ -43,6 +50,7 @@ def _drive(client: Any, job_id: int, deadline: float) -> dict[str, Any]:
         printers = client.get("/api/v1/printers").json()
         for p in printers:
             if p["state"] == "awaiting_clear" and job["state"] in ("queued", "printing"):
+                _take_part_off(sims[p["name"]])
                 client.post(f"/api/v1/printers/{p['name']}/clear-bed").raise_for_status()
                 cleared[p["name"]] += 1
                 print(f"  technician: bed of {p['name']} cleared (through the API)", flush=True)
@@ -54,6 +62,9 @@ def _drive(client: Any, job_id: int, deadline: float) -> dict[str, Any]:
             print(line, flush=True)
             last_line = line
         if job["state"] in ("done", "failed", "cancelled") or time.monotonic() > deadline:
+            return job
+        if all(p["state"] in ("needs_attention", "offline", "error") for p in printers):
+            print("  every printer needs attention: nothing left to print on", flush=True)
             return job
         time.sleep(0.5)
 
@@ -86,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     from controller.service import LabService
 
     t0 = time.monotonic()
-    out = (args.out or REPO / "out" / time.strftime("demo-%Y%m%d-%H%M%S")).resolve()
+    out = (args.out or Path("out") / time.strftime("demo-%Y%m%d-%H%M%S")).resolve()
     out.mkdir(parents=True, exist_ok=True)
     model = MODELS / args.model
     sims: list[SimProcess] = []
@@ -95,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"printloop demo: starting 3 simulated printers (the third with fault {args.fault})", flush=True)
         for i in range(3):
             extra = ["--faults", args.fault] if i == 2 else []
-            sims.append(launch_sim("--speed", "max", "--seed", str(i + 1), "--resolution", "800x600", *extra,
+            sims.append(launch_sim("--speed", "max", "--seed", str(i + 1), *extra,
                                    log=out / f"sim-{i}.log"))
         key = secrets.token_urlsafe(16)
         cfg = parse_config({"data_dir": str(out), "api_keys": [key], "printers": _printers(sims)})
@@ -108,13 +119,16 @@ def run(args: argparse.Namespace) -> int:
         r.raise_for_status()
         job_id = r.json()["id"]
         print(f"printloop demo: job {job_id}: {args.copies} copies of {model.name} submitted; slicing", flush=True)
-        job = _drive(client, job_id, t0 + args.timeout)
+        by_name = {p["name"]: s for p, s in zip(_printers(sims), sims)}
+        job = _drive(client, job_id, t0 + args.timeout, by_name)
         rows, caught, made = _summary(client, job, "sim-faulty")
         events = client.get(f"/api/v1/jobs/{job_id}/events").json()
         checks = client.get(f"/api/v1/jobs/{job_id}/layer-checks").json()
         report = out / "report.json"
         report.write_text(json.dumps({"job": job, "printers": rows, "events": events,
-                                      "layer_checks": len(checks)}, indent=1))
+                                      "layer_checks": len(checks),
+                                      "simulators": [{"pid": s.proc.pid, "serial": s.serial} for s in sims]},
+                                     indent=1))
         print()
         print(f"{'printer':<12} {'jobs':>5} {'parts made':>11}  failures caught (layer)")
         for row in rows:
@@ -130,9 +144,11 @@ def run(args: argparse.Namespace) -> int:
             print(f"printloop demo: FAILED: only {made} of {args.copies} parts made")
         return 0 if ok else 1
     finally:
-        if server is not None:
-            server.stop()
-        if service is not None:
-            service.stop()
         for s in sims:
             s.stop()
+        for stop in (server.stop if server else None, service.stop if service else None):
+            try:
+                if stop is not None:
+                    stop()
+            except Exception as exc:  # a failed shutdown must not hide the result or leave processes
+                print(f"printloop demo: shutdown: {type(exc).__name__}: {exc}")

@@ -3,9 +3,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from controller.config import ServiceConfig, ensure_api_key, load_config
+
+# The serial pump threads wait for the GIL behind API work; a 1 ms switch interval (default 5 ms) keeps the link
+# streaming at full rate under status-poll load (see bench/api_load.py).
+SWITCH_INTERVAL_S = 0.001
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if created:
         print(f"printloop serve: generated API key {created} (kept in {cfg.data_dir / 'api_key'})", flush=True)
     logging.basicConfig(level=args.log_level.upper())
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     service = LabService(cfg)
     app = create_app(service)
     print(f"printloop serve: http://{args.host}:{args.port}/  ({len(cfg.printers)} printers, data in "

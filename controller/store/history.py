@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from controller.errors import NotFoundError
 from controller.store.db import Store
@@ -80,3 +80,9 @@ def latest_layer_check(store: Store, run_id: int) -> LayerCheck | None:
         row = s.scalar(select(LayerCheckRow).where(LayerCheckRow.run_id == run_id)
                        .order_by(LayerCheckRow.id.desc()).limit(1))
         return _check(row) if row is not None else None
+
+
+def last_event_id(store: Store) -> int:
+    """The id of the newest event (0 when there is none)."""
+    with store.session() as s:
+        return int(s.scalar(select(func.max(EventRow.id))) or 0)

@@ -1,20 +1,20 @@
 """Printers: list, add, remove, temperatures, clear the bed, emergency stop."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from controller.api.deps import Auth, Service
 from controller.api.schemas import Message, PrinterIn, PrinterOut, TemperatureOut
-from controller.api.views import all_printers, printer_out
+from controller.api.views import printer_out
 from controller.store import history, printers
 
 router = APIRouter(prefix="/api/v1/printers", tags=["printers"], dependencies=Auth)
 
 
 @router.get("", response_model=list[PrinterOut])
-def list_all(svc: Service) -> list[PrinterOut]:
-    """Every printer with state, temperatures and current copy."""
-    return all_printers(svc)
+async def list_all(request: Request, svc: Service) -> Response:
+    """Every printer with state, temperatures and current copy (cached for at most 0.25 s)."""
+    return Response(request.app.state.printers_cache.get(svc), media_type="application/json")
 
 
 @router.post("", response_model=PrinterOut, status_code=201)
@@ -23,6 +23,7 @@ def add(body: PrinterIn, svc: Service) -> PrinterOut:
     p = printers.add_printer(svc.store, body.name, body.port, body.baud, body.camera, body.profile,
                              body.on_failure, svc.clock())
     history.add_event(svc.store, "printer", f"printer {p.name} added on {p.port}", svc.clock(), printer=p.name)
+    svc.fleet.notify()
     return printer_out(svc, p)
 
 
@@ -40,6 +41,7 @@ def remove(name: str, svc: Service) -> Message:
         from controller.errors import ConflictError
         raise ConflictError(f"printer {name!r} is printing run {run.id}; cancel it first")
     printers.remove_printer(svc.store, name)
+    svc.fleet.notify()
     return Message(message=f"printer {name} removed")
 
 

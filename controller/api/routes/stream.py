@@ -33,7 +33,7 @@ def get_snapshot(svc: Service) -> dict:
 async def _events(request: Request, svc: LabService, poll_s: float) -> AsyncIterator[str]:
     """Yield SSE frames: `snapshot` on change or heartbeat, `event` for each new log entry."""
     seen = -1
-    last_event = max((e.id for e in history.list_events(svc.store, after_id=0, limit=100000)), default=0)
+    last_event = history.last_event_id(svc.store)
     idle = HEARTBEAT_S
     while not await request.is_disconnected():
         new = history.list_events(svc.store, after_id=last_event)
