@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import subprocess
 import sys
 import tempfile
@@ -223,6 +224,7 @@ def main() -> None:
     ap.add_argument("--soak", action="store_true", help="also run 20 x 10,000 lines under faults")
     ap.add_argument("--skip-util", action="store_true")
     args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (figures vary with load)")
     instant_ok(args.lines)
     if not args.skip_util:
         utilisation(args.gcode or default_gcode(), args.util_lines)

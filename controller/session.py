@@ -18,7 +18,7 @@ from typing import Any
 from controller import link as lk
 from controller import replies as r
 from controller.errors import ControllerError, JobError
-from controller.gcode_lines import LayerBoundary, prepare_file
+from controller.gcode_lines import LayerBoundary, prepare_file, prepare_lines
 from controller.job import Job, JobEvent, JobTag
 from controller.job_state import ParkConfig
 from controller.session_types import FirmwareInfo, Temperatures, _Waiter
@@ -149,11 +149,15 @@ class PrinterSession:
     def start_job(self, gcode: str | os.PathLike[str], *,
                   layer_hook: Callable[[LayerBoundary, Job], None] | None = None,
                   wait_for_temperatures: bool = True) -> Job:
-        """Prepare the file and start streaming it on the job's own thread."""
+        """Prepare the file (a path, or G-code text when the string holds newlines) and stream it on the job's
+        own thread."""
         if self.state != "idle":
             raise JobError(f"cannot start a job: printer {self.port} is {self.state}"
                            + (f" ({self.error})" if self.error else ""))
-        prepared = prepare_file(gcode)
+        if isinstance(gcode, str) and "\n" in gcode:
+            prepared = prepare_lines(gcode.splitlines())  # G-code text rather than a path
+        else:
+            prepared = prepare_file(gcode)
         job = Job(self, prepared, layer_hook=layer_hook, wait_for_temperatures=wait_for_temperatures,
                   name=str(gcode))
         self._job = job

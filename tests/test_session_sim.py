@@ -228,12 +228,12 @@ def test_emergency_stop_halts_the_board_and_fails_the_job(tmp_path):
         s.close()
 
 
-def test_streams_over_tcp_socket_url(tmp_path):
+def test_streams_gcode_text_over_tcp_socket_url(tmp_path):
     cmds = write_gcode(tmp_path / "s.gcode", 200)
     with Sim("--speed", "max", "--tcp", "0") as sim:
         s = PrinterSession(sim.endpoints["tcp"], timeout=2.0)
         s.connect()
-        p = s.start_job(tmp_path / "s.gcode").wait(60)
+        p = s.start_job((tmp_path / "s.gcode").read_text()).wait(60)
         s.close()
         assert p.state == "completed", p.reason
         assert file_part(numbered(wait_log(sim, len(cmds)))) == cmds
