@@ -3,9 +3,10 @@
 Units: mm. Cell (r, c) covers x in [c·cell, (c+1)·cell), y in [r·cell, (r+1)·cell); row 0 is y = 0.
 A bead of width w and thickness t has a flat top with smooth (smoothstep) edges centred on ±w/2, so its
 cross-section is exactly w·t; w = e·A_filament / (length·t); free path ends are pulled in so the round caps
-add no volume. Segments are rasterised in one batch: centre lines are drawn with OpenCV, one labelled
-distance transform gives every cell its nearest bead, and the profile is evaluated with numpy on the cells
-within reach, from the exact distance to that bead's segment.
+(smooth edges included) add no volume. Material beyond the bed's edges is not kept (the board clamps moves
+to the bed, so only a direct caller can put it there). Segments are rasterised in one batch: centre lines are
+drawn with OpenCV, one labelled distance transform gives every cell its nearest bead, and the profile is
+evaluated with numpy on the cells within reach, from the exact distance to that bead's segment.
 """
 from __future__ import annotations
 
@@ -27,14 +28,18 @@ class DepositionError(SimError):
     """The height map cannot be built with these dimensions."""
 
 
-def _trim_free_ends(seg: np.ndarray, length: np.ndarray, widths: np.ndarray) -> np.ndarray:
+def _trim_free_ends(seg: np.ndarray, length: np.ndarray, widths: np.ndarray, ramp_min: float) -> np.ndarray:
     """Pull in path ends not joined to the next/previous segment so the rounded end caps add no volume."""
     n = seg.shape[0]
     joined_prev = np.zeros(n, bool)
     joined_prev[1:] = np.hypot(seg[1:, 0] - seg[:-1, 2], seg[1:, 1] - seg[:-1, 3]) < 1e-6
     joined_next = np.zeros(n, bool)
     joined_next[:-1] = joined_prev[1:]
-    cap = np.pi * widths / 8.0                     # half-disc cap area / width: the length a cap adds
+    # the length a cap adds = half-disc volume / (w·t); the smooth edge (ramp R either side of w/2) puts
+    # more of a round cap's volume outside r = w/2 than it takes inside: π(w²/8 + R²/10)·t / (w·t)
+    w = np.minimum(widths, MAX_WIDTH)
+    ramp = np.minimum(ramp_min, w / 2.0)
+    cap = np.pi * (w / 8.0 + ramp * ramp / (10.0 * w))
     free = (~joined_prev).astype(np.float64) + (~joined_next).astype(np.float64)
     pull = np.minimum(cap, (length / np.maximum(free, 1.0)) * 0.999)
     unit = (seg[:, 2:] - seg[:, :2]) / length[:, None]
@@ -81,7 +86,9 @@ class Deposition:
             return
         seg, length = seg[ok], length[ok]
         widths = ev[ok] * self.filament_area / (length * thickness)
-        self._rasterise(_trim_free_ends(seg, length, widths), widths, float(z), float(thickness), int(layer))
+        ramp_min = max(thickness / 2, RAMP_CELLS * self.cell)
+        trimmed = _trim_free_ends(seg, length, widths, ramp_min)
+        self._rasterise(trimmed, widths, float(z), float(thickness), int(layer))
 
     def deposit_loose(self, segments: np.ndarray, e: np.ndarray, layer: int, rng: np.random.Generator) -> None:
         """Spaghetti: the extrudate of these moves falls as curly loose strands near the path, at low height."""

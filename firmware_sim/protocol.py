@@ -2,9 +2,10 @@
 
 One `DeviceProtocol` per serial port. It models the UART receive ring (RX_BUFFER_SIZE bytes, overrun loses the
 bytes that do not fit), Marlin's line assembly (MAX_CMD_SIZE, comments, CR/LF), line numbers and checksums with
-Marlin's exact error/Resend/ok replies, and the emergency parser (M112/M108/M410 seen as bytes arrive). Complete
-commands go to a shared `CommandQueue` of BUFSIZE entries; the board pops them and calls `ok()` once each has
-been executed, as Marlin's `ok_to_send` does. No sockets, threads or clocks in here.
+Marlin's exact error/Resend/ok replies (a checksum without a line number is refused too), and the emergency
+parser (M112/M108/M410 seen as bytes arrive). Complete commands go to a shared `CommandQueue` of BUFSIZE
+entries; the board pops them and calls `ok()` once each has been executed, as Marlin's `ok_to_send` does.
+No sockets, threads or clocks in here.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ MAX_CMD_SIZE = 96
 ERR_CHECKSUM = "checksum mismatch, Last Line: "
 ERR_LINE_NO = "Line Number is not Last Line Number+1, Last Line: "
 ERR_NO_CHECKSUM = "No Checksum with line number, Last Line: "
+ERR_NO_LINE_NO = "No Line Number with checksum, Last Line: "
 
 # Marlin's emergency parser: a command at the start of a line (after an optional line number), as bytes arrive
 _EMERGENCY = re.compile(rb"^[ \t]*(?:N-?[0-9]+[ \t]*)?M(112|108|410)(?![0-9])", re.MULTILINE)
@@ -194,8 +196,11 @@ class DeviceProtocol:
             text = body[j:].strip().decode("latin-1")
             self.queue.push(Command(text, line_number, self.port))
             return True
-        text = line.split(b"*", 1)[0].strip().decode("latin-1")
-        self.queue.push(Command(text, None, self.port))
+        if b"*" in line:
+            # a checksum without a line number: most likely a line whose `N` was garbled on the wire
+            self._line_error(ERR_NO_LINE_NO)
+            return False
+        self.queue.push(Command(line.strip().decode("latin-1"), None, self.port))
         return True
 
     def _line_error(self, message: str) -> None:

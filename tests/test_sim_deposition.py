@@ -6,7 +6,7 @@ import math
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from firmware_sim.deposition import Deposition
@@ -183,9 +183,28 @@ def test_garbage_segments_are_ignored_not_fatal() -> None:
     assert 0 < float(dep.height.max()) <= T + 1e-6
 
 
+def length_on_bed(seg: np.ndarray, bed: tuple[float, float]) -> np.ndarray:
+    """Length of each segment's centre line inside the bed rectangle (Liang-Barsky clipping)."""
+    d = seg[:, 2:] - seg[:, :2]
+    t0, t1 = np.zeros(len(seg)), np.ones(len(seg))
+    sides = ((-d[:, 0], seg[:, 0]), (d[:, 0], bed[0] - seg[:, 0]),
+             (-d[:, 1], seg[:, 1]), (d[:, 1], bed[1] - seg[:, 1]))
+    for p, q in sides:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = q / p
+        t0 = np.where(p < 0, np.maximum(t0, r), t0)
+        t1 = np.where(p > 0, np.minimum(t1, r), t1)
+        t1 = np.where((p == 0) & (q < 0), 0.0, t1)
+    return np.clip(t1 - t0, 0.0, None) * np.hypot(d[:, 0], d[:, 1])
+
+
 @settings(max_examples=25, deadline=None)
 @given(angle=st.floats(0.0, math.pi), width=st.floats(0.25, 1.0), thickness=st.floats(0.08, 0.4),
        length=st.floats(3.0, 40.0), n=st.integers(1, 12), x=st.floats(30.0, 150.0), y=st.floats(30.0, 150.0))
+# beads running off the bed at x < 0: only the part over the bed can be deposited
+@example(angle=math.pi, width=0.253, thickness=0.4, length=38.5, n=11, x=34.96, y=59.73)
+@example(angle=3.0, width=1.0, thickness=0.25, length=32.0, n=1, x=30.0, y=30.0)
+@example(angle=0.0, width=0.25, thickness=0.4, length=3.0, n=12, x=100.0, y=100.0)     # short, thick beads
 def test_volume_is_conserved_for_any_bead_geometry(angle: float, width: float, thickness: float, length: float,
                                                     n: int, x: float, y: float) -> None:
     dep = Deposition()
@@ -195,8 +214,18 @@ def test_volume_is_conserved_for_any_bead_geometry(angle: float, width: float, t
     seg = np.hstack([starts, starts + length * d])
     e = e_for(seg, width, dep, thickness)
     dep.deposit(seg, e, thickness, thickness, 0)
-    assert volume(dep) == pytest.approx(float(e.sum()) * dep.filament_area, rel=0.05)
+    # what lands on the bed: a straight bead cut by the bed edge keeps width × thickness × its length inside
+    on_bed = float(length_on_bed(seg, dep.bed).sum()) * width * thickness
+    assert volume(dep) == pytest.approx(on_bed, rel=0.05)
     assert 0.7 * thickness <= float(dep.height.max()) <= thickness + 1e-6
+
+
+def test_short_thick_free_beads_add_no_volume_at_their_round_ends() -> None:
+    dep = Deposition()
+    seg = np.array([[50.0 + 2.0 * i, 50.0, 50.0 + 2.0 * i, 51.5] for i in range(40)])   # 40 separate beads
+    e = e_for(seg, 0.3, dep, 0.4)
+    dep.deposit(seg, e, 0.4, 0.4, 0)
+    assert volume(dep) == pytest.approx(float(e.sum()) * dep.filament_area, rel=0.01)
 
 
 def test_bad_dimensions_are_rejected() -> None:

@@ -47,6 +47,23 @@ def test_checksum_error_replies_exactly_like_marlin_and_drops_pending_input():
     assert proto.data_to_send() == (b"Error:checksum mismatch, Last Line: 1\nResend: 2\nok\nok N1 P16 B4\n")
 
 
+def test_checksum_without_line_number_is_refused_like_marlin_and_not_executed():
+    proto, q = make()
+    garbled = numbered(2, "G1 X5").replace(b"N2", b"\xce2", 1)      # the `N` garbled on the wire
+    proto.receive_data(numbered(1, "G21") + garbled + numbered(2, "G1 X5") + b"M105*39\n")
+    cmds = drain(proto, q)
+    assert [(c.text, c.line) for c in cmds] == [("G21", 1)]
+    assert proto.data_to_send() == (b"Error:No Line Number with checksum, Last Line: 1\nResend: 2\nok\n"
+                                    b"ok N1 P16 B4\n")
+    # line 2 resent, then an unnumbered line with a checksum: refused as well
+    proto.receive_data(numbered(2, "G1 X5") + b"M105*39\n" + b"M105\n")
+    assert [(c.text, c.line) for c in drain(proto, q)] == [("G1 X5", 2)]
+    assert proto.data_to_send() == (b"Error:No Line Number with checksum, Last Line: 2\nResend: 3\nok\n"
+                                    b"ok N2 P16 B4\n")
+    proto.receive_data(b"  M105\n")                                         # no checksum: a plain command
+    assert [(c.text, c.line) for c in drain(proto, q)] == [("M105", None)]
+
+
 def test_comments_crlf_and_blank_lines():
     proto, q = make(advanced=False)
     proto.receive_data(b"; only a comment\r\n\r\nG28 ; home\r\n   M105\n")
