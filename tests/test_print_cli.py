@@ -78,7 +78,7 @@ def test_ctrl_c_pauses_then_cancel_turns_heaters_off_and_exits_nonzero(tmp_path)
 
 
 def test_ctrl_c_then_resume_completes_with_exit_zero(tmp_path):
-    cmds = write_gcode(tmp_path / "d.gcode", 20000)
+    cmds = write_gcode(tmp_path / "d.gcode", 8000)
     with Sim("--speed", "max") as sim:
         proc = _print(str(tmp_path / "d.gcode"), "--port", sim.serial, "--json", stdin=subprocess.PIPE)
         assert proc.stdout is not None

@@ -58,13 +58,20 @@ def assert_each_line_once_in_order(log: list[dict], cmds: list[str]) -> int:
 
 
 def wait_log(sim: Sim, count: int, timeout: float = 10.0) -> list[dict]:
-    """The executed log once it holds at least `count` entries (it is flushed asynchronously)."""
+    """The executed log once it holds at least `count` file commands (it is flushed asynchronously)."""
     deadline = time.monotonic() + timeout
     while True:
         log = sim.executed()
-        if len(log) >= count or time.monotonic() > deadline:
-            return log
+        if len(file_part(numbered(log))) >= count or time.monotonic() > deadline:
+            break
         time.sleep(0.05)
+    while time.monotonic() < deadline:  # and until it stops growing
+        time.sleep(0.2)
+        again = sim.executed()
+        if len(again) == len(log):
+            return again
+        log = again
+    return log
 
 
 @pytest.mark.parametrize("flow", ["window", "ok"])
