@@ -95,15 +95,31 @@ class Registration:
             raise RegistrationError(f"no stored registration at {path}: {exc}") from exc
 
 
-def detect_markers(image: np.ndarray) -> dict[int, np.ndarray]:
-    """ArUco id -> (4, 2) corner pixels of every DICT_4X4_50 marker seen in a BGR or grey image."""
-    grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    # stickers near the frame edge are lost to the detector's border margin: pad by replicating the edge
-    grey = cv2.copyMakeBorder(grey, _PAD, _PAD, _PAD, _PAD, cv2.BORDER_REPLICATE)
-    corners, ids, _ = _detector().detectMarkers(grey)
+def _detect_once(grey: np.ndarray) -> dict[int, np.ndarray]:
+    """One detection pass on a padded grey image; corners back in unpadded pixels."""
+    padded = cv2.copyMakeBorder(grey, _PAD, _PAD, _PAD, _PAD, cv2.BORDER_REPLICATE)
+    corners, ids, _ = _detector().detectMarkers(padded)
     if ids is None:
         return {}
     return {int(i): c.reshape(4, 2).astype(np.float64) - _PAD for i, c in zip(ids.ravel(), corners)}
+
+
+def detect_markers(image: np.ndarray, wanted: int = 4) -> dict[int, np.ndarray]:
+    """ArUco id -> (4, 2) corner pixels of every DICT_4X4_50 marker seen in a BGR or grey image.
+
+    Stickers near the frame edge are lost to the detector's border margin, so the frame is padded first; when
+    fewer than `wanted` are found, noisy or dim frames get a second pass smoothed and contrast-equalised.
+    """
+    grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    found = _detect_once(grey)
+    if len(found) < wanted:
+        smooth = cv2.GaussianBlur(grey, (0, 0), 1.0)
+        for variant in (smooth, cv2.createCLAHE(2.0, (8, 8)).apply(smooth)):
+            for k, v in _detect_once(variant).items():
+                found.setdefault(k, v)
+            if len(found) >= wanted:
+                break
+    return found
 
 
 def register(image: np.ndarray, config: VisionConfig | None = None) -> Registration:
