@@ -30,8 +30,8 @@ class TickClock:
 class LayerPlayer:
     """A print that advances one layer per progress() call unless paused."""
 
-    def __init__(self, layers: int, on_layer: LayerCallback, fail_at: int | None) -> None:
-        self.layers, self.on_layer, self.fail_at = layers, on_layer, fail_at
+    def __init__(self, layers: int, on_layer: LayerCallback, fail_at: int | None, policy: str = "pause") -> None:
+        self.layers, self.on_layer, self.fail_at, self.policy = layers, on_layer, fail_at, policy
         self.layer, self.state = -1, "running"
 
     def progress(self) -> RunProgress:
@@ -39,7 +39,7 @@ class LayerPlayer:
             self.layer += 1
             bad = self.layer == self.fail_at
             self.on_layer(LayerReport(self.layer, not bad, "spaghetti" if bad else "ok", {"iou": 0.4 if bad else 0.95}))
-            if bad:
+            if bad and self.policy != "warn":
                 self.state = "paused"
             elif self.layer == self.layers - 1:
                 self.state = "completed"
@@ -73,7 +73,7 @@ class PlayerDriver:
 
     def start(self, gcode: Path, photo_dir: Path, on_layer: LayerCallback) -> LayerPlayer:
         self.started.append(gcode)
-        return LayerPlayer(count_layers(gcode), on_layer, self.fail_at)
+        return LayerPlayer(count_layers(gcode), on_layer, self.fail_at, self.printer.on_failure)
 
     def emergency_stop(self) -> None:
         self.stopped = True
@@ -189,3 +189,16 @@ def test_higher_priority_job_goes_first(rig) -> None:
     fleet.tick()
     by_job = {r.job_id for r in jobs.list_runs(store, states=("printing",))}
     assert jobs.get_job(store, high).counts.get("printing") == 2 and low in by_job
+
+
+def test_warn_policy_records_the_failed_check_but_lets_the_copy_finish(rig) -> None:
+    store, fleet, drivers, gcode, clock = rig
+    printers.upsert_printer(store, "c", "/dev/c", on_failure="warn")
+    fleet.slots.pop("c", None)
+    job = _submit(store, gcode, copies=3)
+    for _ in range(8):
+        clock.t += 1
+        fleet.tick()
+    run_c = next(r for r in jobs.list_runs(store, job_id=job) if r.printer == "c")
+    assert run_c.state == "completed" and _state(store, "c") == "awaiting_clear"
+    assert [c.ok for c in history.list_layer_checks(store, run_id=run_c.id)][2] is False

@@ -1,0 +1,57 @@
+"""Live updates over a real socket: the server-sent event stream sends a snapshot, then each new event as it happens."""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import httpx
+
+from controller.api.app import create_app
+from controller.api.live import LiveServer
+from controller.config import parse_config
+from controller.service import LabService
+from tests.conftest import GCODE_SAMPLES
+
+KEY = "live-key"
+
+
+def test_stream_sends_snapshot_then_new_events(tmp_path: Path) -> None:
+    svc = LabService(parse_config({"data_dir": str(tmp_path), "api_keys": [KEY],
+                                   "printers": [{"name": "mk3-a", "port": "/dev/null-nothing"}]}))
+    server = LiveServer(create_app(svc, run_fleet=False)).start()
+    frames: list[tuple[str, dict]] = []
+    got_event = threading.Event()
+    try:
+        assert httpx.get(f"{server.url}/api/v1/stream", timeout=5).status_code == 401
+
+        def listen() -> None:
+            with httpx.stream("GET", f"{server.url}/api/v1/stream?api_key={KEY}", timeout=20) as r:
+                kind = ""
+                for line in r.iter_lines():
+                    if line.startswith("event: "):
+                        kind = line[7:]
+                    elif line.startswith("data: "):
+                        frames.append((kind, json.loads(line[6:])))
+                        if kind == "event":
+                            got_event.set()
+                            return
+
+        t = threading.Thread(target=listen, daemon=True)
+        t.start()
+        data = (GCODE_SAMPLES / "cube.cura.gcode").read_bytes()
+        for _ in range(50):
+            if frames:
+                break
+            got_event.wait(0.1)
+        r = httpx.post(f"{server.url}/api/v1/jobs", headers={"X-Api-Key": KEY},
+                       files={"file": ("cube.gcode", data)}, data={"copies": "2"})
+        assert r.status_code == 201
+        assert got_event.wait(15), f"no event frame arrived; frames: {frames}"
+        kinds = [k for k, _ in frames]
+        assert kinds[0] == "snapshot" and frames[0][1]["printers"][0]["name"] == "mk3-a"
+        assert frames[-1][1]["kind"] == "queued" and frames[-1][1]["job_id"] == r.json()["id"]
+        t.join(5)
+    finally:
+        server.stop()
+        svc.stop()
