@@ -48,7 +48,7 @@ class VisionConfig:
     missing_coverage: float = 0.5         # fresh coverage of the layer below this: missing layer / clog
     missing_ratio: float = 0.45           # ... or brightness gain below this fraction of a similar good layer
     under_coverage: float = 0.62          # below this (and above missing): under-extrusion
-    under_ratio: float = 0.8              # ... or below this fraction of a similar earlier layer's coverage
+    under_ratio: float = 0.7              # ... or below this fraction of a similar earlier layer's coverage
     spaghetti_area_mm2: float = 5.0       # stray material outside the part's footprint (absolute floor)
     spaghetti_fraction: float = 0.02      # ... or this fraction of the layer's area, whichever is larger
     policy: str = "pause"                 # on a failed check: pause | cancel | warn
