@@ -31,12 +31,14 @@ SHARED = REPO.parent / "shared"
 
 def slice_gcode(model: Path, out: Path) -> str:
     """Produce G-code for the model; return which slicer made it."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
     try:
-        from slicing.slicer import slice_file  # type: ignore[import-not-found]
+        from slicing.slicer import slice_file
     except ImportError:
         slice_file = None
     if slice_file is not None:
-        slice_file(str(model), str(out))
+        out.write_text(slice_file(model).gcode)
         return "printloop slicer"
     engine = shutil.which("CuraEngine")
     if engine:
