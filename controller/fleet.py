@@ -253,27 +253,22 @@ class Fleet:
 
     def pause_job(self, job_id: int) -> int:
         """Pause every running copy of a job; returns how many."""
-        with self.lock:
-            slots = self._job_handles(job_id)
-            if not slots:
-                raise ConflictError(f"job {job_id} has no copy printing")
-            for s in slots:
-                assert s.handle is not None
-                s.handle.pause()
-            history.add_event(self.store, "pause", f"pause requested for {len(slots)} copies", self.clock(),
-                              job_id=job_id)
-        return len(slots)
+        return self._signal_job(job_id, "pause")
 
     def resume_job(self, job_id: int) -> int:
         """Resume every paused copy of a job; returns how many."""
+        return self._signal_job(job_id, "resume")
+
+    def _signal_job(self, job_id: int, action: str) -> int:
+        """Call `pause` or `resume` on every printing copy of a job and record the request as a job event."""
         with self.lock:
             slots = self._job_handles(job_id)
             if not slots:
                 raise ConflictError(f"job {job_id} has no copy printing")
             for s in slots:
                 assert s.handle is not None
-                s.handle.resume()
-            history.add_event(self.store, "resume", f"resume requested for {len(slots)} copies", self.clock(),
+                getattr(s.handle, action)()
+            history.add_event(self.store, action, f"{action} requested for {len(slots)} copies", self.clock(),
                               job_id=job_id)
         return len(slots)
 
