@@ -7,13 +7,14 @@
    with the simulator's executed log checked for loss.
 3. `--soak`: 20 runs × 10,000 lines with `--faults corrupt=1e-3,drop_ok=1e-3`, executed log checked each run.
 
-Usage: python bench/stream.py [--gcode FILE] [--lines N] [--util-lines N] [--soak]
+Usage: python bench/stream.py [--gcode FILE] [--lines N] [--repeat N] [--util-lines N] [--skip-util] [--soak]
 """
 from __future__ import annotations
 
 import argparse
 import itertools
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,30 +122,36 @@ def run_printcore(port: str, commands: list[str], baud: int = 115200) -> float:
     return dt
 
 
-def instant_ok(lines: int) -> None:
-    """Lines/s into an instant-ok peer on a pty."""
+def instant_ok(lines: int, repeat: int = 1) -> None:
+    """Lines/s into an instant-ok peer on a pty; modes interleaved `repeat` times, medians reported."""
     commands = synthetic(lines)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "instant.gcode"
         path.write_text("\n".join(commands) + "\n")
-        results = {}
-        for name in ("window", "window-big", "ok", "printcore"):
-            peer = subprocess.Popen([sys.executable, "-c", PEER], stdout=subprocess.PIPE, text=True)
-            assert peer.stdout is not None
-            port = peer.stdout.readline().strip()
-            try:
-                if name == "printcore":
-                    n = min(lines, 5000)
-                    dt = run_printcore(port, commands[:n])
-                elif name == "window-big":  # the peer has no 128-byte receive buffer: a window to match
-                    dt, n = run_printloop(port, path, "window", rx_buffer=4096, queue_size=64)
-                else:
-                    dt, n = run_printloop(port, path, name)
-                results[name] = n / dt
-                print(f"instant-ok peer  {name:10s} {n:7d} lines in {dt:6.2f} s = {n / dt:9.0f} lines/s", flush=True)
-            finally:
-                peer.terminate()
-                peer.wait()
+        runs: dict[str, list[float]] = {}
+        for _ in range(repeat):
+            for name in ("window", "window-big", "ok", "printcore"):
+                peer = subprocess.Popen([sys.executable, "-c", PEER], stdout=subprocess.PIPE, text=True)
+                assert peer.stdout is not None
+                port = peer.stdout.readline().strip()
+                try:
+                    if name == "printcore":
+                        n = min(lines, 5000)
+                        dt = run_printcore(port, commands[:n])
+                    elif name == "window-big":  # the peer has no 128-byte receive buffer: a window to match
+                        dt, n = run_printloop(port, path, "window", rx_buffer=4096, queue_size=64)
+                    else:
+                        dt, n = run_printloop(port, path, name)
+                    runs.setdefault(name, []).append(n / dt)
+                    print(f"instant-ok peer  {name:10s} {n:7d} lines in {dt:6.2f} s = {n / dt:9.0f} lines/s",
+                          flush=True)
+                finally:
+                    peer.terminate()
+                    peer.wait()
+    results = {name: statistics.median(rates) for name, rates in runs.items()}
+    if repeat > 1:
+        print("instant-ok medians of " + str(repeat) + " runs: "
+              + ", ".join(f"{name} {rate:.0f}" for name, rate in results.items()) + " lines/s")
     pc = results["printcore"]
     print(f"instant-ok ratio vs printcore: windowed (128 B, 4 lines) {results['window'] / pc:.1f}x, "
           f"windowed (4096 B, 64 lines) {results['window-big'] / pc:.1f}x, one-per-ok {results['ok'] / pc:.1f}x")
@@ -222,10 +229,11 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=20000, help="lines for the instant-ok runs")
     ap.add_argument("--util-lines", type=int, default=4000, help="lines of the file for the utilisation runs")
     ap.add_argument("--soak", action="store_true", help="also run 20 x 10,000 lines under faults")
+    ap.add_argument("--repeat", type=int, default=1, help="instant-ok runs per mode (medians are printed)")
     ap.add_argument("--skip-util", action="store_true")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (figures vary with load)")
-    instant_ok(args.lines)
+    instant_ok(args.lines, args.repeat)
     if not args.skip_util:
         utilisation(args.gcode or default_gcode(), args.util_lines)
     if args.soak:

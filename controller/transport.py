@@ -1,10 +1,15 @@
 """Serial transport on pyserial: any port or URL (/dev/ttyUSB0, /dev/pts/N, socket://, rfc2217://, loop://).
 
 A reader thread splits received bytes into lines and hands them over in batches; `write` sends what the link
-says. No protocol logic here.
+says. No protocol logic here. On a POSIX port (a real tty or pty) both directions go straight to the file
+descriptor: one `select` and one `read` per wake-up take everything that arrived, and a write is one `os.write`
+when the OS takes it whole; pyserial's generic path (URLs, other platforms) is used otherwise.
 """
 from __future__ import annotations
 
+import errno
+import os
+import select
 import threading
 from collections.abc import Callable
 
@@ -30,8 +35,10 @@ class Transport:
         self.port = port
         self._on_lines = on_lines
         self._on_closed = on_closed
+        self._read_timeout = read_timeout
         self._closing = threading.Event()
         self._write_lock = threading.Lock()
+        self._fd, self._abort_fd = _posix_fds(self._serial)
         self._thread = threading.Thread(target=self._read_loop, name=f"serial-reader {port}", daemon=True)
         self._thread.start()
 
@@ -41,18 +48,40 @@ class Transport:
             return
         try:
             with self._write_lock:
-                self._serial.write(data)
+                if self._fd is not None:
+                    data = data[_write_some(self._fd, data):]
+                if data:
+                    self._serial.write(data)  # the rest (or everything off POSIX) with pyserial's write timeout
         except (serial.SerialException, OSError) as exc:
             raise TransportError(f"writing to {self.port} failed: {exc}") from exc
+
+    def _read_some(self) -> bytes:
+        """Everything that arrived (waiting up to the read timeout for something): b"" when nothing did."""
+        ser = self._serial
+        if self._fd is None:
+            waiting = ser.in_waiting
+            return bytes(ser.read(waiting if waiting > 0 else 1))
+        watch = [self._fd] if self._abort_fd is None else [self._fd, self._abort_fd]
+        ready, _, _ = select.select(watch, [], [], self._read_timeout)
+        if self._abort_fd is not None and self._abort_fd in ready:
+            os.read(self._abort_fd, 1000)  # `close` woke us: the loop sees `_closing`
+            return b""
+        if self._fd not in ready:
+            return b""
+        try:
+            data = os.read(self._fd, _READ_SIZE)
+        except BlockingIOError:
+            return b""
+        if not data:
+            raise OSError(errno.EIO, "device reports readiness to read but returned no data (disconnected?)")
+        return data
 
     def _read_loop(self) -> None:
         """Read whatever arrives, split on newlines, deliver complete lines in one batch per read."""
         buf = b""
-        ser = self._serial
         try:
             while not self._closing.is_set():
-                waiting = ser.in_waiting
-                data = ser.read(waiting if waiting > 0 else 1)
+                data = self._read_some()
                 if not data:
                     continue
                 buf += data
@@ -77,3 +106,25 @@ class Transport:
             self._serial.close()
         except (serial.SerialException, OSError):
             pass
+
+
+_READ_SIZE = 65536
+
+
+def _posix_fds(ser: object) -> tuple[int | None, int | None]:
+    """The port's file descriptor and pyserial's abort-read pipe when it is a POSIX serial port, else Nones."""
+    try:
+        import serial.serialposix as sp
+    except ImportError:  # not a POSIX platform
+        return None, None
+    if type(ser) is not sp.Serial:  # URL handlers (socket://, loop://, rfc2217://) and subclasses keep pyserial's IO
+        return None, None
+    return ser.fileno(), getattr(ser, "pipe_abort_read_r", None)
+
+
+def _write_some(fd: int, data: bytes) -> int:
+    """Write what the OS takes at once (the fd is non-blocking); return how many bytes that was."""
+    try:
+        return os.write(fd, data)
+    except BlockingIOError:
+        return 0
