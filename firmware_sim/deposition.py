@@ -19,6 +19,7 @@ from firmware_sim.errors import SimError
 
 MAX_WIDTH = 3.0               # mm; wider "beads" (a blob on a tiny move) are drawn this wide
 RAMP_CELLS = 0.8              # bead edges ramp over at least 2 × this many cells (no aliasing of thin layers)
+COVER_FRACTION = 0.5          # a bead marks cells as its layer's where it is at least half its thickness thick
 STRAND_DIAMETER = 0.45        # mm; a loose strand of extrudate (0.4 mm nozzle with die swell)
 _SHIFT = 4                    # sub-pixel bits for cv2.polylines
 TILE = 256                    # cells; batches wider than two tiles are rasterised tile by tile
@@ -88,7 +89,7 @@ class Deposition:
         widths = ev[ok] * self.filament_area / (length * thickness)
         ramp_min = max(thickness / 2, RAMP_CELLS * self.cell)
         trimmed = _trim_free_ends(seg, length, widths, ramp_min)
-        self._rasterise(trimmed, widths, float(z), float(thickness), int(layer))
+        self._rasterise(trimmed, widths, float(z), float(thickness), int(layer), COVER_FRACTION)
 
     def deposit_loose(self, segments: np.ndarray, e: np.ndarray, layer: int, rng: np.random.Generator) -> None:
         """Spaghetti: the extrudate of these moves falls as curly loose strands near the path, at low height."""
@@ -130,11 +131,16 @@ class Deposition:
         segs = np.stack([x0, y0, x1, y1], axis=1)
         segs[:, [0, 2]] = np.clip(segs[:, [0, 2]], 0.0, self.bed[0])
         segs[:, [1, 3]] = np.clip(segs[:, [1, 3]], 0.0, self.bed[1])
-        self._rasterise(segs, np.full(n_steps, d), d, d, int(layer))
+        self._rasterise(segs, np.full(n_steps, d), d, d, int(layer), 0.0)
 
     # -- internals ---------------------------------------------------------------------------------------
-    def _rasterise(self, seg: np.ndarray, widths: np.ndarray, top: float, thickness: float, layer: int) -> None:
-        """Max-combine rounded beads (top at `top`, height `thickness`) along segments into the map."""
+    def _rasterise(self, seg: np.ndarray, widths: np.ndarray, top: float, thickness: float, layer: int,
+                   cover: float) -> None:
+        """Max-combine rounded beads (top at `top`, height `thickness`) along segments into the map.
+
+        A cell takes the new layer number where the bead is at least `cover` × thickness thick there, so the
+        layer map covers the bead's nominal width (not its thin smooth edges) and a narrow bead leaves a gap.
+        """
         cell = self.cell
         rows, cols = self.height.shape
         widths = np.minimum(widths, MAX_WIDTH)
@@ -149,7 +155,7 @@ class Deposition:
         if c1 <= c0 or r1 <= r0:
             return
         if (r1 - r0) * (c1 - c0) <= (2 * TILE) ** 2:
-            self._window(seg, widths, top, thickness, layer, (r0, r1, c0, c1), (r0, r1, c0, c1))
+            self._window(seg, widths, top, thickness, layer, cover, (r0, r1, c0, c1), (r0, r1, c0, c1))
         else:
             # large batches (a full plate): only tiles that beads reach, each with a margin for the distances
             for tr in range(r0 - r0 % TILE, r1, TILE):
@@ -159,14 +165,14 @@ class Deposition:
                              max(0, inner[2] - margin), min(cols, inner[3] + margin))
                     hit = (lo_r < outer[1]) & (hi_r > outer[0]) & (lo_c < outer[3]) & (hi_c > outer[2])
                     if hit.any():
-                        self._window(seg[hit], widths[hit], top, thickness, layer, outer, inner)
+                        self._window(seg[hit], widths[hit], top, thickness, layer, cover, outer, inner)
         if self.extent is None:
             self.extent = (r0, r1, c0, c1)
         else:
             a0, a1, b0, b1 = self.extent
             self.extent = (min(a0, r0), max(a1, r1), min(b0, c0), max(b1, c1))
 
-    def _window(self, seg: np.ndarray, widths: np.ndarray, top: float, thickness: float, layer: int,
+    def _window(self, seg: np.ndarray, widths: np.ndarray, top: float, thickness: float, layer: int, cover: float,
                 outer: tuple[int, int, int, int], inner: tuple[int, int, int, int]) -> None:
         """Rasterise segments in the `outer` cell window and update the map inside `inner`.
 
@@ -227,5 +233,5 @@ class Deposition:
         cur = win_h[rr, cc]
         up = new > cur
         win_h[rr[up], cc[up]] = new[up]
-        top_here = new >= cur - 1e-4
+        top_here = (new >= cur - 1e-4) & (prof >= f32(cover * thickness))
         win_l[rr[top_here], cc[top_here]] = layer

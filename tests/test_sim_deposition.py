@@ -235,3 +235,19 @@ def test_bad_dimensions_are_rejected() -> None:
         Deposition(cell=0.0)
     with pytest.raises(DepositionError, match="too fine"):
         Deposition(cell=0.001)
+
+
+def test_layer_map_covers_the_bead_width_so_thin_beads_leave_gaps() -> None:
+    # a solid patch of parallel lines, then the same lines with half the filament: half as much fresh top
+    dep = Deposition()
+    ys = np.arange(60.0 + W / 2, 70.0, W)
+    segs = np.array([[60.0, y, 80.0, y] for y in ys])
+    dep.deposit(segs, e_for(segs, W, dep), T, T, 0)
+    dep.deposit(segs, e_for(segs, W, dep) / 2, 2 * T, T, 1)
+    win = np.s_[610:690, 610:790]
+    fresh = float((dep.layer[win] == 1).mean())
+    assert fresh == pytest.approx(0.5, abs=0.08)                           # coverage = bead width / spacing
+    assert float((dep.layer[win] == 0).mean()) == pytest.approx(1.0 - fresh, abs=0.01)  # the layer below shows
+    full = Deposition()
+    full.deposit(segs, e_for(segs, W, full), T, T, 0)
+    assert float((full.layer[win] == 0).mean()) > 0.97                     # full beads close the surface

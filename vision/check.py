@@ -12,7 +12,7 @@ import numpy as np
 from slicing.toolpath import LayerPaths
 from vision.annotate import annotate
 from vision.classify import Verdict, classify
-from vision.compare import Observation, compare, observe
+from vision.compare import Observation, bed_ratio, compare, observe, prior_fraction
 from vision.config import VisionConfig
 from vision.reference import References, make_grid
 from vision.registration import Registration
@@ -32,7 +32,8 @@ class LayerChecker:
                                self.config.max_bead_mm)
         self._prev: Observation | None = None
         self._prev_n: int | None = None
-        self._rho = 0.65
+        self._prev_fraction: np.ndarray | None = None     # fresh fraction per pixel found in the previous photo
+        self._on_bed: float | None = None                  # fresh material / bare bed brightness, from layer 0
         self._good: dict[int, tuple[float, float]] = {}   # layer -> (brightness gain, area) of good layers
 
     @property
@@ -50,14 +51,22 @@ class LayerChecker:
         prev = self._prev if self._prev_n == n - 1 else None
         top = self.refs.layer(n)
         below = self.refs.below(n)
-        prev_top = self.refs.layer(n - 1) if (prev is not None and n > 0) else None
-        comparison = compare(obs, prev, top, below, prev_top, self.grid, self.config, self._rho)
-        self._rho = comparison.rho
+        fraction = None
+        if prev is not None:
+            # a layer judged sound is taken as planned (no drift from measurement to measurement); a failed one
+            # as measured, so a thin layer does not become the next layer's full-brightness baseline
+            fraction = self._prev_fraction
+            if fraction is None:
+                fraction = prior_fraction(prev, self.refs.layer(n - 1) if n > 0 else None, self.grid, self.config)
+        if n == 0 and prev is None:
+            self._on_bed = bed_ratio(obs, top, self.grid, self.config)
+        comparison = compare(obs, prev, top, below, fraction, self.grid, self.config, self._on_bed)
         baseline = self._baseline(n, comparison.layer_area_mm2) if prev is not None else None
         verdict = classify(n, comparison, self.config, baseline)
         if verdict.status == "ok" and prev is not None:
             self._good[n] = (comparison.brightness_gain, comparison.layer_area_mm2)
         self._prev, self._prev_n = obs, n
+        self._prev_fraction = None if verdict.status == "ok" else comparison.fraction
         picture = None
         if annotated:
             picture = annotate(image, verdict, top, comparison.missing, comparison.excess, self.grid,
@@ -88,7 +97,7 @@ class LayerChecker:
 
     def remember(self, image: np.ndarray, n: int) -> None:
         """Keep a photo of layer n as the previous photo without judging it (e.g. after a resume)."""
-        self._prev, self._prev_n = self.observe(image, n), n
+        self._prev, self._prev_n, self._prev_fraction = self.observe(image, n), n, None
 
 
 def check_layer(image: np.ndarray, registration: Registration, layers: Sequence[LayerPaths], n: int,

@@ -50,7 +50,7 @@ def classify(layer: int, c: Comparison, config: VisionConfig, baseline: float | 
     dx, dy = c.offset_mm
     offset = (dx * dx + dy * dy) ** 0.5
     score = {"coverage": c.coverage, "iou": c.iou, "shifted_iou": c.shifted_iou, "offset": offset,
-             "stray_area_mm2": c.stray_area_mm2, "layer_area_mm2": c.layer_area_mm2, "phase_response": c.response, "rho": c.rho}
+             "stray_area_mm2": c.stray_area_mm2, "layer_area_mm2": c.layer_area_mm2, "phase_response": c.response}
     relative = c.brightness_gain / baseline if baseline and baseline > 1.0 else None
     score["brightness_gain"] = c.brightness_gain
     if relative is not None:

@@ -1,9 +1,10 @@
 """Compare a photo of a finished layer with its reference: fresh-material segmentation, overlap, offset.
 
 The photo is warped to the job's bed-mm raster. Fresh material is told from old by change against the previous
-layer's photo (same pixels, so uneven light and bed texture cancel): new material where there was bed, or a rise
-in brightness where old material was covered, or brightness held where the previous layer was fresh. Without a
-previous photo every material pixel counts as fresh (right for the first layer).
+layer's photo (same pixels, so uneven light and bed texture cancel): new material where there was bed, or, where
+there was material, brightness between the pixel's old and fresh levels, both known from the previous photo and
+the fresh fraction found in it. Without a previous photo every material pixel counts as fresh (right for the
+first layer).
 """
 from __future__ import annotations
 
@@ -40,9 +41,9 @@ class Comparison:
     offset_mm: tuple[float, float]
     shifted_iou: float           # IoU after moving the reference by the offset
     response: float              # phase-correlation peak strength
-    rho: float                   # measured brightness ratio old/fresh material
     brightness_gain: float       # grey levels gained per unit of expected fresh material (0 without previous)
-    fresh: np.ndarray            # bool
+    fraction: np.ndarray         # float32 0..1, fresh fraction per pixel (carried to the next layer's check)
+    fresh: np.ndarray            # bool, fraction > 0.5
     missing: np.ndarray          # bool
     excess: np.ndarray           # bool
 
@@ -76,35 +77,65 @@ def observe(image: np.ndarray, registration: Registration, grid: BedGrid, config
     return Observation(bgr, grey, material, (float(bed[0]), float(bed[1]), float(bed[2])))
 
 
-def freshness(obs: Observation, prev: Observation | None, prev_top: np.ndarray | None, top: np.ndarray,
-              grid: BedGrid, config: VisionConfig, rho_default: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """Per-pixel evidence 0..1 that material was laid down since the previous photo, the brightness above the
-    "nothing printed" prediction (grey levels) and the ageing ratio used.
+def prior_fraction(prev: Observation, prev_top: np.ndarray | None, grid: BedGrid, config: VisionConfig) -> np.ndarray:
+    """Fresh fraction assumed for the previous photo when it was not judged: its layer as planned, seen blurred."""
+    if prev_top is None:
+        return prev.material.astype(np.float32)
+    planned = cv2.GaussianBlur(prev_top.astype(np.float32) / 255.0, (0, 0), _psf_px(grid, config))
+    return np.where(prev.material, np.clip(planned * 1.0, 0.0, 1.0), 0.0).astype(np.float32)
 
-    Material that was fresh in the previous photo darkens by the ratio `old_ratio` once covered by nothing new
-    (also measured where the previous layer lies away from this one, and reported). The
-    evidence is the brightness above that "nothing printed" prediction, over the full fresh-old contrast.
+
+def _psf_px(grid: BedGrid, config: VisionConfig) -> float:
+    """Blur of a bead's image in raster px: the camera's own and the smoothing applied before differencing."""
+    return max(0.3, float(np.hypot(config.psf_mm * grid.px_per_mm, config.blur_px)))
+
+
+def bed_ratio(obs: Observation, top: np.ndarray, grid: BedGrid, config: VisionConfig) -> float | None:
+    """Brightness of fresh material over the bare bed's, measured on a first layer's solid interior.
+
+    Both are lit alike (the rim that gives the bed level lies within `margin_mm` of the part), so the ratio is a
+    property of filament, bed and camera; it tells how much of a pixel new material laid on bare bed covers.
+    """
+    core = cv2.erode(top, _disk(config.edge_tolerance_mm * grid.px_per_mm)) > 0
+    solid = core & obs.material
+    if np.count_nonzero(solid) * grid.px_area_mm2 < config.min_area_mm2:
+        return None
+    b, g, r = obs.bed_bgr
+    bed_grey = max(0.114 * b + 0.587 * g + 0.299 * r, 1.0)
+    ratio = float(np.median(obs.grey[solid])) / bed_grey
+    return ratio if ratio > 1.2 else None
+
+
+def freshness(obs: Observation, prev: Observation | None, prev_fraction: np.ndarray | None,
+              config: VisionConfig, on_bed: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel fraction 0..1 of material laid down since the previous photo, and the brightness above the
+    "nothing printed" prediction (grey levels).
+
+    Each pixel of the previous photo was a known mix of fresh and old material (`prev_fraction`, carried from
+    the previous check), so its brightness gives the pixel's fresh level F under this camera's light; old
+    material is `old_ratio` × F. The new fraction is where the pixel now sits between those two levels.
+    Where the previous photo showed bare bed, the fraction is the rise over the bed towards `on_bed` × the bed
+    (see `bed_ratio`); without that ratio any material there counts as fresh.
     """
     if prev is None:
         f0 = obs.material.astype(np.float32)
-        return f0, f0 * 0.0, rho_default
-    was_fresh = prev.material if prev_top is None else (prev.material & (cv2.dilate(prev_top, _disk(1)) > 0))
-    # measure on the interior of wide areas only: thin beads mix with their darker surroundings in the photo
-    solid = prev.material if prev_top is None else (prev.material & (cv2.erode(prev_top, _disk(1)) > 0))
-    away = solid & obs.material & (cv2.dilate(top, _disk(config.edge_tolerance_mm * grid.px_per_mm)) == 0)
-    measured = rho_default
-    if np.count_nonzero(away) >= 40:
-        measured = float(np.clip(np.median(obs.grey[away] / np.maximum(prev.grey[away], 1.0)), 0.3, 1.0))
-    p = prev.grey
-    rho = config.old_ratio    # measured values swing with geometry (mixed pixels); the camera's ratio is steadier
-    predicted = np.where(was_fresh, rho * p, p)
-    contrast = np.where(was_fresh, p * (1.0 - rho), p * (1.0 / rho - 1.0))
-    contrast = np.maximum(contrast, config.fresh_step)
-    gain = (obs.grey - predicted).astype(np.float32)
+        return f0, f0 * 0.0
+    rho = config.old_ratio
+    fp = np.zeros(prev.grey.shape, np.float32) if prev_fraction is None else np.clip(prev_fraction, 0.0, 1.0)
+    level = fp * (1.0 - rho) + rho                      # previous brightness / fresh level
+    fresh_level = prev.grey / level
+    old_level = rho * fresh_level
+    contrast = np.maximum(fresh_level - old_level, config.fresh_step)
+    gain = (obs.grey - old_level).astype(np.float32)
     f = np.clip(gain / contrast, 0.0, 1.0)
-    f[obs.material & ~prev.material] = 1.0
+    laid_on_bed = obs.material & ~prev.material
+    if on_bed is None:
+        f[laid_on_bed] = 1.0
+    else:
+        rise = obs.grey[laid_on_bed] / np.maximum(prev.grey[laid_on_bed], 1.0) - 1.0
+        f[laid_on_bed] = np.clip(rise / (on_bed - 1.0), 0.0, 1.0)
     f[~obs.material] = 0.0
-    return f.astype(np.float32), gain, measured
+    return f.astype(np.float32), gain
 
 
 def _shifted(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
@@ -157,8 +188,13 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: np.ndarray,
-            prev_top: np.ndarray | None, grid: BedGrid, config: VisionConfig, rho: float = 0.65) -> Comparison:
-    """Compare the observed fresh material with layer n's mask `top` (all layers under it in `below`)."""
+            prev_fraction: np.ndarray | None, grid: BedGrid, config: VisionConfig,
+            on_bed: float | None = None) -> Comparison:
+    """Compare the observed fresh material with layer n's mask `top` (all layers under it in `below`).
+
+    `prev_fraction` is the fresh fraction found in the previous photo (see `prior_fraction` when there is none),
+    `on_bed` the fresh-over-bed brightness ratio of this job (see `bed_ratio`) when known.
+    """
     px_area = grid.px_area_mm2
     ref = top > 0
     tol = _disk(config.edge_tolerance_mm * grid.px_per_mm)
@@ -166,13 +202,17 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
     core = cv2.erode(top, tol) > 0
     if np.count_nonzero(core) < 0.25 * np.count_nonzero(ref):
         core = ref
-    f, gain, rho = freshness(obs, prev, prev_top, top, grid, config, rho)
+    f, gain = freshness(obs, prev, prev_fraction, config, on_bed)
     fresh = f > 0.5
     # thin beads look dimmer than solid fill to a camera of finite resolution: compare with the reference
     # blurred by the camera, so a clean sparse layer scores about as well as a clean solid one
-    expected = cv2.GaussianBlur(top.astype(np.float32) / 255.0, (0, 0), max(0.3, config.psf_mm * grid.px_per_mm))
+    expected = cv2.GaussianBlur(top.astype(np.float32) / 255.0, (0, 0), _psf_px(grid, config))
     expected = np.clip(expected, 0.05, 1.0) if prev is not None else np.ones_like(expected)
-    coverage = float(f[core].sum() / expected[core].sum()) if core.any() else 1.0
+    # judge where the layer is dense (walls, solid fill): there a bead lies on the bead it was laid on, so the
+    # fresh level is known from the previous photo; a sparse line bridging a gap looks different from the gap
+    dense = core & (expected >= config.dense_level)
+    judged = dense if np.count_nonzero(dense) * px_area >= config.min_area_mm2 else core
+    coverage = float(f[judged].sum() / expected[judged].sum()) if judged.any() else 1.0
     # brightness gained around the layer per unit of expected material: linear in the width of the beads laid
     band = cv2.dilate(top, _disk(2.0 * config.psf_mm * grid.px_per_mm)) > 0
     brightness_gain = float(gain[band].sum() / max(float(expected[band].sum()), 1e-6))
@@ -196,6 +236,6 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
         missing_area_mm2=float(np.count_nonzero(missing) * px_area),
         excess_area_mm2=float(np.count_nonzero(excess) * px_area),
         stray_area_mm2=float(np.count_nonzero(stray) * px_area),
-        offset_mm=offset, shifted_iou=float(shifted_iou), response=float(response), rho=rho, brightness_gain=brightness_gain,
-        fresh=fresh, missing=missing, excess=excess | stray,
+        offset_mm=offset, shifted_iou=float(shifted_iou), response=float(response), brightness_gain=brightness_gain,
+        fraction=f, fresh=fresh, missing=missing, excess=excess | stray,
     )
