@@ -9,17 +9,20 @@ from vision.config import VisionConfig
 from vision.registration import register
 
 LAYERS = block_layers(6, 100, 100, 20, 20)
-L_SHAPE = block_layers(6, 60, 60, 30, 8) 
+L_SHAPE = block_layers(6, 60, 60, 30, 8)
+# a block whose layers from 3 on reach 10 mm further on every side: most of their beads are laid on bare bed
+STEP = block_layers(3, 100, 100, 20, 20) + block_layers(6, 90, 90, 40, 40)[3:]
 
 
-def run(fault: str, layers=LAYERS, at: int = 3, seed: int = 2, noise: float = 3.0, lighting: float = 0.25):
-    """Print layers 0..at on a scene with a fault from layer `at`; verdicts of every layer."""
+def run(fault: str, layers=LAYERS, at: int = 3, seed: int = 2, noise: float = 3.0, lighting: float = 0.25,
+        until: int | None = None):
+    """Print layers 0..until (default `at`) on a scene with a fault from layer `at`; verdicts of every layer."""
     scene = Scene(seed=seed)
     rng = np.random.default_rng(seed)
     reg = register(scene.photo(0, rng))
     checker = LayerChecker(layers, reg, VisionConfig())
     verdicts = []
-    for n in range(at + 1):
+    for n in range((at if until is None else until) + 1):
         faulty = n >= at
         if faulty and fault == "spaghetti":
             scene.deposit_loose(layers[n], n, rng)
@@ -64,10 +67,25 @@ def test_spaghetti_is_loose_material_outside_the_part():
     assert v.status == "spaghetti" and v.score["stray_area_mm2"] > 20
 
 
-def test_half_extrusion_is_not_passed_as_ok():
+def test_half_extrusion_is_under_extrusion_not_a_missing_layer():
     v = run("under")[-1]
-    assert v.status in ("under_extrusion", "missing_layer")
-    assert v.score["coverage"] < 0.75
+    assert v.status == "under_extrusion", v.message
+    assert 0.3 < v.score["coverage"] < 0.75
+
+
+def test_an_under_extruded_layer_is_not_the_next_layers_baseline():
+    """Flow stays low: the layer after a thin one is judged against fresh material, not against the thin one."""
+    verdicts = run("under", at=3, until=5)
+    assert [v.status for v in verdicts] == ["ok"] * 3 + ["under_extrusion"] * 3, [v.message for v in verdicts]
+
+
+@pytest.mark.parametrize("fault,expected,coverage", [("none", "ok", (0.9, 1.1)), ("under", "under_extrusion", (0.25, 0.5)),
+                                                      ("clog", "missing_layer", (0.0, 0.1))])
+def test_beads_laid_on_bare_bed_are_measured_not_assumed_fresh(fault, expected, coverage):
+    """Thin beads on bare bed still differ from it in colour: how much of the pixel they cover is what counts."""
+    verdicts = run(fault, STEP, at=3)
+    assert [v.status for v in verdicts] == ["ok"] * 3 + [expected], [v.message for v in verdicts]
+    assert coverage[0] <= verdicts[-1].score["coverage"] <= coverage[1]
 
 
 def test_stateless_check_uses_previous_photo():

@@ -2,9 +2,7 @@
 
 For each fault class on two models the job is paused within 2 layers of the fault, with the right class; clean
 prints pass every layer checked. Faults sit at low layers and jobs are cancelled right after the verdict.
-Under-extrusion is injected at E x 0.3: at half flow the simulated camera shows too little difference to call it
-reliably (see bench/vision.py); on the Cura cube it starts at layer 9, where an earlier layer of the same kind
-gives the check a baseline.
+Under-extrusion is injected at half flow (E x 0.5): beads half as wide, the layer below showing between them.
 """
 from __future__ import annotations
 
@@ -71,7 +69,7 @@ def print_with_checks(gcode: Path, faults: str, out: Path, last: int) -> tuple[L
     for faults, layer, expected in [
         ("layer_shift@4=2.5:0", 4, "layer_shift"),
         ("clog@4", 4, "missing_layer"),
-        ("under@9=0.3" if model == "cura" else "under@4=0.3", 9 if model == "cura" else 4, "under_extrusion"),
+        ("under@4=0.5", 4, "under_extrusion"),
         ("spaghetti@4", 4, "spaghetti"),
     ]
 ])

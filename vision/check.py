@@ -34,7 +34,6 @@ class LayerChecker:
         self._prev_n: int | None = None
         self._prev_fraction: np.ndarray | None = None     # fresh fraction per pixel found in the previous photo
         self._on_bed: float | None = None                  # fresh material / bare bed brightness, from layer 0
-        self._good: dict[int, tuple[float, float]] = {}   # layer -> (brightness gain, area) of good layers
 
     @property
     def grid(self):
@@ -61,10 +60,7 @@ class LayerChecker:
         if n == 0 and prev is None:
             self._on_bed = bed_ratio(obs, top, self.grid, self.config)
         comparison = compare(obs, prev, top, below, fraction, self.grid, self.config, self._on_bed)
-        baseline = self._baseline(n, comparison.layer_area_mm2) if prev is not None else None
-        verdict = classify(n, comparison, self.config, baseline)
-        if verdict.status == "ok" and prev is not None:
-            self._good[n] = (comparison.brightness_gain, comparison.layer_area_mm2)
+        verdict = classify(n, comparison, self.config)
         self._prev, self._prev_n = obs, n
         self._prev_fraction = None if verdict.status == "ok" else comparison.fraction
         picture = None
@@ -72,28 +68,6 @@ class LayerChecker:
             picture = annotate(image, verdict, top, comparison.missing, comparison.excess, self.grid,
                                self.registration)
         return verdict, picture
-
-    def _baseline(self, n: int, area: float) -> float | None:
-        """Brightness gain of the nearest earlier good layer of the same kind as layer n.
-
-        Same kind: same parity (fill direction alternates), similar area, and laid on a similar layer (the first
-        sparse layer over solid fill looks brighter than the sparse layers after it).
-        """
-        below = self._area(n - 1)
-        for k in (n - 2, n - 4):
-            got = self._good.get(k)
-            if got is None or abs(got[1] - area) > 0.12 * max(area, 1e-6):
-                continue
-            under_k = self._area(k - 1)
-            if abs(under_k - below) <= 0.12 * max(below, 1e-6):
-                return got[0]
-        return None
-
-    def _area(self, n: int) -> float:
-        """Area of layer n's reference in mm² (0 below the first layer)."""
-        if n < 0:
-            return 0.0
-        return float(np.count_nonzero(self.refs.layer(n))) * self.grid.px_area_mm2
 
     def remember(self, image: np.ndarray, n: int) -> None:
         """Keep a photo of layer n as the previous photo without judging it (e.g. after a resume)."""

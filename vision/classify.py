@@ -41,20 +41,16 @@ def _shift_text(dx: float, dy: float) -> str:
     return " and ".join(parts) or f"{dx:+.1f} mm in X"
 
 
-def classify(layer: int, c: Comparison, config: VisionConfig, baseline: float | None = None) -> Verdict:
+def classify(layer: int, c: Comparison, config: VisionConfig) -> Verdict:
     """Rules in order: too small to judge, layer shift, spaghetti, missing layer, under-extrusion, ok.
 
-    `baseline` is the brightness gain of an earlier good layer of the same kind (same fill direction and area),
-    when there is one: under-extrusion is also a drop against it, which is sharper than any absolute limit.
+    A missing layer and under-extrusion differ only in how much of the layer's fresh material is there: a clog
+    leaves next to none, low flow leaves thin beads along the whole path.
     """
     dx, dy = c.offset_mm
     offset = (dx * dx + dy * dy) ** 0.5
     score = {"coverage": c.coverage, "iou": c.iou, "shifted_iou": c.shifted_iou, "offset": offset,
              "stray_area_mm2": c.stray_area_mm2, "layer_area_mm2": c.layer_area_mm2, "phase_response": c.response}
-    relative = c.brightness_gain / baseline if baseline and baseline > 1.0 else None
-    score["brightness_gain"] = c.brightness_gain
-    if relative is not None:
-        score["relative_coverage"] = relative
     spaghetti_limit = max(config.spaghetti_area_mm2, config.spaghetti_fraction * c.layer_area_mm2)
     if c.layer_area_mm2 < config.min_area_mm2:
         status = "ok"
@@ -67,11 +63,11 @@ def classify(layer: int, c: Comparison, config: VisionConfig, baseline: float | 
         status = "spaghetti"
         msg = (f"layer {layer}: {c.stray_area_mm2:.0f} mm² of loose material outside the part and "
                f"{100 * c.coverage:.0f}% of the layer in place — part detached or spaghetti")
-    elif c.coverage < config.missing_coverage or (relative is not None and relative < config.missing_ratio):
+    elif c.coverage < config.missing_coverage:
         status = "missing_layer"
         msg = (f"layer {layer} is missing: {100 * c.coverage:.0f}% of it was printed "
                "(nozzle clogged or filament out?)")
-    elif c.coverage < config.under_coverage or (relative is not None and relative < config.under_ratio):
+    elif c.coverage < config.under_coverage:
         status = "under_extrusion"
         msg = (f"layer {layer} under-extruded: {100 * c.coverage:.0f}% of the expected material, "
                f"{c.missing_area_mm2:.0f} mm² missing")

@@ -41,7 +41,6 @@ class Comparison:
     offset_mm: tuple[float, float]
     shifted_iou: float           # IoU after moving the reference by the offset
     response: float              # phase-correlation peak strength
-    brightness_gain: float       # grey levels gained per unit of expected fresh material (0 without previous)
     fraction: np.ndarray         # float32 0..1, fresh fraction per pixel (carried to the next layer's check)
     fresh: np.ndarray            # bool, fraction > 0.5
     missing: np.ndarray          # bool
@@ -82,7 +81,7 @@ def prior_fraction(prev: Observation, prev_top: np.ndarray | None, grid: BedGrid
     if prev_top is None:
         return prev.material.astype(np.float32)
     planned = cv2.GaussianBlur(prev_top.astype(np.float32) / 255.0, (0, 0), _psf_px(grid, config))
-    return np.where(prev.material, np.clip(planned * 1.0, 0.0, 1.0), 0.0).astype(np.float32)
+    return np.where(prev.material, np.clip(planned, 0.0, 1.0), 0.0).astype(np.float32)
 
 
 def _psf_px(grid: BedGrid, config: VisionConfig) -> float:
@@ -107,27 +106,24 @@ def bed_ratio(obs: Observation, top: np.ndarray, grid: BedGrid, config: VisionCo
 
 
 def freshness(obs: Observation, prev: Observation | None, prev_fraction: np.ndarray | None,
-              config: VisionConfig, on_bed: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Per-pixel fraction 0..1 of material laid down since the previous photo, and the brightness above the
-    "nothing printed" prediction (grey levels).
+              config: VisionConfig, on_bed: float | None = None) -> np.ndarray:
+    """Per-pixel fraction 0..1 of material laid down since the previous photo.
 
-    Each pixel of the previous photo was a known mix of fresh and old material (`prev_fraction`, carried from
-    the previous check), so its brightness gives the pixel's fresh level F under this camera's light; old
+    Each pixel of the previous photo was a known mix of fresh and old material (`prev_fraction`: the previous
+    layer as planned when it was judged sound, as measured when not), so its brightness gives the pixel's fresh level F under this camera's light; old
     material is `old_ratio` × F. The new fraction is where the pixel now sits between those two levels.
     Where the previous photo showed bare bed, the fraction is the rise over the bed towards `on_bed` × the bed
     (see `bed_ratio`); without that ratio any material there counts as fresh.
     """
     if prev is None:
-        f0 = obs.material.astype(np.float32)
-        return f0, f0 * 0.0
+        return obs.material.astype(np.float32)
     rho = config.old_ratio
     fp = np.zeros(prev.grey.shape, np.float32) if prev_fraction is None else np.clip(prev_fraction, 0.0, 1.0)
     level = fp * (1.0 - rho) + rho                      # previous brightness / fresh level
     fresh_level = prev.grey / level
     old_level = rho * fresh_level
     contrast = np.maximum(fresh_level - old_level, config.fresh_step)
-    gain = (obs.grey - old_level).astype(np.float32)
-    f = np.clip(gain / contrast, 0.0, 1.0)
+    f = np.clip((obs.grey - old_level) / contrast, 0.0, 1.0)
     laid_on_bed = obs.material & ~prev.material
     if on_bed is None:
         f[laid_on_bed] = 1.0
@@ -135,7 +131,7 @@ def freshness(obs: Observation, prev: Observation | None, prev_fraction: np.ndar
         rise = obs.grey[laid_on_bed] / np.maximum(prev.grey[laid_on_bed], 1.0) - 1.0
         f[laid_on_bed] = np.clip(rise / (on_bed - 1.0), 0.0, 1.0)
     f[~obs.material] = 0.0
-    return f.astype(np.float32), gain
+    return f.astype(np.float32)
 
 
 def _shifted(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
@@ -202,7 +198,7 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
     core = cv2.erode(top, tol) > 0
     if np.count_nonzero(core) < 0.25 * np.count_nonzero(ref):
         core = ref
-    f, gain = freshness(obs, prev, prev_fraction, config, on_bed)
+    f = freshness(obs, prev, prev_fraction, config, on_bed)
     fresh = f > 0.5
     # thin beads look dimmer than solid fill to a camera of finite resolution: compare with the reference
     # blurred by the camera, so a clean sparse layer scores about as well as a clean solid one
@@ -213,9 +209,6 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
     dense = core & (expected >= config.dense_level)
     judged = dense if np.count_nonzero(dense) * px_area >= config.min_area_mm2 else core
     coverage = float(f[judged].sum() / expected[judged].sum()) if judged.any() else 1.0
-    # brightness gained around the layer per unit of expected material: linear in the width of the beads laid
-    band = cv2.dilate(top, _disk(2.0 * config.psf_mm * grid.px_per_mm)) > 0
-    brightness_gain = float(gain[band].sum() / max(float(expected[band].sum()), 1e-6))
     missing = core & ~fresh
     excess = fresh & ~grown
     everything = cv2.dilate(cv2.bitwise_or(top, below), tol) > 0
@@ -236,6 +229,6 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
         missing_area_mm2=float(np.count_nonzero(missing) * px_area),
         excess_area_mm2=float(np.count_nonzero(excess) * px_area),
         stray_area_mm2=float(np.count_nonzero(stray) * px_area),
-        offset_mm=offset, shifted_iou=float(shifted_iou), response=float(response), brightness_gain=brightness_gain,
+        offset_mm=offset, shifted_iou=float(shifted_iou), response=float(response),
         fraction=f, fresh=fresh, missing=missing, excess=excess | stray,
     )

@@ -47,9 +47,7 @@ class VisionConfig:
     shift_min_iou: float = 0.5            # IoU after undoing the offset, for a shift to be believed
     shift_min_response: float = 0.3       # ... or this phase-correlation peak (sparse layers)
     missing_coverage: float = 0.3         # fresh coverage of the layer below this: missing layer / clog
-    missing_ratio: float = 0.0            # ... or brightness gain below this fraction of a similar good layer
     under_coverage: float = 0.8           # below this (and above missing): under-extrusion
-    under_ratio: float = 0.0              # ... or below this fraction of a similar earlier layer's coverage
     spaghetti_area_mm2: float = 5.0       # stray material outside the part's footprint (absolute floor)
     spaghetti_fraction: float = 0.02      # ... or this fraction of the layer's area, whichever is larger
     policy: str = "pause"                 # on a failed check: pause | cancel | warn
@@ -68,7 +66,7 @@ class VisionConfig:
                      "park_lift_mm"):
             if getattr(self, name) < 0:
                 raise VisionConfigError(f"option '{name}' in section 'vision' must have minimum of 0")
-        for name in ("dense_level", "shift_min_iou", "shift_min_response", "missing_coverage", "missing_ratio", "under_coverage", "under_ratio", "spaghetti_fraction"):
+        for name in ("dense_level", "shift_min_iou", "shift_min_response", "missing_coverage", "under_coverage", "spaghetti_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise VisionConfigError(f"option '{name}' in section 'vision' must be between 0 and 1")
         if self.missing_coverage > self.under_coverage:
