@@ -12,7 +12,7 @@ import numpy as np
 from slicing.toolpath import LayerPaths
 from vision.annotate import annotate
 from vision.classify import Verdict, classify
-from vision.compare import Observation, bed_ratio, compare, observe, prior_fraction
+from vision.compare import Observation, ageing, bed_ratio, compare, observe, prior_fraction
 from vision.config import VisionConfig
 from vision.reference import References, make_grid
 from vision.registration import Registration
@@ -59,7 +59,8 @@ class LayerChecker:
                 fraction = prior_fraction(prev, self.refs.layer(n - 1) if n > 0 else None, self.grid, self.config)
         if n == 0 and prev is None:
             self._on_bed = bed_ratio(obs, top, self.grid, self.config)
-        comparison = compare(obs, prev, top, below, fraction, self.grid, self.config, self._on_bed)
+        rho = ageing(self.refs.layer(n - 1) if (prev is not None and n > 0) else None, self.grid, self.config)
+        comparison = compare(obs, prev, top, below, fraction, self.grid, self.config, self._on_bed, rho)
         verdict = classify(n, comparison, self.config)
         self._prev, self._prev_n = obs, n
         self._prev_fraction = None if verdict.status == "ok" else comparison.fraction

@@ -49,7 +49,8 @@ def classify(layer: int, c: Comparison, config: VisionConfig) -> Verdict:
     """
     dx, dy = c.offset_mm
     offset = (dx * dx + dy * dy) ** 0.5
-    score = {"coverage": c.coverage, "iou": c.iou, "shifted_iou": c.shifted_iou, "offset": offset,
+    score = {"coverage": c.coverage, "iou": c.iou, "shifted_iou": c.shifted_iou,
+             "shifted_coverage": c.shifted_coverage, "offset": offset,
              "stray_area_mm2": c.stray_area_mm2, "layer_area_mm2": c.layer_area_mm2, "phase_response": c.response}
     spaghetti_limit = max(config.spaghetti_area_mm2, config.spaghetti_fraction * c.layer_area_mm2)
     if c.layer_area_mm2 < config.min_area_mm2:

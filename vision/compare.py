@@ -40,6 +40,7 @@ class Comparison:
     stray_area_mm2: float        # new material outside everything printed so far
     offset_mm: tuple[float, float]
     shifted_iou: float           # IoU after moving the reference by the offset
+    shifted_coverage: float      # coverage of the reference moved by the offset
     response: float              # phase-correlation peak strength
     fraction: np.ndarray         # float32 0..1, fresh fraction per pixel (carried to the next layer's check)
     fresh: np.ndarray            # bool, fraction > 0.5
@@ -105,8 +106,19 @@ def bed_ratio(obs: Observation, top: np.ndarray, grid: BedGrid, config: VisionCo
     return ratio if ratio > 1.2 else None
 
 
+def ageing(prev_top: np.ndarray | None, grid: BedGrid, config: VisionConfig) -> np.ndarray | float:
+    """Old/fresh brightness ratio per pixel of the previous layer: `old_ratio` on wide fill, whose flat top loses
+    its sheen as it ages, `old_ratio_narrow` on walls and lines, whose rounded tops had less sheen to lose."""
+    if prev_top is None or config.old_ratio_narrow == config.old_ratio:
+        return config.old_ratio
+    wide = cv2.erode(prev_top, _disk(config.wide_mm / 2 * grid.px_per_mm)) > 0
+    wide = cv2.dilate(wide.astype(np.uint8), _disk(config.wide_mm / 2 * grid.px_per_mm)) > 0
+    return np.where(wide, np.float32(config.old_ratio), np.float32(config.old_ratio_narrow))
+
+
 def freshness(obs: Observation, prev: Observation | None, prev_fraction: np.ndarray | None,
-              config: VisionConfig, on_bed: float | None = None) -> np.ndarray:
+              config: VisionConfig, on_bed: float | None = None,
+              old_ratio: np.ndarray | float | None = None) -> np.ndarray:
     """Per-pixel fraction 0..1 of material laid down since the previous photo.
 
     Each pixel of the previous photo was a known mix of fresh and old material (`prev_fraction`: the previous
@@ -117,7 +129,7 @@ def freshness(obs: Observation, prev: Observation | None, prev_fraction: np.ndar
     """
     if prev is None:
         return obs.material.astype(np.float32)
-    rho = config.old_ratio
+    rho = config.old_ratio if old_ratio is None else old_ratio
     fp = np.zeros(prev.grey.shape, np.float32) if prev_fraction is None else np.clip(prev_fraction, 0.0, 1.0)
     level = fp * (1.0 - rho) + rho                      # previous brightness / fresh level
     fresh_level = prev.grey / level
@@ -147,24 +159,24 @@ def _shifted(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
 
 
 def find_offset(ref: np.ndarray, fresh: np.ndarray, search_px: int = 2) -> tuple[float, float, float]:
-    """Offset (dx, dy) px of `fresh` against `ref` and the correlation response.
+    """Offset (dx, dy) px of `fresh` against `ref` (masks or fractions) and the correlation response.
 
-    Phase correlation finds the peak; the sub-pixel part is then refined on the overlap count around it, since
-    phase correlation's own sub-pixel estimate is biased on binary masks. Large rasters are worked at half size.
+    Phase correlation finds the peak; the sub-pixel part is then refined on the overlap around it, since phase
+    correlation's own sub-pixel estimate is biased on masks. Large rasters are worked at half size.
     """
+    a, b = ref.astype(np.float32), fresh.astype(np.float32)
     scale = 2 if min(ref.shape) >= 160 else 1
-    a, b = ref, fresh
     if scale > 1:
         size = (ref.shape[1] // scale, ref.shape[0] // scale)
-        a = cv2.resize(ref.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
-        b = cv2.resize(fresh.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 127
-    (dx, dy), response = cv2.phaseCorrelate(a.astype(np.float32), b.astype(np.float32))
+        a = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+        b = cv2.resize(b, size, interpolation=cv2.INTER_AREA)
+    (dx, dy), response = cv2.phaseCorrelate(a, b)
     cx, cy = round(dx), round(dy)
     r = search_px
     counts = np.zeros((2 * r + 1, 2 * r + 1))
     for j in range(-r, r + 1):
         for i in range(-r, r + 1):
-            counts[j + r, i + r] = np.count_nonzero(_shifted(a, cx + i, cy + j) & b)
+            counts[j + r, i + r] = float(np.vdot(_shifted(a, cx + i, cy + j), b))
     jj, ii = np.unravel_index(np.argmax(counts), counts.shape)
     j, i = int(jj), int(ii)
 
@@ -177,6 +189,27 @@ def find_offset(ref: np.ndarray, fresh: np.ndarray, search_px: int = 2) -> tuple
     return scale * (cx + i - r + fx), scale * (cy + j - r + fy), float(response)
 
 
+def _judged(top: np.ndarray, f: np.ndarray, grid: BedGrid, config: VisionConfig, first: bool
+            ) -> tuple[float, np.ndarray, np.ndarray]:
+    """Coverage of layer mask `top` by the fresh fraction `f`, the layer's core and its expected fraction.
+
+    Thin beads look dimmer than solid fill to a camera of finite resolution: `f` is compared with the reference
+    blurred by the camera. Coverage is judged where the layer is dense (walls, solid fill): there a bead lies on
+    the bead it was laid on, so the fresh level is known from the previous photo, whereas a sparse line bridging
+    a gap looks different from the gap.
+    """
+    ref = top > 0
+    core = cv2.erode(top, _disk(config.edge_tolerance_mm * grid.px_per_mm)) > 0
+    if np.count_nonzero(core) < 0.25 * np.count_nonzero(ref):
+        core = ref
+    expected = cv2.GaussianBlur(top.astype(np.float32) / 255.0, (0, 0), _psf_px(grid, config))
+    expected = np.ones_like(expected) if first else np.clip(expected, 0.05, 1.0)
+    dense = core & (expected >= config.dense_level)
+    judged = dense if np.count_nonzero(dense) * grid.px_area_mm2 >= config.min_area_mm2 else core
+    coverage = float(f[judged].sum() / expected[judged].sum()) if judged.any() else 1.0
+    return coverage, core, expected
+
+
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two bool masks (1 when both are empty)."""
     union = np.count_nonzero(a | b)
@@ -185,30 +218,20 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: np.ndarray,
             prev_fraction: np.ndarray | None, grid: BedGrid, config: VisionConfig,
-            on_bed: float | None = None) -> Comparison:
+            on_bed: float | None = None, old_ratio: np.ndarray | float | None = None) -> Comparison:
     """Compare the observed fresh material with layer n's mask `top` (all layers under it in `below`).
 
     `prev_fraction` is the fresh fraction found in the previous photo (see `prior_fraction` when there is none),
-    `on_bed` the fresh-over-bed brightness ratio of this job (see `bed_ratio`) when known.
+    `on_bed` the fresh-over-bed brightness ratio of this job (see `bed_ratio`) when known, `old_ratio` the
+    ageing ratio per pixel (see `ageing`; the configured one when not given).
     """
     px_area = grid.px_area_mm2
     ref = top > 0
     tol = _disk(config.edge_tolerance_mm * grid.px_per_mm)
     grown = cv2.dilate(top, tol) > 0
-    core = cv2.erode(top, tol) > 0
-    if np.count_nonzero(core) < 0.25 * np.count_nonzero(ref):
-        core = ref
-    f = freshness(obs, prev, prev_fraction, config, on_bed)
+    f = freshness(obs, prev, prev_fraction, config, on_bed, old_ratio)
     fresh = f > 0.5
-    # thin beads look dimmer than solid fill to a camera of finite resolution: compare with the reference
-    # blurred by the camera, so a clean sparse layer scores about as well as a clean solid one
-    expected = cv2.GaussianBlur(top.astype(np.float32) / 255.0, (0, 0), _psf_px(grid, config))
-    expected = np.clip(expected, 0.05, 1.0) if prev is not None else np.ones_like(expected)
-    # judge where the layer is dense (walls, solid fill): there a bead lies on the bead it was laid on, so the
-    # fresh level is known from the previous photo; a sparse line bridging a gap looks different from the gap
-    dense = core & (expected >= config.dense_level)
-    judged = dense if np.count_nonzero(dense) * px_area >= config.min_area_mm2 else core
-    coverage = float(f[judged].sum() / expected[judged].sum()) if judged.any() else 1.0
+    coverage, core, expected = _judged(top, f, grid, config, prev is None)
     missing = core & ~fresh
     excess = fresh & ~grown
     everything = cv2.dilate(cv2.bitwise_or(top, below), tol) > 0
@@ -216,12 +239,13 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
     stray = new & ~everything
     iou = _iou(fresh, ref)
     offset = (0.0, 0.0)
-    shifted_iou = iou
+    shifted_iou, shifted_coverage = iou, coverage
     response = 0.0
     if fresh.any() and ref.any():
-        dx, dy, response = find_offset(ref, fresh)
-        moved = _shifted(ref, round(dx), round(dy))
-        shifted_iou = _iou(fresh, moved)
+        dx, dy, response = find_offset(expected, f)
+        moved = _shifted(top, round(dx), round(dy))
+        shifted_iou = _iou(fresh, moved > 0)
+        shifted_coverage = _judged(moved, f, grid, config, prev is None)[0]
         offset = (float(dx / grid.px_per_mm), float(-dy / grid.px_per_mm))
     return Comparison(
         layer_area_mm2=float(np.count_nonzero(ref) * px_area),
@@ -229,6 +253,7 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
         missing_area_mm2=float(np.count_nonzero(missing) * px_area),
         excess_area_mm2=float(np.count_nonzero(excess) * px_area),
         stray_area_mm2=float(np.count_nonzero(stray) * px_area),
-        offset_mm=offset, shifted_iou=float(shifted_iou), response=float(response),
+        offset_mm=offset, shifted_iou=float(shifted_iou), shifted_coverage=float(shifted_coverage),
+        response=float(response),
         fraction=f, fresh=fresh, missing=missing, excess=excess | stray,
     )

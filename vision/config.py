@@ -36,7 +36,9 @@ class VisionConfig:
     marker_size_mm: float = 18.0          # side of the black square of each sticker
     drift_mm: float = 1.0                 # re-register when the stored homography is off by more than this
     material_contrast: float = 45.0       # colour distance from the bed that counts as material
-    old_ratio: float = 0.65               # brightness of old material / fresh material (camera and filament)
+    old_ratio: float = 0.65               # brightness of old material / fresh material on wide fill
+    old_ratio_narrow: float = 0.72        # ... on walls and lines
+    wide_mm: float = 2.0                  # fill at least this wide ages by old_ratio, narrower by old_ratio_narrow
     fresh_step: float = 14.0              # grey-level rise that counts as fresh material over old
     psf_mm: float = 0.25                  # camera blur assumed when predicting how bright thin beads look
     blur_px: float = 1.0                  # Gaussian sigma before differencing, raster px
@@ -46,7 +48,7 @@ class VisionConfig:
     shift_mm: float = 1.0                 # offset that counts as a layer shift
     shift_min_iou: float = 0.5            # IoU after undoing the offset, for a shift to be believed
     shift_min_response: float = 0.3       # ... or this phase-correlation peak (sparse layers)
-    missing_coverage: float = 0.3         # fresh coverage of the layer below this: missing layer / clog
+    missing_coverage: float = 0.2         # fresh coverage of the layer below this: missing layer / clog
     under_coverage: float = 0.8           # below this (and above missing): under-extrusion
     spaghetti_area_mm2: float = 5.0       # stray material outside the part's footprint (absolute floor)
     spaghetti_fraction: float = 0.02      # ... or this fraction of the layer's area, whichever is larger
@@ -58,7 +60,7 @@ class VisionConfig:
     def __post_init__(self) -> None:
         """Reject values a check could not work with, naming the option and its limit."""
         positive = ("px_per_mm", "filament_diameter", "min_bead_mm", "max_bead_mm", "marker_size_mm",
-                    "drift_mm", "material_contrast", "old_ratio", "fresh_step", "shift_mm", "park_feedrate")
+                    "drift_mm", "material_contrast", "old_ratio", "old_ratio_narrow", "wide_mm", "fresh_step", "shift_mm", "park_feedrate")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise VisionConfigError(f"option '{name}' in section 'vision' must be > 0 (got {getattr(self, name)})")
