@@ -44,12 +44,12 @@ class VisionConfig:
     blur_px: float = 1.0                  # Gaussian sigma before differencing, raster px
     dense_level: float = 0.75             # expected fresh fraction (blurred reference) where coverage is judged
     edge_tolerance_mm: float = 0.8        # band around the reference ignored for missing/excess
-    min_area_mm2: float = 6.0             # layers smaller than this are not judged
+    min_area_mm2: float = 10.0            # layers smaller than this are not judged
     shift_mm: float = 1.0                 # offset that counts as a layer shift
     shift_min_iou: float = 0.5            # IoU after undoing the offset, for a shift to be believed
     shift_min_response: float = 0.3       # ... or this phase-correlation peak (sparse layers)
     missing_coverage: float = 0.2         # fresh coverage of the layer below this: missing layer / clog
-    under_coverage: float = 0.8           # below this (and above missing): under-extrusion
+    under_coverage: float = 0.76          # below this (and above missing): under-extrusion
     spaghetti_area_mm2: float = 5.0       # stray material outside the part's footprint (absolute floor)
     spaghetti_fraction: float = 0.02      # ... or this fraction of the layer's area, whichever is larger
     policy: str = "pause"                 # on a failed check: pause | cancel | warn
