@@ -1,7 +1,8 @@
 """End to end: `printloop sim --faults ...` on a real pty, streamed by PrinterSession with the layer-check hook.
 
-For each fault class on two models the job is paused within 2 layers of the fault, with the right class; clean
-prints pass every layer checked. Faults sit at low layers and jobs are cancelled right after the verdict.
+For each fault class on the 20 mm cube (as sliced by Cura and by PrusaSlicer) and on the torus (sliced by
+printloop) the job is paused within 2 layers of the fault, with the right class; clean prints pass every layer
+checked. Faults sit at low layers and jobs are cancelled right after the verdict.
 Under-extrusion is injected at half flow (E x 0.5): beads half as wide, the layer below showing between them.
 """
 from __future__ import annotations
@@ -20,7 +21,19 @@ from tests.sim_helpers import running_sim
 from vision.camera import open_camera
 from vision.config import VisionConfig
 
-MODELS = {"cura": GCODE_SAMPLES / "cube.cura.gcode", "prusa": GCODE_SAMPLES / "cube.prusa.gcode"}
+SAMPLES = {"cura": GCODE_SAMPLES / "cube.cura.gcode", "prusa": GCODE_SAMPLES / "cube.prusa.gcode"}
+MODELS = ["cura", "prusa", "torus"]
+
+
+@pytest.fixture(scope="module")
+def gcode_of(tmp_path_factory):
+    """Model name -> G-code path; the torus is sliced by printloop once per module."""
+    from slicing.slicer import slice_file
+    from tests.conftest import MODELS as MESHES
+
+    torus = tmp_path_factory.mktemp("torus") / "torus.gcode"
+    torus.write_text(slice_file(MESHES / "torus_mm.stl").gcode)
+    return {**SAMPLES, "torus": torus}
 
 
 class StopAfter:
@@ -65,7 +78,7 @@ def print_with_checks(gcode: Path, faults: str, out: Path, last: int) -> tuple[L
 @pytest.mark.slow
 @pytest.mark.parametrize("model,faults,layer,expected", [
     (model, faults, layer, expected)
-    for model in sorted(MODELS)
+    for model in MODELS
     for faults, layer, expected in [
         ("layer_shift@4=2.5:0", 4, "layer_shift"),
         ("clog@4", 4, "missing_layer"),
@@ -73,8 +86,8 @@ def print_with_checks(gcode: Path, faults: str, out: Path, last: int) -> tuple[L
         ("spaghetti@4", 4, "spaghetti"),
     ]
 ])
-def test_fault_pauses_the_job_with_its_class(tmp_path, model, faults, layer, expected):
-    check, state = print_with_checks(MODELS[model], faults, tmp_path, last=layer + 2)
+def test_fault_pauses_the_job_with_its_class(tmp_path, gcode_of, model, faults, layer, expected):
+    check, state = print_with_checks(gcode_of[model], faults, tmp_path, last=layer + 2)
     failed = [v for v in check.verdicts if v.failed]
     assert state == "paused", [v.message for v in check.verdicts]
     assert failed and failed[0].status == expected, [v.message for v in check.verdicts]
@@ -86,9 +99,9 @@ def test_fault_pauses_the_job_with_its_class(tmp_path, model, faults, layer, exp
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", sorted(MODELS))
-def test_clean_print_passes_every_layer(tmp_path, model):
-    check, _state = print_with_checks(MODELS[model], "", tmp_path, last=10)
+@pytest.mark.parametrize("model", MODELS)
+def test_clean_print_passes_every_layer(tmp_path, gcode_of, model):
+    check, _state = print_with_checks(gcode_of[model], "", tmp_path, last=10)
     assert len(check.verdicts) >= 11 and not check.errors
     assert all(v.status == "ok" for v in check.verdicts), [v.message for v in check.verdicts if v.failed]
     assert check.action is None
@@ -101,7 +114,7 @@ def test_printloop_print_with_camera_cancels_on_a_clog(tmp_path):
 
     from tests.conftest import REPO
 
-    gcode = MODELS["prusa"]
+    gcode = SAMPLES["prusa"]
     with running_sim("--speed", "max", "--seed", "2", "--faults", "clog@3") as sim:
         out = subprocess.run(
             [sys.executable, "-m", "controller", "print", str(gcode), "--port", sim.info["serial"], "--json",
