@@ -161,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     print("vision campaign: firmware_sim Deposition + camera driven directly from G-code toolpaths, faults applied "
           "by the bench (not the serial loop)")
     print(f"prints {len(outcomes)}  models {', '.join(names)}  seed {args.seed}  wall {wall:.0f} s")
+    print(f"faults from a random layer in [2, n-2) of the first {args.max_layers} layers: layer shift 1.5-4 mm in a "
+          "random direction, clog (nothing extruded), flow x0.3-0.5, spaghetti; camera noise 1-6, light fall-off "
+          "0-0.5, tilt 0-8 deg")
     print(f"{'class':<17}{'prints':>7}{'recall@2':>10}{'any class':>12}{'mean delay':>11}")
     for cls in CLASSES:
         fault = FAULT_OF[cls]

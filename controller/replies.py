@@ -11,6 +11,9 @@ _RESEND = re.compile(r"^(?:resend|rs)\s*:?\s*(?:N)?(\d+)\s*$", re.IGNORECASE | r
 _TEMP = re.compile(r"(?P<key>B@|@\d*|[TBCPW]\d*):\s*(?P<actual>-?[\d.]+|\?)(?:\s*/\s*(?P<target>-?[\d.]+))?", re.ASCII)
 _ACTION = re.compile(r"^//\s*action:\s*(\S+)\s*(.*)$", re.ASCII)
 _CAP = re.compile(r"^Cap:\s*([A-Za-z0-9_]+)\s*:\s*([01])\s*$", re.ASCII)
+# a reset cuts the line being sent: its tail (no spaces) can share a line with the new banner, "o:Mstart"
+_GARBLED_START = re.compile(r"^\S{1,24}start$", re.ASCII)
+_REPLY_HEADS = ("ok", "echo:", "error:", "//", "!!", "resend", "rs", "busy", "cap:", "fw")
 _FATAL_WORDS = ("halted", "shutdown", "kill", "runaway", "maxtemp", "mintemp", "heating failed", "stopped", "emergency")
 
 
@@ -170,7 +173,7 @@ def parse_reply(raw: str) -> Reply:
     low = line.lower()
     if low == "ok" or low.startswith("ok "):
         return _parse_ok(line[2:])
-    if low == "start":
+    if low == "start" or (_GARBLED_START.match(low) and not low.startswith(_REPLY_HEADS)):
         return Start()
     if m := _RESEND.match(line):
         return Resend(int(m.group(1)))

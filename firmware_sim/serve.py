@@ -221,11 +221,11 @@ class SimServer:
                     if wake is None:
                         b.idle_to(limit)
                 timeout, starve_armed = self._next_timeout(wake, limit)
-                self._flush_out()
                 now = time.monotonic()
                 if b.log is not None and (not b.busy or now - last_flush > LOG_FLUSH_S):
-                    b.log.flush()
+                    b.log.flush()      # before the replies: a host that saw the last `ok` can read every command
                     last_flush = now
+                self._flush_out()
 
     def _next_timeout(self, wake: float | None, limit: float) -> tuple[float | None, bool]:
         """Wall seconds until the board has something to do without input; and whether that is a starvation."""

@@ -14,6 +14,9 @@ TABLE = [
     ("rs 12", r.Resend(12)),  # Repetier / Teacup
     ("rs N12", r.Resend(12)),
     ("start", r.Start()),
+    ("o:Mstart", r.Start()),  # the tail of a line cut by the reset, then the new banner
+    ("\x00\xfestart", r.Start()),
+    ("echo:restart", r.Echo("restart")),
     ("echo:busy: processing", r.Busy("echo:busy: processing")),
     ("busy: paused for user", r.Busy("busy: paused for user")),
     ("wait", r.Busy("wait")),  # Repetier idle keep-alive
