@@ -8,8 +8,9 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from controller.errors import ControllerError
 
@@ -36,6 +37,7 @@ class SimProcess:
     camera: str
     status: str
     executed_log: str | None
+    endpoints: dict[str, Any] = field(default_factory=dict)  # the whole JSON line it printed
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM, then SIGKILL if it does not exit in time."""
@@ -68,7 +70,7 @@ def launch_sim(*args: str, timeout: float = 60.0, log: Path | None = None) -> Si
             if line.strip().startswith("{"):
                 info = json.loads(line)
                 return SimProcess(proc, info["serial"], info["camera"], info.get("status", ""),
-                                  info.get("executed_log"))
+                                  info.get("executed_log"), info)
         if proc.poll() is not None:
             break
     proc.kill()

@@ -21,7 +21,7 @@ from firmware_sim.printhead import PrintHead
 from firmware_sim.protocol import BUFSIZE, RX_BUFFER_SIZE, Command, CommandQueue
 from firmware_sim.thermal import BED, HOTEND, Heater
 
-HEAT_POLL = 0.25        # s of simulated time between checks of a heating wait
+HEAT_POLL = 0.25        # s of simulated time between checks of a heating wait (fixed schedule)
 HEATER_LAG = 0.1        # heaters are stepped lazily in chunks of at least this many simulated seconds
 MAX_FAULT_EVENTS = 1000
 HOMING_BUMP_S = 0.5     # s per homed axis for the slow second touch of the endstop
@@ -195,8 +195,8 @@ class Board:
                     return None
                 self._begin(cmd)
                 continue
-            target = self._wait_target if self._wait is None or self._wait.kind != "heat" else self.now + HEAT_POLL
-            if target > limit:
+            target = self._wait_target  # a heating wait's next check: fixed on the simulated clock, so calls
+            if target > limit:          # more frequent than HEAT_POLL cannot push it ahead for ever
                 self._advance(limit)
                 return target
             self._advance(target)
@@ -205,6 +205,8 @@ class Board:
             self._pull_lines()
             if self._wait_done():
                 self._complete()
+            elif self._wait is not None and self._wait.kind == "heat":
+                self._wait_target = target + HEAT_POLL
         return None
 
     def idle_to(self, t: float) -> None:
@@ -279,7 +281,7 @@ class Board:
             homing = sum(abs(pos[i]) / feed + HOMING_BUMP_S for i, feed in enumerate(HOMING_FEED) if "XYZ"[i] in wait.axes)
             self._wait_target = end + homing
         else:
-            self._wait_target = self.now
+            self._wait_target = self.now + HEAT_POLL  # _begin checks at once; then every HEAT_POLL
             self._next_temp_line = self.now + 1.0
         self._wait = wait
         self._next_busy = self.now + self.keepalive_interval if self.keepalive_interval > 0 else math.inf

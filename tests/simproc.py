@@ -2,30 +2,24 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from controller.sim_procs import launch_sim
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 class Sim:
-    """A running simulator: its endpoints and its executed log."""
+    """A running simulator (started through `controller.sim_procs.launch_sim`): endpoints and executed log."""
 
     def __init__(self, *args: str) -> None:
         """Start `printloop sim ARGS` and wait for its first stdout line."""
-        self.proc = subprocess.Popen([sys.executable, "-m", "controller", "sim", *args], cwd=REPO,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            raise RuntimeError(f"printloop sim did not start: {err}")
-        self.endpoints: dict[str, Any] = json.loads(line)
-        self.serial: str = self.endpoints["serial"]
+        self._process = launch_sim(*args)
+        self.proc = self._process.proc
+        self.endpoints: dict[str, Any] = self._process.endpoints
+        self.serial: str = self._process.serial
 
     def status(self) -> dict[str, Any]:
         """The simulator's status.json."""
@@ -39,17 +33,8 @@ class Sim:
         return [json.loads(ln) for ln in text.splitlines() if ln.strip()]
 
     def stop(self) -> None:
-        """SIGTERM and wait."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        for f in (self.proc.stdout, self.proc.stderr):
-            if f is not None:
-                f.close()
+        """SIGTERM and wait (SIGKILL after 10 s)."""
+        self._process.stop(timeout=10)
 
     def __enter__(self) -> Sim:
         return self

@@ -155,3 +155,32 @@ def test_advanced_ok_counts_planner_and_queue_slots():
     oks = b"".join(d for _, d in board.outgoing()).decode().splitlines()
     # four lines fit the queue at once, the fifth follows from the RX buffer as the first is taken
     assert oks == ["ok P15 B1", "ok P14 B1", "ok P13 B2", "ok P12 B3", "ok P11 B4"]
+
+
+def _heat_wait_end(tmp_path, steps: list[float]) -> float:
+    """Simulated time at which `M190 S60` then `M109 S200` are over, calling work() up to these limits in turn."""
+    from firmware_sim.executed_log import ExecutedLog, read_executed_log
+
+    path = tmp_path / f"heat-{len(steps)}.jsonl"
+    board = Board(log=ExecutedLog(path))
+    port = board.open_port(banner=False)
+    board.receive(port, b"M190 S60\nM104 S200\nM109 S200\nM105\n")
+    for limit in steps:
+        board.work(limit)
+    assert board.log is not None
+    board.log.close()
+    rows = read_executed_log(path)
+    assert [r["cmd"] for r in rows] == ["M190 S60", "M104 S200", "M109 S200", "M105"], "a heat wait never ended"
+    return float(rows[-1]["t"])
+
+
+def test_heat_waits_end_whatever_the_pace_of_work_calls(tmp_path):
+    # The serving loop calls work() as often as its wakeups come; at --speed 20 that is often more than once per
+    # HEAT_POLL of simulated time. The check must not be pushed ahead by each call (an M109 that never ended).
+    once = _heat_wait_end(tmp_path, [1e6])
+    for step in (0.2, 0.01, 0.249):
+        n = int(1000 / step)
+        assert _heat_wait_end(tmp_path, [step * (i + 1) for i in range(n)]) == once
+    jitter = np.cumsum(np.random.default_rng(3).uniform(0.001, 0.3, 20000)).tolist()
+    assert _heat_wait_end(tmp_path, jitter) == once
+    assert 100.0 < once < 400.0  # bed then hotend heat-up, printer-like
