@@ -55,3 +55,49 @@ def test_stream_sends_snapshot_then_new_events(tmp_path: Path) -> None:
     finally:
         server.stop()
         svc.stop()
+
+
+def _event_frames(url: str, headers: dict[str, str], want: int) -> list[tuple[int, dict]]:
+    """Read the stream until `want` event frames arrived: (SSE id, data) of each."""
+    out: list[tuple[int, dict]] = []
+    with httpx.stream("GET", url, headers=headers, timeout=20) as r:
+        frame_id, kind = 0, ""
+        for line in r.iter_lines():
+            if line.startswith("id: "):
+                frame_id = int(line[4:])
+            elif line.startswith("event: "):
+                kind = line[7:]
+            elif line.startswith("data: ") and kind == "event":
+                out.append((frame_id, json.loads(line[6:])))
+                if len(out) >= want:
+                    return out
+    return out
+
+
+def test_stream_starts_with_recent_events_and_resumes_after_last_event_id(tmp_path: Path) -> None:
+    from controller.store import history
+
+    svc = LabService(parse_config({"data_dir": str(tmp_path), "api_keys": [KEY],
+                                   "printers": [{"name": "mk3-a", "port": "/dev/null-nothing"}]}))
+    server = LiveServer(create_app(svc, run_fleet=False)).start()
+    try:
+        before = history.last_event_id(svc.store)
+        for i in range(3):
+            history.add_event(svc.store, "note", f"earlier {i}", 1000.0 + i)
+        url = f"{server.url}/api/v1/stream?api_key={KEY}"
+        first = _event_frames(url, {}, before + 3)
+        assert [d["message"] for _, d in first[-3:]] == ["earlier 0", "earlier 1", "earlier 2"]
+        assert all(i == d["id"] for i, d in first)
+        resume = first[-2][0]
+
+        def later() -> None:
+            history.add_event(svc.store, "note", "later", 2000.0)
+
+        timer = threading.Timer(0.5, later)
+        timer.start()
+        again = _event_frames(url, {"Last-Event-ID": str(resume)}, 2)
+        timer.join()
+        assert [d["message"] for _, d in again] == ["earlier 2", "later"]
+    finally:
+        server.stop()
+        svc.stop()

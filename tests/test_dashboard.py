@@ -77,5 +77,11 @@ def test_page_shows_progress_and_pause_button_pauses_the_job(live) -> None:
             assert re.search(r"layer \d+", page.locator("#strip figcaption").first.inner_text())
             card.locator('button[data-action="clear-bed"]').click()
             expect(card.locator(".state")).to_have_text("idle", timeout=10_000)
+            expect(page.locator("#events")).to_contain_text("cancel", timeout=10_000)
+
+            page.reload()  # a page opened later still shows what just happened, once each
+            expect(page.locator("#events")).to_contain_text("cancel", timeout=10_000)
+            ids = [li.get_attribute("data-id") for li in page.locator("#events li").all()]
+            assert len(ids) == len(set(ids)) >= 3, ids
         finally:
             browser.close()

@@ -83,8 +83,12 @@ async function showHistory(jobId) {
   }).join("") || '<p class="muted">no layer checks yet</p>';
 }
 
+let lastEventId = 0;
 function addEvent(e) {
+  if (e.id <= lastEventId) return;  // a new connection starts with recent events this page may already show
+  lastEventId = e.id;
   const li = document.createElement("li");
+  li.dataset.id = e.id;
   li.textContent = `${new Date(e.t * 1000).toLocaleTimeString()} ${e.printer ? "[" + e.printer + "] " : ""}${e.message}`;
   $("#events").prepend(li);
   while ($("#events").children.length > 200) $("#events").lastChild.remove();

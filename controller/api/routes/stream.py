@@ -16,6 +16,7 @@ from controller.store import history, jobs
 
 router = APIRouter(prefix="/api/v1", tags=["live"], dependencies=Auth)
 HEARTBEAT_S = 5.0
+BACKLOG = 50            # events a newly connected client gets from before it connected
 
 
 def snapshot(svc: LabService) -> dict:
@@ -30,16 +31,25 @@ def get_snapshot(svc: Service) -> dict:
     return snapshot(svc)
 
 
+def _resume_after(request: Request, svc: LabService) -> int:
+    """The event id to stream after: the client's `Last-Event-ID` on a reconnect (nothing lost or repeated),
+    else the id before the newest BACKLOG events (a page opened now still shows what just happened)."""
+    given = request.headers.get("last-event-id", "").strip()
+    if given.isdigit():
+        return int(given)
+    return max(0, history.last_event_id(svc.store) - BACKLOG)
+
+
 async def _events(request: Request, svc: LabService, poll_s: float) -> AsyncIterator[str]:
-    """Yield SSE frames: `snapshot` on change or heartbeat, `event` for each new log entry."""
+    """Yield SSE frames: `snapshot` on change or heartbeat, `event` (with its id) for each log entry."""
     seen = -1
-    last_event = history.last_event_id(svc.store)
+    last_event = _resume_after(request, svc)
     idle = HEARTBEAT_S
     while not await request.is_disconnected():
         new = history.list_events(svc.store, after_id=last_event)
         for e in new:
             last_event = e.id
-            yield f"event: event\ndata: {EventOut(**e.to_dict()).model_dump_json()}\n\n"
+            yield f"id: {e.id}\nevent: event\ndata: {EventOut(**e.to_dict()).model_dump_json()}\n\n"
         if svc.fleet.version != seen or new or idle >= HEARTBEAT_S:
             seen, idle = svc.fleet.version, 0.0
             data = await asyncio.to_thread(snapshot, svc)
