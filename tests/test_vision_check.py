@@ -109,3 +109,23 @@ def test_offset_of_binary_masks_is_subpixel_accurate():
     moved[33:83, 47:97] = True
     dx, dy, _ = find_offset(ref, moved)
     assert abs(dx - 7) < 0.3 and abs(dy - 3) < 0.3
+
+
+def _figures(**kw):
+    from vision.compare import Comparison
+
+    empty = np.zeros((4, 4), bool)
+    base = dict(layer_area_mm2=150.0, iou=0.21, coverage=0.48, missing_area_mm2=60.0, excess_area_mm2=40.0,
+                stray_area_mm2=40.0, offset_mm=(2.4, 1.6), shifted_iou=0.29, shifted_coverage=1.05, response=0.65,
+                fraction=np.zeros((4, 4), np.float32), fresh=empty, missing=empty, excess=empty)
+    base.update(kw)
+    return Comparison(**base)
+
+
+@pytest.mark.parametrize("shifted_coverage,expected", [(1.05, "layer_shift"), (0.6, "spaghetti"), (0.7, "spaghetti")])
+def test_a_shift_is_believed_when_moving_back_restores_the_layer(shifted_coverage, expected):
+    """Sparse layers: the moved-back overlap stays low, but the layer's dense parts are all there once moved."""
+    from vision.classify import classify
+
+    v = classify(7, _figures(shifted_coverage=shifted_coverage), VisionConfig())
+    assert v.status == expected, v.message

@@ -44,6 +44,9 @@ def _shift_text(dx: float, dy: float) -> str:
 def classify(layer: int, c: Comparison, config: VisionConfig) -> Verdict:
     """Rules in order: too small to judge, layer shift, spaghetti, missing layer, under-extrusion, ok.
 
+    A layer shift is a fresh layer that matches its reference once moved back: by overlap (IoU, or a clear
+    phase-correlation peak on sparse layers), or by coverage that the move restores.
+
     A missing layer and under-extrusion differ only in how much of the layer's fresh material is there: a clog
     leaves next to none, low flow leaves thin beads along the whole path.
     """
@@ -56,8 +59,11 @@ def classify(layer: int, c: Comparison, config: VisionConfig) -> Verdict:
     if c.layer_area_mm2 < config.min_area_mm2:
         status = "ok"
         msg = f"layer {layer} ok: too small to judge ({c.layer_area_mm2:.1f} mm²)"
-    elif (offset >= config.shift_mm and c.shifted_iou > c.iou + 0.1
-          and (c.shifted_iou >= config.shift_min_iou or c.response >= config.shift_min_response)):
+    elif offset >= config.shift_mm and (
+            (c.shifted_iou > c.iou + 0.1 and (c.shifted_iou >= config.shift_min_iou
+                                              or c.response >= config.shift_min_response))
+            or (c.shifted_coverage >= config.under_coverage
+                and c.shifted_coverage >= c.coverage + config.shift_min_gain)):
         status = "layer_shift"
         msg = f"layer {layer} shifted {_shift_text(dx, dy)} (IoU {c.iou:.2f}, {c.shifted_iou:.2f} once moved back)"
     elif c.stray_area_mm2 >= spaghetti_limit:

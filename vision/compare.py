@@ -245,7 +245,11 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
         dx, dy, response = find_offset(expected, f)
         moved = _shifted(top, round(dx), round(dy))
         shifted_iou = _iou(fresh, moved > 0)
-        shifted_coverage = _judged(moved, f, grid, config, prev is None)[0]
+        # a reference moved mostly off the raster proves nothing
+        if np.count_nonzero(moved) >= 0.5 * np.count_nonzero(ref):
+            shifted_coverage = _judged(moved, f, grid, config, prev is None)[0]
+        else:
+            shifted_coverage = 0.0
         offset = (float(dx / grid.px_per_mm), float(-dy / grid.px_per_mm))
     return Comparison(
         layer_area_mm2=float(np.count_nonzero(ref) * px_area),

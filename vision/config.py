@@ -48,6 +48,7 @@ class VisionConfig:
     shift_mm: float = 1.0                 # offset that counts as a layer shift
     shift_min_iou: float = 0.5            # IoU after undoing the offset, for a shift to be believed
     shift_min_response: float = 0.3       # ... or this phase-correlation peak (sparse layers)
+    shift_min_gain: float = 0.25          # ... or coverage restored by undoing the offset, at least this much
     missing_coverage: float = 0.2         # fresh coverage of the layer below this: missing layer / clog
     under_coverage: float = 0.76          # below this (and above missing): under-extrusion
     spaghetti_area_mm2: float = 5.0       # stray material outside the part's footprint (absolute floor)
@@ -68,7 +69,7 @@ class VisionConfig:
                      "park_lift_mm"):
             if getattr(self, name) < 0:
                 raise VisionConfigError(f"option '{name}' in section 'vision' must have minimum of 0")
-        for name in ("dense_level", "shift_min_iou", "shift_min_response", "missing_coverage", "under_coverage", "spaghetti_fraction"):
+        for name in ("dense_level", "shift_min_iou", "shift_min_response", "shift_min_gain", "missing_coverage", "under_coverage", "spaghetti_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise VisionConfigError(f"option '{name}' in section 'vision' must be between 0 and 1")
         if self.missing_coverage > self.under_coverage:
