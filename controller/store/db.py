@@ -4,13 +4,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from controller.errors import NotFoundError
 from controller.store.models import Base
+
+R = TypeVar("R")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -51,3 +55,11 @@ class Store:
     def close(self) -> None:
         """Release all pooled connections."""
         self.engine.dispose()
+
+
+def get_row(s: Session, model: type[R], key: int, what: str) -> R:
+    """The row of `model` with primary key `key`, or NotFoundError naming `what` ("job", "run", ...)."""
+    row = s.get(model, key)
+    if row is None:
+        raise NotFoundError(f"no {what} with id {key}")
+    return row

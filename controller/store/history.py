@@ -5,8 +5,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from controller.errors import NotFoundError
-from controller.store.db import Store
+from controller.store.db import Store, get_row
 from controller.store.models import EventRow, LayerCheckRow, RunRow
 from controller.store.records import Event, LayerCheck
 
@@ -68,9 +67,7 @@ def list_layer_checks(store: Store, run_id: int | None = None, job_id: int | Non
 def get_layer_check(store: Store, check_id: int) -> LayerCheck:
     """One layer check."""
     with store.session() as s:
-        row = s.get(LayerCheckRow, check_id)
-        if row is None:
-            raise NotFoundError(f"no layer check with id {check_id}")
+        row = get_row(s, LayerCheckRow, check_id, "layer check")
         return _check(row)
 
 

@@ -6,8 +6,8 @@ from collections import Counter
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from controller.errors import ConflictError, NotFoundError
-from controller.store.db import Store
+from controller.errors import ConflictError
+from controller.store.db import Store, get_row
 from controller.store.models import FileRow, JobRow, PrinterRow, RunRow
 from controller.store.records import RUN_ACTIVE, Job, Run, StoredFile
 
@@ -32,6 +32,11 @@ def _job(s: Session, row: JobRow) -> Job:
                row.finished_at, dict(counts))
 
 
+def _named_run(row: RunRow, names: dict[int, str]) -> Run:
+    """ORM row to record, its printer named from an id -> name map (see `_printer_names`)."""
+    return _run(row, names.get(row.printer_id) if row.printer_id else None)
+
+
 def _printer_names(s: Session) -> dict[int, str]:
     """Printer id to name."""
     return {i: n for i, n in s.execute(select(PrinterRow.id, PrinterRow.name))}
@@ -49,9 +54,7 @@ def add_file(store: Store, name: str, path: str, kind: str, size: int, sha256: s
 def get_file(store: Store, file_id: int) -> StoredFile:
     """One uploaded file."""
     with store.session() as s:
-        row = s.get(FileRow, file_id)
-        if row is None:
-            raise NotFoundError(f"no file with id {file_id}")
+        row = get_row(s, FileRow, file_id, "file")
         return _file(row)
 
 
@@ -96,7 +99,7 @@ def set_slice_progress(store: Store, job_id: int, fraction: float) -> None:
 def job_sliced(store: Store, job_id: int, gcode_path: str, layer_count: int, t: float) -> Job:
     """Slicing finished: keep the G-code and queue the copies (unless the job was cancelled meanwhile)."""
     with store.session() as s:
-        row = _get_job_row(s, job_id)
+        row = get_row(s, JobRow, job_id, "job")
         row.gcode_path, row.layer_count, row.slice_progress = gcode_path, layer_count, 1.0
         if row.state == "slicing":
             row.state = "queued"
@@ -108,22 +111,14 @@ def job_sliced(store: Store, job_id: int, gcode_path: str, layer_count: int, t: 
 def fail_job(store: Store, job_id: int, message: str, t: float) -> None:
     """Mark a job failed before it printed (e.g. the mesh would not slice)."""
     with store.session() as s:
-        row = _get_job_row(s, job_id)
+        row = get_row(s, JobRow, job_id, "job")
         row.state, row.message, row.finished_at = "failed", message, t
-
-
-def _get_job_row(s: Session, job_id: int) -> JobRow:
-    """A job row or NotFoundError."""
-    row = s.get(JobRow, job_id)
-    if row is None:
-        raise NotFoundError(f"no job with id {job_id}")
-    return row
 
 
 def get_job(store: Store, job_id: int) -> Job:
     """One job with its run counts."""
     with store.session() as s:
-        return _job(s, _get_job_row(s, job_id))
+        return _job(s, get_row(s, JobRow, job_id, "job"))
 
 
 def list_jobs(store: Store, states: tuple[str, ...] | None = None, limit: int = 200) -> list[Job]:
@@ -149,7 +144,7 @@ def list_runs(store: Store, job_id: int | None = None, states: tuple[str, ...] |
         if printer is not None:
             q = q.where(RunRow.printer_id == select(PrinterRow.id).where(PrinterRow.name == printer)
                         .scalar_subquery())
-        return [_run(r, names.get(r.printer_id) if r.printer_id else None) for r in s.scalars(q)]
+        return [_named_run(r, names) for r in s.scalars(q)]
 
 
 def last_run_on(store: Store, printer: str) -> Run | None:
@@ -163,10 +158,8 @@ def last_run_on(store: Store, printer: str) -> Run | None:
 def get_run(store: Store, run_id: int) -> Run:
     """One run."""
     with store.session() as s:
-        row = s.get(RunRow, run_id)
-        if row is None:
-            raise NotFoundError(f"no run with id {run_id}")
-        return _run(row, _printer_names(s).get(row.printer_id) if row.printer_id else None)
+        row = get_row(s, RunRow, run_id, "run")
+        return _named_run(row, _printer_names(s))
 
 
 def _compatible(job: JobRow, run: RunRow, printer: PrinterRow) -> bool:
@@ -225,9 +218,7 @@ def finish_run(store: Store, run_id: int, state: str, t: float, message: str = "
                failed_layer: int | None = None) -> Run:
     """End a run (completed, failed, cancelled, interrupted) and bring its job's state up to date."""
     with store.session() as s:
-        row = s.get(RunRow, run_id)
-        if row is None:
-            raise NotFoundError(f"no run with id {run_id}")
+        row = get_row(s, RunRow, run_id, "run")
         row.state, row.finished_at, row.message = state, t, message
         if failed_layer is not None:
             row.failed_layer = failed_layer
@@ -235,16 +226,14 @@ def finish_run(store: Store, run_id: int, state: str, t: float, message: str = "
             row.percent = 100.0
         s.flush()
         _refresh_job(s, row.job_id, t)
-        return _run(row, _printer_names(s).get(row.printer_id) if row.printer_id else None)
+        return _named_run(row, _printer_names(s))
 
 
 def requeue_copy(store: Store, run_id: int, exclude: str, t: float) -> Run:
     """Queue the copy of a failed run again, never on the printer that failed it."""
     with store.session() as s:
-        old = s.get(RunRow, run_id)
-        if old is None:
-            raise NotFoundError(f"no run with id {run_id}")
-        job = _get_job_row(s, old.job_id)
+        old = get_row(s, RunRow, run_id, "run")
+        job = get_row(s, JobRow, old.job_id, "job")
         new = RunRow(job_id=old.job_id, copy_index=old.copy_index, state="queued",
                      excluded=sorted(set(old.excluded or []) | {exclude}), created_at=t,
                      layer_count=job.layer_count or 0)
@@ -259,7 +248,7 @@ def requeue_copy(store: Store, run_id: int, exclude: str, t: float) -> Run:
 def cancel_job(store: Store, job_id: int, t: float) -> list[Run]:
     """Cancel a job: queued copies are dropped; returns the active runs the fleet must stop."""
     with store.session() as s:
-        job = _get_job_row(s, job_id)
+        job = get_row(s, JobRow, job_id, "job")
         if job.state in ("done", "failed", "cancelled"):
             raise ConflictError(f"job {job_id} is already {job.state}")
         names = _printer_names(s)
@@ -268,7 +257,7 @@ def cancel_job(store: Store, job_id: int, t: float) -> list[Run]:
             if run.state == "queued":
                 run.state, run.finished_at, run.message = "cancelled", t, "cancelled before it started"
             elif run.state in RUN_ACTIVE:
-                active.append(_run(run, names.get(run.printer_id) if run.printer_id else None))
+                active.append(_named_run(run, names))
         job.state, job.finished_at = "cancelled", t
         return active
 
@@ -281,7 +270,7 @@ def interrupt_active_runs(store: Store, t: float) -> list[Run]:
         for run in s.scalars(select(RunRow).where(RunRow.state.in_(RUN_ACTIVE))):
             run.state, run.finished_at = "interrupted", t
             run.message = f"the service stopped while printing; last confirmed layer {run.layer}"
-            out.append(_run(run, names.get(run.printer_id) if run.printer_id else None))
+            out.append(_named_run(run, names))
         s.flush()
         for job_id in {r.job_id for r in out}:
             _refresh_job(s, job_id, t)
@@ -290,7 +279,7 @@ def interrupt_active_runs(store: Store, t: float) -> list[Run]:
 
 def _refresh_job(s: Session, job_id: int, t: float) -> None:
     """Derive a job's state from its runs: printing, queued, done (all copies made) or failed."""
-    job = _get_job_row(s, job_id)
+    job = get_row(s, JobRow, job_id, "job")
     if job.state in ("cancelled", "slicing"):
         return
     states = Counter(s.scalars(select(RunRow.state).where(RunRow.job_id == job_id)))
