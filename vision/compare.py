@@ -147,7 +147,7 @@ def freshness(obs: Observation, prev: Observation | None, prev_fraction: np.ndar
 
 
 def _shifted(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """A bool mask moved by whole pixels (dx columns right, dy rows down), zero-filled."""
+    """A mask or image moved by whole pixels (dx columns right, dy rows down), zero-filled."""
     out = np.zeros_like(mask)
     h, w = mask.shape
     if abs(dx) >= w or abs(dy) >= h:
@@ -168,8 +168,8 @@ def find_offset(ref: np.ndarray, fresh: np.ndarray, search_px: int = 2) -> tuple
     scale = 2 if min(ref.shape) >= 160 else 1
     if scale > 1:
         size = (ref.shape[1] // scale, ref.shape[0] // scale)
-        a = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
-        b = cv2.resize(b, size, interpolation=cv2.INTER_AREA)
+        a = np.asarray(cv2.resize(a, size, interpolation=cv2.INTER_AREA), np.float32)
+        b = np.asarray(cv2.resize(b, size, interpolation=cv2.INTER_AREA), np.float32)
     (dx, dy), response = cv2.phaseCorrelate(a, b)
     cx, cy = round(dx), round(dy)
     r = search_px
@@ -189,14 +189,12 @@ def find_offset(ref: np.ndarray, fresh: np.ndarray, search_px: int = 2) -> tuple
     return scale * (cx + i - r + fx), scale * (cy + j - r + fy), float(response)
 
 
-def _judged(top: np.ndarray, f: np.ndarray, grid: BedGrid, config: VisionConfig, first: bool
-            ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Coverage of layer mask `top` by the fresh fraction `f`, the layer's core and its expected fraction.
+def _layer_masks(top: np.ndarray, grid: BedGrid, config: VisionConfig, first: bool
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The layer's core (its mask less the edge tolerance) and its expected fresh fraction.
 
-    Thin beads look dimmer than solid fill to a camera of finite resolution: `f` is compared with the reference
-    blurred by the camera. Coverage is judged where the layer is dense (walls, solid fill): there a bead lies on
-    the bead it was laid on, so the fresh level is known from the previous photo, whereas a sparse line bridging
-    a gap looks different from the gap.
+    Thin beads look dimmer than solid fill to a camera of finite resolution: the expected fraction is the
+    reference blurred by the camera (all ones for a first photo, where every material pixel counts).
     """
     ref = top > 0
     core = cv2.erode(top, _disk(config.edge_tolerance_mm * grid.px_per_mm)) > 0
@@ -204,10 +202,18 @@ def _judged(top: np.ndarray, f: np.ndarray, grid: BedGrid, config: VisionConfig,
         core = ref
     expected = cv2.GaussianBlur(top.astype(np.float32) / 255.0, (0, 0), _psf_px(grid, config))
     expected = np.ones_like(expected) if first else np.clip(expected, 0.05, 1.0)
+    return core, expected
+
+
+def _coverage(f: np.ndarray, core: np.ndarray, expected: np.ndarray, grid: BedGrid, config: VisionConfig) -> float:
+    """Fresh fraction over expected fraction, judged where the layer is dense (walls, solid fill).
+
+    There a bead lies on the bead it was laid on, so the fresh level is known from the previous photo, whereas a
+    sparse line bridging a gap looks different from the gap.
+    """
     dense = core & (expected >= config.dense_level)
     judged = dense if np.count_nonzero(dense) * grid.px_area_mm2 >= config.min_area_mm2 else core
-    coverage = float(f[judged].sum() / expected[judged].sum()) if judged.any() else 1.0
-    return coverage, core, expected
+    return float(f[judged].sum() / expected[judged].sum()) if judged.any() else 1.0
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -231,7 +237,8 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
     grown = cv2.dilate(top, tol) > 0
     f = freshness(obs, prev, prev_fraction, config, on_bed, old_ratio)
     fresh = f > 0.5
-    coverage, core, expected = _judged(top, f, grid, config, prev is None)
+    core, expected = _layer_masks(top, grid, config, prev is None)
+    coverage = _coverage(f, core, expected, grid, config)
     missing = core & ~fresh
     excess = fresh & ~grown
     everything = cv2.dilate(cv2.bitwise_or(top, below), tol) > 0
@@ -243,11 +250,12 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
     response = 0.0
     if fresh.any() and ref.any():
         dx, dy, response = find_offset(expected, f)
-        moved = _shifted(top, round(dx), round(dy))
-        shifted_iou = _iou(fresh, moved > 0)
+        ix, iy = round(dx), round(dy)
+        moved = _shifted(ref, ix, iy)
+        shifted_iou = _iou(fresh, moved)
         # a reference moved mostly off the raster proves nothing
         if np.count_nonzero(moved) >= 0.5 * np.count_nonzero(ref):
-            shifted_coverage = _judged(moved, f, grid, config, prev is None)[0]
+            shifted_coverage = _coverage(f, _shifted(core, ix, iy), _shifted(expected, ix, iy), grid, config)
         else:
             shifted_coverage = 0.0
         offset = (float(dx / grid.px_per_mm), float(-dy / grid.px_per_mm))
