@@ -50,16 +50,17 @@ class LayerChecker:
         prev = self._prev if self._prev_n == n - 1 else None
         top = self.refs.layer(n)
         below = self.refs.below(n)
+        prev_top = self.refs.layer(n - 1) if (prev is not None and n > 0) else None
         fraction = None
         if prev is not None:
             # a layer judged sound is taken as planned (no drift from measurement to measurement); a failed one
             # as measured, so a thin layer does not become the next layer's full-brightness baseline
             fraction = self._prev_fraction
             if fraction is None:
-                fraction = prior_fraction(prev, self.refs.layer(n - 1) if n > 0 else None, self.grid, self.config)
+                fraction = prior_fraction(prev, prev_top, self.grid, self.config)
         if n == 0 and prev is None:
             self._on_bed = bed_ratio(obs, top, self.grid, self.config)
-        rho = ageing(self.refs.layer(n - 1) if (prev is not None and n > 0) else None, self.grid, self.config)
+        rho = ageing(prev_top, self.grid, self.config)
         comparison = compare(obs, prev, top, below, fraction, self.grid, self.config, self._on_bed, rho)
         verdict = classify(n, comparison, self.config)
         self._prev, self._prev_n = obs, n
