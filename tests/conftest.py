@@ -27,6 +27,14 @@ def gcode_samples_dir() -> Path:
     return GCODE_SAMPLES
 
 
+@pytest.fixture
+def ser(sim):  # type: ignore[no-untyped-def]
+    """A port opened on the module's `sim` fixture (a running `printloop sim`) like a host does; closed after."""
+    port = sim.open()
+    yield port
+    port.close()
+
+
 def _hypothesis_profiles() -> None:
     """CI runs property tests derandomised and without deadlines: same examples on every run, no timing flakes."""
     import os

@@ -18,13 +18,6 @@ def sim():
         yield s
 
 
-@pytest.fixture
-def ser(sim):
-    port = sim.open()
-    yield port
-    port.close()
-
-
 def test_flooding_more_than_the_rx_buffer_loses_bytes_and_the_board_says_so(sim, ser):
     lost_before = sim.status()["rx_bytes_lost"]
     command(ser, "M109 S0")  # nothing to wait for; warms nothing

@@ -14,13 +14,6 @@ def sim():
         yield s
 
 
-@pytest.fixture
-def ser(sim):
-    port = sim.open()
-    yield port
-    port.close()
-
-
 def test_opening_the_port_prints_start_and_echo_banner(sim):
     ser = sim.open()
     ser.close()
