@@ -97,7 +97,7 @@ def main() -> int:
     from controller.api.app import create_app
     from controller.api.live import LiveServer
     from controller.config import parse_config
-    from controller.service import LabService
+    from controller.farm.service import LabService
     from controller.sim_procs import launch_sim
 
     if args.switch_interval:

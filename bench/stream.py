@@ -26,8 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from controller.gcode_lines import checksum, frame, prepare_file
-from controller.session import PrinterSession
+from controller.gcode_lines import prepare_file
+from controller.link.framing import checksum, frame
+from controller.printer.session import PrinterSession
 from tests.simproc import Sim, file_part
 
 SHARED = REPO.parent / "shared"

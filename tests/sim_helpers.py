@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import serial
 
-from controller.replies import Start, parse_reply
+from controller.link.replies import Start, parse_reply
 from tests.conftest import REPO
 
 

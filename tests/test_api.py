@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from controller.api.app import create_app
 from controller.config import parse_config
-from controller.service import LabService
+from controller.farm.service import LabService
 from tests.conftest import GCODE_SAMPLES, MODELS
 
 KEY = "test-key-123"

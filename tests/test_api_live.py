@@ -10,7 +10,7 @@ import httpx
 from controller.api.app import create_app
 from controller.api.live import LiveServer
 from controller.config import parse_config
-from controller.service import LabService
+from controller.farm.service import LabService
 from tests.conftest import GCODE_SAMPLES
 
 KEY = "live-key"

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from controller.api.app import create_app
 from controller.config import parse_config
-from controller.service import LabService
+from controller.farm.service import LabService
 from tests.conftest import GCODE_SAMPLES
 
 KEY = "0123456789ABCDEF0123456789ABCDEF"

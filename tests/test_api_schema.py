@@ -10,7 +10,7 @@ from schemathesis.checks import not_a_server_error
 
 from controller.api.app import create_app
 from controller.config import parse_config
-from controller.service import LabService
+from controller.farm.service import LabService
 from controller.store import jobs, printers
 
 KEY = "schema-key"

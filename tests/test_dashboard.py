@@ -12,7 +12,7 @@ from playwright.sync_api import expect, sync_playwright
 from controller.api.app import create_app
 from controller.api.live import LiveServer
 from controller.config import parse_config
-from controller.service import LabService
+from controller.farm.service import LabService
 from tests.sim_rig import cube_gcode, start_sims, wait_for
 
 KEY = "dash-key"

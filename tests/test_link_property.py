@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller.gcode_lines import checksum
-from controller.link import (
+from controller.link.framing import checksum
+from controller.link.protocol import (
     Accepted,
     BoardReset,
     Halted,

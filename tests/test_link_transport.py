@@ -10,8 +10,8 @@ import tty
 import pytest
 
 from controller.errors import PrinterLostError
-from controller.session import PrinterSession
-from controller.transport import Transport, TransportError
+from controller.link.transport import Transport, TransportError
+from controller.printer.session import PrinterSession
 
 
 def test_loop_url_delivers_complete_lines_in_order():

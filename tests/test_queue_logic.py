@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from controller.driver import DriverTemps, LayerCallback, LayerReport, RunProgress
 from controller.errors import ConflictError
-from controller.fleet import Fleet
-from controller.queue import count_layers
+from controller.farm.driver import DriverTemps, LayerCallback, LayerReport, RunProgress
+from controller.farm.fleet import Fleet
+from controller.farm.intake import count_layers
 from controller.store import Store, history, jobs, printers
 from controller.store.records import Printer
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from controller.config import parse_config
-from controller.queue import count_layers
-from controller.service import LabService
+from controller.farm.intake import count_layers
+from controller.farm.service import LabService
 from controller.store import history, jobs, printers
 from tests.sim_rig import cube_gcode, start_sims, take_part_off, wait_for
 

@@ -1,8 +1,9 @@
 """Reply parsers against a table of real Marlin, Repetier, Smoothie and Klipper lines."""
 import pytest
 
-from controller import replies as r
-from controller.gcode_lines import checksum, frame, parse_duration, prepare_lines, strip_command
+from controller.gcode_lines import parse_duration, prepare_lines, strip_command
+from controller.link import replies as r
+from controller.link.framing import checksum, frame
 
 TABLE = [
     ("ok", r.Ok()),

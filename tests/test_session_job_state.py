@@ -1,8 +1,8 @@
 """Pure parts of jobs: G-code state tracking for pause/resume, the park and restore sequences, the ETA."""
 import pytest
 
-from controller.job import _heat_injections, eta_seconds
-from controller.job_state import MachineState, ParkConfig, advance, pause_sequence, resume_sequence
+from controller.printer.job import _heat_injections, eta_seconds
+from controller.printer.job_state import MachineState, ParkConfig, advance, pause_sequence, resume_sequence
 
 
 def replay(commands: list[str]) -> MachineState:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.gcode_lines import checksum
-from controller.job import Job, LayerBoundary
-from controller.session import PrinterSession
+from controller.link.framing import checksum
+from controller.printer.job import Job, LayerBoundary
+from controller.printer.session import PrinterSession
 from tests.simproc import Sim, file_part
 
 RUNS = 20

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from controller.errors import ConflictError, NotFoundError
-from controller.fleet import Fleet
+from controller.farm.fleet import Fleet
 from controller.store import Store, history, jobs, printers
 from tests.conftest import REPO
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.layer_check import LayerCheck
-from controller.session import PrinterSession
+from controller.printer.layer_check import LayerCheck
+from controller.printer.session import PrinterSession
 from slicing.gcode_reader import read_gcode_file
 from tests.conftest import GCODE_SAMPLES
 from tests.sim_helpers import running_sim

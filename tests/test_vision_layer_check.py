@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from controller.layer_check import LayerCheck, park_commands
+from controller.printer.layer_check import LayerCheck, park_commands
 from tests.vision_scene import Scene, block_layers
 from vision.camera import HttpCamera
 from vision.config import VisionConfig

@@ -23,7 +23,7 @@ from controller.errors import (
     UploadError,
     UploadTooLargeError,
 )
-from controller.service import LabService
+from controller.farm.service import LabService
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
 _STATUS: list[tuple[type[Exception], int]] = [

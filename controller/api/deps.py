@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Path, Query, Request
 
-from controller.service import LabService
+from controller.farm.service import LabService
 
 
 async def get_service(request: Request) -> LabService:

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from controller.api.deps import Auth, Service
 from controller.api.uploading import accept_upload
 from controller.errors import ConflictError, NotFoundError
-from controller.service import LabService
+from controller.farm.service import LabService
 from controller.store import jobs, printers
 from controller.store.records import Printer
 

@@ -6,10 +6,10 @@ import secrets
 from fastapi import Request, UploadFile
 
 from controller.errors import UploadTooLargeError
-from controller.service import LabService
+from controller.farm.service import LabService
+from controller.farm.uploads import SavedUpload, save_upload
 from controller.store import jobs
 from controller.store.records import StoredFile
-from controller.uploads import SavedUpload, save_upload
 
 
 def accept_upload(svc: LabService, request: Request, file: UploadFile) -> tuple[SavedUpload, StoredFile]:

@@ -7,7 +7,7 @@ import time
 from pydantic import TypeAdapter
 
 from controller.api.schemas import JobOut, LayerCheckOut, PrinterOut, RunOut, Temperatures
-from controller.service import LabService
+from controller.farm.service import LabService
 from controller.store import history, jobs, printers
 from controller.store.records import Job, LayerCheck, Printer
 

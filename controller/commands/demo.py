@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from controller.api.app import create_app
     from controller.api.live import LiveServer
     from controller.config import parse_config
-    from controller.service import LabService
+    from controller.farm.service import LabService
 
     t0 = time.monotonic()
     out = (args.out or Path("out") / time.strftime("demo-%Y%m%d-%H%M%S")).resolve()

@@ -13,9 +13,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from controller.errors import ControllerError
-from controller.job import Job, JobProgress
-from controller.layer_check import add_arguments, hook_from_args
-from controller.session import PrinterSession
+from controller.printer.job import Job, JobProgress
+from controller.printer.layer_check import add_arguments, hook_from_args
+from controller.printer.session import PrinterSession
 
 _REFRESH_S = 0.25
 

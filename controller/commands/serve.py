@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from controller.api.app import create_app
-    from controller.service import LabService
+    from controller.farm.service import LabService
 
     cfg = load_config(args.config) if args.config else ServiceConfig()
     cfg, created = ensure_api_key(cfg)

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from controller.api.deps import Auth, Service
 from controller.api.schemas import EventOut
 from controller.api.views import all_printers, job_out
-from controller.service import LabService
+from controller.farm.service import LabService
 from controller.store import history, jobs
 
 router = APIRouter(prefix="/api/v1", tags=["live"], dependencies=Auth)

@@ -15,14 +15,14 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from controller import link as lk
-from controller import replies as r
 from controller.errors import ControllerError, JobError
 from controller.gcode_lines import LayerBoundary, prepare_file, prepare_lines
-from controller.job import Job, JobEvent, JobTag
-from controller.job_state import ParkConfig
-from controller.session_types import FirmwareInfo, Temperatures, _Waiter
-from controller.transport import Transport
+from controller.link import protocol as lk
+from controller.link import replies as r
+from controller.link.transport import Transport
+from controller.printer.job import Job, JobEvent, JobTag
+from controller.printer.job_state import ParkConfig
+from controller.printer.types import FirmwareInfo, Temperatures, _Waiter
 
 __all__ = ["FirmwareInfo", "PrinterSession", "Temperatures"]
 

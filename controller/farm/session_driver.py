@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from controller.driver import DriverTemps, LayerCallback, LayerReport, RunProgress
+from controller.farm.driver import DriverTemps, LayerCallback, LayerReport, RunProgress
 from controller.store.records import Printer
 
 
@@ -12,7 +12,7 @@ class SessionRun:
     """A Job of the link layer seen as a RunHandle."""
 
     def __init__(self, job: Any) -> None:
-        """Wrap a controller.job.Job."""
+        """Wrap a controller.printer.job.Job."""
         self.job = job
 
     def progress(self) -> RunProgress:
@@ -35,7 +35,7 @@ class SessionRun:
 
 
 class SessionDriver:
-    """Drives one printer through controller.session.PrinterSession."""
+    """Drives one printer through controller.printer.session.PrinterSession."""
 
     def __init__(self, printer: Printer) -> None:
         """Remember the printer's port, baud, camera and failure policy; nothing is opened yet."""
@@ -44,7 +44,7 @@ class SessionDriver:
 
     def connect(self) -> None:
         """Open the serial link and wait for the firmware to answer."""
-        from controller.session import PrinterSession
+        from controller.printer.session import PrinterSession
 
         if self.session is not None:
             self.session.close()
@@ -98,7 +98,7 @@ def layer_hook(printer: Printer, gcode: Path, photo_dir: Path, on_layer: LayerCa
     Thresholds come from the `[vision]` table of the printer's profile; the bed registration is kept per
     printer beside the photo folders so it is found again for the next job.
     """
-    from controller.layer_check import LayerCheck
+    from controller.printer.layer_check import LayerCheck
     from slicing.gcode_reader import read_gcode_file
     from vision.camera import open_camera
     from vision.config import load_config

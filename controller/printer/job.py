@@ -16,10 +16,10 @@ import numpy as np
 
 from controller.errors import ControllerError, JobError
 from controller.gcode_lines import LayerBoundary, PreparedGcode
-from controller.job_state import MachineState, advance, pause_sequence, resume_sequence
+from controller.printer.job_state import MachineState, advance, pause_sequence, resume_sequence
 
 if TYPE_CHECKING:
-    from controller.session import PrinterSession
+    from controller.printer.session import PrinterSession
 
 __all__ = ["Job", "JobEvent", "JobProgress", "JobTag", "LayerBoundary"]
 

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from controller import replies as r
 from controller.errors import ProtocolError
-from controller.gcode_lines import frame
-from controller.link_events import (
+from controller.link import replies as r
+from controller.link.events import (
     Accepted,
     BoardReset,
     Halted,
@@ -27,6 +26,7 @@ from controller.link_events import (
     ResendIgnored,
     Rewound,
 )
+from controller.link.framing import frame
 
 __all__ = [
     "SYNC",

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from controller.driver import DriverTemps, LayerReport, PrinterDriver, RunHandle
 from controller.errors import ConflictError, ControllerError
+from controller.farm.driver import DriverTemps, LayerReport, PrinterDriver, RunHandle
 from controller.store import Store, history, jobs, printers
 from controller.store.records import Printer, Run
 

@@ -24,7 +24,7 @@ from vision.registration import Registration, ensure_registration
 
 
 class JobControl(Protocol):
-    """What the hook needs from a running job (controller.session.Job)."""
+    """What the hook needs from a running job (controller.printer.session.Job)."""
 
     def execute(self, lines: list[str], timeout: float = 120.0) -> None: ...
     def pause(self) -> None: ...
@@ -32,7 +32,7 @@ class JobControl(Protocol):
 
 
 class Boundary(Protocol):
-    """A layer boundary as the job reports it (controller.session.LayerBoundary)."""
+    """A layer boundary as the job reports it (controller.printer.session.LayerBoundary)."""
 
     layer: int
     z: float | None

@@ -6,16 +6,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from controller.config import ServiceConfig
-from controller.driver import PrinterDriver
-from controller.fleet import Fleet
-from controller.queue import Intake
+from controller.farm.driver import PrinterDriver
+from controller.farm.fleet import Fleet
+from controller.farm.intake import Intake
 from controller.store import Store, printers
 from controller.store.records import Printer
 
 
 def session_driver(printer: Printer) -> PrinterDriver:
     """The default driver factory: a real serial session."""
-    from controller.session_driver import SessionDriver
+    from controller.farm.session_driver import SessionDriver
 
     return SessionDriver(printer)
 

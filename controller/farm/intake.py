@@ -9,9 +9,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from controller.errors import UploadError
+from controller.farm.uploads import SavedUpload
 from controller.store import Store, history, jobs
 from controller.store.records import Job
-from controller.uploads import SavedUpload
 
 log = logging.getLogger(__name__)
 _LAYER_MARK = re.compile(rb"^;(?:LAYER:-?\d+|LAYER_CHANGE)\s*$", re.MULTILINE)

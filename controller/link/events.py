@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from controller import replies as r
+from controller.link import replies as r
 
 
 @dataclass(frozen=True)
