@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup clean
+.PHONY: demo test setup system clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,10 +17,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Debian packages the tests need (Chromium, PrusaSlicer, CuraEngine); a no-op once they are there.
+system:
+	bash scripts/install-system-packages.sh
+
 demo: $(STAMP)
 	$(PY) -m controller demo
 
-test: $(STAMP)
+test: $(STAMP) system
 	$(PY) -m pytest -q
 
 clean:

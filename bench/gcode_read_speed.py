@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from slicing.estimate import estimate_time
-from slicing.gcode_reader import parse_moves, read_gcode
+from slicing.job_plan import parse_moves, read_gcode
 
 
 def _median(fn, repeat: int) -> str:

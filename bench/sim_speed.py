@@ -25,6 +25,11 @@ import urllib.request
 from collections import deque
 from pathlib import Path
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from slicing.job_plan import plan_file
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 
@@ -58,18 +63,10 @@ def slice_gcode(model: Path, out: Path) -> str:
 
 
 def commands(path: Path) -> list[tuple[str, bool]]:
-    """(command, starts_new_layer) pairs: comments stripped, layer markers kept as flags."""
-    out: list[tuple[str, bool]] = []
-    layer_next = False
-    for raw in path.read_text().splitlines():
-        if raw.startswith((";LAYER:", ";LAYER_CHANGE")):
-            layer_next = True
-            continue
-        cmd = raw.split(";", 1)[0].strip()
-        if cmd:
-            out.append((cmd, layer_next))
-            layer_next = False
-    return out
+    """(command, a layer is finished before it) pairs from the file's job plan."""
+    job = plan_file(path)
+    stops = {p.command for p in job.check_points()}
+    return [(c, i in stops) for i, c in enumerate(job.commands)]
 
 
 def get(url: str) -> bytes:

@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from slicing.errors import SlicingError
 from slicing.estimate import estimate_time
-from slicing.gcode_reader import parse_moves, read_gcode
+from slicing.job_plan import parse_moves, read_gcode
 
 SHARED = REPO.parent / "shared"
 DEFAULT_MODELS = ["20mm-xyz-cube", "idler_riser_mm", "torus_mm", "3DBenchy"]

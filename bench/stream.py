@@ -26,9 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from controller.gcode_lines import prepare_file
 from controller.link.framing import checksum, frame
 from controller.printer.session import PrinterSession
+from slicing.job_plan import plan_file
 from tests.simproc import Sim, file_part
 
 SHARED = REPO.parent / "shared"
@@ -160,8 +160,7 @@ def instant_ok(lines: int, repeat: int = 1) -> None:
 
 def utilisation(gcode: Path, max_lines: int) -> None:
     """Link utilisation through the simulator's throttled pty, loss checked against its executed log."""
-    prepared = prepare_file(gcode)
-    commands = list(prepared.commands[:max_lines])
+    commands = list(plan_file(gcode).commands[:max_lines])
     expected = file_part([{"cmd": c} for c in commands])  # the file's own M105s look host-inserted
     cum_payload = list(itertools.accumulate(len(c) + 1 for c in commands))
     cum_wire = list(itertools.accumulate(len(frame(i + 1, c)) for i, c in enumerate(commands)))

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from firmware_sim.camera import CameraConfig, encode_jpeg, render
 from firmware_sim.deposition import Deposition
-from slicing.gcode_reader import read_gcode_file
+from slicing.job_plan import read_gcode_file
 from slicing.toolpath import LayerPaths
 from vision.check import LayerChecker
 from vision.config import VisionConfig

@@ -1,1 +1,4 @@
-"""Mesh to Marlin G-code, and any slicer's G-code back to per-layer toolpaths."""
+"""Slicing: mesh to G-code, and the job plan, the one reader of any slicer's G-code (`slicing.plan`)."""
+from slicing.job_plan import JobPlan, plan, plan_file
+
+__all__ = ["JobPlan", "plan", "plan_file"]

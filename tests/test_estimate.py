@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slicing.estimate import MotionLimits, estimate_layer_times, estimate_time, move_times
-from slicing.gcode_reader import parse_moves, read_gcode_file
+from slicing.job_plan import parse_moves, read_gcode_file
 from tests.conftest import GCODE_SAMPLES
 
 NO_JERK = MotionLimits(jerk=(0, 0, 0, 0), acceleration=1000, travel_acceleration=1000,

@@ -32,16 +32,16 @@ def test_resume_restores_position_extrusion_mode_e_and_feed():
     state = replay(["M109 S210", "G28", "M82", "G92 E0", "G1 X50 Y60 Z2 E3.25 F1800"])
     seq = resume_sequence(state, ParkConfig())
     assert seq[0] == "M109 S210"
-    assert seq.index("G1 X50.000 Y60.000 F6000") < seq.index("G1 Z2.000 F600") < seq.index("G1 E2.000 F2100")
+    assert seq.index("G1 X50.0000 Y60.0000 F6000.0") < seq.index("G1 Z2.0000 F600.0") < seq.index("G1 E2.0000 F2100.0")
     assert seq[-4:] == ["G90", "M82", "G92 E3.25000", "G1 F1800"]
 
 
-def test_eta_blends_estimate_toward_measured_pace():
+def test_time_left_is_the_plans_until_the_pace_is_measured_then_scaled_by_it():
     assert eta_seconds(1000.0, 0.0, 0.0) == 1000.0
-    assert eta_seconds(None, 0.0, 5.0) is None
-    assert eta_seconds(None, 0.5, 100.0) == pytest.approx(100.0)
-    # half done after 300 s of a 1000 s estimate: planned 500 s left, measured 300 s left, blended halfway
-    assert eta_seconds(1000.0, 0.5, 300.0) == pytest.approx(400.0)
+    assert eta_seconds(1000.0, 20.0, 60.0) == 1000.0  # too little printed to judge the pace
+    # half the plan printed at twice the planned pace: what is left takes 1.5x (blend by the share done)
+    assert eta_seconds(500.0, 500.0, 1000.0) == pytest.approx(750.0)
+    assert eta_seconds(500.0, 500.0, 100000.0) == pytest.approx(500.0 * (0.5 + 0.5 * 3.0))  # bounded
 
 
 def test_heater_targets_without_waits_get_waits_before_first_extrusion():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from controller.link.framing import checksum
-from controller.printer.job import Job, LayerBoundary
+from controller.printer.job import CheckPoint, Job
 from controller.printer.session import PrinterSession
 from tests.simproc import Sim, file_part
 
@@ -158,9 +158,9 @@ def test_thermal_runaway_fails_the_job_with_the_firmware_reason(tmp_path):
 
 def test_layer_hook_runs_after_every_earlier_line_was_executed(tmp_path):
     cmds = write_gcode(tmp_path / "l.gcode", 300, layers=5)
-    seen: list[LayerBoundary] = []
+    seen: list[CheckPoint] = []
 
-    def hook(b: LayerBoundary, job: Job) -> None:
+    def hook(b: CheckPoint, job: Job) -> None:
         seen.append(b)
         job.execute(["M400", f"G0 X{b.layer} Y199"])
 
@@ -170,19 +170,19 @@ def test_layer_hook_runs_after_every_earlier_line_was_executed(tmp_path):
         p = s.start_job(tmp_path / "l.gcode", layer_hook=hook).wait(60)
         s.close()
         assert p.state == "completed", p.reason
-        assert [b.layer for b in seen] == [1, 2, 3, 4]
+        assert [b.layer for b in seen] == [0, 1, 2, 3, 4]  # each layer once it is finished, the last one too
         log = [e["cmd"] for e in numbered(wait_log(sim, len(cmds)))]
         for b in seen:
             park = log.index(f"G0 X{b.layer} Y199")
             before = [c for c in log[:park] if not c.startswith(("M105", "M110", "M155", "M115", "M400", "G0"))]
-            assert before == cmds[: b.line]
+            assert before == cmds[: b.command]
 
 
 def test_pause_parks_and_resume_restores_then_finishes_exactly_once(tmp_path):
     cmds = write_gcode(tmp_path / "p.gcode", 400, layers=4)
     resumed = threading.Event()
 
-    def hook(b: LayerBoundary, job: Job) -> None:
+    def hook(b: CheckPoint, job: Job) -> None:
         if b.layer == 2:
             job.pause()
             threading.Timer(0.3, lambda: (job.resume(), resumed.set())).start()
@@ -258,7 +258,7 @@ def test_a_hook_that_raises_fails_the_job_with_its_message(tmp_path):
     write_gcode(tmp_path / "h.gcode", 200, layers=4)
     events = []
 
-    def hook(b: LayerBoundary, job: Job) -> None:
+    def hook(b: CheckPoint, job: Job) -> None:
         if b.layer == 2:
             raise RuntimeError("camera unreachable")
 
@@ -268,6 +268,6 @@ def test_a_hook_that_raises_fails_the_job_with_its_message(tmp_path):
         p = s.start_job(tmp_path / "h.gcode", layer_hook=hook).wait(60)
         s.close()
     assert (p.state, p.reason) == ("failed", "camera unreachable")
-    assert p.layer == 1 and p.line < p.total_lines  # stopped before the first command of layer 2
-    assert [e.data["layer"] for e in events if e.kind == "layer"] == [1, 2]
+    assert p.layer == 2 and p.line < p.total_lines  # layer 2 done, stopped before the first command of layer 3
+    assert [e.data["layer"] for e in events if e.kind == "layer"] == [0, 1, 2]
     assert events[-1].kind == "failed"

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from slicing.errors import MeshError
-from slicing.gcode_reader import read_gcode
+from slicing.job_plan import read_gcode
 from slicing.plate import arrange
 from slicing.slicer import slice_file
 from slicing.toolpath import Feature

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from slicing.gcode_reader import read_gcode
+from slicing.job_plan import read_gcode
 from slicing.profile import load_profile
 from slicing.slicer import SliceResult, slice_file
 from slicing.toolpath import Feature

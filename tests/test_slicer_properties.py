@@ -7,7 +7,7 @@ import trimesh
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slicing.gcode_reader import read_gcode
+from slicing.job_plan import read_gcode
 from slicing.mesh import LoadedMesh
 from slicing.profile import load_profile
 from slicing.slicer import slice_mesh_to_gcode

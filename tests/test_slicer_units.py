@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import trimesh
 
-from slicing.gcode_reader import read_gcode
 from slicing.gcode_writer import LayerPlan, WriterState, write_layer, write_program
 from slicing.infill import line_fill
+from slicing.job_plan import read_gcode
 from slicing.mesh import LoadedMesh
 from slicing.order import order_loops, order_segments, travels_inside
 from slicing.profile import load_profile

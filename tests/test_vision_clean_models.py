@@ -12,7 +12,7 @@ import pytest
 
 from firmware_sim.camera import CameraConfig, encode_jpeg, render
 from firmware_sim.deposition import Deposition
-from slicing.gcode_reader import read_gcode, read_gcode_file
+from slicing.job_plan import read_gcode, read_gcode_file
 from slicing.slicer import slice_file
 from slicing.toolpath import LayerPaths
 from tests.conftest import GCODE_SAMPLES, MODELS

@@ -15,7 +15,7 @@ import pytest
 
 from controller.printer.layer_check import LayerCheck
 from controller.printer.session import PrinterSession
-from slicing.gcode_reader import read_gcode_file
+from slicing.job_plan import read_gcode_file
 from tests.conftest import GCODE_SAMPLES
 from tests.sim_helpers import running_sim
 from vision.camera import open_camera

@@ -76,15 +76,21 @@ def job_status(svc: Service, printer: Annotated[str | None, Query(max_length=64)
     p = _pick_printer(svc, printer)
     _, run, _ = svc.fleet.live(p.name)
     file: dict[str, Any] = {"name": None, "origin": None, "size": None, "date": None, "path": None}
-    progress: dict[str, Any] = {"completion": None, "filepos": None, "printTime": None, "printTimeLeft": None}
+    progress: dict[str, Any] = {"completion": None, "filepos": None, "printTime": None, "printTimeLeft": None,
+                                "printTimeLeftOrigin": None}
+    estimate: float | None = None
     if run is not None:
         run = jobs.get_run(svc.store, run.id)
         job = jobs.get_job(svc.store, run.job_id)
         file.update(name=job.name, origin="local", path=job.name, date=int(job.created_at))
         elapsed = svc.clock() - (run.started_at or svc.clock())
+        live = svc.fleet.planned(p.name)
+        left = live.time_left_s if live is not None else None
+        estimate = live.estimate_s if live is not None else None
         progress.update(completion=run.percent, printTime=int(elapsed),
-                        printTimeLeft=int(elapsed * (100 - run.percent) / run.percent) if run.percent > 0 else None)
-    return {"job": {"file": file, "estimatedPrintTime": None, "filament": None, "user": None},
+                        printTimeLeft=int(left) if left is not None else None,
+                        printTimeLeftOrigin="estimate" if left is not None else None)
+    return {"job": {"file": file, "estimatedPrintTime": estimate, "filament": None, "user": None},
             "progress": progress, "state": _STATE_TEXT.get(p.state, "Offline"), "printer": p.name}
 
 

@@ -16,6 +16,7 @@ from controller.errors import ControllerError
 from controller.printer.job import Job, JobProgress
 from controller.printer.layer_check import add_arguments, hook_from_args
 from controller.printer.session import PrinterSession
+from slicing.job_plan import plan_file
 
 _REFRESH_S = 0.25
 
@@ -39,14 +40,15 @@ def run(args: argparse.Namespace) -> int:
     """Connect, stream, show progress; Ctrl-C pauses and asks; 0 only when completed."""
     if not args.file.is_file():
         raise ControllerError(f"G-code file {args.file} not found")
+    plan = plan_file(args.file)
     session = PrinterSession(args.port, args.baud, flow=args.window, timeout=args.timeout,
                              lost_after=max(60.0, 6 * args.timeout))
     info = session.connect()
     if not args.json:
         print(f"connected: {info.name} on {args.port}", file=sys.stderr)
-    check = hook_from_args(args, lambda msg: print(msg, file=sys.stderr, flush=True))
+    check = hook_from_args(args, plan, lambda msg: print(msg, file=sys.stderr, flush=True))
     try:
-        job = session.start_job(args.file, layer_hook=check)
+        job = session.start_job(plan, layer_hook=check, name=str(args.file))
         final = _follow(job, args.json)
     finally:
         session.close()

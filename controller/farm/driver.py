@@ -28,6 +28,8 @@ class RunProgress:
     reason: str = ""
     bytes_sent: int = 0
     elapsed_s: float = 0.0
+    time_left_s: float | None = None   # from the job plan and the progress through it
+    estimate_s: float | None = None    # the whole print, as planned (the file's own figure when it has one)
 
 
 @dataclass(frozen=True)

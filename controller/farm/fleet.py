@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from controller.errors import ConflictError, ControllerError
-from controller.farm.driver import DriverTemps, LayerReport, PrinterDriver, RunHandle
+from controller.farm.driver import DriverTemps, LayerReport, PrinterDriver, RunHandle, RunProgress
 from controller.store import Store, history, jobs, printers
 from controller.store.records import Printer, Run
 
@@ -317,6 +317,12 @@ class Fleet:
         if slot is None:
             return None, None, False
         return slot.temps, slot.run, slot.connected
+
+    def planned(self, name: str) -> RunProgress | None:
+        """The running copy's progress as its driver reports it (time left and estimate from its plan)."""
+        slot = self.slots.get(name)
+        handle = slot.handle if slot is not None else None
+        return handle.progress() if handle is not None else None
 
     def wait_change(self, version: int, timeout: float) -> int:
         """Block until the fleet changes after `version` or the timeout passes; returns the new version."""

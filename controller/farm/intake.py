@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -14,13 +13,14 @@ from controller.store import Store, history, jobs
 from controller.store.records import Job
 
 log = logging.getLogger(__name__)
-_LAYER_MARK = re.compile(rb"^;(?:LAYER:-?\d+|LAYER_CHANGE)\s*$", re.MULTILINE)
 MAX_COPIES = 100
 
 
 def count_layers(path: Path) -> int:
-    """Layers of a G-code file from its layer markers (;LAYER:n or ;LAYER_CHANGE)."""
-    return len(_LAYER_MARK.findall(Path(path).read_bytes()))
+    """Layers of a G-code file, from its job plan."""
+    from slicing.job_plan import plan_file
+
+    return plan_file(path).layer_count
 
 
 # Share of the slicing time each stage of slicing.slicer reports, in order; unknown stages count as the last.

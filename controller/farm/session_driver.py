@@ -19,7 +19,7 @@ class SessionRun:
         """Map JobProgress to RunProgress."""
         p = self.job.progress()
         return RunProgress(p.state, int(p.layer), int(p.layer_count), float(p.percent), p.reason or "",
-                           int(p.bytes_sent), float(p.elapsed_s))
+                           int(p.bytes_sent), float(p.elapsed_s), p.eta_s, float(self.job.plan.estimate_s))
 
     def pause(self) -> None:
         """Pause the job."""
@@ -70,10 +70,11 @@ class SessionDriver:
 
     def start(self, gcode: Path, photo_dir: Path, on_layer: LayerCallback) -> SessionRun:
         """Start the job, checking each layer with the camera when the printer has one."""
-        hook = None
-        if self.printer.camera:
-            hook = layer_hook(self.printer, gcode, photo_dir, on_layer)
-        job = self.session.start_job(gcode, layer_hook=hook) if hook else self.session.start_job(gcode)
+        from slicing.job_plan import plan_file
+
+        job_plan = plan_file(gcode)
+        hook = layer_hook(self.printer, job_plan, photo_dir, on_layer) if self.printer.camera else None
+        job = self.session.start_job(job_plan, layer_hook=hook, name=gcode.name)
         return SessionRun(job)
 
     def emergency_stop(self) -> None:
@@ -92,19 +93,18 @@ def verdict_report(verdict: Any, photo_dir: Path) -> LayerReport:
                        str(photo) if photo.exists() else None, str(annotated) if annotated.exists() else None)
 
 
-def layer_hook(printer: Printer, gcode: Path, photo_dir: Path, on_layer: LayerCallback) -> Any:
+def layer_hook(printer: Printer, job_plan: Any, photo_dir: Path, on_layer: LayerCallback) -> Any:
     """Vision's per-layer check on this printer's camera, with the printer's policy, reporting to on_layer.
 
     Thresholds come from the `[vision]` table of the printer's profile; the bed registration is kept per
     printer beside the photo folders so it is found again for the next job.
     """
     from controller.printer.layer_check import LayerCheck
-    from slicing.gcode_reader import read_gcode_file
     from vision.camera import open_camera
     from vision.config import load_config
 
     config = load_config(printer.profile).replace(policy=printer.on_failure)
     camera = open_camera(printer.camera or "")
     registration = photo_dir.parent.parent / f"registration-{printer.name}.json"
-    return LayerCheck(read_gcode_file(gcode).layers, camera, photo_dir, config, registration_path=registration,
+    return LayerCheck(job_plan.layer_paths(), camera, photo_dir, config, registration_path=registration,
                       on_verdict=lambda v: on_layer(verdict_report(v, photo_dir)))

@@ -1,12 +1,14 @@
-"""A print job on one printer: streams a prepared file, stops at layer boundaries for the hook, pauses, resumes,
-cancels, and reports progress with an ETA from the slicer's estimate corrected by actual progress.
+"""A print job on one printer: streams a job plan, stops where each layer is finished for the hook, pauses,
+resumes, cancels, and reports progress with the time left from the plan (corrected by the pace measured).
+
+Whatever the host inserts (a layer check's park, a pause) is followed by a return to exactly where the file left
+the head: position, Z, feed rate, E and modes, so the file's next move is drawn as if nothing had happened.
 
 The job's own thread runs the layer hook and the pause/resume/cancel sequences; the session's pump thread pulls
 file commands from `_take` and reports acceptances through `_accepted`.
 """
 from __future__ import annotations
 
-import bisect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,13 +17,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from controller.errors import ControllerError, JobError
-from controller.gcode_lines import LayerBoundary, PreparedGcode
-from controller.printer.job_state import MachineState, advance, pause_sequence, resume_sequence
+from controller.printer.job_state import (
+    MachineState,
+    advance,
+    pause_sequence,
+    resume_sequence,
+    return_sequence,
+)
+from slicing.job_plan import CheckPoint, JobPlan
 
 if TYPE_CHECKING:
     from controller.printer.session import PrinterSession
 
-__all__ = ["Job", "JobEvent", "JobProgress", "JobTag", "LayerBoundary"]
+__all__ = ["CheckPoint", "Job", "JobEvent", "JobProgress", "JobTag"]
 
 
 @dataclass(frozen=True)
@@ -87,12 +95,12 @@ def _heat_injections(commands: tuple[str, ...]) -> dict[int, list[str]]:
 class Job:
     """A print job (see module docstring); created by `PrinterSession.start_job`."""
 
-    def __init__(self, session: PrinterSession, prepared: PreparedGcode, *,
-                 layer_hook: Callable[[LayerBoundary, Job], None] | None, wait_for_temperatures: bool,
+    def __init__(self, session: PrinterSession, plan: JobPlan, *,
+                 layer_hook: Callable[[CheckPoint, Job], None] | None, wait_for_temperatures: bool,
                  name: str = "") -> None:
-        """Bind the prepared file to the session; `_start` launches the thread."""
+        """Bind the plan to the session; `_start` launches the thread."""
         self.session = session
-        self.prepared = prepared
+        self.plan = plan
         self.name = name
         self.layer_hook = layer_hook
         self._cond = threading.Condition()
@@ -109,11 +117,13 @@ class Job:
         self._finished = threading.Event()
         self._t0 = session.clock()
         self._t_end: float | None = None
-        self._injections = _heat_injections(prepared.commands) if wait_for_temperatures else {}
+        self._injections = _heat_injections(plan.commands) if wait_for_temperatures else {}
         self._injected: set[int] = set()
-        self._sizes = np.cumsum(np.fromiter((len(c) + 1 for c in prepared.commands), dtype=np.int64,
-                                            count=len(prepared.commands)))
-        self._layer_lines = [b.line for b in prepared.layers]
+        self._sizes = np.cumsum(np.fromiter((len(c) + 1 for c in plan.commands), dtype=np.int64,
+                                            count=len(plan.commands)))
+        self._stepped_aside = False
+        self._t_print: float | None = None  # when the first layer started (the pace is measured from there)
+        self._print_start = plan.layers[0].first_command if plan.layers else 0
         self._cached_state: tuple[int, MachineState] = (0, MachineState())
         self._thread = threading.Thread(target=self._run, name=f"job {name}", daemon=True)
 
@@ -125,17 +135,17 @@ class Job:
 
     def progress(self) -> JobProgress:
         """Lines, bytes and layer acknowledged so far, percent, elapsed and ETA, temperatures."""
-        p = self.prepared
+        p = self.plan
         total = len(p.commands)
         line = min(self._acked, total)
         done_bytes = int(self._sizes[line - 1]) if line > 0 else 0
         frac = done_bytes / p.total_bytes if p.total_bytes else 1.0
-        end = self._t_end if self._t_end is not None else self.session.clock()
-        elapsed = max(0.0, end - self._t0)
-        layer = bisect.bisect_right(self._layer_lines, max(line - 1, 0)) if p.layer_count else 0
+        now = self._t_end if self._t_end is not None else self.session.clock()
+        elapsed = max(0.0, now - self._t0)
+        layer = max(p.layer_at(line), 0)
         temps = self.session.temperatures
         return JobProgress(self._state, line, total, done_bytes, p.total_bytes, layer, p.layer_count,
-                           100.0 * frac, elapsed, self._eta(frac, elapsed), self._reason, temps.hotend, temps.bed)
+                           100.0 * frac, elapsed, self._eta(line, now), self._reason, temps.hotend, temps.bed)
 
     def pause(self) -> None:
         """Stop feeding; the job thread finishes the moves in flight, retracts and parks; heaters stay on."""
@@ -177,6 +187,12 @@ class Job:
         commands = [c.split(";", 1)[0].strip() for c in lines]
         self.session._execute([c for c in commands if c], timeout)
 
+    def step_aside(self, lines: list[str], timeout: float = 120.0) -> None:
+        """From inside a layer hook: move the head away (park for a photo); when the hook returns, the job
+        brings it back to where the file left it before the file goes on."""
+        self._stepped_aside = True
+        self.execute(lines, timeout)
+
     # ---- pump side -----------------------------------------------------------------------------------------------
     def _take(self, limit: int) -> list[tuple[str, Any]]:
         """File commands (and injected heater waits) for the link, up to the current stop."""
@@ -184,7 +200,7 @@ class Job:
             if self._pause_requested or self._cancel_requested or self.finished or self._executing:
                 return []
             out: list[tuple[str, Any]] = []
-            cmds = self.prepared.commands
+            cmds = self.plan.commands
             while self._cursor < self._stop_at and len(out) < limit:
                 i = self._cursor
                 if i in self._injections and i not in self._injected:
@@ -197,6 +213,8 @@ class Job:
     def _accepted(self, index: int) -> None:
         """The firmware took file command `index`."""
         self._acked = max(self._acked, index + 1)
+        if self._t_print is None and index >= self._print_start:
+            self._t_print = self.session.clock()
 
     def _pumped(self, link_idle: bool) -> None:
         """After each pump turn: wake the job thread when its segment is fully acknowledged."""
@@ -216,29 +234,40 @@ class Job:
     # ---- job thread ----------------------------------------------------------------------------------------------
     def _start(self) -> None:
         """Launch the job thread."""
-        self.session._emit("job_started", f"job {self.name} started", {"lines": len(self.prepared.commands)})
+        self.session._emit("job_started", f"job {self.name} started", {"lines": len(self.plan.commands)})
         self._thread.start()
 
     def _run(self) -> None:
-        """Stream segment by segment, calling the hook at each boundary, then prove the end with an M105 sync."""
+        """Stream up to each check point, call the hook there (and come back from wherever it moved the head),
+        then prove the end with an M105 sync."""
         try:
-            stops = [b for b in self.prepared.layers if self.layer_hook is not None]
-            for boundary in [*stops, None]:
-                self._segment(boundary.line if boundary else len(self.prepared.commands))
-                if boundary is None:
-                    break
-                self.session._emit("layer", f"layer {boundary.layer} at z={boundary.z}",
-                                   {"layer": boundary.layer, "z": boundary.z, "line": boundary.line})
-                assert self.layer_hook is not None
-                self.layer_hook(boundary, self)
-                self._check_requests()
+            stops = self.plan.check_points() if self.layer_hook is not None else []
+            for point in stops:
+                self._segment(point.command)
+                self._at_check_point(point)
+            self._segment(len(self.plan.commands))
             self.session._execute(["M105"], _EXEC_TIMEOUT, need_proof=True)
-            self._acked = len(self.prepared.commands)
+            self._acked = len(self.plan.commands)
             self._finish("completed", None)
         except _Stopped:
             pass
         except Exception as exc:  # noqa: BLE001 - a failing hook or link fails the job with its message
             self._fail(str(exc) or type(exc).__name__)
+
+    def _at_check_point(self, point: CheckPoint) -> None:
+        """Layer `point.layer` is done: tell, run the hook, return to the file's state if the hook moved."""
+        self.session._emit("layer", f"layer {point.layer} done at z={point.z:.3f}",
+                           {"layer": point.layer, "z": point.z, "command": point.command})
+        assert self.layer_hook is not None
+        state = self._machine_state()
+        self._stepped_aside = False
+        try:
+            self.layer_hook(point, self)
+        finally:
+            if self._stepped_aside and not (self.finished or self._cancel_requested or self._pause_requested):
+                self._stepped_aside = False
+                self.session._execute(return_sequence(state, self.session.park), _EXEC_TIMEOUT)
+        self._check_requests()
 
     def _segment(self, stop: int) -> None:
         """Let the pump send commands up to `stop`, then wait until all of them are acknowledged."""
@@ -267,7 +296,7 @@ class Job:
         start, state = self._cached_state
         if self._cursor < start:
             start, state = 0, MachineState()
-        for c in self.prepared.commands[start:self._cursor]:
+        for c in self.plan.commands[start:self._cursor]:
             state = advance(state, c)
         self._cached_state = (self._cursor, state)
         return state
@@ -306,7 +335,7 @@ class Job:
             self.session._execute(["M104 S0", "M140 S0", "M107", "M84"], 120.0)
         except ControllerError:
             pass
-        self._finish("cancelled", f"cancelled at line {self._acked} of {len(self.prepared.commands)}")
+        self._finish("cancelled", f"cancelled at line {self._acked} of {len(self.plan.commands)}")
         raise _Stopped
 
     def _finish(self, state: str, reason: str | None) -> None:
@@ -324,20 +353,25 @@ class Job:
         """End the job as failed with `reason` (from any thread)."""
         self._finish("failed", reason)
 
-    def _eta(self, frac: float, elapsed: float) -> float | None:
+    def _eta(self, done: int, now: float) -> float | None:
         """Remaining seconds (see `eta_seconds`); 0 once completed, None once cancelled or failed."""
         if self.finished:
             return 0.0 if self._state == "completed" else None
-        return eta_seconds(self.prepared.estimate_s, frac, elapsed)
+        p = self.plan
+        if not p.commands:
+            return 0.0
+        start = p.layers[0].first_command if p.layers else 0
+        planned_done = float(p.planned_s[done - 1] - (p.planned_s[start - 1] if start > 0 else 0.0)) \
+            if done > start else 0.0
+        printing = now - self._t_print if self._t_print is not None else 0.0
+        return eta_seconds(p.time_left(done), planned_done, printing)
 
 
-def eta_seconds(estimate_s: float | None, frac: float, elapsed_s: float) -> float | None:
-    """Remaining seconds: the slicer's estimate for what is left, blended toward the pace actually measured
-    (elapsed / fraction done) in proportion to the fraction done; None with neither an estimate nor progress."""
-    measured = elapsed_s / frac - elapsed_s if frac > 0.01 else None
-    if estimate_s is None:
-        return measured
-    planned = estimate_s * (1.0 - frac)
-    if measured is None:
-        return planned
-    return (1.0 - frac) * planned + frac * measured
+def eta_seconds(planned_left_s: float, planned_done_s: float, printing_s: float) -> float:
+    """Remaining seconds: the plan's time left, scaled by the pace measured so far (seconds printing per
+    planned second, bounded to 0.5..3) in proportion to how much of the plan is behind us."""
+    if planned_done_s < 30.0 or printing_s <= 0.0:
+        return planned_left_s
+    pace = min(3.0, max(0.5, printing_s / planned_done_s))
+    weight = planned_done_s / (planned_done_s + planned_left_s)
+    return planned_left_s * ((1.0 - weight) + weight * pace)

@@ -37,6 +37,7 @@ class MachineState:
     hotend_target: float = 0.0
     bed_target: float = 0.0
     fan: float = 0.0
+    inches: bool = False       # G20: the file's positions and feed rates are in inches
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -45,9 +46,13 @@ def _words(command: str) -> dict[str, float]:
     return {k: float(v) for k, v in _WORD.findall(command.upper())}
 
 
+_HEAD = re.compile(r"\s*([GMT])\s*0*(\d+)", re.ASCII | re.IGNORECASE)
+
+
 def advance(state: MachineState, command: str) -> MachineState:
-    """The state after one command (only what pause/resume needs: moves, modes, G92, heaters, fan)."""
-    head = command.split(None, 1)[0].upper() if command.strip() else ""
+    """The state after one command (only what pause/resume needs: moves, units, modes, G92, heaters, fan)."""
+    m = _HEAD.match(command)
+    head = f"{m.group(1).upper()}{m.group(2)}" if m else ""
     if head in ("G0", "G1", "G2", "G3"):
         w = _words(command)
         upd: dict[str, float | None] = {}
@@ -60,6 +65,10 @@ def advance(state: MachineState, command: str) -> MachineState:
         if "F" in w:
             upd["feed"] = w["F"]
         return replace(state, **upd)  # type: ignore[arg-type]
+    if head == "G20":
+        return replace(state, inches=True)
+    if head == "G21":
+        return replace(state, inches=False)
     if head == "G90":
         return replace(state, relative_xyz=False, relative_e=False)
     if head == "G91":
@@ -91,12 +100,31 @@ def advance(state: MachineState, command: str) -> MachineState:
 
 
 def pause_sequence(state: MachineState, park: ParkConfig) -> list[str]:
-    """Retract, lift and park, keeping heaters on (all relative moves, modes restored by resume)."""
-    out = ["M400", "M83", f"G1 E{-park.retract:.3f} F{park.retract_feed:.0f}", "G91",
-           f"G1 Z{park.lift:.3f} F{park.z_feed:.0f}", "G90"]
+    """Retract, lift and park, keeping heaters on (millimetres, relative lift; modes restored on return)."""
+    out = ["M400", *(["G21"] if state.inches else []), "M83", f"G1 E{-park.retract:.3f} F{park.retract_feed:.0f}",
+           "G91", f"G1 Z{park.lift:.3f} F{park.z_feed:.0f}", "G90"]
     if state.x is not None and state.y is not None:
         out.append(f"G1 X{park.x:.3f} Y{park.y:.3f} F{park.travel_feed:.0f}")
     out.append("M400")
+    return out
+
+
+def return_sequence(state: MachineState, park: ParkConfig, unretract: float = 0.0) -> list[str]:
+    """Back to where the file left the head after the host moved it: travel at the lifted height to X/Y, down
+    to Z, then the file's units, distance modes, E and feed rate (unretracting `unretract` mm first)."""
+    scale = 25.4 if state.inches else 1.0
+    out = ["G90", "G20" if state.inches else "G21"]
+    if state.x is not None and state.y is not None:
+        out.append(f"G1 X{state.x:.4f} Y{state.y:.4f} F{park.travel_feed / scale:.1f}")
+    if state.z is not None:
+        out.append(f"G1 Z{state.z:.4f} F{park.z_feed / scale:.1f}")
+    if unretract:
+        out += ["M83", f"G1 E{unretract / scale:.4f} F{park.retract_feed / scale:.1f}"]
+    out.append("G91" if state.relative_xyz else "G90")
+    out.append("M83" if state.relative_e else "M82")
+    out.append(f"G92 E{state.e:.5f}")
+    if state.feed is not None:
+        out.append(f"G1 F{state.feed:.4g}")
     return out
 
 
@@ -107,15 +135,4 @@ def resume_sequence(state: MachineState, park: ParkConfig) -> list[str]:
         out.append(f"M109 S{state.hotend_target:.0f}")
     if state.bed_target > 0:
         out.append(f"M190 S{state.bed_target:.0f}")
-    out.append("G90")
-    if state.x is not None and state.y is not None:
-        out.append(f"G1 X{state.x:.3f} Y{state.y:.3f} F{park.travel_feed:.0f}")
-    if state.z is not None:
-        out.append(f"G1 Z{state.z:.3f} F{park.z_feed:.0f}")
-    out += ["M83", f"G1 E{park.retract:.3f} F{park.retract_feed:.0f}"]
-    out.append("G91" if state.relative_xyz else "G90")
-    out.append("M83" if state.relative_e else "M82")
-    out.append(f"G92 E{state.e:.5f}")
-    if state.feed is not None:
-        out.append(f"G1 F{state.feed:.0f}")
-    return out
+    return out + return_sequence(state, park, unretract=park.retract)

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from slicing.job_plan import CheckPoint, JobPlan
 from slicing.toolpath import LayerPaths
 from vision.camera import Camera
 from vision.check import LayerChecker, Verdict
@@ -24,36 +25,21 @@ from vision.registration import Registration, ensure_registration
 
 
 class JobControl(Protocol):
-    """What the hook needs from a running job (controller.printer.session.Job)."""
+    """What the hook needs from a running job (controller.printer.job.Job)."""
 
-    def execute(self, lines: list[str], timeout: float = 120.0) -> None: ...
+    def step_aside(self, lines: list[str], timeout: float = 120.0) -> None: ...
     def pause(self) -> None: ...
     def cancel(self) -> None: ...
 
 
-class Boundary(Protocol):
-    """A layer boundary as the job reports it (controller.printer.session.LayerBoundary)."""
-
-    layer: int
-    z: float | None
-    line: int
-
-
-def park_commands(config: VisionConfig, layer: LayerPaths) -> tuple[list[str], list[str]]:
-    """G-code to park out of the camera's view after a layer, and to come back to where the layer ended."""
+def park_commands(config: VisionConfig) -> list[str]:
+    """G-code that lifts the head and parks it out of the camera's view once the moves in flight are done
+    (millimetres, relative lift first, so nothing printed is crossed; the job brings the head back)."""
     if config.park is None:
-        return ["M400"], []
-    top = layer.z
-    lift = top + config.park_lift_mm
+        return ["M400"]
     f = config.park_feedrate
-    park = ["M400", f"G1 Z{lift:.3f} F{min(f, 1200.0):.0f}", f"G1 X{config.park[0]:.3f} Y{config.park[1]:.3f} F{f:.0f}",
-            "M400"]
-    back: list[str] = []
-    if len(layer.segments):
-        x, y = layer.segments[-1, 2], layer.segments[-1, 3]
-        back.append(f"G1 X{x:.3f} Y{y:.3f} F{f:.0f}")
-    back.append(f"G1 Z{top:.3f} F{min(f, 1200.0):.0f}")
-    return park, back
+    return ["M400", "G21", "G91", f"G1 Z{config.park_lift_mm:.3f} F{min(f, 1200.0):.0f}", "G90",
+            f"G1 X{config.park[0]:.3f} Y{config.park[1]:.3f} F{f:.0f}", "M400"]
 
 
 class LayerCheck:
@@ -80,13 +66,12 @@ class LayerCheck:
         self._checker: LayerChecker | None = None
         self.out_dir.mkdir(parents=True, exist_ok=True)
 
-    def __call__(self, boundary: Boundary, job: JobControl) -> None:
-        """At the start of layer n, judge layer n-1."""
-        n = int(boundary.layer) - 1
+    def __call__(self, point: CheckPoint, job: JobControl) -> None:
+        """Layer `point.layer` is finished: park, photograph, judge, act on a failure."""
+        n = int(point.layer)
         if not 0 <= n < len(self.layers):
             return
-        park, back = park_commands(self.config, self.layers[n])
-        job.execute(park)
+        job.step_aside(park_commands(self.config))
         try:
             image = self.camera.grab()
             verdict = self.check(image, n)
@@ -94,8 +79,6 @@ class LayerCheck:
             self.errors.append(f"layer {n}: {exc}")
             self._write_line({"layer": n, "status": "error", "message": str(exc)})
             verdict = None
-        if back:
-            job.execute(back)
         if verdict is not None and verdict.failed and self.action is None:
             self.act(verdict, job)
 
@@ -154,11 +137,10 @@ def add_arguments(parser: Any) -> None:
                         help="profile whose [vision] table sets thresholds, park position and policy")
 
 
-def hook_from_args(args: Any, log: Callable[[str], None]) -> LayerCheck | None:
+def hook_from_args(args: Any, plan: JobPlan, log: Callable[[str], None]) -> LayerCheck | None:
     """Build the layer check for `printloop print` from its options (None without --camera)."""
     if not getattr(args, "camera", None):
         return None
-    from slicing.gcode_reader import read_gcode_file
     from vision.camera import open_camera
     from vision.config import load_config
 
@@ -166,7 +148,7 @@ def hook_from_args(args: Any, log: Callable[[str], None]) -> LayerCheck | None:
     if args.on_failure:
         config = config.replace(policy=args.on_failure)
     out = args.checks_dir or Path("printloop-checks") / f"{Path(args.file).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    layers = read_gcode_file(args.file).layers
+    layers = plan.layer_paths()
 
     def report(v: Verdict) -> None:
         if v.failed:

@@ -16,15 +16,28 @@ from concurrent.futures import Future
 from typing import Any
 
 from controller.errors import ControllerError, JobError
-from controller.gcode_lines import LayerBoundary, prepare_file, prepare_lines
 from controller.link import protocol as lk
 from controller.link import replies as r
 from controller.link.transport import Transport
-from controller.printer.job import Job, JobEvent, JobTag
+from controller.printer.job import CheckPoint, Job, JobEvent, JobTag
 from controller.printer.job_state import ParkConfig
 from controller.printer.types import FirmwareInfo, Temperatures, _Waiter
+from slicing.job_plan import JobPlan, plan, plan_file
 
-__all__ = ["FirmwareInfo", "PrinterSession", "Temperatures"]
+__all__ = ["FirmwareInfo", "PrinterSession", "Temperatures", "check_line_lengths"]
+
+MARLIN_LINE_BYTES = 96
+KLIPPER_LINE_BYTES = 4096
+
+
+def check_line_lengths(job_plan: JobPlan, limit: int, name: str) -> None:
+    """Refuse a plan with a command longer than the firmware takes (it would never be acknowledged)."""
+    long = job_plan.too_long(limit)
+    if long:
+        _i, line, text = long[0]
+        more = f" (and {len(long) - 1} more)" if len(long) > 1 else ""
+        raise JobError(f"{name}: line {line} is {len(text)} characters long, more than the {limit} this "
+                       f"firmware takes in one line{more}: {text[:60]}…")
 
 SYNC = lk.SYNC
 _log = logging.getLogger(__name__)
@@ -146,24 +159,36 @@ class PrinterSession:
             self._link.send_immediately("M112")
         self._call(stop)
 
-    def start_job(self, gcode: str | os.PathLike[str], *,
-                  layer_hook: Callable[[LayerBoundary, Job], None] | None = None,
-                  wait_for_temperatures: bool = True) -> Job:
-        """Prepare the file (a path, or G-code text when the string holds newlines) and stream it on the job's
-        own thread."""
+    def start_job(self, gcode: str | os.PathLike[str] | JobPlan, *,
+                  layer_hook: Callable[[CheckPoint, Job], None] | None = None,
+                  wait_for_temperatures: bool = True, name: str | None = None) -> Job:
+        """Stream a job plan (or a file's path, or G-code text when the string holds newlines) on the job's
+        own thread; a command the firmware cannot take is refused here, naming its line."""
         if self.state != "idle":
             raise JobError(f"cannot start a job: printer {self.port} is {self.state}"
                            + (f" ({self.error})" if self.error else ""))
-        if isinstance(gcode, str) and "\n" in gcode:
-            prepared = prepare_lines(gcode.splitlines())  # G-code text rather than a path
+        if isinstance(gcode, JobPlan):
+            job_plan = gcode
+        elif isinstance(gcode, str) and "\n" in gcode:
+            job_plan = plan(gcode)  # G-code text rather than a path
         else:
-            prepared = prepare_file(gcode)
-        job = Job(self, prepared, layer_hook=layer_hook, wait_for_temperatures=wait_for_temperatures,
-                  name=str(gcode))
+            job_plan = plan_file(gcode)
+        label = name if name is not None else ("G-code" if isinstance(gcode, JobPlan) or "\n" in str(gcode)
+                                                else str(gcode))
+        check_line_lengths(job_plan, self.line_limit(len(job_plan.commands)), label)
+        job = Job(self, job_plan, layer_hook=layer_hook, wait_for_temperatures=wait_for_temperatures, name=label)
         self._job = job
         job._start()
         self._inbox.put(("wake",))
         return job
+
+    def line_limit(self, commands: int) -> int:
+        """Longest command this firmware takes in one numbered line (Marlin's and Prusa's MAX_CMD_SIZE is 96
+        bytes with the line number, checksum and terminator; Klipper's buffer is far larger)."""
+        name = self.info.name if self.info is not None else ""
+        if "klipper" in name.lower():
+            return KLIPPER_LINE_BYTES
+        return MARLIN_LINE_BYTES - 1 - len(f"N{commands + 1000} ") - len("*255") - 2
 
     # ---- used by Job ---------------------------------------------------------------------------------------------
     def _call(self, fn: Callable[[], Any], timeout: float = 10.0) -> Any:
