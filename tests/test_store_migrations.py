@@ -173,4 +173,4 @@ def test_postgresql_sql_of_the_migrations_is_written_by_the_helper() -> None:
                          text=True, timeout=60, check=True).stdout
     assert "CREATE TABLE runs (" in out and "id SERIAL NOT NULL" in out
     assert "CREATE INDEX ix_temperatures_printer_t ON temperatures (printer_id, t)" in out
-    assert f"INSERT INTO alembic_version (version_num) VALUES ('{HEAD}')" in out
+    assert "INSERT INTO alembic_version" in out and f"'{HEAD}'" in out
