@@ -39,3 +39,7 @@ class UploadTooLargeError(UploadError):
 
 class ProtocolError(ControllerError):
     """The firmware asked for something the host cannot honour (a resend target outside the line history)."""
+
+
+class StoreSchemaError(ControllerError):
+    """The database's schema is one this version cannot use: newer than the software, or not made by printloop."""

@@ -1,4 +1,4 @@
-"""The database handle: engine, schema creation and short committed sessions."""
+"""The database handle: engine, schema kept at the newest migration, and short committed sessions."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from controller.errors import NotFoundError
-from controller.store.models import Base
+from controller.store.schema import upgrade_to_head
 
 R = TypeVar("R")
 
@@ -31,7 +31,8 @@ class Store:
     """Owns the engine; every write happens in its own transaction, committed before returning."""
 
     def __init__(self, url: str) -> None:
-        """Connect to `url` (SQLite file or PostgreSQL) and create missing tables."""
+        """Connect to `url` (SQLite file or PostgreSQL) and migrate its schema to head (StoreSchemaError if it
+        cannot be)."""
         if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         kwargs: dict = {}
@@ -43,7 +44,11 @@ class Store:
         self.engine: Engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        try:
+            upgrade_to_head(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

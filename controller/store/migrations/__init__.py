@@ -1,0 +1,1 @@
+"""The Alembic environment of the store: `env.py`, the revision template and `versions/` (see README)."""

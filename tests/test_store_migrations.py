@@ -1,0 +1,176 @@
+"""The store's schema is made and kept by its Alembic migrations: they build exactly what the models describe,
+a database from before migrations is taken over with its rows, and one from a newer printloop is refused."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, inspect, text
+from sqlalchemy.orm import Session
+
+from controller.errors import StoreSchemaError
+from controller.store import Store, history, jobs, printers
+from controller.store.models import Base, EventRow, FileRow, JobRow, PrinterRow, RunRow
+from controller.store.schema import alembic_config
+from tests.conftest import REPO
+
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'printloop.db'}"
+
+
+def _reflected(engine: Engine) -> dict[str, Any]:
+    """Everything the database says about each printloop table, in a comparable form."""
+    insp = inspect(engine)
+    out: dict[str, Any] = {}
+    for t in sorted(set(insp.get_table_names()) - {"alembic_version"}):
+        out[t] = {
+            "columns": [(c["name"], str(c["type"]), c["nullable"], c["default"]) for c in insp.get_columns(t)],
+            "pk": insp.get_pk_constraint(t)["constrained_columns"],
+            "fks": sorted((tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
+                          for f in insp.get_foreign_keys(t)),
+            "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                              for i in insp.get_indexes(t)),
+            "unique": sorted(tuple(u["column_names"]) for u in insp.get_unique_constraints(t)),
+        }
+    return out
+
+
+def _versions(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return [r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))]
+
+
+def _migrate(url: str, revision: str = "head") -> Engine:
+    """An empty database brought to `revision` by the migrations alone."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(connection=conn), revision)
+    return engine
+
+
+def _diff(conn: Connection) -> list[Any]:
+    ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+    return compare_metadata(ctx, Base.metadata)
+
+
+def _legacy_database(url: str) -> None:
+    """A database as the store made it before migrations: `create_all`, with a few rows in it.
+
+    Today's models are the baseline revision; once a revision past the baseline lands, build this from
+    the baseline revision (and drop `alembic_version`) instead.
+    """
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    with Session(engine) as s, s.begin():
+        p = PrinterRow(name="mk3", port="/dev/ttyACM0", created_at=1.0)
+        f = FileRow(name="cube.gcode", path="/data/cube.gcode", kind="gcode", size=10, sha256="0" * 64,
+                    created_at=1.0)
+        s.add_all([p, f])
+        s.flush()
+        j = JobRow(file_id=f.id, name="cube", state="queued", gcode_path="/data/cube.gcode", layer_count=5,
+                   created_at=2.0, printers=["mk3"])
+        s.add(j)
+        s.flush()
+        s.add(RunRow(job_id=j.id, copy_index=0, state="queued", created_at=2.0, layer_count=5))
+        s.add(EventRow(job_id=j.id, t=2.0, kind="job_created", message="cube queued"))
+    engine.dispose()
+
+
+def test_migrations_build_exactly_the_schema_the_models_describe(tmp_path: Path) -> None:
+    engine = _migrate(_url(tmp_path))
+    with engine.connect() as conn:
+        assert _diff(conn) == [], "a model changed without a migration: run python -m controller.store.migrate"
+    made_by_create_all = create_engine(f"sqlite:///{tmp_path / 'create_all.db'}")
+    Base.metadata.create_all(made_by_create_all)
+    assert _reflected(engine) == _reflected(made_by_create_all)
+    assert _versions(engine) == [HEAD]
+
+
+def test_new_store_is_built_by_the_migrations_at_head(tmp_path: Path) -> None:
+    store = Store(_url(tmp_path))
+    assert _versions(store.engine) == [HEAD]
+    with store.engine.connect() as conn:
+        assert _diff(conn) == []
+    store.close()
+
+
+def test_database_made_by_create_all_is_recognised_as_baseline_and_keeps_its_rows(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+    _legacy_database(url)
+    store = Store(url)
+    assert _versions(store.engine) == [HEAD]
+    assert [p.name for p in printers.list_printers(store)] == ["mk3"]
+    job = jobs.list_jobs(store)[0]
+    assert (job.name, job.printers, job.counts) == ("cube", ["mk3"], {"queued": 1})
+    assert [e.message for e in history.list_events(store)] == ["cube queued"]
+    run, gcode = jobs.claim_next_run(store, "mk3", 3.0) or (None, None)
+    assert run is not None and gcode == "/data/cube.gcode"
+    store.close()
+
+
+def test_unversioned_database_with_other_tables_is_refused_naming_what_differs(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+    _legacy_database(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE temperatures"))
+        conn.execute(text("ALTER TABLE printers ADD COLUMN colour VARCHAR(16)"))
+    with pytest.raises(StoreSchemaError) as err:
+        Store(url)
+    assert "table temperatures is missing" in str(err.value)
+    assert "printers.colour" in str(err.value)
+    assert "alembic_version" not in inspect(engine).get_table_names()
+
+
+def test_database_from_a_newer_printloop_is_refused_naming_its_revision(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+    Store(url).close()
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'f00dfeed1234'"))
+    with pytest.raises(StoreSchemaError) as err:
+        Store(url)
+    message = str(err.value)
+    assert "'f00dfeed1234'" in message and "newer printloop" in message and str(HEAD) in message
+    assert _versions(engine) == ["f00dfeed1234"]
+
+
+def test_opening_twice_changes_nothing(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+    first = Store(url)
+    printers.upsert_printer(first, "mk3", "/dev/ttyACM0")
+    first.close()
+    schema = _reflected(create_engine(url))
+    second = Store(url)
+    assert _versions(second.engine) == [HEAD]
+    assert _reflected(second.engine) == schema
+    assert [p.name for p in printers.list_printers(second)] == ["mk3"]
+    second.close()
+
+
+def test_in_memory_store_is_migrated_on_its_single_connection() -> None:
+    store = Store("sqlite://")
+    printers.upsert_printer(store, "mk3", "/dev/ttyACM0")
+    assert _versions(store.engine) == [HEAD]
+    with store.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    store.close()
+
+
+def test_postgresql_sql_of_the_migrations_is_written_by_the_helper() -> None:
+    out = subprocess.run([sys.executable, "-m", "controller.store.migrate", "upgrade", "--url",
+                          "postgresql://printloop@db.example/printloop", "--sql"], cwd=REPO, capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    assert "CREATE TABLE runs (" in out and "id SERIAL NOT NULL" in out
+    assert "CREATE INDEX ix_temperatures_printer_t ON temperatures (printer_id, t)" in out
+    assert "INSERT INTO alembic_version" in out and f"'{HEAD}'" in out
