@@ -122,7 +122,10 @@ def test_printloop_print_with_camera_cancels_on_a_clog(tmp_path):
             cwd=REPO, capture_output=True, text=True, timeout=240, check=False)
     assert out.returncode == 1, out.stderr
     assert "layer 3 is missing" in out.stderr and "-> cancel" in out.stderr
-    final = json.loads(out.stdout.strip().splitlines()[-1])
+    rows = [json.loads(x) for x in out.stdout.strip().splitlines()]  # every line one JSON object
+    final = rows[-1]
     assert final["state"] == "cancelled"
+    assert final["failure"] == {"class": "missing_layer", "layer": 3, "message": final["failure"]["message"]}
+    assert final["reason"].startswith("layer 3 is missing") and final["reason"].endswith(": cancelled")
     lines = (tmp_path / "job" / "verdicts.jsonl").read_text().splitlines()
     assert [json.loads(x)["status"] for x in lines] == ["ok", "ok", "ok", "missing_layer"]

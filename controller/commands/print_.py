@@ -64,18 +64,27 @@ def _follow(job: Job, as_json: bool) -> JobProgress:
     """Show progress until the job ends, handling Ctrl-C (pause, then ask)."""
     while True:
         try:
-            return _json_loop(job) if as_json else _bar_loop(job)
+            final = _json_loop(job) if as_json else _bar_loop(job)
+            if final.state != "paused":
+                return final
+            _ask(job, as_json)  # the layer check or the printer paused the job
         except KeyboardInterrupt:
-            _interrupted(job, as_json)
+            if not job.finished:
+                job.pause("paused from the keyboard")
+                _ask(job, as_json)
 
 
-def _interrupted(job: Job, as_json: bool) -> None:
-    """Pause the job and ask whether to resume or cancel (EOF or anything else than resume cancels)."""
+def _ask(job: Job, as_json: bool) -> None:
+    """Ask whether to resume or cancel a paused job (EOF or anything else than resume cancels)."""
+    while not job.finished and job.progress().state != "paused":
+        job.wait(0.05)  # the pause completes (moves in flight, park)
     if job.finished:
         return
-    job.pause()
+    p = job.progress()
     if as_json:
-        print(json.dumps({"event": "paused", "line": job.progress().line}), flush=True)
+        print(json.dumps({"event": "paused", "line": p.line, "reason": p.reason, "failure": p.failure}), flush=True)
+    else:
+        print(f"paused: {p.reason}", file=sys.stderr, flush=True)
     answer = ""
     while answer not in ("r", "c"):
         print("paused. [r]esume or [c]ancel? ", end="", file=sys.stderr, flush=True)
@@ -90,17 +99,21 @@ def _interrupted(job: Job, as_json: bool) -> None:
     if answer == "r":
         job.resume()
     else:
-        job.cancel()
+        job.cancel(f"{job.progress().reason or 'paused'}; cancelled at the prompt" if answer == "c" and line
+                   else f"{job.progress().reason or 'paused'}; cancelled (no answer on standard input)")
 
 
 def _json_loop(job: Job) -> JobProgress:
     """One JSON progress object per refresh, then the final one."""
-    while not job.finished:
-        print(json.dumps(asdict(job.progress())), flush=True)
+    while True:
+        p = job.progress()
+        if job.finished:
+            print(json.dumps(asdict(p)), flush=True)  # the last line: state, reason and failure
+            return p
+        if p.state == "paused":
+            return p
+        print(json.dumps(asdict(p)), flush=True)
         job.wait(_REFRESH_S)
-    final = job.progress()
-    print(json.dumps(asdict(final)), flush=True)
-    return final
 
 
 def _bar_loop(job: Job) -> JobProgress:
@@ -115,9 +128,9 @@ def _bar_loop(job: Job) -> JobProgress:
         while True:
             p = job.progress()
             eta = "?" if p.eta_s is None else time.strftime("%H:%M:%S", time.gmtime(p.eta_s))
-            detail = (f"layer {p.layer}/{p.layer_count}  hotend {p.hotend:.0f}°C  bed {p.bed:.0f}°C  ETA {eta}"
+            detail = (f"layer {p.layer + 1}/{p.layer_count}  hotend {p.hotend:.0f}°C  bed {p.bed:.0f}°C  ETA {eta}"
                       f"  [{p.state}]")
             bar.update(task, completed=p.line, detail=detail)
-            if job.finished:
+            if job.finished or p.state == "paused":
                 return p
             job.wait(_REFRESH_S)

@@ -6,30 +6,36 @@ from collections.abc import Callable
 from pathlib import Path
 
 from controller.config import ServiceConfig
+from controller.events import EventBus
 from controller.farm.driver import PrinterDriver
 from controller.farm.fleet import Fleet
 from controller.farm.intake import Intake
-from controller.store import Store, printers
+from controller.store import Store, history, printers
 from controller.store.records import Printer
 
 
-def session_driver(printer: Printer) -> PrinterDriver:
-    """The default driver factory: a real serial session."""
+def session_driver(printer: Printer, bus: EventBus | None = None) -> PrinterDriver:
+    """The default driver factory: a real serial session publishing on the service's bus."""
     from controller.farm.session_driver import SessionDriver
 
-    return SessionDriver(printer)
+    return SessionDriver(printer, bus)
 
 
 class LabService:
     """Everything `printloop serve` runs; the API holds one of these."""
 
-    def __init__(self, config: ServiceConfig, make_driver: Callable[[Printer], PrinterDriver] = session_driver,
+    def __init__(self, config: ServiceConfig, make_driver: Callable[[Printer], PrinterDriver] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         """Open the store, register the configured printers and prepare the fleet (not started yet)."""
         self.config, self.clock = config, clock
+        self.bus = EventBus(clock)
+        if make_driver is None:
+            def make_driver(p: Printer) -> PrinterDriver:
+                return session_driver(p, self.bus)
         self.data_dir = Path(config.data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(config.db_url)
+        self._history = history.record_printer_events(self.store, self.bus)
         for p in config.printers:
             printers.upsert_printer(self.store, p.name, p.port, p.baud, p.camera, p.profile, p.on_failure, clock())
         self.fleet = Fleet(self.store, self.data_dir, make_driver, clock, config.temperature_interval_s)
@@ -49,4 +55,5 @@ class LabService:
         """Stop the fleet, the slicer and the store."""
         self.fleet.stop()
         self.intake.close()
+        self.bus.close()
         self.store.close()

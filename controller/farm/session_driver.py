@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from controller.events import EventBus
 from controller.farm.driver import DriverTemps, LayerCallback, LayerReport, RunProgress
 from controller.store.records import Printer
 
@@ -37,9 +38,10 @@ class SessionRun:
 class SessionDriver:
     """Drives one printer through controller.printer.session.PrinterSession."""
 
-    def __init__(self, printer: Printer) -> None:
+    def __init__(self, printer: Printer, bus: EventBus | None = None) -> None:
         """Remember the printer's port, baud, camera and failure policy; nothing is opened yet."""
         self.printer = printer
+        self.bus = bus
         self.session: Any = None
 
     def connect(self) -> None:
@@ -48,7 +50,8 @@ class SessionDriver:
 
         if self.session is not None:
             self.session.close()
-        self.session = PrinterSession(self.printer.port, baud=self.printer.baud)
+        self.session = PrinterSession(self.printer.port, baud=self.printer.baud, bus=self.bus,
+                                      name=self.printer.name)
         self.session.connect()
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from controller.errors import ControllerError, JobError
+from controller.events import Event as JobEvent
 from controller.printer.job_state import (
     MachineState,
     advance,
@@ -49,16 +50,7 @@ class JobProgress:
     reason: str | None
     hotend: float
     bed: float
-
-
-@dataclass(frozen=True)
-class JobEvent:
-    """Something that happened on a printer or job (kind: layer, paused, completed, failed, resend, ...)."""
-
-    kind: str
-    message: str
-    t: float
-    data: dict[str, Any]
+    failure: dict[str, Any] | None = None  # {"class", "layer", "message"} when the layer check ended the job
 
 
 @dataclass(frozen=True)
@@ -112,6 +104,11 @@ class Job:
         self._pause_requested = False
         self._resume_requested = False
         self._cancel_requested = False
+        self._request_reason: str | None = None  # why the pause or cancel was asked for
+        self.failure: dict[str, Any] | None = None
+        self._held = False            # the firmware paused itself (M600, runout): feeding stops until it resumes
+        self._user_awaited = False    # ... and now waits for the user (M108 resumes it)
+        self._release_wanted = False  # resume asked for before the firmware was ready to take M108
         self._executing = False
         self._drained = False
         self._finished = threading.Event()
@@ -144,36 +141,91 @@ class Job:
         elapsed = max(0.0, now - self._t0)
         layer = max(p.layer_at(line), 0)
         temps = self.session.temperatures
+        reason = self._reason if self._reason is not None or self._state != "paused" else self._request_reason
         return JobProgress(self._state, line, total, done_bytes, p.total_bytes, layer, p.layer_count,
-                           100.0 * frac, elapsed, self._eta(line, now), self._reason, temps.hotend, temps.bed)
+                           100.0 * frac, elapsed, self._eta(line, now), reason, temps.hotend, temps.bed,
+                           self.failure)
 
-    def pause(self) -> None:
+    def pause(self, reason: str | None = None) -> None:
         """Stop feeding; the job thread finishes the moves in flight, retracts and parks; heaters stay on."""
         with self._cond:
             if self.finished or self._cancel_requested:
                 raise JobError(f"cannot pause a job that is {self._state}")
             self._pause_requested = True
+            self._request_reason = reason
             self._cond.notify_all()
         if threading.current_thread() is not self._thread:
             self._unsent(self.session._withdraw())
 
     def resume(self) -> None:
-        """Continue a paused job: reheat, return to position, unretract, restore E, modes and feed."""
+        """Continue a paused job: reheat, return to position, unretract, restore E, modes and feed. A job the
+        printer paused itself (M600, runout) is resumed by telling the firmware (M108) once it waits for it."""
         with self._cond:
             if self.finished or not (self._pause_requested or self._state == "paused"):
                 raise JobError(f"cannot resume a job that is {self._state}")
-            self._resume_requested = True
+            if self._held:
+                self._release_wanted = True
+                release = self._user_awaited
+            else:
+                self._resume_requested = True
+                release = False
             self._cond.notify_all()
+        if release:
+            self.session._release_firmware_pause()
 
-    def cancel(self) -> None:
+    def cancel(self, reason: str | None = None, failure: dict[str, Any] | None = None) -> None:
         """Stop sending; heaters and motors off (M104 S0, M140 S0, M84); the job ends "cancelled"."""
         with self._cond:
             if self.finished:
                 return
             self._cancel_requested = True
+            self._request_reason = reason or self._request_reason
+            self.failure = failure or self.failure
+            held, self._held = self._held, False
             self._cond.notify_all()
+        if held:
+            self.session._release_firmware_pause()  # the firmware waits in M600: let it go so it takes commands
         if threading.current_thread() is not self._thread:
             self._unsent(self.session._withdraw())
+
+    def note_failure(self, failure: dict[str, Any]) -> None:
+        """Record what the layer check found (kept on the job's final progress)."""
+        self.failure = failure
+
+    # ---- the firmware's own pause (M600, filament runout) ----------------------------------------------------
+    def printer_paused(self, reason: str) -> None:
+        """The firmware paused itself (`//action:paused`): stop feeding until it says it resumed."""
+        with self._cond:
+            if self.finished or self._held or self._state == "paused":
+                return
+            self._held, self._user_awaited, self._release_wanted = True, False, False
+            self._state, self._request_reason = "paused", reason
+            self._cond.notify_all()
+        self.session._emit("paused", f"printer paused: {reason}", {"line": self._acked, "by": "printer",
+                                                                   "reason": reason})
+
+    def printer_waits_for_user(self) -> None:
+        """The paused firmware now waits for the user (`busy: paused for user`): a resume asked for earlier is
+        passed on now."""
+        with self._cond:
+            if not self._held or self._user_awaited:
+                return
+            self._user_awaited = True
+            release = self._release_wanted
+        if release:
+            self.session._release_firmware_pause()
+
+    def printer_resumed(self) -> None:
+        """The firmware resumed by itself (`//action:resumed`): feeding goes on where it stopped."""
+        with self._cond:
+            if not self._held:
+                return
+            self._held = False
+            self._state, self._request_reason = "running", None
+            self._cond.notify_all()
+        self.session._emit("resumed", f"printer resumed at line {self._acked}", {"line": self._acked,
+                                                                                 "by": "printer"})
+        self.session._inbox.put(("wake",))
 
     def wait(self, timeout: float | None = None) -> JobProgress:
         """Block until the job ended (or the timeout passed) and return its progress."""
@@ -197,7 +249,7 @@ class Job:
     def _take(self, limit: int) -> list[tuple[str, Any]]:
         """File commands (and injected heater waits) for the link, up to the current stop."""
         with self._cond:
-            if self._pause_requested or self._cancel_requested or self.finished or self._executing:
+            if self._pause_requested or self._cancel_requested or self.finished or self._executing or self._held:
                 return []
             out: list[tuple[str, Any]] = []
             cmds = self.plan.commands
@@ -310,7 +362,9 @@ class Job:
         self.session._execute(pause_sequence(state, park), _EXEC_TIMEOUT)
         with self._cond:
             self._state = "paused"
-        self.session._emit("paused", f"job paused at line {self._acked}", {"line": self._acked})
+        why = f": {self._request_reason}" if self._request_reason else ""
+        self.session._emit("paused", f"job paused at line {self._acked}{why}",
+                           {"line": self._acked, "reason": self._request_reason})
         with self._cond:
             while not (self._resume_requested or self._cancel_requested or self.finished):
                 self._cond.wait(0.2)
@@ -324,6 +378,7 @@ class Job:
         with self._cond:
             self._state = "running"
             self._pause_requested = self._resume_requested = False
+            self._request_reason = None
             self._cond.notify_all()
         self.session._emit("resumed", f"job resumed at line {self._acked}", {"line": self._acked})
         self.session._inbox.put(("wake",))
@@ -331,11 +386,13 @@ class Job:
     def _do_cancel(self) -> None:
         """Stop sending, heaters and motors off, record the state."""
         self._unsent(self.session._withdraw())
+        reason = self._request_reason or f"cancelled at line {self._acked} of {len(self.plan.commands)}"
         try:
             self.session._execute(["M104 S0", "M140 S0", "M107", "M84"], 120.0)
-        except ControllerError:
-            pass
-        self._finish("cancelled", f"cancelled at line {self._acked} of {len(self.plan.commands)}")
+        except ControllerError as exc:
+            reason = f"{reason}; heaters may still be on: {exc}"
+            self.session._emit("error", f"heaters off failed on cancel: {exc}", {"line": self._acked})
+        self._finish("cancelled", reason)
         raise _Stopped
 
     def _finish(self, state: str, reason: str | None) -> None:

@@ -28,8 +28,9 @@ class JobControl(Protocol):
     """What the hook needs from a running job (controller.printer.job.Job)."""
 
     def step_aside(self, lines: list[str], timeout: float = 120.0) -> None: ...
-    def pause(self) -> None: ...
-    def cancel(self) -> None: ...
+    def pause(self, reason: str | None = None) -> None: ...
+    def cancel(self, reason: str | None = None, failure: dict[str, Any] | None = None) -> None: ...
+    def note_failure(self, failure: dict[str, Any]) -> None: ...
 
 
 def park_commands(config: VisionConfig) -> list[str]:
@@ -111,13 +112,15 @@ class LayerCheck:
         return verdict
 
     def act(self, verdict: Verdict, job: JobControl) -> None:
-        """Apply the policy to a failed layer."""
+        """Apply the policy to a failed layer; the job keeps the failure (class, layer, message) and the reason."""
+        failure = {"class": verdict.status, "layer": int(verdict.layer), "message": verdict.message}
+        job.note_failure(failure)
         if self.config.policy == "pause":
             self.action = "paused"
-            job.pause()
+            job.pause(f"{verdict.message}: paused")
         elif self.config.policy == "cancel":
             self.action = "cancelled"
-            job.cancel()
+            job.cancel(f"{verdict.message}: cancelled", failure)
 
     def _write_line(self, record: dict[str, Any]) -> None:
         """Append one JSON line to verdicts.jsonl."""

@@ -16,6 +16,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from controller.errors import ControllerError, JobError
+from controller.events import EventBus
 from controller.link import protocol as lk
 from controller.link import replies as r
 from controller.link.transport import Transport
@@ -50,6 +51,7 @@ class PrinterSession:
 
     def __init__(self, port: str, baud: int = 115200, *, flow: str = "window", timeout: float = 10.0,
                  lost_after: float = 60.0, on_event: Callable[[JobEvent], None] | None = None,
+                 bus: EventBus | None = None, name: str | None = None,
                  clock: Callable[[], float] = time.monotonic, rx_buffer: int = 128, queue_size: int = 4,
                  park: ParkConfig | None = None, start_wait: float = 2.0, poll_interval: float = 2.0) -> None:
         """Configure (nothing is opened until `connect`)."""
@@ -57,6 +59,8 @@ class PrinterSession:
         self.config = lk.LinkConfig(flow=flow, rx_buffer=rx_buffer, queue_size=queue_size, timeout=timeout,
                                     lost_after=lost_after)
         self.on_event = on_event
+        self.bus = bus
+        self.name = name or port
         self.clock = clock
         self.park = park or ParkConfig()
         self.start_wait = start_wait
@@ -233,10 +237,13 @@ class PrinterSession:
 
     def _emit(self, kind: str, message: str, data: dict[str, Any] | None = None) -> None:
         """Report an event to the owner (never lets a failing callback break the pump)."""
+        event = JobEvent(kind, message, self.clock(), data or {}, self.name)
+        if self.bus is not None:
+            self.bus.publish(event)
         if self.on_event is None:
             return
         try:
-            self.on_event(JobEvent(kind, message, self.clock(), data or {}))
+            self.on_event(event)
         except Exception:  # noqa: BLE001 - a broken observer must not stop the printer
             _log.exception("on_event observer failed on %s", kind)
 
@@ -350,9 +357,41 @@ class PrinterSession:
             elif isinstance(ev, r.Echo):
                 self._emit("echo", ev.text, {})
             elif isinstance(ev, r.Action):
-                self._emit("action", f"//action:{ev.name} {ev.argument}".strip(), {"action": ev.name})
+                self._emit("action", f"//action:{ev.name} {ev.argument}".strip(),
+                           {"action": ev.name, "argument": ev.argument})
+                self._on_action(ev)
+            elif isinstance(ev, r.Busy) and "paused for user" in ev.text.lower():
+                job = self._job
+                if job is not None and not job.finished:
+                    job.printer_waits_for_user()
             elif isinstance(ev, r.FirmwareError) and not ev.fatal:
                 self._emit("firmware_error", ev.text, {})
+
+    def _on_action(self, ev: r.Action) -> None:
+        """A host action command: the printer paused, resumed, or asks the host to pause, resume or cancel."""
+        job = self._job
+        if job is None or job.finished:
+            return
+        why = ev.argument.replace("_", " ").strip() or "no reason given"
+        try:
+            if ev.name == "paused":
+                job.printer_paused(f"the printer paused itself ({why})")
+            elif ev.name == "resumed":
+                job.printer_resumed()
+            elif ev.name == "pause":
+                job.pause(f"the printer asked to pause ({why})")
+            elif ev.name == "resume" and job.progress().state == "paused":
+                job.resume()
+            elif ev.name == "cancel":
+                job.cancel(f"the printer asked to cancel ({why})")
+            elif ev.name == "prompt_begin" and ev.argument.lower().startswith("nozzle parked"):
+                job.printer_waits_for_user()
+        except JobError as exc:
+            self._emit("action_ignored", f"//action:{ev.name} ignored: {exc}", {"action": ev.name})
+
+    def _release_firmware_pause(self) -> None:
+        """Tell firmware that waits for the user in M600 to go on (M108, taken as it arrives)."""
+        self._call(lambda: self._link.send_immediately("M108"))
 
     def _on_accepted(self, ev: lk.Accepted) -> None:
         """Route an acceptance to the job or the waiting host command."""

@@ -5,6 +5,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from controller.events import Event as BusEvent
+from controller.events import EventBus, Subscription
 from controller.store.db import Store, get_row
 from controller.store.models import EventRow, LayerCheckRow, RunRow
 from controller.store.records import Event, LayerCheck
@@ -83,3 +85,19 @@ def last_event_id(store: Store) -> int:
     """The id of the newest event (0 when there is none)."""
     with store.session() as s:
         return int(s.scalar(select(func.max(EventRow.id))) or 0)
+
+
+PRINTER_HISTORY_KINDS = frozenset({"error", "firmware_error", "action", "reset", "connected", "paused", "resumed"})
+"""What the history keeps of a printer's own events (resends and echoes are too many: they are counted)."""
+
+
+def record_printer_events(store: Store, bus: EventBus) -> Subscription:
+    """Subscribe the history to the bus: what a printer says about itself (errors, host actions, its own
+    pauses) is kept with the printer's name. Pauses the host asked for are kept by the fleet already."""
+
+    def keep(event: BusEvent) -> None:
+        if event.kind in ("paused", "resumed") and event.data.get("by") != "printer":
+            return
+        add_event(store, event.kind, event.message, event.t, printer=event.printer, data=dict(event.data))
+
+    return bus.subscribe(keep, PRINTER_HISTORY_KINDS, name="history")
