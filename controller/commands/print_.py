@@ -98,6 +98,8 @@ def _ask(job: Job, as_json: bool) -> None:
         answer = line.strip().lower()[:1]
     if answer == "r":
         job.resume()
+        while not job.finished and job.progress().state == "paused":
+            job.wait(0.05)  # the return to the print (or the firmware's own resume) completes
     else:
         job.cancel(f"{job.progress().reason or 'paused'}; cancelled at the prompt" if answer == "c" and line
                    else f"{job.progress().reason or 'paused'}; cancelled (no answer on standard input)")
