@@ -14,6 +14,7 @@ from typing import Any
 from firmware_sim.deposition import Deposition
 from firmware_sim.executed_log import ExecutedLog
 from firmware_sim.faults import FaultSchedule, FaultSpec
+from firmware_sim.flavours import MARLIN, Flavour, heating_line, temperature_report
 from firmware_sim.interpreter import HOMING_FEED, Interpreter, Wait
 from firmware_sim.planner import MotionConfig, Planner
 from firmware_sim.ports import Ports
@@ -38,6 +39,7 @@ class BoardConfig:
     seed: int = 0
     faults: FaultSpec = field(default_factory=FaultSpec)
     motion: MotionConfig = field(default_factory=MotionConfig)
+    flavour: Flavour = MARLIN
 
 
 class Board:
@@ -46,6 +48,7 @@ class Board:
     def __init__(self, config: BoardConfig = BoardConfig(), log: ExecutedLog | None = None,
                  deposition: Deposition | None = None) -> None:
         self.config = config
+        self.flavour = config.flavour
         self.log = log
         self.now = 0.0
         self.bed = config.motion.bed
@@ -53,7 +56,8 @@ class Board:
         self.faults = FaultSchedule(config.faults, config.seed)
         self.fired: list[dict] = []
         self.fault_counts: dict[str, int] = {}
-        self.ports = Ports(self.queue, config.rx_buffer_size, config.advanced_ok, self.faults, self.record_fault)
+        self.ports = Ports(self.queue, config.rx_buffer_size, config.advanced_ok, self.faults, self.record_fault,
+                           config.flavour)
         self.printhead = PrintHead(config.faults, deposition, self.record_fault, config.seed)
         self.planner = Planner(config.motion)
         self.heaters = {"T": Heater(HOTEND), "B": Heater(BED)}
@@ -126,6 +130,10 @@ class Board:
         """An `echo:` line for the executing command's port."""
         self.reply(f"echo:{text}")
 
+    def error(self, key: str, **values: float) -> None:
+        """A non-fatal command error in the flavour's spelling, for the executing command's port."""
+        self.reply(self.flavour.messages[key].format(**values))
+
     # -- faults --------------------------------------------------------------------------------------------------
     def record_fault(self, kind: str, **detail: Any) -> None:
         """Note a fault that fired (kept for status.json)."""
@@ -143,17 +151,29 @@ class Board:
         return self.printhead.position_at(self.now)
 
     def move(self, target: list[float], feed_mm_s: float) -> float | None:
-        """Queue a move (clamped to the bed with an echo); return when the planner has room again."""
+        """Queue a move (clamped to the bed with an echo, or refused with an error where the flavour says);
+        return when the planner has room again."""
         x, y, z, e = target
         bx, by, bz = self.bed
         if not (0.0 <= x <= bx and 0.0 <= y <= by and 0.0 <= z <= bz):
+            if self.flavour.refuses_bad_moves:
+                self.error("out_of_range", x=x, y=y, z=z, e=e)
+                return None
             x, y, z = min(max(x, 0.0), bx), min(max(y, 0.0), by), min(max(z, 0.0), bz)
-            self.echo(f"Move out of range, clamped to X{x:.2f} Y{y:.2f} Z{z:.2f}")
+            self.error("out_of_range", x=x, y=y, z=z, e=e)
         blocks = self.planner.queue_move((x, y, z, e), max(0.01, feed_mm_s))
         if not blocks:
             return None
         start = self.printhead.schedule(blocks, self.now)
         return start if start is not None and start > self.now else None
+
+    def motion_limits(self) -> MotionConfig:
+        """The planner's limits now."""
+        return self.planner.config
+
+    def set_motion_limits(self, limits: MotionConfig) -> None:
+        """M201/M203/M204/M205: limits for the moves queued from now on."""
+        self.planner.set_limits(limits)
 
     def hotend_temperature(self) -> float:
         """Current hotend reading (for cold-extrusion prevention)."""
@@ -177,12 +197,15 @@ class Board:
         if proto is not None:
             proto.last_n = n
 
-    def temperature_report(self) -> str:
-        """`T:200.00 /200.00 B:60.00 /60.00 @:127 B@:64`, as Marlin's print_heater_states."""
+    def _readings(self) -> tuple[tuple[float, float, int], tuple[float, float, int]]:
+        """(actual, target, power) of the hotend and the bed, heaters brought up to date."""
         self._settle_heaters()
         t, b = self.heaters["T"], self.heaters["B"]
-        return (f"T:{t.temperature:.2f} /{t.target:.2f} B:{b.temperature:.2f} /{b.target:.2f} "
-                f"@:{t.power} B@:{b.power}")
+        return (t.temperature, t.target, t.power), (b.temperature, b.target, b.power)
+
+    def temperature_report(self) -> str:
+        """The flavour's M105 report, e.g. Marlin's `T:200.00 /200.00 B:60.00 /60.00 @:127 B@:64`."""
+        return temperature_report(self.flavour, *self._readings())
 
     # -- running -------------------------------------------------------------------------------------------------
     def work(self, limit: float = math.inf) -> float | None:
@@ -350,7 +373,7 @@ class Board:
             self.reply("echo:busy: processing")
             self._next_busy = now + self.keepalive_interval
         if now >= self._next_temp_line:
-            self.reply(" " + self.temperature_report() + " W:?")
+            self.reply(heating_line(self.flavour, *self._readings()))
             self._next_temp_line = now + 1.0
         for hid, heater in self.heaters.items():
             if heater.runaway:

@@ -26,6 +26,7 @@ ERR_NO_LINE_NO = "No Line Number with checksum, Last Line: "
 # Marlin's emergency parser: a command at the start of a line (after an optional line number), as bytes arrive
 _EMERGENCY = re.compile(rb"^[ \t]*(?:N-?[0-9]+[ \t]*)?M(112|108|410)(?![0-9])", re.MULTILINE)
 _EMERGENCY_TAIL = 24
+_LINE_WORD = re.compile(rb"N\s*(-?\d+)\s*")
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,10 @@ class DeviceProtocol:
         port: int = 0,
         rx_buffer_size: int = RX_BUFFER_SIZE,
         advanced_ok: bool = True,
+        line_numbers: bool = True,
     ) -> None:
         self.queue = queue
+        self.line_numbers = line_numbers
         self.port = port
         self.rx_buffer_size = rx_buffer_size
         self.advanced_ok = advanced_ok
@@ -162,6 +165,8 @@ class DeviceProtocol:
         line = raw.lstrip(b" ")
         if not line:
             return False
+        if not self.line_numbers:
+            return self._unchecked(line)
         if line[:1] == b"N":
             is_m110 = b"M110" in line
             npos = 0
@@ -201,6 +206,22 @@ class DeviceProtocol:
             self._line_error(ERR_NO_LINE_NO)
             return False
         self.queue.push(Command(line.strip().decode("latin-1"), None, self.port))
+        return True
+
+    def _unchecked(self, line: bytes) -> bool:
+        """Klipper's reading of a line: a leading `N<n>` word and a `*<checksum>` are dropped, never checked."""
+        number = None
+        m = _LINE_WORD.match(line)
+        if m is not None:
+            number = int(m.group(1))
+            line = line[m.end():]
+        star = line.find(b"*")
+        if star >= 0:
+            line = line[:star]
+        text = line.strip().decode("latin-1")
+        if not text:
+            return False
+        self.queue.push(Command(text, number, self.port))
         return True
 
     def _line_error(self, message: str) -> None:
