@@ -7,7 +7,7 @@ that the protocol, ports and board read (none of them looks at `name`):
 |---|---|---|---|
 | `line_numbers` (N/checksum checked, Resend asked) | yes | yes | no: `N..` and `*..` stripped, never a resend |
 | `advanced_ok` (`ok N.. P.. B..`) | yes | no | no |
-| `queue_bytes` (command buffer counted in bytes) | no (BUFSIZE lines) | 4·97 bytes | no |
+| `byte_queue` (command buffer of BUFSIZE·97 bytes, not BUFSIZE lines) | no | yes | no |
 | `sends_start` / `resets_on_open` | yes | yes | no (the host process keeps running) |
 | `busy_lines` (`echo:busy: processing`) | yes | yes | no |
 | `pause_feature` (M600, runout sensor, host prompts) | yes | yes | no (M600 is a macro there) |
@@ -46,7 +46,7 @@ class Flavour:
     messages: dict[str, str]        # non-fatal command errors by key, `{…}` filled in by the caller
     rx_buffer_size: int = 128
     bufsize: int = 4
-    queue_bytes: int | None = None  # command buffer by bytes (Prusa) instead of BUFSIZE entries
+    byte_queue: bool = False
     line_numbers: bool = True
     advanced_ok: bool = True
     sends_start: bool = True
@@ -87,7 +87,7 @@ PRUSA = Flavour(
     temps="prusa",
     unknown='echo:Unknown command: "{cmd}"',
     messages=MARLIN_MESSAGES,
-    queue_bytes=4 * 97,
+    byte_queue=True,
     advanced_ok=False,
 )
 

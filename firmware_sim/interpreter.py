@@ -13,6 +13,7 @@ from firmware_sim.cmd_heat import HeatCommands
 from firmware_sim.cmd_host import HostCommands
 from firmware_sim.cmd_limits import LimitCommands
 from firmware_sim.cmd_motion import HOMING_FEED, MotionCommands
+from firmware_sim.cmd_pause import PauseCommands
 from firmware_sim.gcode_words import Words, parse_words
 from firmware_sim.machine import Machine
 from firmware_sim.outcome import OK, Outcome, Wait
@@ -31,7 +32,8 @@ class Interpreter:
         self.heat = HeatCommands(machine)
         self.limits = LimitCommands(machine)
         self.host = HostCommands(machine)
-        self._modules = (self.motion, self.heat, self.limits, self.host)
+        pause = (PauseCommands(machine),) if machine.flavour.pause_feature else ()
+        self._modules = (self.motion, self.heat, self.limits, self.host, *pause)
         self._table: dict[str, Callable[[Words], Outcome]] = {}
         for module in self._modules:
             for name in dir(module):

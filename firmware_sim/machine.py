@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from firmware_sim.flavours import Flavour
+from firmware_sim.pause import FilamentChange
 from firmware_sim.planner import MotionConfig
 
 Vec4 = tuple[float, float, float, float]
@@ -19,6 +20,7 @@ class Machine(Protocol):
     autoreport_interval: float      # M155 seconds between temperature reports (0 = off)
     keepalive_interval: float       # M113 seconds between busy lines (0 = off)
     flavour: Flavour                # the firmware whose replies the board speaks
+    pause: FilamentChange           # runout sensor and filament change (M600, M412)
 
     def planned_position(self) -> Vec4:
         """Machine position after the last queued move (mm)."""
