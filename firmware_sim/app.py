@@ -10,6 +10,7 @@ from firmware_sim.deposition import Deposition
 from firmware_sim.errors import SimOptionError
 from firmware_sim.executed_log import ExecutedLog
 from firmware_sim.faults import parse_faults
+from firmware_sim.flavours import FLAVOURS
 from firmware_sim.http import Camera, SimHTTPServer
 from firmware_sim.serve import SimServer
 
@@ -30,8 +31,10 @@ class SimOptions:
     executed_log: str | None = None
     http_port: int = 0
     advanced_ok: bool = True
-    rx_buffer: int = 128
-    bufsize: int = 4
+    rx_buffer: int | None = None      # None: the flavour's
+    bufsize: int | None = None        # None: the flavour's
+    firmware: str = "marlin"
+    link_path: str | None = None      # a symlink to the pty, as Klipper's /tmp/printer
 
 
 def parse_speed(text: str) -> float | None:
@@ -61,11 +64,13 @@ def parse_resolution(text: str) -> tuple[int, int]:
 
 def _check(opts: SimOptions) -> None:
     """Reject option values no board could run with, naming the option and its limit."""
+    if opts.firmware not in FLAVOURS:
+        raise SimOptionError(f"--firmware must be one of {', '.join(FLAVOURS)}, got {opts.firmware!r}")
     if opts.baud is not None and opts.baud < 300:
         raise SimOptionError(f"--baud must be at least 300, got {opts.baud}")
-    if not 16 <= opts.rx_buffer <= 65536:
+    if opts.rx_buffer is not None and not 16 <= opts.rx_buffer <= 65536:
         raise SimOptionError(f"--rx-buffer must be between 16 and 65536 bytes, got {opts.rx_buffer}")
-    if not 1 <= opts.bufsize <= 256:
+    if opts.bufsize is not None and not 1 <= opts.bufsize <= 256:
         raise SimOptionError(f"--bufsize must be between 1 and 256 commands, got {opts.bufsize}")
     for name, port in (("--tcp", opts.tcp), ("--http-port", opts.http_port)):
         if port is not None and not 0 <= port <= 65535:
@@ -83,21 +88,30 @@ class Simulator:
     def __init__(self, opts: SimOptions) -> None:
         _check(opts)
         faults = parse_faults(opts.faults)
+        flavour = FLAVOURS[opts.firmware]
+        if faults.runout_layer is not None and not flavour.pause_feature:
+            raise SimOptionError(f"fault runout@{faults.runout_layer}: --firmware {opts.firmware} has no filament "
+                                 "runout sensor in this simulator (use marlin or prusa)")
         path = opts.executed_log
+        self._own_log = path is None      # a temporary log of our own is removed on stop
         if path is None:
             fd, path = tempfile.mkstemp(prefix="printloop-sim-", suffix=".executed.jsonl")
             os.close(fd)
         self.log_path = os.path.abspath(path)
         self.log = ExecutedLog(self.log_path)
-        config = BoardConfig(rx_buffer_size=opts.rx_buffer, bufsize=opts.bufsize, advanced_ok=opts.advanced_ok,
-                             seed=opts.seed, faults=faults)
+        config = BoardConfig(rx_buffer_size=opts.rx_buffer or flavour.rx_buffer_size,
+                             bufsize=opts.bufsize or flavour.bufsize,
+                             advanced_ok=opts.advanced_ok and flavour.advanced_ok,
+                             seed=opts.seed, faults=faults, flavour=flavour)
         self.board = Board(config, self.log, make_deposition())
-        self.server = SimServer(self.board, speed=opts.speed, baud=opts.baud, tcp_port=opts.tcp)
+        self.server = SimServer(self.board, speed=opts.speed, baud=opts.baud, tcp_port=opts.tcp,
+                                link_path=opts.link_path)
         self.camera = Camera(self.server, opts.resolution, seed=opts.seed)
         try:
             self.http = SimHTTPServer(self.server, self.camera, port=opts.http_port)
         except OSError as exc:
             self.log.close()
+            self._remove_own_log()
             raise SimOptionError(f"--http-port {opts.http_port}: {os.strerror(exc.errno) if exc.errno else exc}") from None
         self._tcp = opts.tcp
 
@@ -105,14 +119,22 @@ class Simulator:
         """Start serving; return the endpoints line printed by `printloop sim`."""
         try:
             self.server.start()
+        except SimOptionError:
+            self.server.stop()
+            self.http.server_close()
+            self._remove_own_log()
+            raise
         except OSError as exc:
             self.server.stop()
             self.http.server_close()
+            self._remove_own_log()
             raise SimOptionError(f"--tcp {self._tcp}: {os.strerror(exc.errno) if exc.errno else exc}") from None
         self.http.start()
         base = self.http.base_url
         return {
             "serial": self.server.serial_path,
+            "link": self.server.link_path,
+            "firmware": self.board.flavour.name,
             "tcp": self.server.tcp_url,
             "camera": f"{base}/snapshot.jpg",
             "status": f"{base}/status.json",
@@ -120,6 +142,16 @@ class Simulator:
         }
 
     def stop(self) -> None:
-        """Stop HTTP, links and board; close the pty; flush the executed log."""
+        """Stop HTTP, links and board; close the pty; flush the executed log (removed if it was our own)."""
         self.http.stop()
         self.server.stop()
+        self._remove_own_log()
+
+    def _remove_own_log(self) -> None:
+        """Delete the temporary executed log this simulator created (a caller's --executed-log stays)."""
+        if self._own_log:
+            self.log.close()
+            try:
+                os.unlink(self.log_path)
+            except FileNotFoundError:
+                pass

@@ -8,17 +8,20 @@ commands; heaters, auto-reports, busy keepalives and time-based faults follow th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
+from firmware_sim.board_config import BoardConfig
+from firmware_sim.board_status import board_status
 from firmware_sim.deposition import Deposition
 from firmware_sim.executed_log import ExecutedLog
-from firmware_sim.faults import FaultSchedule, FaultSpec
+from firmware_sim.faults import FaultSchedule
+from firmware_sim.flavours import heating_line, temperature_report
 from firmware_sim.interpreter import HOMING_FEED, Interpreter, Wait
+from firmware_sim.pause import FilamentChange
 from firmware_sim.planner import MotionConfig, Planner
 from firmware_sim.ports import Ports
 from firmware_sim.printhead import PrintHead
-from firmware_sim.protocol import BUFSIZE, RX_BUFFER_SIZE, Command, CommandQueue
+from firmware_sim.protocol import MAX_CMD_SIZE, Command, CommandQueue
 from firmware_sim.thermal import BED, HOTEND, Heater
 
 HEAT_POLL = 0.25        # s of simulated time between checks of a heating wait (fixed schedule)
@@ -26,43 +29,38 @@ HEATER_LAG = 0.1        # heaters are stepped lazily in chunks of at least this 
 MAX_FAULT_EVENTS = 1000
 HOMING_BUMP_S = 0.5     # s per homed axis for the slow second touch of the endstop
 
-
-@dataclass(frozen=True)
-class BoardConfig:
-    """Board build options: buffer sizes, ok form, keepalive, faults and seed."""
-
-    rx_buffer_size: int = RX_BUFFER_SIZE
-    bufsize: int = BUFSIZE
-    advanced_ok: bool = True
-    keepalive: float = 2.0
-    seed: int = 0
-    faults: FaultSpec = field(default_factory=FaultSpec)
-    motion: MotionConfig = field(default_factory=MotionConfig)
+__all__ = ["Board", "BoardConfig"]
 
 
 class Board:
     """One simulated Marlin board."""
 
-    def __init__(self, config: BoardConfig = BoardConfig(), log: ExecutedLog | None = None,
+    def __init__(self, config: BoardConfig | None = None, log: ExecutedLog | None = None,
                  deposition: Deposition | None = None) -> None:
+        config = config or BoardConfig()
         self.config = config
+        self.flavour = config.flavour
         self.log = log
         self.now = 0.0
         self.bed = config.motion.bed
-        self.queue = CommandQueue(config.bufsize)
+        self.queue = CommandQueue(config.bufsize,
+                                  config.bufsize * (MAX_CMD_SIZE + 1) if config.flavour.byte_queue else None)
         self.faults = FaultSchedule(config.faults, config.seed)
         self.fired: list[dict] = []
         self.fault_counts: dict[str, int] = {}
-        self.ports = Ports(self.queue, config.rx_buffer_size, config.advanced_ok, self.faults, self.record_fault)
+        self.ports = Ports(self.queue, config.rx_buffer_size, config.advanced_ok, self.faults, self.record_fault,
+                           config.flavour)
         self.printhead = PrintHead(config.faults, deposition, self.record_fault, config.seed)
         self.planner = Planner(config.motion)
         self.heaters = {"T": Heater(HOTEND), "B": Heater(BED)}
         self._heat_lag = 0.0
+        self.pause = FilamentChange(self)
         self.interp = Interpreter(self)
-        self.keepalive_interval = config.keepalive
+        self.keepalive_interval = config.keepalive if self.flavour.busy_lines else 0.0
         self.autoreport_interval = 0.0
         self._next_autoreport = math.inf
         self.halted = False
+        self.halt_reason = ""
         self.lines_executed = 0
         self.current: Command | None = None
         self._wait: Wait | None = None
@@ -84,6 +82,8 @@ class Board:
     def resets_on_open(self) -> bool:
         """Whether a host opening the port now resets the board (not while a command is queued or running:
         a host reopening mid-print keeps the print, as with DTR reset disabled)."""
+        if not self.flavour.resets_on_open:
+            return False
         return self.halted or (self.current is None and not len(self.queue))
 
     def host_opened(self, port: int) -> None:
@@ -93,7 +93,7 @@ class Board:
 
     def receive(self, port: int, data: bytes) -> None:
         """Bytes arrive on a port's UART; emergency commands (M112, M108, M410) act at once."""
-        if self.halted:
+        if self.halted and not self.flavour.answers_when_halted:
             return
         for cmd in self.ports.receive(port, data):
             if cmd == "M112":
@@ -102,6 +102,12 @@ class Board:
             if cmd == "M108" and self._wait is not None and self._wait.kind == "heat":
                 self._wait_target = self.now
                 self._wait = Wait("until", until=self.now)
+            elif cmd == "M108":
+                self.pause.user_continue()
+            elif cmd.startswith("M876"):
+                self.pause.respond(int(cmd[6:] or 0))
+            if not self.pause.waiting and self._wait_target == math.inf:
+                self._wait_target = self.now     # the user answered: the filament change goes on
             if cmd == "M410":
                 self.planner.flush()
                 self.printhead.drop_unfinished(self.now)
@@ -116,8 +122,8 @@ class Board:
         self.ports.broadcast(text)
 
     def reply(self, text: str) -> None:
-        """A line for the port whose command is executing (every port when none is)."""
-        if self.current is not None:
+        """A line for the port whose command is executing (every port when none is, or it was injected)."""
+        if self.current is not None and self.current.port >= 0:
             self.ports.write(self.current.port, text)
         else:
             self.ports.broadcast(text)
@@ -125,6 +131,10 @@ class Board:
     def echo(self, text: str) -> None:
         """An `echo:` line for the executing command's port."""
         self.reply(f"echo:{text}")
+
+    def error(self, key: str, **values: float) -> None:
+        """A non-fatal command error in the flavour's spelling, for the executing command's port."""
+        self.reply(self.flavour.messages[key].format(**values))
 
     # -- faults --------------------------------------------------------------------------------------------------
     def record_fault(self, kind: str, **detail: Any) -> None:
@@ -143,31 +153,68 @@ class Board:
         return self.printhead.position_at(self.now)
 
     def move(self, target: list[float], feed_mm_s: float) -> float | None:
-        """Queue a move (clamped to the bed with an echo); return when the planner has room again."""
+        """Queue a move (clamped to the bed with an echo, or refused with an error where the flavour says);
+        return when the planner has room again."""
         x, y, z, e = target
         bx, by, bz = self.bed
         if not (0.0 <= x <= bx and 0.0 <= y <= by and 0.0 <= z <= bz):
+            if self.flavour.refuses_bad_moves:
+                self.error("out_of_range", x=x, y=y, z=z, e=e)
+                return None
             x, y, z = min(max(x, 0.0), bx), min(max(y, 0.0), by), min(max(z, 0.0), bz)
-            self.echo(f"Move out of range, clamped to X{x:.2f} Y{y:.2f} Z{z:.2f}")
+            self.error("out_of_range", x=x, y=y, z=z, e=e)
         blocks = self.planner.queue_move((x, y, z, e), max(0.01, feed_mm_s))
         if not blocks:
             return None
         start = self.printhead.schedule(blocks, self.now)
         return start if start is not None and start > self.now else None
 
+    def motion_limits(self) -> MotionConfig:
+        """The planner's limits now."""
+        return self.planner.config
+
+    def set_motion_limits(self, limits: MotionConfig) -> None:
+        """M201/M203/M204/M205: limits for the moves queued from now on."""
+        self.planner.set_limits(limits)
+
+    def finish_moves(self) -> float:
+        """Hand every planned move to the steppers; the simulated time they will all be done."""
+        self.printhead.schedule(self.planner.flush(), self.now)
+        return max(self.printhead.exec_end, self.now)
+
+    def set_planned_e(self, e: float) -> None:
+        """Declare the extruder position without moving (the planner must be empty)."""
+        x, y, z, _ = self.planner.position
+        self.planner.set_position((x, y, z, e))
+
+    @property
+    def waiting_for_user(self) -> bool:
+        """Parked in a filament change until M108 / M876 S0."""
+        return self._wait is not None and self._wait.kind == "user" and self.pause.waiting
+
+    def pass_user_wait(self, t: float) -> None:
+        """Let simulated time pass while parked for the user (busy lines, heaters, reports)."""
+        if self.waiting_for_user and t > self.now:
+            self._advance(t)
+
+    @property
+    def next_keepalive(self) -> float:
+        """Simulated time of the next busy line (inf when none is due)."""
+        return self._next_busy
+
     def hotend_temperature(self) -> float:
         """Current hotend reading (for cold-extrusion prevention)."""
-        self._settle_heaters()
+        self.settle_heaters()
         return self.heaters["T"].temperature
 
     def set_target(self, heater: str, target: float) -> None:
         """M104/M140 and friends."""
-        self._settle_heaters()
+        self.settle_heaters()
         self.heaters[heater].set_target(target)
 
     def set_fan(self, fraction: float) -> None:
         """M106/M107: the part fan also cools the hotend block."""
-        self._settle_heaters()
+        self.settle_heaters()
         self.heaters["T"].set_fan(fraction)
 
     def set_line_number(self, n: int) -> None:
@@ -177,17 +224,26 @@ class Board:
         if proto is not None:
             proto.last_n = n
 
-    def temperature_report(self) -> str:
-        """`T:200.00 /200.00 B:60.00 /60.00 @:127 B@:64`, as Marlin's print_heater_states."""
-        self._settle_heaters()
+    def _readings(self) -> tuple[tuple[float, float, int], tuple[float, float, int]]:
+        """(actual, target, power) of the hotend and the bed, heaters brought up to date."""
+        self.settle_heaters()
         t, b = self.heaters["T"], self.heaters["B"]
-        return (f"T:{t.temperature:.2f} /{t.target:.2f} B:{b.temperature:.2f} /{b.target:.2f} "
-                f"@:{t.power} B@:{b.power}")
+        return (t.temperature, t.target, t.power), (b.temperature, b.target, b.power)
+
+    def temperature_report(self) -> str:
+        """The flavour's M105 report, e.g. Marlin's `T:200.00 /200.00 B:60.00 /60.00 @:127 B@:64`."""
+        return temperature_report(self.flavour, *self._readings())
 
     # -- running -------------------------------------------------------------------------------------------------
     def work(self, limit: float = math.inf) -> float | None:
         """Run queued commands without passing simulated time `limit`; return the time a wait ends, else None."""
+        if self.halted and self.flavour.answers_when_halted:
+            self._answer_halted()
         while not self.halted:
+            if self.waiting_for_user:    # nothing to do until M108 / M876 arrives
+                if limit < math.inf:
+                    self._advance(limit)
+                return None
             if self.current is None:
                 self._pull_lines()
                 cmd = self.queue.pop()
@@ -208,6 +264,16 @@ class Board:
             elif self._wait is not None and self._wait.kind == "heat":
                 self._wait_target = target + HEAT_POLL
         return None
+
+    def _answer_halted(self) -> None:
+        """Klipper after a shutdown: every line read gets the shutdown reason as an error, then `ok`."""
+        self._pull_lines()
+        while (cmd := self.queue.pop()) is not None:
+            proto = self.ports.get(cmd.port)
+            if proto is not None:
+                proto.write_line(f"!! {self.halt_reason}")
+                proto.write_line("ok")
+            self._pull_lines()
 
     def idle_to(self, t: float) -> None:
         """Let simulated time pass while no command waits (blocks finish, heaters run, reports go out)."""
@@ -276,6 +342,8 @@ class Board:
             self._wait_target = end
         elif wait.kind == "dwell":
             self._wait_target = end + wait.until
+        elif wait.kind == "user":
+            self._wait_target = end      # parking moves done: then the pause goes on (_wait_done)
         elif wait.kind == "home":
             pos = self.planner.position
             homing = sum(abs(pos[i]) / feed + HOMING_BUMP_S for i, feed in enumerate(HOMING_FEED) if "XYZ"[i] in wait.axes)
@@ -291,8 +359,16 @@ class Board:
         w = self._wait
         if w is None:
             return True
+        if w.kind == "user":
+            if self.now < self._wait_target - 1e-12:
+                return False
+            nxt = self.pause.step(self.now)
+            if nxt is None:
+                return True
+            self._wait_target = nxt
+            return self.now >= nxt
         if w.kind == "heat":
-            self._settle_heaters()
+            self.settle_heaters()
             h = self.heaters[w.heater]
             if h.target <= 0 or (not w.cooling and h.temperature >= h.target - w.tolerance):
                 return True
@@ -332,7 +408,7 @@ class Board:
             self._heat_lag += nxt - self.now
             self.now = nxt
             if self._heat_lag >= HEATER_LAG:
-                self._settle_heaters()
+                self.settle_heaters()
             self.printhead.finish_until(self.now)
             self._events()
 
@@ -346,20 +422,27 @@ class Board:
         if now >= self._next_autoreport:
             self.broadcast(" " + self.temperature_report())
             self._next_autoreport = now + self.autoreport_interval if self.autoreport_interval > 0 else math.inf
+        if self.printhead.runout_tripped:
+            self.printhead.runout_tripped = False
+            if self.pause.runout():
+                self.queue.inject(Command("M600", None, -1))   # the runout script, ahead of the queue
         if now >= self._next_busy:
-            self.reply("echo:busy: processing")
+            self.reply("echo:busy: paused for user" if self.waiting_for_user else "echo:busy: processing")
             self._next_busy = now + self.keepalive_interval
         if now >= self._next_temp_line:
-            self.reply(" " + self.temperature_report() + " W:?")
+            self.reply(heating_line(self.flavour, *self._readings()))
             self._next_temp_line = now + 1.0
         for hid, heater in self.heaters.items():
             if heater.runaway:
+                if self.flavour.temps == "klipper":
+                    self.kill(f"Heater {'extruder' if hid == 'T' else 'heater_bed'} not heating at expected rate")
+                    return
                 reason = "Heating failed" if heater.fault == "heating_failed" else "Thermal Runaway"
                 self.broadcast(f"Error:{reason}, system stopped! Heater_ID: {'0' if hid == 'T' else 'bed'}")
                 self.kill()
                 return
 
-    def _settle_heaters(self) -> None:
+    def settle_heaters(self) -> None:
         """Step the heaters by the simulated time they are behind."""
         if self._heat_lag > 0:
             for h in self.heaters.values():
@@ -377,12 +460,13 @@ class Board:
         self._next_autoreport = self.now + s if s > 0 else math.inf
 
     # -- halting and resetting -----------------------------------------------------------------------------------
-    def kill(self) -> None:
-        """Marlin's kill(): heaters off, motion stopped, nothing more is executed."""
+    def kill(self, reason: str = "Shutdown due to M112 command") -> None:
+        """Marlin's kill() (Klipper's shutdown): heaters off, motion stopped, nothing more is executed."""
         if self.halted:
             return
-        self.broadcast("Error:Printer halted. kill() called!")
+        self.broadcast(self.flavour.halted_line)
         self.halted = True
+        self.halt_reason = reason
         self.queue.clear()
         self.current = None
         self._wait = None
@@ -404,39 +488,17 @@ class Board:
         self.printhead.flush()
         self.planner = Planner(self.config.motion)
         self.planner.set_position(self.printhead.position)
-        self._settle_heaters()
+        self.settle_heaters()
         # the controller restarts: protection latches clear, heaters off, blocks as hot as they are
         self.heaters = {"T": Heater(HOTEND, self.heaters["T"].temperature),
                         "B": Heater(BED, self.heaters["B"].temperature)}
         self.interp.reset()
+        self.pause.reset()
         self.autoreport_interval = 0.0
-        self.keepalive_interval = self.config.keepalive
+        self.keepalive_interval = self.config.keepalive if self.flavour.busy_lines else 0.0
         self.ports.reset()
 
     # -- status --------------------------------------------------------------------------------------------------
     def status(self) -> dict:
         """Everything status.json reports."""
-        self._settle_heaters()
-        t, b = self.heaters["T"], self.heaters["B"]
-        x, y, z, e = self.printhead.position_at(self.now)
-        state = "halted" if self.halted else ("printing" if self.busy else "idle")
-        return {
-            "state": state,
-            "temperatures": {
-                "hotend": {"actual": round(t.temperature, 2), "target": t.target, "power": t.power},
-                "bed": {"actual": round(b.temperature, 2), "target": b.target, "power": b.power},
-            },
-            "position": {"x": round(x, 4), "y": round(y, 4), "z": round(z, 4), "e": round(e, 5)},
-            "layer": self.printhead.layer,
-            "sim_time": round(self.now, 6),
-            "print_time": round(self.printhead.print_time, 6),
-            "lines_executed": self.lines_executed,
-            "moves_executed": self.printhead.blocks_done,
-            "planner_queued": self.planner.queued,
-            "command_queue": len(self.queue),
-            "rx_bytes_lost": self.ports.bytes_lost,
-            "fan": self.interp.fan,
-            "faults": self.config.faults.text,
-            "faults_fired": list(self.fired),
-            "fault_counts": dict(self.fault_counts),
-        }
+        return board_status(self)

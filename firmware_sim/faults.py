@@ -2,7 +2,7 @@
 
 Spec grammar (comma separated): `corrupt=RATE`, `corrupt_rx=RATE`, `corrupt_tx=RATE`, `drop_ok=RATE`,
 `resend=RATE`, `busy_storm=RATE`, `reset@line=N`, `runaway@s=T`, `layer_shift@L=DX:DY`, `clog@L`,
-`under@L=F`, `spaghetti@L`. Rates are probabilities per byte (corruption), per ok, per line or per command.
+`under@L=F`, `spaghetti@L`, `runout@L` (the filament sensor trips when the print reaches layer L). Rates are probabilities per byte (corruption), per ok, per line or per command.
 Every random decision comes from its own `random.Random` seeded with (seed, fault kind), so a given seed and
 input gives the same faults in the same places on every run.
 """
@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from firmware_sim.errors import FaultSpecError
 
 RATE_KEYS = ("corrupt", "corrupt_rx", "corrupt_tx", "drop_ok", "resend", "busy_storm")
-AT_KEYS = ("reset", "runaway", "layer_shift", "clog", "under", "spaghetti")
+AT_KEYS = ("reset", "runaway", "layer_shift", "clog", "under", "spaghetti", "runout")
 DEFAULT_SHIFT = (2.5, 0.0)
 GRAMMAR = ("corrupt=RATE, corrupt_rx=RATE, corrupt_tx=RATE, drop_ok=RATE, resend=RATE, busy_storm=RATE, "
-           "reset@line=N, runaway@s=T, layer_shift@L=DX:DY, clog@L, under@L=F, spaghetti@L")
+           "reset@line=N, runaway@s=T, layer_shift@L=DX:DY, clog@L, under@L=F, spaghetti@L, runout@L")
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class FaultSpec:
     clog_layer: int | None = None
     under: tuple[int, float] | None = None
     spaghetti_layer: int | None = None
+    runout_layer: int | None = None
     text: str = field(default="", compare=False)
 
 
@@ -101,7 +102,7 @@ def parse_faults(spec: str | None) -> FaultSpec:
             else:
                 if value:
                     raise FaultSpecError(f"fault {item!r}: {name} takes no value, write {name}@L")
-                values["clog_layer" if name == "clog" else "spaghetti_layer"] = layer
+                values[{"clog": "clog_layer", "runout": "runout_layer"}.get(name, "spaghetti_layer")] = layer
     return FaultSpec(**values, text=spec)
 
 

@@ -144,6 +144,14 @@ class Planner:
         self._max_fr = config.max_feedrate
         self._max_acc = config.max_acceleration
 
+    def set_limits(self, config: MotionConfig) -> None:
+        """New machine limits (M201/M203/M204/M205) for moves queued from now on; queued ones keep theirs."""
+        if config.block_buffer_size != self.config.block_buffer_size:
+            raise PlannerError("the block buffer size is fixed at build time")
+        self.config = config
+        self._max_fr = config.max_feedrate
+        self._max_acc = config.max_acceleration
+
     @property
     def queued(self) -> int:
         """Number of blocks held in the look-ahead buffer."""

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from firmware_sim.faults import FaultSchedule
+from firmware_sim.flavours import MARLIN, Flavour
 from firmware_sim.protocol import CommandQueue, DeviceProtocol
-
-FIRMWARE = "Marlin 2.1.2.1 (printloop sim)"
 
 
 class Ports:
     """Host connections of one board, sharing its command queue."""
 
     def __init__(self, queue: CommandQueue, rx_buffer_size: int, advanced_ok: bool, faults: FaultSchedule,
-                 record: Callable[..., None]) -> None:
+                 record: Callable[..., None], flavour: Flavour = MARLIN) -> None:
         self.queue = queue
+        self.flavour = flavour
         self.rx_buffer_size = rx_buffer_size
         self.advanced_ok = advanced_ok
         self.faults = faults
@@ -28,7 +28,8 @@ class Ports:
         """Attach a host; it gets the `start` banner, as after a reset."""
         port = self._next
         self._next += 1
-        proto = DeviceProtocol(self.queue, port, self.rx_buffer_size, self.advanced_ok)
+        proto = DeviceProtocol(self.queue, port, self.rx_buffer_size, self.advanced_ok,
+                               line_numbers=self.flavour.line_numbers)
         proto.spurious_resend = self._spurious_resend
         self.protocols[port] = proto
         if banner:
@@ -46,11 +47,12 @@ class Ports:
         return self.protocols.get(port)
 
     def banner(self, proto: DeviceProtocol) -> None:
-        """What Marlin prints after a reset."""
+        """What the firmware prints after a reset (Klipper's host process prints nothing)."""
+        if not self.flavour.sends_start:
+            return
         proto.write_line("start")
-        proto.write_line(f"echo:{FIRMWARE}")
-        proto.write_line("echo: Last Updated: 2023-06-04 | Author: (printloop simulated board)")
-        proto.write_line(f"echo: RX_BUFFER_SIZE:{self.rx_buffer_size} BUFSIZE:{self.queue.size}")
+        for line in self.flavour.banner:
+            proto.write_line(line.format(rx=self.rx_buffer_size, bufsize=self.queue.size))
 
     def reset(self) -> None:
         """Board reset: line numbers from 0, receive buffers empty, banner on every port."""

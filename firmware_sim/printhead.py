@@ -38,6 +38,7 @@ class PrintHead:
         self.deposited = 0
         self._batch: list[tuple[float, float, float, float, float]] = []
         self._shift = (0.0, 0.0)
+        self.runout_tripped = False   # the runout fault's layer began; the board reacts and clears it
 
     # -- scheduling ------------------------------------------------------------------------------------------------
     def schedule(self, blocks: list[Block], now: float) -> float | None:
@@ -107,6 +108,9 @@ class PrintHead:
             self.record("under", layer=layer, factor=f.under[1])
         if f.spaghetti_layer is not None and layer == f.spaghetti_layer:
             self.record("spaghetti", layer=layer)
+        if f.runout_layer is not None and layer == f.runout_layer:
+            self.record("runout", layer=layer)
+            self.runout_tripped = True
 
     def clear_bed(self) -> None:
         """The part is taken off: empty the bed and count layers from the bed again for the next job."""

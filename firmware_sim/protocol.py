@@ -24,8 +24,9 @@ ERR_NO_CHECKSUM = "No Checksum with line number, Last Line: "
 ERR_NO_LINE_NO = "No Line Number with checksum, Last Line: "
 
 # Marlin's emergency parser: a command at the start of a line (after an optional line number), as bytes arrive
-_EMERGENCY = re.compile(rb"^[ \t]*(?:N-?[0-9]+[ \t]*)?M(112|108|410)(?![0-9])", re.MULTILINE)
+_EMERGENCY = re.compile(rb"^[ \t]*(?:N-?[0-9]+[ \t]*)?M(112|108|410|876[ \t]*S[0-9]+)(?![0-9])", re.MULTILINE)
 _EMERGENCY_TAIL = 24
+_LINE_WORD = re.compile(rb"N\s*(-?\d+)\s*")
 
 
 @dataclass(frozen=True)
@@ -38,31 +39,62 @@ class Command:
 
 
 class CommandQueue:
-    """Marlin's command ring (BUFSIZE entries) shared by all ports; commands wait here until executed."""
+    """Marlin's command ring (BUFSIZE entries) shared by all ports; commands wait here until executed.
 
-    def __init__(self, size: int = BUFSIZE) -> None:
+    With `size_bytes` it is Prusa-Firmware's string ring instead: each entry takes its text (with the `N<n> `
+    word) plus a 3-byte header and a terminator, and a line is read only while a longest possible line
+    (MAX_CMD_SIZE) would still fit, so short commands queue more than BUFSIZE deep."""
+
+    def __init__(self, size: int = BUFSIZE, size_bytes: int | None = None) -> None:
         self.size = size
+        self.size_bytes = size_bytes
         self._items: deque[Command] = deque()
+        self._injected: deque[Command] = deque()
+        self._bytes = 0
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) + len(self._injected)
+
+    def inject(self, cmd: Command) -> None:
+        """A command of the firmware's own (the runout script), run before the queue and taking no slot."""
+        self._injected.append(cmd)
 
     @property
     def free(self) -> int:
-        """Free entries, as reported by `B` in the advanced ok."""
+        """Free entries, as reported by `B` in the advanced ok (byte ring: longest lines that still fit)."""
+        if self.size_bytes is not None:
+            return max(0, (self.size_bytes - self._bytes) // (MAX_CMD_SIZE + _PRUSA_ENTRY_OVERHEAD))
         return self.size - len(self._items)
 
     def push(self, cmd: Command) -> None:
         """Append a command; callers check `free` first."""
         self._items.append(cmd)
+        self._bytes += _entry_bytes(cmd)
 
     def pop(self) -> Command | None:
         """Oldest command, or None when empty."""
-        return self._items.popleft() if self._items else None
+        if self._injected:
+            return self._injected.popleft()
+        if not self._items:
+            return None
+        cmd = self._items.popleft()
+        self._bytes -= _entry_bytes(cmd)
+        return cmd
 
     def clear(self) -> None:
         """Drop every queued command (reset, kill)."""
         self._items.clear()
+        self._injected.clear()
+        self._bytes = 0
+
+
+_PRUSA_ENTRY_OVERHEAD = 4   # CMDHDRSIZE (3) + the terminating NUL
+
+
+def _entry_bytes(cmd: Command) -> int:
+    """Bytes a command takes in Prusa's string ring (the `N<n> ` word stays in it)."""
+    number = len(str(cmd.line)) + 2 if cmd.line is not None else 0
+    return len(cmd.text) + number + _PRUSA_ENTRY_OVERHEAD
 
 
 def checksum(data: bytes) -> int:
@@ -82,8 +114,10 @@ class DeviceProtocol:
         port: int = 0,
         rx_buffer_size: int = RX_BUFFER_SIZE,
         advanced_ok: bool = True,
+        line_numbers: bool = True,
     ) -> None:
         self.queue = queue
+        self.line_numbers = line_numbers
         self.port = port
         self.rx_buffer_size = rx_buffer_size
         self.advanced_ok = advanced_ok
@@ -112,7 +146,8 @@ class DeviceProtocol:
         """Marlin's emergency parser sees every received byte, even those the ring then drops."""
         tail = self._emergency_tail
         buf = tail + data
-        found = [f"M{m.group(1).decode()}" for m in _EMERGENCY.finditer(buf) if m.end() > len(tail)]
+        found = [f"M{m.group(1).decode().replace(' ', '').replace(chr(9), '').replace('S', ' S')}"
+                 for m in _EMERGENCY.finditer(buf) if m.end() > len(tail)]
         line_start = buf.rfind(b"\n") + 1
         rest = buf[line_start:]
         # keep the start of the unfinished line; a long one can no longer begin with a command
@@ -162,6 +197,8 @@ class DeviceProtocol:
         line = raw.lstrip(b" ")
         if not line:
             return False
+        if not self.line_numbers:
+            return self._unchecked(line)
         if line[:1] == b"N":
             is_m110 = b"M110" in line
             npos = 0
@@ -201,6 +238,22 @@ class DeviceProtocol:
             self._line_error(ERR_NO_LINE_NO)
             return False
         self.queue.push(Command(line.strip().decode("latin-1"), None, self.port))
+        return True
+
+    def _unchecked(self, line: bytes) -> bool:
+        """Klipper's reading of a line: a leading `N<n>` word and a `*<checksum>` are dropped, never checked."""
+        number = None
+        m = _LINE_WORD.match(line)
+        if m is not None:
+            number = int(m.group(1))
+            line = line[m.end():]
+        star = line.find(b"*")
+        if star >= 0:
+            line = line[:star]
+        text = line.strip().decode("latin-1")
+        if not text:
+            return False
+        self.queue.push(Command(text, number, self.port))
         return True
 
     def _line_error(self, message: str) -> None:

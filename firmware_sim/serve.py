@@ -20,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from firmware_sim.board import Board
+from firmware_sim.errors import SimOptionError
 from firmware_sim.links import Link, pty_link, tcp_link
 
 STARVE_GRACE_S = 0.02   # wall seconds without a new command before the planner's last moves run anyway
@@ -30,7 +31,7 @@ class SimServer:
     """Serves a Board on a pty and TCP; `start()`, then `stop()` joins every thread and closes every fd."""
 
     def __init__(self, board: Board, speed: float | None = None, baud: int | None = None,
-                 tcp_port: int | None = None, tcp_host: str = "127.0.0.1") -> None:
+                 tcp_port: int | None = None, tcp_host: str = "127.0.0.1", link_path: str | None = None) -> None:
         self.board = board
         self.speed = speed if speed and speed > 0 else None
         self.baud = baud
@@ -40,6 +41,8 @@ class SimServer:
         self._stop = threading.Event()
         self._master = self._slave = -1
         self.serial_path = ""
+        self.link_path = link_path
+        self._linked = False
         self._tcp_port = tcp_port
         self._tcp_host = tcp_host
         self._listener: socket.socket | None = None
@@ -56,6 +59,8 @@ class SimServer:
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         self.serial_path = os.ttyname(self._slave)
+        if self.link_path is not None:
+            self._make_link(self.link_path)
         with self.lock:
             port = self.board.open_port()
         if self.baud is None:   # read by the board thread itself: no thread hop per line
@@ -74,10 +79,33 @@ class SimServer:
         self._spawn(self._run, "board")
         self._post("kick")
 
+    def _make_link(self, path: str) -> None:
+        """A symlink to the pty (Klipper's /tmp/printer); an old symlink there is replaced, a file is not."""
+        if os.path.lexists(path):
+            if not os.path.islink(path):
+                raise SimOptionError(f"--link-path {path}: exists and is not a symlink; not replacing it")
+            os.unlink(path)
+        try:
+            os.symlink(self.serial_path, path)
+        except OSError as exc:
+            raise SimOptionError(f"--link-path {path}: {os.strerror(exc.errno) if exc.errno else exc}") from None
+        self._linked = True
+
+    def _remove_link(self) -> None:
+        """Remove our symlink if it still points at our pty."""
+        if self._linked and self.link_path is not None:
+            self._linked = False
+            try:
+                if os.readlink(self.link_path) == self.serial_path:
+                    os.unlink(self.link_path)
+            except OSError:
+                pass
+
     def stop(self) -> None:
         """Stop serving: board thread, acceptor and links joined, pty and sockets closed, log flushed."""
         if self._stop.is_set():
             return
+        self._remove_link()
         self._stop.set()
         self._post("stop")
         os.write(self._wake_w, b"x")
@@ -211,6 +239,8 @@ class SimServer:
                 if self.speed is None:
                     if not b.busy:
                         b.idle_to(b.now + waited)
+                    elif b.waiting_for_user:     # parked for the user: time runs at 1x (busy lines go out)
+                        b.pass_user_wait(b.now + waited)
                     b.work(math.inf)
                     b.idle_to(b.printhead.exec_end)
                     limit = b.now
@@ -246,6 +276,10 @@ class SimServer:
                 cands.append((ev - b.now) / rate)
         if b.busy and b.log is not None:
             cands.append(LOG_FLUSH_S)
+        if b.waiting_for_user:
+            ev = min(b.next_keepalive, b.next_event())
+            if ev < math.inf:
+                cands.append((ev - b.now) / (self.speed or 1.0))
         if not cands:
             return None, False
         t = max(0.0, min(cands))

@@ -83,8 +83,9 @@ def test_a_host_that_never_reads_does_not_wedge_the_board():
 def test_first_stdout_line_names_every_endpoint():
     with running_sim("--speed", "max") as sim:
         info = sim.info
-        assert set(info) == {"serial", "tcp", "camera", "status", "executed_log"}
-        assert info["serial"].startswith("/dev/pts/") and info["tcp"] is None
+        assert set(info) == {"serial", "link", "tcp", "camera", "status", "executed_log", "firmware"}
+        assert info["serial"].startswith("/dev/pts/") and info["tcp"] is None and info["link"] is None
+        assert info["firmware"] == "marlin"
         assert info["camera"].startswith("http://127.0.0.1:") and info["camera"].endswith("/snapshot.jpg")
         assert info["status"].endswith("/status.json")
         assert sim.status()["serial"] == info["serial"]

@@ -22,11 +22,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--faults", default="", help="e.g. corrupt=1e-3,drop_ok=1e-3,reset@line=5000,clog@20")
     p.add_argument("--seed", type=int, default=0, help="seed for every fault decision and camera noise")
     p.add_argument("--resolution", default="1280x960", help="camera resolution WxH (default 1280x960)")
-    p.add_argument("--executed-log", default=None, metavar="PATH", help="JSON lines of executed commands")
+    p.add_argument("--executed-log", default=None, metavar="PATH",
+                   help="keep the JSON lines of executed commands here (default: a temporary file, removed on exit)")
     p.add_argument("--http-port", type=int, default=0, help="port of snapshot.jpg/status.json (0 = free)")
     p.add_argument("--no-advanced-ok", action="store_true", help="plain `ok` instead of `ok N.. P.. B..`")
-    p.add_argument("--rx-buffer", type=int, default=128, help="UART receive buffer in bytes (default 128)")
-    p.add_argument("--bufsize", type=int, default=4, help="command queue entries (default 4)")
+    p.add_argument("--rx-buffer", type=int, default=None, help="UART receive buffer in bytes (default 128)")
+    p.add_argument("--bufsize", type=int, default=None, help="command queue entries (default 4)")
+    p.add_argument("--firmware", default="marlin", choices=("marlin", "prusa", "klipper"),
+                   help="reply spellings and protocol of Marlin 2.1, Prusa-Firmware 3.x or Klipper (default marlin)")
+    p.add_argument("--link-path", default=None, metavar="PATH",
+                   help="also make a symlink to the pty here (e.g. /tmp/printer, as Klipper does)")
     p.set_defaults(func=run)
 
 
@@ -37,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
             tcp=args.tcp, baud=args.baud, speed=parse_speed(args.speed), faults=args.faults, seed=args.seed,
             resolution=parse_resolution(args.resolution), executed_log=args.executed_log,
             http_port=args.http_port, advanced_ok=not args.no_advanced_ok, rx_buffer=args.rx_buffer,
-            bufsize=args.bufsize,
+            bufsize=args.bufsize, firmware=args.firmware, link_path=args.link_path,
         )
         sim = Simulator(opts)
     except (FaultSpecError, SimOptionError) as exc:

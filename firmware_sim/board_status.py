@@ -1,0 +1,36 @@
+"""status.json of a board: state, temperatures, position, layer, clocks, counters and faults."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from firmware_sim.board import Board
+
+
+def board_status(board: Board) -> dict:
+    """Everything status.json reports (a filament change in progress shows in `paused`)."""
+    board.settle_heaters()
+    t, b = board.heaters["T"], board.heaters["B"]
+    x, y, z, e = board.printhead.position_at(board.now)
+    state = "halted" if board.halted else ("printing" if board.busy else "idle")
+    return {
+        "state": state,
+        "temperatures": {
+            "hotend": {"actual": round(t.temperature, 2), "target": t.target, "power": t.power},
+            "bed": {"actual": round(b.temperature, 2), "target": b.target, "power": b.power},
+        },
+        "position": {"x": round(x, 4), "y": round(y, 4), "z": round(z, 4), "e": round(e, 5)},
+        "layer": board.printhead.layer,
+        "sim_time": round(board.now, 6),
+        "print_time": round(board.printhead.print_time, 6),
+        "lines_executed": board.lines_executed,
+        "moves_executed": board.printhead.blocks_done,
+        "planner_queued": board.planner.queued,
+        "command_queue": len(board.queue),
+        "rx_bytes_lost": board.ports.bytes_lost,
+        "fan": board.interp.fan,
+        "paused": board.pause.phase or None,
+        "faults": board.config.faults.text,
+        "faults_fired": list(board.fired),
+        "fault_counts": dict(board.fault_counts),
+    }
