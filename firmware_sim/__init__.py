@@ -1,1 +1,2 @@
-"""A simulated Marlin-style printer served on a pseudo-terminal and TCP; independent of the host code."""
+"""A simulated printer (Marlin, Prusa-Firmware or Klipper replies) served on a pseudo-terminal and TCP;
+independent of the host code."""

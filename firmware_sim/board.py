@@ -48,8 +48,8 @@ class Board:
         self.faults = FaultSchedule(config.faults, config.seed)
         self.fired: list[dict] = []
         self.fault_counts: dict[str, int] = {}
-        self.ports = Ports(self.queue, config.rx_buffer_size, config.advanced_ok, self.faults, self.record_fault,
-                           config.flavour)
+        self.ports = Ports(self.queue, config.rx_buffer_size, config.advanced_ok and config.flavour.advanced_ok,
+                           self.faults, self.record_fault, config.flavour)
         self.printhead = PrintHead(config.faults, deposition, self.record_fault, config.seed)
         self.planner = Planner(config.motion)
         self.heaters = {"T": Heater(HOTEND), "B": Heater(BED)}
@@ -270,8 +270,12 @@ class Board:
         self._pull_lines()
         while (cmd := self.queue.pop()) is not None:
             proto = self.ports.get(cmd.port)
-            if proto is not None:
-                proto.write_line(f"!! {self.halt_reason}")
+            name = cmd.text.split(" ", 1)[0].upper()
+            if proto is not None and name == "M115":    # the few commands Klipper runs when not ready
+                proto.write_line(f"ok {self.flavour.m115}")
+            elif proto is not None:
+                if name not in ("M110", "M112"):
+                    proto.write_line(f"!! {self.halt_reason}")
                 proto.write_line("ok")
             self._pull_lines()
 

@@ -13,6 +13,9 @@ that the protocol, ports and board read (none of them looks at `name`):
 | `pause_feature` (M600, runout sensor, host prompts) | yes | yes | no (M600 is a macro there) |
 | `refuses_bad_moves` (out-of-range or cold moves refused with an error, not clamped / done dry) | no | no | yes |
 | `answers_when_halted` (after a shutdown every line still gets an error and `ok`) | no | no | yes |
+
+Prusa's M600 and runout are LCD-driven on a real MK3; the simulator gives the prusa flavour Marlin 2.1's
+host-action sequence (`firmware_sim.pause`) so a host can be tested against one contract.
 """
 from __future__ import annotations
 

@@ -3,8 +3,9 @@
 One `DeviceProtocol` per serial port. It models the UART receive ring (RX_BUFFER_SIZE bytes, overrun loses the
 bytes that do not fit), Marlin's line assembly (MAX_CMD_SIZE, comments, CR/LF), line numbers and checksums with
 Marlin's exact error/Resend/ok replies (a checksum without a line number is refused too), and the emergency
-parser (M112/M108/M410 seen as bytes arrive). Complete commands go to a shared `CommandQueue` of BUFSIZE
-entries; the board pops them and calls `ok()` once each has been executed, as Marlin's `ok_to_send` does.
+parser (M112/M108/M410/M876 seen as bytes arrive). Complete commands go to a shared `CommandQueue` of BUFSIZE
+entries (or Prusa-Firmware's byte ring); the board pops them and calls `ok()` once each has been executed, as
+Marlin's `ok_to_send` does. With `line_numbers=False` (Klipper) `N<n>` and `*<checksum>` are dropped unchecked.
 No sockets, threads or clocks in here.
 """
 from __future__ import annotations

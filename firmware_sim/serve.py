@@ -276,6 +276,8 @@ class SimServer:
                 cands.append((ev - b.now) / rate)
         if b.busy and b.log is not None:
             cands.append(LOG_FLUSH_S)
+        if b.current is None and len(b.queue):
+            cands.append(0.0)            # a command the board queued itself (the runout script) is due
         if b.waiting_for_user:
             ev = min(b.next_keepalive, b.next_event())
             if ev < math.inf:

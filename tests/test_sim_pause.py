@@ -7,6 +7,7 @@ from firmware_sim.board import Board, BoardConfig
 from firmware_sim.executed_log import ExecutedLog, read_executed_log
 from firmware_sim.faults import parse_faults
 from firmware_sim.pause import PARK_XY
+from tests.sim_helpers import command, read_until_line, running_sim
 
 PAUSE_PROMPT = ["//action:prompt_end", "//action:prompt_begin Pause", "//action:prompt_button Dismiss",
                 "//action:prompt_show"]
@@ -158,3 +159,18 @@ def test_m115_tells_the_host_about_actions_prompts_and_the_runout_sensor():
     out = Device().send("M115")
     for cap in ("Cap:HOST_ACTION_COMMANDS:1", "Cap:PROMPT_SUPPORT:1", "Cap:RUNOUT:1"):
         assert cap in out
+
+
+def test_printloop_sim_keeps_a_host_informed_while_parked_and_resumes_on_m876():
+    with running_sim("--speed", "max") as sim:
+        ser = sim.open()
+        command(ser, "G28")
+        ser.write(b"M600\n")
+        got = read_until_line(ser, lambda s: s == "echo:busy: paused for user")
+        assert got[0] == "//action:paused" and "//action:prompt_begin Nozzle Parked" in got
+        assert sim.status()["paused"] == "waiting"
+        ser.write(b"M876 S0\n")
+        got = read_until_line(ser, lambda s: s.startswith("ok"))
+        assert "//action:resumed" in got
+        assert command(ser, "M876 S0")[-1].startswith("ok")   # the queued M876 line itself: a plain ok
+        ser.close()

@@ -1,4 +1,5 @@
-"""Pure parsers of firmware reply lines (Marlin, Repetier, Smoothie spellings): text in, typed reply out."""
+"""Pure parsers of firmware reply lines (Marlin, Prusa, Klipper, Repetier, Smoothie spellings): text in, typed
+reply out."""
 from __future__ import annotations
 
 import re
@@ -13,6 +14,7 @@ _ACTION = re.compile(r"^//\s*action:\s*(\S+)\s*(.*)$", re.ASCII)
 _CAP = re.compile(r"^Cap:\s*([A-Za-z0-9_]+)\s*:\s*([01])\s*$", re.ASCII)
 # a reset cuts the line being sent: its tail (no spaces) can share a line with the new banner, "o:Mstart"
 _GARBLED_START = re.compile(r"^\S{1,24}start$", re.ASCII)
+_KLIPPER_SHUTDOWN = re.compile(r"^//\s*klipper state:\s*shutdown", re.ASCII)
 _REPLY_HEADS = ("ok", "echo:", "error:", "//", "!!", "resend", "rs", "busy", "cap:", "fw")
 _FATAL_WORDS = ("halted", "shutdown", "kill", "runaway", "maxtemp", "mintemp", "heating failed", "stopped", "emergency")
 
@@ -179,6 +181,8 @@ def parse_reply(raw: str) -> Reply:
         return Resend(int(m.group(1)))
     if low.startswith(("error:", "!!")):
         return _parse_error(line.split(":", 1)[1].strip() if low.startswith("error:") else line[2:].strip())
+    if _KLIPPER_SHUTDOWN.match(low):
+        return FirmwareError(line[2:].strip(), True)   # Klipper's host process shut down (M112, a heater fault)
     if "busy:" in low or low == "wait":
         return Busy(line)
     if low.startswith("echo:"):
