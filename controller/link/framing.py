@@ -67,4 +67,6 @@ class LineAssembler:
             data = data.replace(b"\r", b"\n")
         *complete, rest = data.split(b"\n")
         self._partial = rest[-MAX_LINE:]
-        return [c[-MAX_LINE:].decode("utf-8", "replace") for c in complete if c]
+        if len(data) > MAX_LINE:  # only then can a line be too long
+            complete = [c[-MAX_LINE:] for c in complete]
+        return [c.decode("utf-8", "replace") for c in complete if c]
