@@ -95,12 +95,12 @@ class Acceptor:
         return f"ok N{n} P15 B3" if self.advanced_ok else "ok"
 
 
-def _garble(line: str, rng: random.Random) -> str:
-    """Flip one bit of a reply, as line noise would."""
-    data = bytearray(line.encode())
+def _garble(line: bytes, rng: random.Random) -> bytes:
+    """Flip one bit of a reply, as line noise would (it may become a line end, a NUL or a non-UTF-8 byte)."""
+    data = bytearray(line)
     i = rng.randrange(len(data))
     data[i] ^= 1 << rng.randrange(8)
-    return data.decode("latin-1")
+    return bytes(data)
 
 
 def run_link(commands: list[str], seed: int, corrupt: float, drop_ok: float, garble: float, bogus: float,
@@ -109,7 +109,7 @@ def run_link(commands: list[str], seed: int, corrupt: float, drop_ok: float, gar
     rng = random.Random(seed)
     dev = Acceptor(advanced_ok=advanced)
     link = Link(LinkConfig(flow=flow, timeout=2.0, lost_after=1e9, sync_after=0.5))
-    link.receive("start", 0.0)
+    link.receive_data(b"start\n", 0.0)
     for i, c in enumerate(commands):
         link.send(c, i)
     now, end_tag, proven, bogus_run = 0.0, None, False, 0
@@ -132,13 +132,14 @@ def run_link(commands: list[str], seed: int, corrupt: float, drop_ok: float, gar
         for line in replies:
             if line.startswith("ok") and rng.random() < drop_ok:
                 continue
-            if rng.random() < garble:
-                line = _garble(line, rng)
             if bogus_run < 3 and rng.random() < bogus:
                 bogus_run += 1
                 fake = dev.last_n + 1 if rng.random() < 0.5 else dev.last_n + rng.randrange(50, 5000)
-                link.receive(f"Resend: {fake}", now)
-            for ev in link.receive(line, now):
+                link.receive_data(f"Resend: {fake}\n".encode(), now)
+            wire = line.encode() + b"\n"
+            if rng.random() < garble:
+                wire = _garble(wire, rng)
+            for ev in link.receive_data(wire, now):
                 if isinstance(ev, Accepted):
                     bogus_run = 0
                     if end_tag is not None and ev.tag == end_tag and ev.proven:
@@ -186,9 +187,9 @@ def test_clean_link_never_overruns_the_receive_buffer(flow):
 def _numbered_link(flow: str = "window") -> Link:
     """A link whose board booted and confirmed `N0 M110 N0`."""
     link = Link(LinkConfig(flow=flow))
-    link.receive("start", 0.0)
+    link.receive_data(b"start\n", 0.0)
     assert link.bytes_to_send(0.0) == b"N0 M110 N0*125\n"
-    link.receive("ok", 0.0)
+    link.receive_data(b"ok\n", 0.0)
     return link
 
 
@@ -208,11 +209,11 @@ def test_window_keeps_several_lines_in_flight_but_ok_mode_only_one():
 
 def test_nothing_follows_m110_until_the_board_confirms_it():
     link = Link()
-    link.receive("start", 0.0)
+    link.receive_data(b"start\n", 0.0)
     link.send("G1 X1", 0)
     assert link.bytes_to_send(0.0) == b"N0 M110 N0*125\n"
     assert link.bytes_to_send(0.1) == b""
-    link.receive("ok", 0.2)
+    link.receive_data(b"ok\n", 0.2)
     assert link.bytes_to_send(0.2) == _frames((1, "G1 X1"))
 
 
@@ -221,10 +222,10 @@ def test_resend_after_checksum_error_replays_from_requested_line():
     for i in range(3):
         link.send(f"G1 X{i}", i)
     assert link.bytes_to_send(0.0) == _frames((1, "G1 X0"), (2, "G1 X1"), (3, "G1 X2"))
-    link.receive("ok", 0.1)
-    link.receive("Error:checksum mismatch, Last Line: 1", 0.1)
-    assert Rewound(2) in link.receive("Resend: 2", 0.1)
-    link.receive("ok", 0.1)
+    link.receive_data(b"ok\n", 0.1)
+    link.receive_data(b"Error:checksum mismatch, Last Line: 1\n", 0.1)
+    assert Rewound(2) in link.receive_data(b"Resend: 2\n", 0.1)
+    link.receive_data(b"ok\n", 0.1)
     assert link.bytes_to_send(0.2) == _frames((2, "G1 X1"), (3, "G1 X2"))
 
 
@@ -233,12 +234,12 @@ def test_repeated_resend_for_same_line_is_honoured_once():
     for i in range(3):
         link.send(f"G1 X{i}", i)
     link.bytes_to_send(0.0)
-    link.receive("ok", 0.1)
-    assert Rewound(2) in link.receive("Resend: 2", 0.1)
-    link.receive("ok", 0.1)
-    again = link.receive("Resend: 2", 0.1)  # from line 3, sent before the first resend
+    link.receive_data(b"ok\n", 0.1)
+    assert Rewound(2) in link.receive_data(b"Resend: 2\n", 0.1)
+    link.receive_data(b"ok\n", 0.1)
+    again = link.receive_data(b"Resend: 2\n", 0.1)  # from line 3, sent before the first resend
     assert not any(isinstance(e, Rewound) for e in again)
-    link.receive("ok", 0.1)
+    link.receive_data(b"ok\n", 0.1)
     assert link.bytes_to_send(0.2) == _frames((2, "G1 X1"), (3, "G1 X2"))
 
 
@@ -246,7 +247,7 @@ def test_resend_of_a_line_never_sent_is_reported_not_obeyed():
     link = _numbered_link()
     link.send("G1 X0", 0)
     link.bytes_to_send(0.0)
-    events = link.receive("Resend: 4711", 0.1)
+    events = link.receive_data(b"Resend: 4711\n", 0.1)
     assert next(e for e in events if isinstance(e, ResendIgnored)).n == 4711
 
 
@@ -255,7 +256,7 @@ def test_start_mid_stream_drops_outstanding_lines_and_never_resends_them():
     for i in range(10):
         link.send(f"G1 X{i}", i)
     link.bytes_to_send(0.0)
-    events = link.receive("start", 0.1)
+    events = link.receive_data(b"start\n", 0.1)
     assert BoardReset(10) in events
     assert link.state is LinkState.RESET
     assert link.bytes_to_send(0.2) == b""
@@ -267,21 +268,21 @@ def test_halt_message_halts_the_link_with_the_firmware_reason():
     link = _numbered_link()
     link.send("G1 X0", 0)
     link.bytes_to_send(0.0)
-    events = link.receive("Error:Thermal Runaway, system stopped! Heater_ID: 0", 0.1)
+    events = link.receive_data(b"Error:Thermal Runaway, system stopped! Heater_ID: 0\n", 0.1)
     assert Halted("Thermal Runaway, system stopped! Heater_ID: 0") in events
     assert link.state is LinkState.HALTED
 
 
 def test_silence_pokes_with_m105_then_declares_the_printer_lost():
     link = Link(LinkConfig(timeout=2.0, lost_after=5.0, sync_after=10.0 - 9.0))
-    link.receive("start", 0.0)
+    link.receive_data(b"start\n", 0.0)
     link.bytes_to_send(0.0)
-    link.receive("ok", 0.0)
+    link.receive_data(b"ok\n", 0.0)
     link.send("G4 P0", 0)
     link.bytes_to_send(0.0)
     assert any(isinstance(e, Poked) for e in link.tick(2.5))
     assert b"M105" in link.bytes_to_send(2.5)
-    link.receive("echo:busy: processing", 3.0)
+    link.receive_data(b"echo:busy: processing\n", 3.0)
     assert link.tick(4.0) == []
     assert any(isinstance(e, Lost) for e in link.tick(8.5))
     assert link.state is LinkState.LOST

@@ -1,8 +1,11 @@
-"""Reply parsers against a table of real Marlin, Repetier, Smoothie and Klipper lines."""
+"""Reply parsers against a table of real Marlin, Repetier, Smoothie and Klipper lines; frame padding."""
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controller.link import replies as r
 from controller.link.framing import checksum, frame
+from firmware_sim.protocol import CommandQueue, DeviceProtocol
 
 TABLE = [
     ("ok", r.Ok()),
@@ -93,11 +96,78 @@ def test_checksum_matches_reprap_examples():
     assert frame(0, "M110 N0") == b"N0 M110 N0*125\n"
 
 
-def test_frames_are_padded_so_a_flipped_newline_cannot_merge_two_valid_frames():
-    for n in range(2000):
-        a = frame(n, f"G1 X{n}.5 Y{n % 7}")
-        b = frame(n + 1, "G1 X1")
-        for bit in range(8):
-            merged = a[:-1] + bytes([10 ^ (1 << bit)]) + b[:-1]
-            star = merged.rfind(b"*")
-            assert int(merged[star + 1:]) != checksum(merged[:star].decode("latin-1"))
+def _unpadded(n: int, command: str) -> bytes:
+    """The frame without the link's padding."""
+    payload = f"N{n} {command}"
+    return f"{payload}*{checksum(payload)}\n".encode()
+
+
+def _merging_bits(a: bytes, b: bytes) -> list[int]:
+    """Bits of a's newline whose flip turns `a` and `b` into one line that passes the XOR checksum."""
+    bits = []
+    for bit in range(8):
+        merged = a[:-1] + bytes([0x0A ^ (1 << bit)]) + b[:-1]
+        star = merged.rfind(b"*")
+        if int(merged[star + 1:]) == checksum(merged[:star].decode("latin-1")):
+            bits.append(bit)
+    return bits
+
+
+NEXT_FRAMES = [(1, "G1 X1"), (7, "M105"), (123, "G1 X100.125 Y99.875 E12.34567 F1800")]
+
+
+def _merge_prone_commands() -> dict[int, tuple[int, str]]:
+    """One (number, command) per unpadded checksum that a single flipped newline bit can merge with the next."""
+    found: dict[int, tuple[int, str]] = {}
+    for n in range(1, 100):
+        for command in (f"G1 X{n}.{n % 9} Y{n}", "M400"):
+            a = _unpadded(n, command)
+            if _merging_bits(a, _unpadded(n + 1, "G1 X1")):
+                found.setdefault(checksum(f"N{n} {command}"), (n, command))
+    return found
+
+
+MERGE_PRONE = _merge_prone_commands()
+
+
+def test_some_unpadded_frames_could_merge_with_the_next_under_one_flipped_newline_bit():
+    assert sorted(MERGE_PRONE) == [*range(10), 32, 33, 36, 37]  # every prone checksum, reached by plain moves
+    assert MERGE_PRONE[0] == (88, "G1 X88.7 Y88")  # `N88 G1 X88.7 Y88*0` + 0x1A + `N89 ...`: one valid line
+
+
+@pytest.mark.parametrize(("n", "command"), sorted(MERGE_PRONE.values()))
+def test_frames_are_padded_so_a_flipped_newline_cannot_merge_two_valid_frames(n, command):
+    padded = frame(n, command)
+    assert padded != _unpadded(n, command)
+    body, _, cs = padded[:-1].rpartition(b"*")
+    assert int(cs) == checksum(body.decode()) and body.decode().rstrip(" \t") == f"N{n} {command}"
+    for m, nxt in NEXT_FRAMES:
+        assert _merging_bits(_unpadded(n, command), frame(m, nxt))  # unpadded, some flipped bit merges
+        assert _merging_bits(padded, frame(m, nxt)) == []
+
+
+def test_the_device_takes_a_merged_unpadded_pair_as_one_command_but_rejects_a_merged_padded_pair():
+    n, command = MERGE_PRONE[0]
+    (bit,) = _merging_bits(_unpadded(n, command), _unpadded(n + 1, "G1 X1"))
+    for first, expect_queued in ((_unpadded(n, command), True), (frame(n, command), False)):
+        queue = CommandQueue()
+        device = DeviceProtocol(queue)
+        device.last_n = n - 1
+        device.receive_data(first[:-1] + bytes([0x0A ^ (1 << bit)]) + frame(n + 1, "G1 X1"))
+        device.process()
+        assert (len(queue) == 1) is expect_queued
+        assert device.data_to_send().startswith(b"Error:checksum mismatch") is not expect_queued
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(0, 10**6), command=st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1,
+                                               max_size=40).map(str.strip).filter(bool))
+def test_no_frame_merges_with_the_next_under_a_flipped_or_dropped_newline(n, command):
+    a = frame(n, command)
+    assert a.startswith(f"N{n} {command}".encode())
+    for m, nxt in NEXT_FRAMES:
+        b = frame(m, nxt)
+        assert _merging_bits(a, b) == []
+        dropped = a[:-1] + b[:-1]
+        star = dropped.rfind(b"*")
+        assert int(dropped[star + 1:]) != checksum(dropped[:star].decode())

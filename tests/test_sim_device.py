@@ -4,11 +4,13 @@ from __future__ import annotations
 import os
 import random
 import re
+import threading
 import time
 
 import pytest
 import serial
 
+from controller.link.transport import Transport
 from tests.sim_helpers import checksum_line, command, read_until_line, running_sim
 
 
@@ -123,13 +125,33 @@ def test_status_json_fields(sim, ser):
     assert st["serial"] == sim.info["serial"]
 
 
-def test_sigterm_exits_zero_and_closes_the_pty(tmp_path):
+def test_sigterm_exits_zero_and_a_host_holding_the_pty_sees_it_hang_up(tmp_path):
     log = tmp_path / "exec.jsonl"
+    closed: list[str] = []
+    hung_up = threading.Event()
+
+    def on_closed(why: str) -> None:
+        closed.append(why)
+        hung_up.set()
+
     with running_sim("--speed", "max", "--executed-log", str(log)) as s:
         ser = s.open()
         command(ser, "G28")
         ser.close()
-        s.proc.terminate()
-        assert s.proc.wait(timeout=15) == 0
+        path = s.info["serial"]
+        received = bytearray()
+        host = Transport(path, 115200, received.extend, on_closed)  # a host keeps the port open throughout
+        try:
+            deadline = time.monotonic() + 5
+            while b"start" not in received and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert b"start" in received  # the port is live: opening it reset the idle board
+            s.proc.terminate()
+            assert s.proc.wait(timeout=15) == 0
+            assert hung_up.wait(5), "the host's open port never saw the simulator hang up"
+            # the node goes with the pty's master; the host's open slave keeps its number from being reused
+            assert not os.path.exists(path)
+        finally:
+            host.close()
+    assert len(closed) == 1 and closed[0].startswith(f"serial port {path} failed: [Errno 5]")  # EIO: hung up
     assert '"cmd": "G28"' in log.read_text()
-    assert not os.path.exists(s.info["serial"]) or True  # the pts node may be reused by another process

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import controller
+from controller.errors import ControllerError
 from controller.sim_procs import SimProcess, launch_sim
 
 MODELS = Path(controller.__file__).resolve().parents[1].parent / "shared" / "models"
@@ -87,6 +88,19 @@ def _summary(client: Any, job: dict[str, Any], faulty: str) -> tuple[list[dict[s
     return list(rows.values()), caught, made
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Reject bad options before any printer is started, naming the option and the limit."""
+    from firmware_sim.faults import parse_faults
+
+    if not (MODELS / args.model).is_file():
+        raise ControllerError(f"--model {args.model!r}: no such mesh in {MODELS}")
+    if args.copies < 1:
+        raise ControllerError(f"--copies must be at least 1, got {args.copies}")
+    if not args.timeout > 0:
+        raise ControllerError(f"--timeout must be above 0 seconds, got {args.timeout:g}")
+    parse_faults(args.fault)  # FaultSpecError names the fault and what is wrong with it
+
+
 def run(args: argparse.Namespace) -> int:
     """Start everything, run the batch, print the summary; non-zero if the loop did not work."""
     import httpx
@@ -96,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from controller.config import parse_config
     from controller.farm.service import LabService
 
+    _check_options(args)
     t0 = time.monotonic()
     out = (args.out or Path("out") / time.strftime("demo-%Y%m%d-%H%M%S")).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -150,5 +165,5 @@ def run(args: argparse.Namespace) -> int:
             try:
                 if stop is not None:
                     stop()
-            except Exception as exc:  # a failed shutdown must not hide the result or leave processes
+            except Exception as exc:  # noqa: BLE001 - a failed shutdown must not hide the result or leave processes
                 print(f"printloop demo: shutdown: {type(exc).__name__}: {exc}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from controller.errors import ConfigError
 from controller.link import replies as r
 
 
@@ -22,13 +23,14 @@ class LinkConfig:
     def __post_init__(self) -> None:
         """Reject impossible settings at the boundary, naming the option and the limit."""
         if self.flow not in ("window", "ok"):
-            raise ValueError(f"flow must be 'window' or 'ok', not {self.flow!r}")
+            raise ConfigError(f"flow must be 'window' or 'ok', not {self.flow!r}")
         if self.rx_buffer < 16:
-            raise ValueError("rx_buffer must be at least 16 bytes")
+            raise ConfigError(f"rx_buffer must be at least 16 bytes, got {self.rx_buffer}")
         if self.queue_size < 1:
-            raise ValueError("queue_size must be at least 1")
+            raise ConfigError(f"queue_size must be at least 1, got {self.queue_size}")
         if not 0 < self.timeout <= self.lost_after:
-            raise ValueError("timeout must be > 0 and not above lost_after")
+            raise ConfigError(f"timeout must be above 0 s and not above lost_after ({self.lost_after:g} s), "
+                              f"got {self.timeout:g} s")
 
 
 @dataclass(frozen=True)

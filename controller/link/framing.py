@@ -1,4 +1,5 @@
-"""Framing of host lines: `N<n> <command>*<checksum>`, padded where one flipped bit could merge two frames."""
+"""Framing both ways: host lines out as `N<n> <command>*<checksum>` (padded where one flipped bit could merge two
+frames), reply bytes in assembled into lines."""
 from __future__ import annotations
 
 from functools import reduce
@@ -37,3 +38,35 @@ def frame(number: int, command: str) -> bytes:
         payload += pad
         cs ^= checksum(pad)
     return f"{payload}*{cs}\n".encode("latin-1", "replace")
+
+
+MAX_LINE = 1024  # a received line longer than this keeps only its end (line noise without a newline)
+
+
+class LineAssembler:
+    """Received bytes into reply lines: ends at CR, LF or CRLF, drops NULs, decodes with U+FFFD for bad bytes.
+
+    A partial line waits for the next bytes; the result does not depend on how the bytes were split up. Empty
+    lines are dropped; a runaway line keeps its last `MAX_LINE` bytes, where a garbled `...start` banner ends.
+    """
+
+    def __init__(self) -> None:
+        """Start with no partial line."""
+        self._partial = b""
+
+    def feed(self, data: bytes) -> list[str]:
+        """Add received bytes; return the lines they completed, in order."""
+        if b"\x00" in data:
+            data = data.replace(b"\x00", b"")
+        if b"\n" not in data and b"\r" not in data:
+            self._partial = (self._partial + data)[-MAX_LINE:]
+            return []
+        if self._partial:
+            data = self._partial + data
+        if b"\r" in data:
+            data = data.replace(b"\r", b"\n")
+        *complete, rest = data.split(b"\n")
+        self._partial = rest[-MAX_LINE:]
+        if len(data) > MAX_LINE:  # only then can a line be too long
+            complete = [c[-MAX_LINE:] for c in complete]
+        return [c.decode("utf-8", "replace") for c in complete if c]

@@ -1,10 +1,11 @@
-"""Sans-IO host side of the Marlin line protocol: fed received lines and the clock, asked for the bytes to send.
+"""Sans-IO host side of the Marlin line protocol: fed received bytes and the clock, asked for the bytes to send.
 
 Every command is numbered and checksummed; the history answers `Resend`; a window of in-flight transmissions is
 bounded by the firmware's receive buffer (bytes) and command queue (lines). Each transmission the firmware reads
 ends in exactly one `ok` (after an `Error`/`Resend` pair when it was rejected), so `ok`s retire transmissions in
 order; ADVANCED_OK line numbers and the `ok T:` reply of an M105 re-align the count when `ok`s are lost.
-No serial port, thread or sleep in here: the session drives it.
+Received bytes are assembled into lines here (`receive_data`), so partial lines and line noise never reach the
+transport or the session. No serial port, thread or sleep in here: the session drives it.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from controller.link.events import (
     ResendIgnored,
     Rewound,
 )
-from controller.link.framing import frame
+from controller.link.framing import LineAssembler, frame
 
 __all__ = [
     "SYNC",
@@ -110,6 +111,9 @@ class Link:
         self._last_heard = now
         self._last_sync = now
         self._bytes_sent = 0
+        self._assembler = LineAssembler()
+        self._backlog: list[str] = []      # complete lines not yet handled when a line raised
+        self._held: list[LinkEvent] = []   # events of lines handled before that raise, returned next time
 
     # ---- state -------------------------------------------------------------------------------------------------
     def _transition(self, event: str) -> None:
@@ -227,9 +231,27 @@ class Link:
         self._fifo.append(_Tx(n, len(data)))
         self._in_flight_bytes += len(data)
 
-    # ---- lines in ----------------------------------------------------------------------------------------------
-    def receive(self, line: str, now: float) -> list[LinkEvent]:
-        """Feed one received line; returns the parsed reply and whatever it caused."""
+    # ---- bytes in ----------------------------------------------------------------------------------------------
+    def receive_data(self, data: bytes, now: float) -> list[LinkEvent]:
+        """Feed received bytes (any split, partial lines kept); returns each completed line's reply and effects.
+
+        A `ProtocolError` from one line leaves the lines after it to the next call (`receive_data(b"", now)`),
+        with the events of the lines before it.
+        """
+        lines = self._assembler.feed(data)
+        if self._backlog:
+            lines, self._backlog = self._backlog + lines, []
+        events, self._held = self._held, []
+        for i, line in enumerate(lines):
+            try:
+                events += self._receive_line(line, now)
+            except ProtocolError:
+                self._backlog, self._held = lines[i + 1:], events
+                raise
+        return events
+
+    def _receive_line(self, line: str, now: float) -> list[LinkEvent]:
+        """One received line: the parsed reply and whatever it caused."""
         reply = r.parse_reply(line)
         events: list[LinkEvent] = [reply]
         if isinstance(reply, r.Ok):

@@ -1,7 +1,7 @@
 """Serial transport on pyserial: any port or URL (/dev/ttyUSB0, /dev/pts/N, socket://, rfc2217://, loop://).
 
-A reader thread splits received bytes into lines and hands them over in batches; `write` sends what the link
-says. No protocol logic here. On a POSIX port (a real tty or pty) both directions go straight to the file
+A reader thread hands over the received bytes as they arrive (the link assembles lines); `write` sends what the
+link says. No protocol or framing logic here. On a POSIX port (a real tty or pty) both directions go straight to the file
 descriptor: one `select` and one `read` per wake-up take everything that arrived, and a write is one `os.write`
 when the OS takes it whole; pyserial's generic path (URLs, other platforms) is used otherwise.
 """
@@ -23,17 +23,17 @@ class TransportError(ControllerError):
 
 
 class Transport:
-    """An open serial port with a reader thread delivering decoded lines."""
+    """An open serial port with a reader thread delivering received bytes."""
 
-    def __init__(self, port: str, baud: int, on_lines: Callable[[list[str]], None],
+    def __init__(self, port: str, baud: int, on_data: Callable[[bytes], None],
                  on_closed: Callable[[str], None], read_timeout: float = 0.05) -> None:
-        """Open `port` at `baud`; received lines go to `on_lines`, a failure of the port to `on_closed`."""
+        """Open `port` at `baud`; received bytes go to `on_data`, a failure of the port to `on_closed`."""
         try:
             self._serial = serial.serial_for_url(port, baud, timeout=read_timeout, write_timeout=10.0)
         except (serial.SerialException, ValueError, OSError) as exc:
             raise TransportError(f"cannot open serial port {port!r} at {baud} baud: {exc}") from exc
         self.port = port
-        self._on_lines = on_lines
+        self._on_data = on_data
         self._on_closed = on_closed
         self._read_timeout = read_timeout
         self._closing = threading.Event()
@@ -77,19 +77,12 @@ class Transport:
         return data
 
     def _read_loop(self) -> None:
-        """Read whatever arrives, split on newlines, deliver complete lines in one batch per read."""
-        buf = b""
+        """Read whatever arrives and deliver it at once, one call per read."""
         try:
             while not self._closing.is_set():
                 data = self._read_some()
-                if not data:
-                    continue
-                buf += data
-                if b"\n" not in data:
-                    continue
-                *complete, buf = buf.split(b"\n")
-                lines = [c.decode("latin-1").strip("\r") for c in complete]
-                self._on_lines([ln for ln in lines if ln])
+                if data:
+                    self._on_data(data)
         except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
             if not self._closing.is_set():
                 self._on_closed(f"serial port {self.port} failed: {exc}")
@@ -117,7 +110,7 @@ def _posix_fds(ser: object) -> tuple[int | None, int | None]:
         import serial.serialposix as sp
     except ImportError:  # not a POSIX platform
         return None, None
-    if type(ser) is not sp.Serial:  # URL handlers (socket://, loop://, rfc2217://) and subclasses keep pyserial's IO
+    if not isinstance(ser, sp.Serial) or type(ser) is not sp.Serial:  # URL handlers (socket://, loop://, rfc2217://) and subclasses keep pyserial's IO
         return None, None
     return ser.fileno(), getattr(ser, "pipe_abort_read_r", None)
 

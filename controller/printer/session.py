@@ -1,6 +1,6 @@
 """One printer on one serial port: connect, temperatures, manual commands, emergency stop, and its jobs.
 
-The sans-IO `Link` is only touched under one lock: by the transport's reader thread when lines arrive (so an
+The sans-IO `Link` is only touched under one lock: by the transport's reader thread when bytes arrive (so an
 instant answer is turned into the next write without a thread hand-off), and by the pump thread, which runs
 calls from other threads off an inbox queue, advances the clock, feeds the active job's commands and writes.
 """
@@ -103,7 +103,7 @@ class PrinterSession:
             raise ControllerError(f"{self.port} is already connected")
         self._closing.clear()
         self._link = lk.Link(self.config, self.clock())
-        self._transport = Transport(self.port, self.baud, self._on_lines,
+        self._transport = Transport(self.port, self.baud, self._on_data,
                                     lambda why: self._inbox.put(("closed", why)))
         self._pump_thread = threading.Thread(target=self._pump, name=f"printer {self.port}", daemon=True)
         self._pump_thread.start()
@@ -248,11 +248,11 @@ class PrinterSession:
             _log.exception("on_event observer failed on %s", kind)
 
     # ---- pump ----------------------------------------------------------------------------------------------------
-    def _on_lines(self, lines: list[str]) -> None:
-        """Received lines, handled at once on the reader thread under the link lock (saves a thread hand-off
+    def _on_data(self, data: bytes) -> None:
+        """Received bytes, handled at once on the reader thread under the link lock (saves a thread hand-off
         per round trip, which bounds lines/s when the printer answers instantly)."""
         with self._lock:
-            self._handle(("rx", lines))
+            self._handle(("rx", data))
             self._guarded_step()
 
     def _guarded_step(self) -> None:
@@ -280,17 +280,20 @@ class PrinterSession:
                 self._guarded_step()
 
     def _handle(self, item: tuple[Any, ...]) -> None:
-        """One inbox item: received lines, a call from another thread, or the port closing."""
+        """One inbox item: received bytes, a call from another thread, or the port closing."""
         kind = item[0]
         if kind == "rx":
             now = self.clock()
-            for line in item[1]:
+            data = item[1]
+            while True:
                 try:
-                    events = self._link.receive(line, now)
+                    events = self._link.receive_data(data, now)
                 except ControllerError as exc:
                     self._fatal(str(exc))
+                    data = b""  # the lines after the failing one are still in the link
                     continue
                 self._on_events(events)
+                break
         elif kind == "call":
             fn, fut = item[1], item[2]
             try:
