@@ -67,7 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass
 
-    def do_POST(self) -> None:  # noqa: N802 (stdlib name)
+    def do_POST(self) -> None:
         """POST /clear-bed: the technician takes the finished part off the bed (the deposition is emptied)."""
         if self.path.split("?", 1)[0] != "/clear-bed":
             self._reply(404, "text/plain", b"not found: POST /clear-bed\n")

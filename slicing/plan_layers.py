@@ -17,6 +17,8 @@ from slicing.gcode_comments import CommentIndex
 
 SAME_Z_MM = 1e-4
 """Extrusion heights closer than this are one layer."""
+VASE_SLACK_MM = 0.0015
+"""A spiral's turn is done when it has risen a layer height less this (slicers write Z to 0.001 mm)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ def _rise_layers(z: np.ndarray, during: np.ndarray, nominal: float | None) -> np
     for i in change.tolist():
         zi = float(z[i])
         if zi <= top + SAME_Z_MM:
+            if not during[i] and SAME_Z_MM < top - zi < 0.5 * height:
+                # a layer printed a little lower than the one before (Cura's first layer over a raft's air gap)
+                starts.append(i)
+                base = top = zi
+                spiral = False
             continue  # back down (a lower part, a prime line) or level: same layer
         if not during[i]:
             starts.append(i)
@@ -55,7 +62,7 @@ def _rise_layers(z: np.ndarray, during: np.ndarray, nominal: float | None) -> np
         elif not spiral:  # a spiral begins on top of a flat layer: its first turn is a layer
             starts.append(i)
             spiral = True
-        elif zi - base >= 0.95 * height:  # a whole layer height of spiral is done: the next move starts one
+        elif zi - base >= height - VASE_SLACK_MM:  # a layer height of spiral is done: the next move starts one
             if i + 1 < z.shape[0]:
                 starts.append(i + 1)
             base = zi

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from controller import link as lk
-from controller import replies as r
+from controller.link import protocol as lk
+from controller.link import replies as r
 
 TABLE = [
     ("ok T:21.8 /0.0 B:22.1 /0.0 T0:21.8 /0.0 @:0 B@:0 P:0.0 A:25.3",
@@ -34,6 +34,6 @@ def test_prusa_and_klipper_replies_parse(line: str, want: r.Reply) -> None:
 def test_a_klipper_shutdown_halts_the_link_at_once():
     link = lk.Link()
     link.give_up_waiting_for_start()       # Klipper sends no `start`
-    events = link.receive("// Klipper state: Shutdown", 0.0)
+    events = link.receive_data(b"// Klipper state: Shutdown\n", 0.0)
     assert any(isinstance(e, lk.Halted) for e in events)
     assert link.state is lk.LinkState.HALTED

@@ -6,10 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-try:
-    from controller.printer.session import PrinterSession
-except ImportError:   # before the controller's move into sub-packages
-    from controller.session import PrinterSession  # type: ignore[no-redef]
+from controller.printer.session import PrinterSession
 from tests.simproc import Sim, file_part
 from tests.test_session_sim import assert_each_line_once_in_order, numbered
 
