@@ -57,7 +57,8 @@ def _rise_layers(z: np.ndarray, during: np.ndarray, nominal: float | None) -> np
                 spiral = False
             continue  # back down (a lower part, a prime line) or level: same layer
         if not during[i]:
-            starts.append(i)
+            if starts[-1] != i:  # (a spiral that just finished a turn has started this layer already)
+                starts.append(i)
             height, base, spiral = zi - base, zi, False
         elif not spiral:  # a spiral begins on top of a flat layer: its first turn is a layer
             starts.append(i)

@@ -38,9 +38,10 @@ EVERY_OPTION = [
       "overrides": ["support=true", "infill_density=0.3"], "quiet": True}),
     (["sim", "--tcp", "5555", "--baud", "250000", "--speed", "max", "--faults", "layer_shift@12=1:0", "--seed", "3",
       "--resolution", "640x480", "--executed-log", "x.jsonl", "--http-port", "8081", "--no-advanced-ok",
-      "--rx-buffer", "256", "--bufsize", "8"], sim.run,
+      "--rx-buffer", "256", "--bufsize", "8", "--firmware", "prusa", "--link-path", "/tmp/printer"], sim.run,
      {"tcp": 5555, "baud": 250000, "speed": "max", "faults": "layer_shift@12=1:0", "seed": 3, "resolution": "640x480",
-      "executed_log": "x.jsonl", "http_port": 8081, "no_advanced_ok": True, "rx_buffer": 256, "bufsize": 8}),
+      "executed_log": "x.jsonl", "http_port": 8081, "no_advanced_ok": True, "rx_buffer": 256, "bufsize": 8,
+      "firmware": "prusa", "link_path": "/tmp/printer"}),
     (["print", "part.gcode", "--port", "/dev/ttyUSB0", "--baud", "250000", "--window", "ok", "--timeout", "5",
       "--json", "--camera", "http://cam/snapshot", "--on-failure", "cancel", "--checks-dir", "checks",
       "--vision-profile", "lab.toml"], print_.run,
@@ -65,7 +66,8 @@ def test_each_subcommand_takes_every_option_it_documents(argv, func, expected):
 DEFAULTS = [
     (["slice", "part.stl", "-o", "out.gcode"], {"profile": None, "copies": 1, "overrides": [], "quiet": False}),
     (["sim"], {"tcp": None, "baud": None, "speed": "1", "faults": "", "seed": 0, "resolution": "1280x960",
-               "executed_log": None, "http_port": 0, "no_advanced_ok": False, "rx_buffer": 128, "bufsize": 4}),
+               "executed_log": None, "http_port": 0, "no_advanced_ok": False, "rx_buffer": None, "bufsize": None,
+               "firmware": "marlin", "link_path": None}),  # buffer sizes: the flavour's own
     (["print", "part.gcode", "--port", "socket://h:1"], {"baud": 115200, "window": "window", "timeout": 10.0,
                                                           "json": False, "camera": None, "on_failure": None}),
     (["serve"], {"config": None, "host": "127.0.0.1", "port": 8000, "log_level": "warning"}),

@@ -1,6 +1,7 @@
 """The OctoPrint REST subset that PrusaSlicer's and Cura's "send to printer" use, mapped onto the queue."""
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
@@ -65,9 +66,22 @@ def file_info(filename: str, svc: Service) -> dict[str, Any]:
     f = next((f for f in jobs.list_files(svc.store) if f.name == filename), None)
     if f is None:
         raise NotFoundError(f"no uploaded file named {filename!r}")
-    return {"name": f.name, "display": f.name, "origin": "local", "path": f.name, "size": f.size,
-            "date": int(f.created_at), "type": "machinecode" if f.kind == "gcode" else "model",
-            "hash": f.sha256}
+    info: dict[str, Any] = {"name": f.name, "display": f.name, "origin": "local", "path": f.name, "size": f.size,
+                            "date": int(f.created_at), "type": "machinecode" if f.kind == "gcode" else "model",
+                            "hash": f.sha256}
+    if f.kind == "gcode":
+        info["gcodeAnalysis"] = gcode_analysis(f.path, f.sha256)
+    return info
+
+
+@functools.lru_cache(maxsize=64)
+def gcode_analysis(path: str, sha256: str) -> dict[str, Any]:
+    """OctoPrint's `gcodeAnalysis` of a stored file, from its job plan (cached per content hash)."""
+    from slicing.job_plan import plan_file
+
+    job_plan = plan_file(path)
+    return {"estimatedPrintTime": job_plan.estimate_s, "estimateOrigin": job_plan.estimate_source,
+            "layerCount": job_plan.layer_count, "filament": {"tool0": {"length": job_plan.filament_mm}}}
 
 
 @router.get("/job")

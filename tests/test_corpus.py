@@ -1,0 +1,124 @@
+"""Other slicers' G-code (made by the real PrusaSlicer and CuraEngine, see tests/corpus.py): the plan's layers
+equal what the slicer announces, with or without markers; uploaded, the stored layer count and estimate are the
+plan's; streamed with a park at every layer, every command runs once, in order, and every move is drawn as the
+file alone draws it."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from controller.api.app import create_app
+from controller.config import parse_config
+from controller.farm.service import LabService
+from controller.printer.job import CheckPoint, Job
+from controller.printer.layer_check import park_commands
+from controller.printer.session import PrinterSession
+from slicing import plan_file
+from tests.corpus import CURA_VARIANTS, PRUSA_VARIANTS, Entry, build, stripped
+from tests.simproc import HOST_INSERTED, Sim
+from tests.test_api_octoprint import KEY, prusaslicer_upload
+from tests.test_job_return import extrusions
+from vision.config import VisionConfig
+
+NAMES = [*PRUSA_VARIANTS, *CURA_VARIANTS, "shared-cube.cura", "shared-cube.prusa"]
+STREAMED = ["prusa-both-markers-relative-e-labels", "prusa-vase", "cura-relative-e-zhop", "cura-raft",
+            "cura-adaptive"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Entry]:
+    root = tmp_path_factory.mktemp("corpus")
+    return {e.name: e for e in build(root)}
+
+
+def zs(path: Path) -> list[float]:
+    return [layer.z for layer in plan_file(path).layers]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_plans_layers_are_the_ones_the_slicer_announces(corpus, name):
+    entry = corpus[name]
+    assert len(entry.announced_z) > 50
+    assert zs(entry.path) == pytest.approx(entry.announced_z, abs=2e-3)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_without_markers_the_layers_are_the_same(corpus, name, tmp_path):
+    entry = corpus[name]
+    bare = plan_file(stripped(entry, tmp_path))
+    assert bare.marker_family is None
+    assert [layer.z for layer in bare.layers] == pytest.approx(entry.announced_z, abs=2e-3)
+
+
+def test_the_special_files_are_what_they_claim(corpus):
+    both = corpus["prusa-both-markers-relative-e-labels"].path.read_text()
+    assert ";LAYER_CHANGE" in both and ";LAYER:5\n" in both and "M83" in both and "; printing object" in both
+    assert [o.name for o in plan_file(corpus["prusa-both-markers-relative-e-labels"].path).objects]
+    heights = {round(b - a, 3) for a, b in zip(corpus["cura-adaptive"].announced_z,
+                                               corpus["cura-adaptive"].announced_z[1:])}
+    assert len(heights) > 2  # adaptive layers really vary
+    raft = plan_file(corpus["cura-raft"].path)
+    assert raft.layers[0].label is not None and raft.layers[0].label < 0 and raft.layers[0].index == 0
+    vase = corpus["prusa-vase"].path.read_text()
+    assert "spiral_vase = 1" in vase
+
+
+@pytest.mark.parametrize("name", ["prusa", "cura-adaptive"])
+def test_upload_stores_the_plans_layer_count_and_estimate(corpus, name, tmp_path):
+    entry = corpus[name]
+    cfg = parse_config({"data_dir": str(tmp_path / "data"), "api_keys": [KEY],
+                        "printers": [{"name": "mk3-a", "port": "/dev/null-a"}]})
+    svc = LabService(cfg)
+    try:
+        with TestClient(create_app(svc, run_fleet=False), base_url="http://octopi.local") as client:
+            body, headers = prusaslicer_upload(entry.path.read_bytes(), f"{name}.gcode", start=True)
+            r = client.post("/api/files/local", content=body, headers=headers)
+            assert r.status_code == 201, r.text
+            job = client.get("/api/v1/jobs", headers={"X-Api-Key": KEY}).json()[0]
+            info = client.get(r.headers["Location"], headers={"X-Api-Key": KEY}).json()
+    finally:
+        svc.stop()
+    job_plan = plan_file(entry.path)
+    assert job["layer_count"] == len(entry.announced_z) == job_plan.layer_count
+    analysis = info["gcodeAnalysis"]
+    assert analysis["estimatedPrintTime"] == job_plan.estimate_s and analysis["estimateOrigin"] == "file"
+    assert analysis["layerCount"] == job_plan.layer_count
+
+
+@pytest.mark.parametrize("name", STREAMED)
+def test_streamed_with_a_park_at_every_layer_every_command_runs_once_drawn_as_alone(corpus, name):
+    job_plan = plan_file(corpus[name].path)
+    stops: list[int] = []
+
+    def park(point: CheckPoint, job: Job) -> None:
+        stops.append(point.layer)
+        job.step_aside(park_commands(VisionConfig()))
+
+    with Sim("--speed", "max") as sim:
+        s = PrinterSession(sim.serial, timeout=2.0)
+        s.connect()
+        p = s.start_job(job_plan, layer_hook=park, wait_for_temperatures=False).wait(300)
+        s.close()
+        for _ in range(100):
+            executed = [e["cmd"] for e in sim.executed() if e["n"] is not None]
+            file_cmds = executed[next((i for i, c in enumerate(executed) if not c.startswith(HOST_INSERTED)), 0):]
+            if len(file_cmds) >= len(job_plan.commands):
+                break
+            time.sleep(0.05)
+    assert p.state == "completed", p.reason
+    assert stops == list(range(job_plan.layer_count))
+    want = list(job_plan.commands)
+    matched, extra = 0, []
+    for c in file_cmds:  # the file's commands in order, with only the host's park and return between them
+        if matched < len(want) and c == want[matched]:
+            matched += 1
+        else:
+            extra.append(c)
+    assert matched == len(want)
+    assert not [c for c in extra if " E" in c and not c.startswith("G92")]  # nothing of the file ran twice
+    alone, streamed = extrusions(want), extrusions(file_cmds)
+    assert streamed.shape == alone.shape
+    assert abs(streamed - alone).max() < 2e-3
