@@ -22,6 +22,8 @@ PRINTER_KINDS = frozenset({
     "job_started", "layer", "paused", "resumed", "completed", "cancelled", "failed", "verdict",
 })
 """Kinds a printer session publishes (see `controller.printer.session`)."""
+LOGGED = "logged"
+"""An event committed to the history (data["event"] is the stored record, with its id)."""
 
 
 @dataclass(frozen=True)

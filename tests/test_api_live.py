@@ -101,3 +101,37 @@ def test_stream_starts_with_recent_events_and_resumes_after_last_event_id(tmp_pa
     finally:
         server.stop()
         svc.stop()
+
+
+def test_events_are_pushed_from_the_bus_not_read_from_the_store_per_client(tmp_path: Path, monkeypatch) -> None:
+    from controller.api.routes import stream
+    from controller.store import history
+
+    reads: list[int] = []
+    real = history.list_events
+
+    def counting(*args, **kwargs):
+        reads.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(stream.history, "list_events", counting)
+    svc = LabService(parse_config({"data_dir": str(tmp_path), "api_keys": [KEY],
+                                   "printers": [{"name": "mk3-a", "port": "/dev/null-nothing"}]}))
+    server = LiveServer(create_app(svc, run_fleet=False)).start()
+    try:
+        start = history.last_event_id(svc.store)
+
+        def later() -> None:
+            for i in range(5):
+                history.add_event(svc.store, "note", f"pushed {i}", 3000.0 + i)
+                threading.Event().wait(0.3)
+
+        timer = threading.Timer(0.5, later)
+        timer.start()
+        got = _event_frames(f"{server.url}/api/v1/stream?api_key={KEY}", {"Last-Event-ID": str(start)}, 5)
+        timer.join()
+        assert [d["message"] for _, d in got] == [f"pushed {i}" for i in range(5)]
+        assert len(reads) == 1  # the backlog, once; everything after came from the bus
+    finally:
+        server.stop()
+        svc.stop()

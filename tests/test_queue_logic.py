@@ -93,7 +93,7 @@ def rig(tmp_path: Path):
     for name in ("a", "b", "c"):
         printers.upsert_printer(store, name, f"/dev/{name}", on_failure="pause")
     gcode = tmp_path / "part.gcode"
-    gcode.write_text("".join(f";LAYER:{i}\nG1 Z{0.2 * (i + 1):.1f}\nG1 X10 E1\n" for i in range(5)))
+    gcode.write_text("".join(f";LAYER:{i}\nG1 Z{0.2 * (i + 1):.1f}\nG1 X{10 + i} E{i + 1}\n" for i in range(5)))
     fleet = Fleet(store, tmp_path, make, clock, temperature_interval_s=1.0)
     return store, fleet, drivers, gcode, clock
 

@@ -1,7 +1,6 @@
 """The layer hook parks, photographs through an HTTP camera, saves the verdict files and applies the policy."""
 import json
 import threading
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
@@ -9,6 +8,7 @@ import numpy as np
 import pytest
 
 from controller.printer.layer_check import LayerCheck, park_commands
+from slicing.job_plan import CheckPoint
 from tests.vision_scene import Scene, block_layers
 from vision.camera import HttpCamera
 from vision.config import VisionConfig
@@ -16,11 +16,9 @@ from vision.config import VisionConfig
 LAYERS = block_layers(6, 100, 100, 20, 20)
 
 
-@dataclass(frozen=True)
-class Boundary:
-    layer: int
-    z: float | None
-    line: int
+def done(layer: int) -> CheckPoint:
+    """The check point where `layer` is finished."""
+    return CheckPoint(layer, 10 * (layer + 1), LAYERS[layer].z)
 
 
 class RecordingJob:
@@ -30,14 +28,17 @@ class RecordingJob:
         self.sent: list[str] = []
         self.calls: list[str] = []
 
-    def execute(self, lines, timeout=120.0):
+    def step_aside(self, lines, timeout=120.0):
         self.sent.extend(lines)
 
-    def pause(self):
+    def pause(self, reason=None):
         self.calls.append("pause")
 
-    def cancel(self):
+    def cancel(self, reason=None, failure=None):
         self.calls.append("cancel")
+
+    def note_failure(self, failure):
+        self.failure = failure
 
 
 class SceneCamera:
@@ -85,7 +86,7 @@ def test_clog_triggers_the_policy_once_and_files_are_kept(tmp_path, cam, policy,
     for n in range(5):
         cam.scene.deposit(LAYERS[n], n, e_factor=0.0 if n >= 3 else 1.0)
         cam.current = n
-        hook(Boundary(n + 1, None, 0), job)
+        hook(done(n), job)
     statuses = [v.status for v in hook.verdicts]
     assert statuses[:3] == ["ok", "ok", "ok"] and statuses[3] == "missing_layer"
     assert job.calls == expected
@@ -101,12 +102,13 @@ def test_clog_triggers_the_policy_once_and_files_are_kept(tmp_path, cam, policy,
 def test_camera_failure_is_recorded_not_fatal(tmp_path):
     hook = LayerCheck(LAYERS, HttpCamera("http://127.0.0.1:9/snapshot.jpg", timeout=1), tmp_path)
     job = RecordingJob()
-    hook(Boundary(1, 0.4, 10), job)
+    hook(done(0), job)
     assert hook.errors and "cannot be reached" in hook.errors[0] and job.calls == []
 
 
-def test_park_none_only_waits_for_moves():
-    park, back = park_commands(VisionConfig(park=None), LAYERS[0])
-    assert park == ["M400"] and back == []
-    park, back = park_commands(VisionConfig(park=(5.0, 200.0), park_lift_mm=3.0), LAYERS[1])
-    assert park[1].startswith("G1 Z3.400") and back[-1].startswith("G1 Z0.400")
+def test_park_none_only_waits_for_moves_and_a_park_lifts_before_it_travels():
+    assert park_commands(VisionConfig(park=None)) == ["M400"]
+    park = park_commands(VisionConfig(park=(5.0, 200.0), park_lift_mm=3.0))
+    lift = park.index("G91") + 1
+    assert park[lift].startswith("G1 Z3.000") and park[lift + 1] == "G90"
+    assert park.index("G1 X5.000 Y200.000 F6000") > lift and park[0] == park[-1] == "M400"

@@ -8,11 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 from controller.errors import ControllerError
+from controller.events import Event, EventBus
 from controller.printer.job import Job, JobProgress
 from controller.printer.layer_check import add_arguments, hook_from_args
 from controller.printer.session import PrinterSession
@@ -41,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         raise ControllerError(f"G-code file {args.file} not found")
     plan = plan_file(args.file)
+    bus = EventBus()
+    bus.subscribe(_json_event if args.json else _said_event, kinds=SHOWN_EVENTS, name="print")
     session = PrinterSession(args.port, args.baud, flow=args.window, timeout=args.timeout,
-                             lost_after=max(60.0, 6 * args.timeout))
+                             lost_after=max(60.0, 6 * args.timeout), bus=bus)
     info = session.connect()
     if not args.json:
         print(f"connected: {info.name} on {args.port}", file=sys.stderr)
@@ -52,12 +56,33 @@ def run(args: argparse.Namespace) -> int:
         final = _follow(job, args.json)
     finally:
         session.close()
+        bus.close()
         if check is not None:
             check.camera.close()
-    if not args.json:
+    if args.json:
+        print(json.dumps(asdict(final)), flush=True)  # the last line: state, reason and failure
+    else:
         msg = f"job {final.state}" + (f": {final.reason}" if final.reason else "")
         print(msg, file=sys.stderr)
     return 0 if final.state == "completed" else 1
+
+
+SHOWN_EVENTS = ("action", "firmware_error", "error", "reset", "paused", "resumed", "resend")
+"""What the printer says that `print` shows as it happens (one JSON object per line with --json)."""
+_OUT = threading.Lock()
+
+
+def _json_event(event: Event) -> None:
+    """One JSON line for a printer event, between the progress lines."""
+    with _OUT:
+        print(json.dumps({"event": event.kind, "message": event.message, "t": event.t, **dict(event.data)},
+                         default=str), flush=True)
+
+
+def _said_event(event: Event) -> None:
+    """A printer event on stderr (resends are only counted in the bar's run, not shown one by one)."""
+    if event.kind != "resend":
+        print(f"printer: {event.message}", file=sys.stderr, flush=True)
 
 
 def _follow(job: Job, as_json: bool) -> JobProgress:
@@ -106,15 +131,15 @@ def _ask(job: Job, as_json: bool) -> None:
 
 
 def _json_loop(job: Job) -> JobProgress:
-    """One JSON progress object per refresh, then the final one."""
+    """One JSON progress object per refresh until the job ends (or pauses)."""
     while True:
         p = job.progress()
         if job.finished:
-            print(json.dumps(asdict(p)), flush=True)  # the last line: state, reason and failure
-            return p
+            return p  # `run` prints it last, once the printer's events are all out
         if p.state == "paused":
             return p
-        print(json.dumps(asdict(p)), flush=True)
+        with _OUT:
+            print(json.dumps(asdict(p)), flush=True)
         job.wait(_REFRESH_S)
 
 

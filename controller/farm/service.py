@@ -6,7 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from controller.config import ServiceConfig
-from controller.events import EventBus
+from controller.events import LOGGED, EventBus
+from controller.events import Event as BusEvent
 from controller.farm.driver import PrinterDriver
 from controller.farm.fleet import Fleet
 from controller.farm.intake import Intake
@@ -36,11 +37,16 @@ class LabService:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(config.db_url)
         self._history = history.record_printer_events(self.store, self.bus)
+        self.store.listeners.append(self._logged)
         for p in config.printers:
             printers.upsert_printer(self.store, p.name, p.port, p.baud, p.camera, p.profile, p.on_failure, clock())
         self.fleet = Fleet(self.store, self.data_dir, make_driver, clock, config.temperature_interval_s)
         self.intake = Intake(self.store, self.data_dir, config.default_profile, clock)
         self.fleet.recover()
+
+    def _logged(self, record: history.Event) -> None:
+        """A history event was committed: publish it (the live stream pushes it to every client)."""
+        self.bus.publish(BusEvent(LOGGED, record.message, record.t, {"event": record}, record.printer))
 
     @property
     def upload_dir(self) -> Path:

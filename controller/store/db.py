@@ -1,10 +1,10 @@
 """The database handle: engine, schema kept at the newest migration, and short committed sessions."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -50,6 +50,12 @@ class Store:
             self.engine.dispose()
             raise
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
+        self.listeners: list[Callable[[Any], None]] = []  # told of each history event once it is committed
+
+    def notify(self, record: Any) -> None:
+        """Tell the listeners of a committed record (the service publishes history events on its bus)."""
+        for listener in self.listeners:
+            listener(record)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -31,7 +31,9 @@ def add_event(store: Store, kind: str, message: str, t: float, job_id: int | Non
                        data=data or {})
         s.add(row)
         s.flush()
-        return _event(row)
+        record = _event(row)
+    store.notify(record)
+    return record
 
 
 def list_events(store: Store, job_id: int | None = None, after_id: int = 0, limit: int = 500) -> list[Event]:

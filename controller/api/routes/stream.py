@@ -1,9 +1,11 @@
-"""Live updates as server-sent events: a snapshot of printers and queue whenever something changes, plus events."""
+"""Live updates as server-sent events: a snapshot of printers and queue whenever something changes, plus each
+history event pushed from the service's bus as it is committed (the store is read once per client, for the backlog)."""
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
@@ -11,6 +13,8 @@ from fastapi.responses import StreamingResponse
 from controller.api.deps import Auth, Service
 from controller.api.schemas import EventOut
 from controller.api.views import all_printers, job_out
+from controller.events import LOGGED
+from controller.events import Event as BusEvent
 from controller.farm.service import LabService
 from controller.store import history, jobs
 
@@ -40,22 +44,39 @@ def _resume_after(request: Request, svc: LabService) -> int:
     return max(0, history.last_event_id(svc.store) - BACKLOG)
 
 
-async def _events(request: Request, svc: LabService, poll_s: float) -> AsyncIterator[str]:
-    """Yield SSE frames: `snapshot` on change or heartbeat, `event` (with its id) for each log entry."""
-    seen = -1
-    last_event = _resume_after(request, svc)
-    idle = HEARTBEAT_S
-    while not await request.is_disconnected():
-        new = history.list_events(svc.store, after_id=last_event)
-        for e in new:
-            last_event = e.id
-            yield f"id: {e.id}\nevent: event\ndata: {EventOut(**e.to_dict()).model_dump_json()}\n\n"
-        if svc.fleet.version != seen or new or idle >= HEARTBEAT_S:
-            seen, idle = svc.fleet.version, 0.0
-            data = await asyncio.to_thread(snapshot, svc)
-            yield f"event: snapshot\ndata: {json.dumps(data)}\n\n"
-        await asyncio.sleep(poll_s)
-        idle += poll_s
+async def _events(request: Request, svc: LabService, tick_s: float) -> AsyncIterator[str]:
+    """Yield SSE frames: `event` (with its id) for each history entry as the bus delivers it, after the backlog
+    read once from the store; `snapshot` when the fleet changed, after events, or as a heartbeat."""
+    loop = asyncio.get_running_loop()
+    pushed: asyncio.Queue[Any] = asyncio.Queue()
+
+    def push(event: BusEvent) -> None:
+        loop.call_soon_threadsafe(pushed.put_nowait, event.data["event"])
+
+    sub = svc.bus.subscribe(push, kinds=[LOGGED], name="live stream")
+    try:
+        last_event = _resume_after(request, svc)
+        backlog = await asyncio.to_thread(history.list_events, svc.store, after_id=last_event)
+        seen, idle = -1, HEARTBEAT_S
+        while not await request.is_disconnected():
+            new = [e for e in backlog if e.id > last_event]
+            backlog = []
+            try:
+                new.append(await asyncio.wait_for(pushed.get(), timeout=tick_s))
+                while not pushed.empty():
+                    new.append(pushed.get_nowait())
+            except TimeoutError:
+                idle += tick_s
+            for e in sorted(new, key=lambda e: e.id):
+                if e.id > last_event:
+                    last_event = e.id
+                    yield f"id: {e.id}\nevent: event\ndata: {EventOut(**e.to_dict()).model_dump_json()}\n\n"
+            if svc.fleet.version != seen or new or idle >= HEARTBEAT_S:
+                seen, idle = svc.fleet.version, 0.0
+                data = await asyncio.to_thread(snapshot, svc)
+                yield f"event: snapshot\ndata: {json.dumps(data)}\n\n"
+    finally:
+        await asyncio.to_thread(svc.bus.unsubscribe, sub)
 
 
 @router.get("/stream", response_class=StreamingResponse,
