@@ -4,7 +4,6 @@ plan's; streamed with a park at every layer, every command runs once, in order, 
 file alone draws it."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,10 @@ from fastapi.testclient import TestClient
 from controller.api.app import create_app
 from controller.config import parse_config
 from controller.farm.service import LabService
-from controller.printer.job import CheckPoint, Job
-from controller.printer.layer_check import park_commands
-from controller.printer.session import PrinterSession
 from slicing import plan_file
 from tests.corpus import CURA_VARIANTS, PRUSA_VARIANTS, Entry, build, stripped
-from tests.simproc import HOST_INSERTED, Sim
 from tests.test_api_octoprint import KEY, prusaslicer_upload
-from tests.test_job_return import extrusions
-from vision.config import VisionConfig
+from tests.test_job_return import extrusions, stream_with_parks
 
 NAMES = [*PRUSA_VARIANTS, *CURA_VARIANTS, "shared-cube.cura", "shared-cube.prusa"]
 STREAMED = ["prusa-both-markers-relative-e-labels", "prusa-vase", "cura-relative-e-zhop", "cura-raft",
@@ -91,34 +85,16 @@ def test_upload_stores_the_plans_layer_count_and_estimate(corpus, name, tmp_path
 @pytest.mark.parametrize("name", STREAMED)
 def test_streamed_with_a_park_at_every_layer_every_command_runs_once_drawn_as_alone(corpus, name):
     job_plan = plan_file(corpus[name].path)
-    stops: list[int] = []
-
-    def park(point: CheckPoint, job: Job) -> None:
-        stops.append(point.layer)
-        job.step_aside(park_commands(VisionConfig()))
-
-    with Sim("--speed", "max") as sim:
-        s = PrinterSession(sim.serial, timeout=2.0)
-        s.connect()
-        p = s.start_job(job_plan, layer_hook=park, wait_for_temperatures=False).wait(300)
-        s.close()
-        for _ in range(100):
-            executed = [e["cmd"] for e in sim.executed() if e["n"] is not None]
-            file_cmds = executed[next((i for i, c in enumerate(executed) if not c.startswith(HOST_INSERTED)), 0):]
-            if len(file_cmds) >= len(job_plan.commands):
-                break
-            time.sleep(0.05)
-    assert p.state == "completed", p.reason
-    assert stops == list(range(job_plan.layer_count))
+    ran = stream_with_parks(job_plan)
     want = list(job_plan.commands)
     matched, extra = 0, []
-    for c in file_cmds:  # the file's commands in order, with only the host's park and return between them
+    for c in ran:  # the file's commands in order, with only the host's park and return between them
         if matched < len(want) and c == want[matched]:
             matched += 1
         else:
             extra.append(c)
     assert matched == len(want)
     assert not [c for c in extra if " E" in c and not c.startswith("G92")]  # nothing of the file ran twice
-    alone, streamed = extrusions(want), extrusions(file_cmds)
+    alone, streamed = extrusions(want), extrusions(ran)
     assert streamed.shape == alone.shape
     assert abs(streamed - alone).max() < 2e-3

@@ -19,6 +19,8 @@ TABLE = [
     ("!! Shutdown due to M112 command", r.FirmwareError("Shutdown due to M112 command", True)),
     ("// Klipper state: Shutdown", r.FirmwareError("Klipper state: Shutdown", True)),
     ("// Klipper state: Ready", r.Other("// Klipper state: Ready")),
+    ("ok FIRMWARE_NAME:Klipper FIRMWARE_VERSION:v0.12.0",
+     r.Ok(firmware={"FIRMWARE_NAME": "Klipper", "FIRMWARE_VERSION": "v0.12.0"})),
     ('// Unknown command:"M600"', r.Other('// Unknown command:"M600"')),
     ("// action:paused", r.Action("paused", "")),
     ("Error:Line Number is not Last Line Number+1, Last Line: 0",

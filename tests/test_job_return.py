@@ -11,7 +11,7 @@ import pytest
 from controller.printer.job import CheckPoint, Job
 from controller.printer.layer_check import park_commands
 from controller.printer.session import PrinterSession
-from slicing import plan
+from slicing import JobPlan, plan
 from slicing.job_plan import parse_moves
 from tests.simproc import HOST_INSERTED, Sim
 from vision.config import VisionConfig
@@ -41,10 +41,9 @@ def _relative_inch_file() -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("source", ["cube.cura.gcode", "cube.prusa.gcode", "relative-inches"])
-def test_park_for_photo_and_return_draws_every_move_as_the_file_does(tmp_path, source):
-    text = _relative_inch_file() if source == "relative-inches" else (SAMPLES / source).read_text()
-    job_plan = plan(text)
+def stream_with_parks(job_plan: JobPlan) -> list[str]:
+    """Stream a plan to the simulator with a park for a photo at every check point; the commands it ran (from
+    the first file command on, the host's park and return included)."""
     stops: list[int] = []
 
     def park(point: CheckPoint, job: Job) -> None:
@@ -54,16 +53,23 @@ def test_park_for_photo_and_return_draws_every_move_as_the_file_does(tmp_path, s
     with Sim("--speed", "max") as sim:
         s = PrinterSession(sim.serial, timeout=2.0)
         s.connect()
-        p = s.start_job(job_plan, layer_hook=park, wait_for_temperatures=False).wait(240)
+        p = s.start_job(job_plan, layer_hook=park, wait_for_temperatures=False).wait(300)
         s.close()
         for _ in range(100):  # the simulator flushes its log when idle
             executed = [e["cmd"] for e in sim.executed() if e["n"] is not None]
-            if len([c for c in executed if not c.startswith(HOST_INSERTED)]) >= len(job_plan.commands):
+            ran = executed[next((i for i, c in enumerate(executed) if not c.startswith(HOST_INSERTED)), 0):]
+            if len(ran) >= len(job_plan.commands):
                 break
             time.sleep(0.05)
     assert p.state == "completed", p.reason
     assert stops == list(range(job_plan.layer_count))
-    streamed = [c for c in executed if not c.startswith(HOST_INSERTED)]
-    alone, with_checks = extrusions(list(job_plan.commands)), extrusions(streamed)
+    return ran
+
+
+@pytest.mark.parametrize("source", ["cube.cura.gcode", "cube.prusa.gcode", "relative-inches"])
+def test_park_for_photo_and_return_draws_every_move_as_the_file_does(source):
+    text = _relative_inch_file() if source == "relative-inches" else (SAMPLES / source).read_text()
+    job_plan = plan(text)
+    alone, with_checks = extrusions(list(job_plan.commands)), extrusions(stream_with_parks(job_plan))
     assert with_checks.shape == alone.shape
     np.testing.assert_allclose(with_checks, alone, atol=2e-3)

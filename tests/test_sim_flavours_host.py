@@ -62,3 +62,4 @@ def test_a_long_file_runs_once_in_order_on_every_flavour_clean_and_under_line_no
         assert assert_each_line_once_in_order(numbered(log), cmds) <= 2, args
     assert [name for _, name in clean[:2]] == ["Marlin 2.1.2.1 (printloop sim)",
                                                "Prusa-Firmware 3.13.3 based on Marlin"]
+    assert clean[2][1] == "Klipper"  # its M115 answer comes inside the ok

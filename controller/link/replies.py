@@ -43,6 +43,7 @@ class Ok:
     planner_free: int | None = None
     queue_free: int | None = None
     temps: Temps | None = None
+    firmware: dict[str, str] | None = None  # M115's fields when the firmware answers inside the ok (Klipper)
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,8 @@ def parse_temperatures(text: str) -> Temps | None:
 def _parse_ok(rest: str) -> Ok:
     """Parse what follows `ok`: Marlin's `N12 P15 B3`, Repetier's bare line number, or temperatures."""
     rest = rest.strip()
+    if rest.startswith("FIRMWARE_NAME:"):
+        return Ok(firmware=parse_m115_fields(rest))
     temps = parse_temperatures(rest) if ":" in rest else None
     line = planner = queue = None
     if m := _OK_LINE.search(rest):

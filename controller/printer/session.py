@@ -333,6 +333,8 @@ class PrinterSession:
             if isinstance(ev, lk.Accepted):
                 self._on_accepted(ev)
             elif isinstance(ev, r.Ok):
+                if ev.firmware is not None:
+                    self._on_firmware_name(ev.firmware)
                 if ev.queue_free is not None or ev.planner_free is not None:
                     self._advanced = True
                 if ev.temps is not None:
@@ -343,8 +345,7 @@ class PrinterSession:
                 self._caps[ev.name] = ev.enabled
                 self._raw.append(f"Cap:{ev.name}:{int(ev.enabled)}")
             elif isinstance(ev, r.FirmwareName):
-                self._name = ev.fields.get("FIRMWARE_NAME", "")
-                self._raw.append(" ".join(f"{k}:{v}" for k, v in ev.fields.items()))
+                self._on_firmware_name(ev.fields)
             elif isinstance(ev, lk.Halted):
                 self._fatal(f"firmware halted: {ev.reason}")
             elif isinstance(ev, lk.BoardReset):
@@ -369,6 +370,11 @@ class PrinterSession:
                     job.printer_waits_for_user()
             elif isinstance(ev, r.FirmwareError) and not ev.fatal:
                 self._emit("firmware_error", ev.text, {})
+
+    def _on_firmware_name(self, fields: dict[str, str]) -> None:
+        """M115's answer: the firmware's name (Marlin sends it on its own line, Klipper inside the ok)."""
+        self._name = fields.get("FIRMWARE_NAME", "")
+        self._raw.append(" ".join(f"{k}:{v}" for k, v in fields.items()))
 
     def _on_action(self, ev: r.Action) -> None:
         """A host action command: the printer paused, resumed, or asks the host to pause, resume or cancel."""
