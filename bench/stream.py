@@ -5,9 +5,10 @@
 2. Link utilisation (wire bytes/s ÷ baud/10, and payload bytes/s ÷ baud/10) streaming a sliced file into
    `printloop sim --speed max --baud B` at 250000 and 115200, for printloop windowed, one-per-ok, and printcore;
    with the simulator's executed log checked for loss.
-3. `--soak`: 20 runs × 10,000 lines with `--faults corrupt=1e-3,drop_ok=1e-3`, executed log checked each run.
+3. Whole processes on the same file: `printloop print` against Printrun's `printcore.py`, wall time each.
+4. `--soak`: 20 runs × 10,000 lines with `--faults corrupt=1e-3,drop_ok=1e-3`, executed log checked each run.
 
-Usage: python bench/stream.py [--gcode FILE] [--lines N] [--repeat N] [--util-lines N] [--skip-util] [--soak]
+Usage: python bench/stream.py [--gcode FILE] [--lines N] [--whole-lines N] [--repeat N] [--util-lines N] [--skip-util] [--soak]
 """
 from __future__ import annotations
 
@@ -136,8 +137,8 @@ def instant_ok(lines: int, repeat: int = 1) -> None:
                 assert peer.stdout is not None
                 port = peer.stdout.readline().strip()
                 try:
-                    if name == "printcore":
-                        n = min(lines, 5000)
+                    if name == "printcore":  # the same lines as printloop's runs
+                        n = lines
                         dt = run_printcore(port, commands[:n])
                     elif name == "window-big":  # the peer has no 128-byte receive buffer: a window to match
                         dt, n = run_printloop(port, path, "window", rx_buffer=4096, queue_size=64)
@@ -222,11 +223,44 @@ def default_gcode() -> Path:
     return SHARED / "gcode-samples" / "cube.prusa.gcode"
 
 
+def whole_process(lines: int, repeat: int) -> None:
+    """Wall time of each host as a whole process (start-up, connect, stream, exit) on the same N-line file
+    into the instant-ok peer: `printloop print FILE --port P` against Printrun's `printcore.py P FILE`."""
+    commands = synthetic(lines)
+    printcore_cli = Path(sys.executable).parent / "printcore.py"
+    runs: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "whole.gcode"
+        path.write_text("\n".join(commands) + "\n")
+        for _ in range(repeat):
+            for name in ("printloop", "printcore"):
+                peer = subprocess.Popen([sys.executable, "-c", PEER], stdout=subprocess.PIPE, text=True)
+                assert peer.stdout is not None
+                port = peer.stdout.readline().strip()
+                argv = ([sys.executable, "-m", "controller", "print", str(path), "--port", port, "--json"]
+                        if name == "printloop" else [sys.executable, str(printcore_cli), port, str(path)])
+                try:
+                    t0 = time.perf_counter()
+                    done = subprocess.run(argv, cwd=REPO, capture_output=True, timeout=3600, check=False)
+                    dt = time.perf_counter() - t0
+                finally:
+                    peer.terminate()
+                if done.returncode != 0:
+                    raise SystemExit(f"{name} exited {done.returncode}: {done.stderr.decode()[-300:]}")
+                runs.setdefault(name, []).append(dt)
+                print(f"whole process    {name:10s} {lines:7d} lines in {dt:6.2f} s", flush=True)
+    ours, theirs = statistics.median(runs["printloop"]), statistics.median(runs["printcore"])
+    print(f"whole process medians of {repeat}: printloop {ours:.2f} s, printcore {theirs:.2f} s "
+          f"(printloop / printcore = {ours / theirs:.2f}); printcore.py sleeps 2 s after connecting and polls "
+          "each second, which is part of its whole-process time")
+
+
 def main() -> None:
     """Parse options and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gcode", type=Path, help="file for the utilisation runs (default: sliced 3DBenchy)")
-    ap.add_argument("--lines", type=int, default=20000, help="lines for the instant-ok runs")
+    ap.add_argument("--lines", type=int, default=10000, help="lines for the instant-ok runs (both hosts)")
+    ap.add_argument("--whole-lines", type=int, default=10000, help="lines for the whole-process runs")
     ap.add_argument("--util-lines", type=int, default=4000, help="lines of the file for the utilisation runs")
     ap.add_argument("--soak", action="store_true", help="also run 20 x 10,000 lines under faults")
     ap.add_argument("--repeat", type=int, default=1, help="instant-ok runs per mode (medians are printed)")
@@ -234,6 +268,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} (figures vary with load)")
     instant_ok(args.lines, args.repeat)
+    whole_process(args.whole_lines, args.repeat)
     if not args.skip_util:
         utilisation(args.gcode or default_gcode(), args.util_lines)
     if args.soak:
