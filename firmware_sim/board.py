@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from firmware_sim.board_config import BoardConfig
-from firmware_sim.board_status import board_status
+from firmware_sim.board_status import board_status, halt_on_runaway
 from firmware_sim.deposition import Deposition
 from firmware_sim.executed_log import ExecutedLog
 from firmware_sim.faults import FaultSchedule
@@ -436,15 +436,7 @@ class Board:
         if now >= self._next_temp_line:
             self.reply(heating_line(self.flavour, *self._readings()))
             self._next_temp_line = now + 1.0
-        for hid, heater in self.heaters.items():
-            if heater.runaway:
-                if self.flavour.temps == "klipper":
-                    self.kill(f"Heater {'extruder' if hid == 'T' else 'heater_bed'} not heating at expected rate")
-                    return
-                reason = "Heating failed" if heater.fault == "heating_failed" else "Thermal Runaway"
-                self.broadcast(f"Error:{reason}, system stopped! Heater_ID: {'0' if hid == 'T' else 'bed'}")
-                self.kill()
-                return
+        halt_on_runaway(self)
 
     def settle_heaters(self) -> None:
         """Step the heaters by the simulated time they are behind."""

@@ -1,4 +1,4 @@
-"""status.json of a board: state, temperatures, position, layer, clocks, counters and faults."""
+"""What the board reports of itself (status.json) and how it halts when a heater runs away."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -34,3 +34,16 @@ def board_status(board: Board) -> dict:
         "faults_fired": list(board.fired),
         "fault_counts": dict(board.fault_counts),
     }
+
+
+def halt_on_runaway(board: Board) -> None:
+    """A heater that ran away halts the board with the flavour's words (Marlin's error line, Klipper's shutdown)."""
+    for hid, heater in board.heaters.items():
+        if heater.runaway:
+            if board.flavour.temps == "klipper":
+                board.kill(f"Heater {'extruder' if hid == 'T' else 'heater_bed'} not heating at expected rate")
+                return
+            reason = "Heating failed" if heater.fault == "heating_failed" else "Thermal Runaway"
+            board.broadcast(f"Error:{reason}, system stopped! Heater_ID: {'0' if hid == 'T' else 'bed'}")
+            board.kill()
+            return
