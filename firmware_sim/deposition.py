@@ -73,23 +73,37 @@ class Deposition:
         self.layer.fill(-1)
         self.extent = None
 
-    def deposit(self, segments: np.ndarray, e: np.ndarray, z: float, thickness: float, layer: int) -> None:
-        """Lay beads along (N,4) x0,y0,x1,y1 segments extruding e (N,) mm of filament, bead top at z."""
+    def deposit(self, segments: np.ndarray, e: np.ndarray, z: float | np.ndarray, thickness: float,
+                layer: int) -> None:
+        """Lay beads along (N,4) x0,y0,x1,y1 segments extruding e (N,) mm of filament, bead top at z (one height,
+        or one per segment: a vase's spiral rises along its turn)."""
         seg = np.asarray(segments, np.float64).reshape(-1, 4)
         ev = np.asarray(e, np.float64).reshape(-1)
         if seg.shape[0] != ev.shape[0]:
             raise ValueError(f"segments ({seg.shape[0]}) and e ({ev.shape[0]}) differ in length")
+        tops = np.broadcast_to(np.asarray(z, np.float64), (seg.shape[0],))
         if seg.shape[0] == 0 or thickness <= 0:
             return
         length = np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1])
         ok = (ev > 0) & (length > 1e-6) & np.isfinite(seg).all(axis=1) & np.isfinite(ev)
         if not ok.any():
             return
-        seg, length = seg[ok], length[ok]
+        seg, length, tops = seg[ok], length[ok], tops[ok]
         widths = ev[ok] * self.filament_area / (length * thickness)
         ramp_min = max(thickness / 2, RAMP_CELLS * self.cell)
         trimmed = _trim_free_ends(seg, length, widths, ramp_min)
-        self._rasterise(trimmed, widths, float(z), float(thickness), int(layer), COVER_FRACTION)
+        self._rasterise(trimmed, widths, tops, float(thickness), int(layer), COVER_FRACTION)
+
+    def strand_thickness(self, segments: np.ndarray, e: np.ndarray) -> float:
+        """Thickness of beads laid with nothing pressing them flat (over an air gap): a strand as wide as the
+        nozzle's extrudate, the height its volume then needs (median over the segments)."""
+        seg = np.asarray(segments, np.float64).reshape(-1, 4)
+        length = np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1])
+        ok = length > 1e-6
+        if not ok.any():
+            return STRAND_DIAMETER
+        area = np.asarray(e, np.float64)[ok] * self.filament_area / length[ok]
+        return float(np.median(area)) / STRAND_DIAMETER
 
     def deposit_loose(self, segments: np.ndarray, e: np.ndarray, layer: int, rng: np.random.Generator) -> None:
         """Spaghetti: the extrudate of these moves falls as curly loose strands near the path, at low height."""
@@ -134,9 +148,9 @@ class Deposition:
         self._rasterise(segs, np.full(n_steps, d), d, d, int(layer), 0.0)
 
     # -- internals ---------------------------------------------------------------------------------------
-    def _rasterise(self, seg: np.ndarray, widths: np.ndarray, top: float, thickness: float, layer: int,
+    def _rasterise(self, seg: np.ndarray, widths: np.ndarray, top: float | np.ndarray, thickness: float, layer: int,
                    cover: float) -> None:
-        """Max-combine rounded beads (top at `top`, height `thickness`) along segments into the map.
+        """Max-combine rounded beads (top at `top`, one or per segment; height `thickness`) along segments.
 
         A cell takes the new layer number where the bead is at least `cover` × thickness thick there, so the
         layer map covers the bead's nominal width (not its thin smooth edges) and a narrow bead leaves a gap.
@@ -144,6 +158,7 @@ class Deposition:
         cell = self.cell
         rows, cols = self.height.shape
         widths = np.minimum(widths, MAX_WIDTH)
+        top = np.broadcast_to(np.asarray(top, np.float64), (seg.shape[0],))
         margin = math.ceil((float(widths.max()) / 2 + max(thickness / 2, RAMP_CELLS * cell)) / cell) + 2
         # per-segment cell bounding boxes grown by the bead reach
         lo_c = np.floor(np.minimum(seg[:, 0], seg[:, 2]) / cell).astype(np.int64) - margin
@@ -165,14 +180,14 @@ class Deposition:
                              max(0, inner[2] - margin), min(cols, inner[3] + margin))
                     hit = (lo_r < outer[1]) & (hi_r > outer[0]) & (lo_c < outer[3]) & (hi_c > outer[2])
                     if hit.any():
-                        self._window(seg[hit], widths[hit], top, thickness, layer, cover, outer, inner)
+                        self._window(seg[hit], widths[hit], top[hit], thickness, layer, cover, outer, inner)
         if self.extent is None:
             self.extent = (r0, r1, c0, c1)
         else:
             a0, a1, b0, b1 = self.extent
             self.extent = (min(a0, r0), max(a1, r1), min(b0, c0), max(b1, c1))
 
-    def _window(self, seg: np.ndarray, widths: np.ndarray, top: float, thickness: float, layer: int, cover: float,
+    def _window(self, seg: np.ndarray, widths: np.ndarray, top: np.ndarray, thickness: float, layer: int, cover: float,
                 outer: tuple[int, int, int, int], inner: tuple[int, int, int, int]) -> None:
         """Rasterise segments in the `outer` cell window and update the map inside `inner`.
 
@@ -226,10 +241,10 @@ class Deposition:
         np.clip(u, 0.0, 1.0, out=u)
         prof = f32(thickness) * (1.0 - u * u * (3.0 - 2.0 * u))
         keep = prof > 1e-5
-        rr, cc, prof = rr[keep], cc[keep], prof[keep]
+        rr, cc, prof, sid = rr[keep], cc[keep], prof[keep], sid[keep]
         win_h = self.height[inner[0]:inner[1], inner[2]:inner[3]]
         win_l = self.layer[inner[0]:inner[1], inner[2]:inner[3]]
-        new = prof + f32(top - thickness)
+        new = prof + (top - thickness).astype(f32)[sid]
         cur = win_h[rr, cc]
         up = new > cur
         win_h[rr[up], cc[up]] = new[up]

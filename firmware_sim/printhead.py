@@ -1,7 +1,8 @@
 """The stepper side of the board: blocks that left the planner, executed in simulated time.
 
 Tracks where the head is, the print time of finished moves, the current layer (a new layer starts when the head
-extrudes at a higher Z) and hands each layer's extruding moves to the deposition raster in batches, applying the
+extrudes at a higher Z; in vase mode, where Z rises while extruding, a layer is one layer height of spiral, as a
+camera sees it: the whole last turn is fresh) and hands each layer's extruding moves to the deposition raster in batches, applying the
 physical faults (layer shift, clog, under-extrusion, spaghetti) from their layer on.
 """
 from __future__ import annotations
@@ -17,6 +18,9 @@ from firmware_sim.faults import FaultSpec
 from firmware_sim.planner import Block, block_position
 
 Recorder = Callable[..., None]
+
+SPIRAL_SLACK_MM = 0.0015   # a spiral's turn is done a little short of a layer height (slicers round Z to 1 µm)
+AIR_GAP_RATIO = 2.0        # a layer that rose more than this many layer heights is laid over an air gap
 
 
 class PrintHead:
@@ -36,7 +40,15 @@ class PrintHead:
         self.layer_z = 0.0
         self.thickness = 0.2
         self.deposited = 0
-        self._batch: list[tuple[float, float, float, float, float]] = []
+        self._top = 0.0               # highest Z extruded at so far
+        self._spiral = False          # the current layer is a turn of a spiral (Z rose while extruding)
+        self._turn_base = 0.0         # Z where the current spiral turn's rise began
+        self._turn_done = False       # it has risen a layer height: the next spiral move starts a layer
+        self._unsupported = False     # beads not pressed onto the layer below: their own round strand's shape
+        self._layer_top = 0.0         # where the current layer's beads really top out (lower when they sag)
+        self._below_top = 0.0         # ... and the layer below's
+        self._sag_top: float | None = None   # an unsupported layer's beads sag onto the layer below: their top
+        self._batch: list[tuple[float, float, float, float, float, float]] = []
         self._shift = (0.0, 0.0)
         self.runout_tripped = False   # the runout fault's layer began; the board reacts and clears it
 
@@ -86,18 +98,43 @@ class PrintHead:
         if de <= 1e-9 or (b.end[0] == b.start[0] and b.end[1] == b.start[1]):
             return
         z = b.end[2]
-        if self.layer < 0 or z > self.layer_z + 1e-4:
+        rising = abs(z - b.start[2]) > 1e-9
+        lower = self.layer_z - z
+        if self.layer < 0 or (not rising and z > self.layer_z + 1e-4 and (z > self._top + 1e-4 or not self._spiral)):
             self._new_layer(z)
+        elif not rising and not self._spiral and 1e-4 < lower < 0.5 * self.thickness:
+            self._new_layer(z)  # a layer printed a little lower (Cura's next layer over a raft's air gap)
+        elif rising and z > self._top + 1e-4 and (not self._spiral or self._turn_done):
+            self._new_layer(z, spiral=True)
+        if self._spiral and rising and z - self._turn_base >= self.thickness - SPIRAL_SLACK_MM:
+            self._turn_done, self._turn_base = True, z
+        self._top = max(self._top, z)
         sx, sy = self._shift
-        self._batch.append((b.start[0] + sx, b.start[1] + sy, b.end[0] + sx, b.end[1] + sy, de))
+        top = z if self._spiral else self.layer_z
+        self._batch.append((b.start[0] + sx, b.start[1] + sy, b.end[0] + sx, b.end[1] + sy, de, top))
 
-    def _new_layer(self, z: float) -> None:
-        """Flush the finished layer's beads and start the next one; fire layer faults that begin here."""
+    def _new_layer(self, z: float, spiral: bool = False) -> None:
+        """Flush the finished layer's beads and start the next one; fire layer faults that begin here.
+
+        A flat layer's thickness is its rise over the layer below; a spiral turn keeps the layer height it started
+        on (its bead lies on the turn below), and the first turn's rise starts from the flat layer under it. A layer
+        that rose more than `AIR_GAP_RATIO` layer heights (over a raft's air gap) or printed lower than the one
+        before is not pressed flat: its beads are strands that sag onto the layer below (see flush)."""
         self.flush()
-        previous = self.layer_z if self.layer >= 0 else 0.0
+        previous = (self._top if self._spiral else self.layer_z) if self.layer >= 0 else 0.0
+        rise = z - previous
+        self._unsupported, self._sag_top = False, None
+        self._below_top, self._layer_top = self._layer_top, z
+        if spiral:
+            if not self._spiral:
+                self._turn_base = previous
+        elif self.layer >= 0 and (rise <= 0 or rise > AIR_GAP_RATIO * self.thickness):
+            self._unsupported = True   # thickness follows from the first beads (see flush)
+        else:
+            self.thickness = float(min(max(rise, 0.05), 1.0))
+        self._spiral, self._turn_done = spiral, False
         self.layer += 1
         self.layer_z = z
-        self.thickness = float(min(max(z - previous, 0.05), 1.0))
         f, layer = self.faults, self.layer
         if f.layer_shift is not None and layer == f.layer_shift[0]:
             self._shift = (f.layer_shift[1], f.layer_shift[2])
@@ -118,6 +155,8 @@ class PrintHead:
         if self.deposition is not None:
             self.deposition.clear()
         self.layer, self.layer_z, self.thickness, self._shift = -1, 0.0, 0.2, (0.0, 0.0)
+        self._top, self._spiral, self._turn_base, self._turn_done = 0.0, False, 0.0, False
+        self._unsupported, self._sag_top, self._layer_top, self._below_top = False, None, 0.0, 0.0
 
     def flush(self) -> None:
         """Deposit the batched beads of the current layer into the raster."""
@@ -128,11 +167,18 @@ class PrintHead:
         f, layer = self.faults, self.layer
         if self.deposition is None or (f.clog_layer is not None and layer >= f.clog_layer):
             return
-        seg, e = arr[:, :4], arr[:, 4]
+        seg, e, tops = arr[:, :4], arr[:, 4], arr[:, 5]
+        if self._unsupported:
+            self.thickness = float(min(max(self.deposition.strand_thickness(seg, e), 0.05), 1.0))
+            self._sag_top = min(self.layer_z, self._below_top + self.thickness)
+            self._layer_top = self._sag_top
+            self._unsupported = False
+        if self._sag_top is not None:
+            tops = np.minimum(tops, self._sag_top)
         if f.under is not None and layer >= f.under[0]:
             e = e * f.under[1]
         if f.spaghetti_layer is not None and layer >= f.spaghetti_layer:
             self.deposition.deposit_loose(seg, e, layer, self.rng)
         else:
-            self.deposition.deposit(seg, e, self.layer_z, self.thickness, layer)
+            self.deposition.deposit(seg, e, tops, self.thickness, layer)
         self.deposited += len(arr)

@@ -162,7 +162,8 @@ def _features(notes: CommentIndex, mline: np.ndarray) -> np.ndarray:
     return np.where(tpos >= 0, codes[np.maximum(tpos, 0)], 0).astype(np.int8)
 
 
-def _layer_paths(moves: MoveTable, ext: np.ndarray, starts: LayerStarts) -> list[LayerPaths]:
+def _layer_paths(moves: MoveTable, ext: np.ndarray, starts: LayerStarts, nominal: float | None
+                 ) -> list[LayerPaths]:
     """Group the extruding XY moves into LayerPaths (extrusion before the first layer, a purge line drawn on
     the bed, joins layer 0)."""
     n = starts.row.shape[0]
@@ -175,13 +176,34 @@ def _layer_paths(moves: MoveTable, ext: np.ndarray, starts: LayerStarts) -> list
     bounds = np.searchsorted(seg_layer, np.arange(n + 1))
     out: list[LayerPaths] = []
     prev_z = 0.0
+    prev_h: float | None = None
     for k in range(n):
         a, b = int(bounds[k]), int(bounds[k + 1])
         z = float(starts.z[k])
-        out.append(LayerPaths(index=k, z=z, height=z - prev_z, segments=segs[a:b], extrusion=amount[a:b],
+        height = bead_height(z - prev_z, prev_h, nominal)
+        out.append(LayerPaths(index=k, z=z, height=height, segments=segs[a:b], extrusion=amount[a:b],
                               feature=feat[a:b], first_line=int(starts.line[k])))
-        prev_z = z
+        prev_z, prev_h = z, height
     return out
+
+
+AIR_GAP_RATIO = 2.0
+"""A rise more than this many layer heights is no taller bead but an air gap (Cura's over a raft)."""
+
+
+def bead_height(rise: float, below: float | None, nominal: float | None) -> float:
+    """Height of a layer's beads (what their width follows from), given its rise over the layer before.
+
+    That is the rise, except where it cannot be: a layer printed lower than the one before (Cura's layer over a
+    raft's air gap) or one that rose more than `AIR_GAP_RATIO` layer heights (the air gap itself), whose beads
+    are the file's layer height (or the layer below's when the file does not state one).
+    """
+    if below is None:
+        return rise
+    usual = nominal if nominal else below
+    if rise <= 0 or rise > AIR_GAP_RATIO * max(usual, below):
+        return usual
+    return rise
 
 
 def _printing_end(xyzef: np.ndarray, ext: np.ndarray, row_command: np.ndarray, n_commands: int) -> int:
@@ -235,7 +257,7 @@ def plan(text: str) -> JobPlan:
         estimate, source = stated, "file"
     else:
         estimate, source = ours, "printloop"
-    paths = _layer_paths(moves, ext, starts)
+    paths = _layer_paths(moves, ext, starts, header_layer_height(notes.header))
     first_cmd = np.searchsorted(command_line, starts.line, side="left")
     layer_time = np.diff(np.concatenate([[0.0], planned[np.minimum(first_cmd[1:], len(commands)) - 1], [estimate]])) \
         if len(commands) and first_cmd.shape[0] else np.zeros(first_cmd.shape[0])

@@ -98,3 +98,37 @@ def test_streamed_with_a_park_at_every_layer_every_command_runs_once_drawn_as_al
     alone, streamed = extrusions(want), extrusions(ran)
     assert streamed.shape == alone.shape
     assert abs(streamed - alone).max() < 2e-3
+
+
+CHECKED_LAYERS = 10  # covers a raft and its air gap (Cura: layers 0-5) and a vase's first turns (PrusaSlicer: 3-)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_clean_print_with_the_camera_raises_no_alarm(corpus, name, tmp_path):
+    from controller.printer.layer_check import LayerCheck
+    from controller.printer.session import PrinterSession
+    from tests.sim_helpers import running_sim
+    from vision.camera import open_camera
+    from vision.config import VisionConfig
+
+    job_plan = plan_file(corpus[name].path)
+    with running_sim("--speed", "max", "--seed", "5") as sim:
+        session = PrinterSession(sim.info["serial"], 115200)
+        session.connect(timeout=60)
+        camera = open_camera(sim.info["camera"])
+        check = LayerCheck(job_plan.layer_paths(), camera, tmp_path / "checks", VisionConfig(policy="warn"))
+
+        def hook(point, job):
+            check(point, job)
+            if point.layer >= CHECKED_LAYERS - 1:
+                job.cancel("enough layers")
+
+        try:
+            job = session.start_job(job_plan, layer_hook=hook, wait_for_temperatures=False)
+            job.wait(300)
+        finally:
+            camera.close()
+            session.close()
+    assert not check.errors
+    assert [v.layer for v in check.verdicts] == list(range(CHECKED_LAYERS))
+    assert [v.message for v in check.verdicts if v.failed] == []

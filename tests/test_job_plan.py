@@ -126,6 +126,17 @@ def test_vase_mode_gives_a_layer_per_layer_height_of_rise():
     assert zs(p) == [0.2, 0.4] + [round(0.4 + 0.2 * k, 3) for k in range(1, 11)]
 
 
+def test_over_a_rafts_air_gap_and_the_layer_printed_lower_the_beads_are_the_files_layer_height():
+    """Cura lifts the first layer over a raft by an air gap and prints the next a little lower: neither rise is
+    the height of their beads, whose width follows from it."""
+    lines = [";Layer height: 0.2", *_squares([0.3, 0.4, 0.5, 1.0, 0.98, 1.18])]
+    p = plan("\n".join(lines))
+    assert zs(p) == [0.3, 0.4, 0.5, 1.0, 0.98, 1.18]
+    assert [round(layer.height, 3) for layer in p.layers] == [0.3, 0.1, 0.1, 0.2, 0.2, 0.2]
+    widths = [float(np.median(layer.paths.widths())) for layer in p.layers[3:]]
+    assert max(widths) == pytest.approx(min(widths))
+
+
 def test_variable_layer_height_and_arcs():
     lines = ["G90", "M82", "G92 E0", "G0 Z0.2", "G1 X10 Y0 E1", "G2 X0 Y0 I-5 J0 E2",
              "G0 Z0.28", "G1 X10 Y0 E3", "G3 X0 Y0 R5 E4", "G0 Z0.33", "G1 X10 Y0 E5"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from firmware_sim.board import Board, BoardConfig
 from firmware_sim.deposition import Deposition
@@ -184,3 +185,38 @@ def test_heat_waits_end_whatever_the_pace_of_work_calls(tmp_path):
     jitter = np.cumsum(np.random.default_rng(3).uniform(0.001, 0.3, 20000)).tolist()
     assert _heat_wait_end(tmp_path, jitter) == once
     assert 100.0 < once < 400.0  # bed then hotend heat-up, printer-like
+
+
+def _layers_at(zs: list[float]) -> list[str]:
+    """The 20 mm square perimeter of `squares`, one layer at each height given (in that order)."""
+    out = ["M104 S200", "M109 S200", "G28", "G92 E0"]
+    e = 0.0
+    for z in zs:
+        out += [f"G1 Z{z:.3f} F600", "G1 X100 Y100 F6000"]
+        for x, y in ((120, 100), (120, 120), (100, 120), (100, 100)):
+            e += 20 * 0.033
+            out.append(f"G1 X{x} Y{y} E{e:.4f} F1800")
+    return out
+
+
+def test_a_vase_spiral_is_a_layer_per_layer_height_and_its_whole_last_turn_is_fresh():
+    lines = squares(2)
+    e, z = 8 * 20 * 0.033, 0.4
+    for _turn in range(5):
+        for x, y in ((120, 100), (120, 120), (100, 120), (100, 100)):
+            z += 0.05
+            e += 20 * 0.033
+            lines.append(f"G1 X{x} Y{y} Z{z:.3f} E{e:.4f} F1800")
+    b = run(lines)
+    assert b.printhead.layer == 6                         # 2 flat layers and 5 turns
+    assert covered(b, 6).sum() > 0.9 * covered(b, 1).sum()  # the camera sees the whole turn fresh
+    assert b.printhead.deposition.height.max() == pytest.approx(1.4, abs=1e-5)
+
+
+def test_over_an_air_gap_beads_keep_their_width_and_the_layer_printed_lower_is_seen():
+    """Cura over a raft: the first layer lifted by an air gap, the next printed a little lower."""
+    b = run(_layers_at([0.2, 0.4, 0.9, 0.88, 1.08]))
+    assert b.printhead.layer == 4
+    flat = covered(b, 1).sum()
+    assert covered(b, 4).sum() > 0.8 * flat               # strands the width of a pressed bead, not a third of it
+    assert b.printhead.deposition.height.max() < 1.08 + 1e-4

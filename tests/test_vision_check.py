@@ -1,4 +1,5 @@
 """The layer check on synthetic photos: clean layers pass, each fault class is named with its figures."""
+import cv2
 import numpy as np
 import pytest
 
@@ -116,7 +117,7 @@ def _figures(**kw):
 
     empty = np.zeros((4, 4), bool)
     base = dict(layer_area_mm2=150.0, iou=0.21, coverage=0.48, missing_area_mm2=60.0, excess_area_mm2=40.0,
-                stray_area_mm2=40.0, offset_mm=(2.4, 1.6), shifted_iou=0.29, shifted_coverage=1.05, response=0.65,
+                stray_area_mm2=40.0, offset_mm=(2.4, 1.6), shifted_iou=0.29, shifted_coverage=1.05, response=0.65, thin=False,
                 fraction=np.zeros((4, 4), np.float32), fresh=empty, missing=empty, excess=empty)
     base.update(kw)
     return Comparison(**base)
@@ -129,3 +130,31 @@ def test_a_shift_is_believed_when_moving_back_restores_the_layer(shifted_coverag
 
     v = classify(7, _figures(shifted_coverage=shifted_coverage), VisionConfig())
     assert v.status == expected, v.message
+
+
+@pytest.mark.parametrize("thin,coverage,expected", [(False, 0.5, "under_extrusion"), (True, 0.5, "ok"),
+                                                    (True, 0.1, "missing_layer"), (False, 0.9, "ok")])
+def test_single_lines_are_judged_missing_or_there_not_how_much(thin, coverage, expected):
+    """A vase's single wall is narrower than the camera resolves: a missing layer is judged, under-extrusion is not."""
+    from vision.classify import classify
+
+    figures = _figures(thin=thin, coverage=coverage, shifted_coverage=coverage, offset_mm=(0.0, 0.0),
+                       stray_area_mm2=0.0)
+    v = classify(7, figures, VisionConfig())
+    assert v.status == expected, v.message
+    assert ("single lines" in v.message) == (thin and expected == "ok")
+
+
+def test_a_layer_of_single_walls_is_thin_and_solid_fill_is_not():
+    from vision.compare import _dense, _layer_masks
+    from vision.reference import BedGrid
+
+    grid = BedGrid(0.0, 0.0, 40.0, 40.0, 3.0)
+    config = VisionConfig()
+    wall = np.zeros(grid.shape, np.uint8)
+    cv2.rectangle(wall, (30, 30), (90, 90), 255, 1)        # one 0.33 mm line round a 20 mm square
+    solid = wall.copy()
+    cv2.rectangle(solid, (30, 30), (90, 90), 255, -1)
+    for top, thin in ((wall, True), (solid, False)):
+        core, expected = _layer_masks(top, grid, config, first=False)
+        assert (_dense(core, expected, grid, config) is None) == thin

@@ -48,7 +48,8 @@ def classify(layer: int, c: Comparison, config: VisionConfig) -> Verdict:
     phase-correlation peak on sparse layers), or by coverage that the move restores.
 
     A missing layer and under-extrusion differ only in how much of the layer's fresh material is there: a clog
-    leaves next to none, low flow leaves thin beads along the whole path.
+    leaves next to none, low flow leaves thin beads along the whole path. A layer of single lines only (a
+    vase's wall) is too narrow for the camera to measure how much of a bead is there, only whether it is.
     """
     dx, dy = c.offset_mm
     offset = (dx * dx + dy * dy) ** 0.5
@@ -74,10 +75,14 @@ def classify(layer: int, c: Comparison, config: VisionConfig) -> Verdict:
         status = "missing_layer"
         msg = (f"layer {layer} is missing: {100 * c.coverage:.0f}% of it was printed "
                "(nozzle clogged or filament out?)")
-    elif c.coverage < config.under_coverage:
+    elif c.coverage < config.under_coverage and not c.thin:
         status = "under_extrusion"
         msg = (f"layer {layer} under-extruded: {100 * c.coverage:.0f}% of the expected material, "
                f"{c.missing_area_mm2:.0f} mm² missing")
+    elif c.thin:
+        status = "ok"
+        msg = (f"layer {layer} ok: {100 * c.coverage:.0f}% of its lines seen fresh (single lines only: "
+               "a missing layer is judged, under-extrusion is not)")
     else:
         status = "ok"
         msg = f"layer {layer} ok: IoU {c.iou:.2f}, {100 * c.coverage:.0f}% printed"

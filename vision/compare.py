@@ -35,6 +35,7 @@ class Comparison:
     layer_area_mm2: float
     iou: float
     coverage: float              # mean fresh-ness over the layer's interior, 0..1
+    thin: bool                   # no dense area to judge coverage on (single walls, sparse lines): see _coverage
     missing_area_mm2: float
     excess_area_mm2: float       # fresh material outside the layer (beyond the edge tolerance)
     stray_area_mm2: float        # new material outside everything printed so far
@@ -205,14 +206,21 @@ def _layer_masks(top: np.ndarray, grid: BedGrid, config: VisionConfig, first: bo
     return core, expected
 
 
+def _dense(core: np.ndarray, expected: np.ndarray, grid: BedGrid, config: VisionConfig) -> np.ndarray | None:
+    """Where the layer is dense enough for the camera to resolve (walls, solid fill), if there is enough of it."""
+    dense = core & (expected >= config.dense_level)
+    return dense if np.count_nonzero(dense) * grid.px_area_mm2 >= config.min_area_mm2 else None
+
+
 def _coverage(f: np.ndarray, core: np.ndarray, expected: np.ndarray, grid: BedGrid, config: VisionConfig) -> float:
     """Fresh fraction over expected fraction, judged where the layer is dense (walls, solid fill).
 
     There a bead lies on the bead it was laid on, so the fresh level is known from the previous photo, whereas a
-    sparse line bridging a gap looks different from the gap.
+    sparse line bridging a gap looks different from the gap. A layer of single lines only (a vase's wall) is
+    judged on its lines, where a rounded bead narrower than a few raster pixels reads dimmer than the model says.
     """
-    dense = core & (expected >= config.dense_level)
-    judged = dense if np.count_nonzero(dense) * grid.px_area_mm2 >= config.min_area_mm2 else core
+    dense = _dense(core, expected, grid, config)
+    judged = core if dense is None else dense
     return float(f[judged].sum() / expected[judged].sum()) if judged.any() else 1.0
 
 
@@ -239,6 +247,7 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
     fresh = f > 0.5
     core, expected = _layer_masks(top, grid, config, prev is None)
     coverage = _coverage(f, core, expected, grid, config)
+    thin = _dense(core, expected, grid, config) is None
     missing = core & ~fresh
     excess = fresh & ~grown
     everything = cv2.dilate(cv2.bitwise_or(top, below), tol) > 0
@@ -261,7 +270,7 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
         offset = (float(dx / grid.px_per_mm), float(-dy / grid.px_per_mm))
     return Comparison(
         layer_area_mm2=float(np.count_nonzero(ref) * px_area),
-        iou=float(iou), coverage=coverage,
+        iou=float(iou), coverage=coverage, thin=thin,
         missing_area_mm2=float(np.count_nonzero(missing) * px_area),
         excess_area_mm2=float(np.count_nonzero(excess) * px_area),
         stray_area_mm2=float(np.count_nonzero(stray) * px_area),

@@ -414,15 +414,21 @@ class PrinterSession:
                 tag.done.set()
 
     def _on_temps(self, temps: r.Temps) -> None:
-        """Keep the latest readings (targets stay when a report omits them)."""
+        """Keep the latest readings (targets stay when a report omits them) and publish them on the bus."""
         t = self.temperatures
         hot, bed = temps.hotend(), temps.bed()
-        self.temperatures = Temperatures(
+        now = Temperatures(
             hotend=hot[0] if hot else t.hotend,
             hotend_target=hot[1] if hot and hot[1] is not None else t.hotend_target,
             bed=bed[0] if bed else t.bed,
             bed_target=bed[1] if bed and bed[1] is not None else t.bed_target,
         )
+        self.temperatures = now
+        if self.bus is not None:
+            self.bus.publish(JobEvent("temperature", f"hotend {now.hotend:.1f}/{now.hotend_target:.0f} °C, "
+                                      f"bed {now.bed:.1f}/{now.bed_target:.0f} °C", self.clock(),
+                                      {"tool0": {"actual": now.hotend, "target": now.hotend_target},
+                                       "bed": {"actual": now.bed, "target": now.bed_target}}, self.name))
 
     def _on_reset(self, ev: lk.BoardReset) -> None:
         """The board rebooted: a running job fails (never resent into it); an idle printer is renumbered."""
