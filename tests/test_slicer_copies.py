@@ -76,7 +76,7 @@ def test_each_copy_is_an_object_its_moves_labelled_and_the_skirt_no_ones(one_and
         xy = []
         for k, c in enumerate(job.commands):
             if job.command_object[k] == obj.index and c.startswith("G1 ") and " E" in c and " X" in c:
-                words = dict((w[0], float(w[1:])) for w in c.split()[1:] if w[0] in "XY")
+                words = {w[0]: float(w[1:]) for w in c.split()[1:] if w[0] in "XY"}
                 xy.append((words["X"], words["Y"]))
         pts = np.asarray(xy)
         assert np.ptp(pts[:, 0]) < 21 and np.ptp(pts[:, 1]) < 21    # one 20 mm cube's moves only
