@@ -61,6 +61,7 @@ class Board:
         self._next_autoreport = math.inf
         self.halted = False
         self.halt_reason = ""
+        self.current_object = -1
         self.lines_executed = 0
         self.current: Command | None = None
         self._wait: Wait | None = None
@@ -163,7 +164,7 @@ class Board:
                 return None
             x, y, z = min(max(x, 0.0), bx), min(max(y, 0.0), by), min(max(z, 0.0), bz)
             self.error("out_of_range", x=x, y=y, z=z, e=e)
-        blocks = self.planner.queue_move((x, y, z, e), max(0.01, feed_mm_s))
+        blocks = self.planner.queue_move((x, y, z, e), max(0.01, feed_mm_s), self.current_object)
         if not blocks:
             return None
         start = self.printhead.schedule(blocks, self.now)
@@ -216,6 +217,10 @@ class Board:
         """M106/M107: the part fan also cools the hotend block."""
         self.settle_heaters()
         self.heaters["T"].set_fan(fraction)
+
+    def set_object(self, k: int) -> None:
+        """M486 S: label the moves queued from now on."""
+        self.current_object = k
 
     def set_line_number(self, n: int) -> None:
         """M110: the executing command's port continues from line n."""

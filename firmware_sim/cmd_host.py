@@ -7,7 +7,7 @@ from firmware_sim.outcome import OK, Outcome
 
 
 class HostCommands:
-    """M110, M112, M108, M410, M113, M115, M999."""
+    """M110, M112, M108, M410, M113, M115, M486, M999."""
 
     def __init__(self, machine: Machine) -> None:
         self.m = machine
@@ -51,6 +51,13 @@ class HostCommands:
         self.m.reply(flavour.m115)
         for cap in flavour.caps:
             self.m.reply(f"Cap:{cap}")
+        return OK
+
+    def cmd_M486(self, w: Words) -> Outcome:
+        """Object labels: `S<k>` names the object the moves that follow print (-1: none); `T`, `P`, `U` are
+        taken (a host skips a failed copy itself)."""
+        if w.has("S"):
+            self.m.set_object(int(w.value("S", -1.0) or 0.0))
         return OK
 
     def cmd_M999(self, w: Words) -> Outcome:

@@ -2,7 +2,8 @@
 
 Spec grammar (comma separated): `corrupt=RATE`, `corrupt_rx=RATE`, `corrupt_tx=RATE`, `drop_ok=RATE`,
 `resend=RATE`, `busy_storm=RATE`, `reset@line=N`, `runaway@s=T`, `layer_shift@L=DX:DY`, `clog@L`,
-`under@L=F`, `spaghetti@L`, `runout@L` (the filament sensor trips when the print reaches layer L). Rates are probabilities per byte (corruption), per ok, per line or per command.
+`under@L=F`, `spaghetti@L`, `runout@L` (the filament sensor trips when the print reaches layer L), `loose@L=K`
+(the copy labelled `M486 S<K>` comes loose at layer L: what is laid for it from then on lands as loose strands). Rates are probabilities per byte (corruption), per ok, per line or per command.
 Every random decision comes from its own `random.Random` seeded with (seed, fault kind), so a given seed and
 input gives the same faults in the same places on every run.
 """
@@ -15,10 +16,10 @@ from dataclasses import dataclass, field
 from firmware_sim.errors import FaultSpecError
 
 RATE_KEYS = ("corrupt", "corrupt_rx", "corrupt_tx", "drop_ok", "resend", "busy_storm")
-AT_KEYS = ("reset", "runaway", "layer_shift", "clog", "under", "spaghetti", "runout")
+AT_KEYS = ("reset", "runaway", "layer_shift", "clog", "under", "spaghetti", "runout", "loose")
 DEFAULT_SHIFT = (2.5, 0.0)
 GRAMMAR = ("corrupt=RATE, corrupt_rx=RATE, corrupt_tx=RATE, drop_ok=RATE, resend=RATE, busy_storm=RATE, "
-           "reset@line=N, runaway@s=T, layer_shift@L=DX:DY, clog@L, under@L=F, spaghetti@L, runout@L")
+           "reset@line=N, runaway@s=T, layer_shift@L=DX:DY, clog@L, under@L=F, spaghetti@L, runout@L, loose@L=OBJECT")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class FaultSpec:
     under: tuple[int, float] | None = None
     spaghetti_layer: int | None = None
     runout_layer: int | None = None
+    loose: tuple[int, int] | None = None      # (layer, object): one copy of a plate comes loose
     text: str = field(default="", compare=False)
 
 
@@ -95,6 +97,10 @@ def parse_faults(spec: str | None) -> FaultSpec:
                 else:
                     shift = DEFAULT_SHIFT
                 values["layer_shift"] = (layer, float(shift[0]), float(shift[1]))
+            elif name == "loose":
+                if not value:
+                    raise FaultSpecError(f"fault {item!r}: write it as loose@L=OBJECT, e.g. loose@8=2")
+                values["loose"] = (layer, int(_number(item, value, int, 0, 10000, "object")))
             elif name == "under":
                 if not value:
                     raise FaultSpecError(f"fault {item!r}: write it as under@L=FACTOR, e.g. under@15=0.5")

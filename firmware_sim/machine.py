@@ -58,6 +58,10 @@ class Machine(Protocol):
         """The temperature report in the flavour's spelling (without `ok`)."""
         ...
 
+    def set_object(self, k: int) -> None:
+        """M486 S: the moves queued from now on print object k (-1: no object)."""
+        ...
+
     def set_line_number(self, n: int) -> None:
         """M110: the executing command's port continues from line n."""
         ...

@@ -70,14 +70,17 @@ class Block:
     exit_speed: float
     acceleration: float
     duration: float
+    obj: int = -1          # the labelled object (M486 S) the move prints, -1 for none
 
 
 class _Pending:
     """A queued move whose entry speed may still change (mutable; internal to the planner)."""
 
-    __slots__ = ("accel", "end", "entry_sqr", "length", "max_entry_sqr", "nominal_sqr", "rev_sqr", "start", "two_al")
+    __slots__ = ("accel", "end", "entry_sqr", "length", "max_entry_sqr", "nominal_sqr", "obj", "rev_sqr", "start",
+                 "two_al")
 
-    def __init__(self, start: Vec4, end: Vec4, length: float, nominal: float, accel: float, max_entry_sqr: float):
+    def __init__(self, start: Vec4, end: Vec4, length: float, nominal: float, accel: float, max_entry_sqr: float,
+                 obj: int = -1):
         self.start = start
         self.end = end
         self.length = length
@@ -87,6 +90,7 @@ class _Pending:
         self.max_entry_sqr = max_entry_sqr
         self.rev_sqr = 0.0
         self.entry_sqr = 0.0
+        self.obj = obj
 
 
 def trapezoid(length: float, entry: float, nominal: float, exit_: float, accel: float) -> tuple[float, float]:
@@ -173,8 +177,9 @@ class Planner:
             raise PlannerError(f"set_position with {len(self._queue)} moves queued; flush the planner first")
         self._position = (float(pos[0]), float(pos[1]), float(pos[2]), float(pos[3]))
 
-    def queue_move(self, target: Vec4, feedrate: float) -> list[Block]:
-        """Queue a straight move at nominal `feedrate` mm/s; return blocks finalised to make room."""
+    def queue_move(self, target: Vec4, feedrate: float, obj: int = -1) -> list[Block]:
+        """Queue a straight move at nominal `feedrate` mm/s (printing labelled object `obj`); return blocks
+        finalised to make room."""
         sx, sy, sz, se = self._position
         tx, ty, tz, te = float(target[0]), float(target[1]), float(target[2]), float(target[3])
         dx, dy, dz, de = tx - sx, ty - sy, tz - sz, te - se
@@ -225,7 +230,7 @@ class Planner:
             vmax_sqr = 0.0
         self._prev_unit = (ux, uy, uz, ue)
         self._prev_nominal = nominal
-        self._queue.append(_Pending((sx, sy, sz, se), end, length, nominal, accel, vmax_sqr))
+        self._queue.append(_Pending((sx, sy, sz, se), end, length, nominal, accel, vmax_sqr, obj))
         self._recalculate()
         return done
 
@@ -319,4 +324,4 @@ class Planner:
         exit_ = math.sqrt(exit_sqr)
         nominal = math.sqrt(b.nominal_sqr)
         cruise, duration = trapezoid(b.length, entry, nominal, exit_, b.accel)
-        return Block(b.start, b.end, b.length, entry, cruise, exit_, b.accel, duration)
+        return Block(b.start, b.end, b.length, entry, cruise, exit_, b.accel, duration, b.obj)

@@ -48,7 +48,7 @@ class PrintHead:
         self._layer_top = 0.0         # where the current layer's beads really top out (lower when they sag)
         self._below_top = 0.0         # ... and the layer below's
         self._sag_top: float | None = None   # an unsupported layer's beads sag onto the layer below: their top
-        self._batch: list[tuple[float, float, float, float, float, float]] = []
+        self._batch: list[tuple[float, float, float, float, float, float, int]] = []
         self._shift = (0.0, 0.0)
         self.runout_tripped = False   # the runout fault's layer began; the board reacts and clears it
 
@@ -90,7 +90,7 @@ class PrintHead:
 
     # -- execution -------------------------------------------------------------------------------------------------
     def _finish(self, b: Block) -> None:
-        """One block is done: account its time, track layers, batch its bead."""
+        """One block is done: account its time, track layers, batch its bead (with the object it prints)."""
         self.position = b.end
         self.print_time += b.duration
         self.blocks_done += 1
@@ -111,7 +111,7 @@ class PrintHead:
         self._top = max(self._top, z)
         sx, sy = self._shift
         top = z if self._spiral else self.layer_z
-        self._batch.append((b.start[0] + sx, b.start[1] + sy, b.end[0] + sx, b.end[1] + sy, de, top))
+        self._batch.append((b.start[0] + sx, b.start[1] + sy, b.end[0] + sx, b.end[1] + sy, de, top, b.obj))
 
     def _new_layer(self, z: float, spiral: bool = False) -> None:
         """Flush the finished layer's beads and start the next one; fire layer faults that begin here.
@@ -145,6 +145,8 @@ class PrintHead:
             self.record("under", layer=layer, factor=f.under[1])
         if f.spaghetti_layer is not None and layer == f.spaghetti_layer:
             self.record("spaghetti", layer=layer)
+        if f.loose is not None and layer == f.loose[0]:
+            self.record("loose", layer=layer, object=f.loose[1])
         if f.runout_layer is not None and layer == f.runout_layer:
             self.record("runout", layer=layer)
             self.runout_tripped = True
@@ -180,5 +182,10 @@ class PrintHead:
         if f.spaghetti_layer is not None and layer >= f.spaghetti_layer:
             self.deposition.deposit_loose(seg, e, layer, self.rng)
         else:
+            if f.loose is not None and layer >= f.loose[0]:  # the loose copy's beads land as strands
+                loose = arr[:, 6] == f.loose[1]
+                if loose.any():
+                    self.deposition.deposit_loose(seg[loose], e[loose], layer, self.rng)
+                seg, e, tops = seg[~loose], e[~loose], tops[~loose]
             self.deposition.deposit(seg, e, tops, self.thickness, layer)
         self.deposited += len(arr)

@@ -162,10 +162,10 @@ def _features(notes: CommentIndex, mline: np.ndarray) -> np.ndarray:
     return np.where(tpos >= 0, codes[np.maximum(tpos, 0)], 0).astype(np.int8)
 
 
-def _layer_paths(moves: MoveTable, ext: np.ndarray, starts: LayerStarts, nominal: float | None
-                 ) -> list[LayerPaths]:
+def _layer_paths(moves: MoveTable, ext: np.ndarray, starts: LayerStarts, nominal: float | None,
+                 row_object: np.ndarray | None = None) -> list[LayerPaths]:
     """Group the extruding XY moves into LayerPaths (extrusion before the first layer, a purge line drawn on
-    the bed, joins layer 0)."""
+    the bed, joins layer 0); `row_object` gives each move row's object when the file labels objects."""
     n = starts.row.shape[0]
     rows = np.flatnonzero(ext)
     seg_layer = np.maximum(moves.layer[rows], 0)
@@ -173,6 +173,7 @@ def _layer_paths(moves: MoveTable, ext: np.ndarray, starts: LayerStarts, nominal
     segs = np.column_stack([prev[:, 0], prev[:, 1], cur[:, 0], cur[:, 1]])
     amount = cur[:, 3] - prev[:, 3]
     feat = moves.feature[rows]
+    owner = row_object[rows].astype(np.int32) if row_object is not None else None
     bounds = np.searchsorted(seg_layer, np.arange(n + 1))
     out: list[LayerPaths] = []
     prev_z = 0.0
@@ -182,7 +183,8 @@ def _layer_paths(moves: MoveTable, ext: np.ndarray, starts: LayerStarts, nominal
         z = float(starts.z[k])
         height = bead_height(z - prev_z, prev_h, nominal)
         out.append(LayerPaths(index=k, z=z, height=height, segments=segs[a:b], extrusion=amount[a:b],
-                              feature=feat[a:b], first_line=int(starts.line[k])))
+                              feature=feat[a:b], first_line=int(starts.line[k]),
+                              objects=owner[a:b] if owner is not None else None))
         prev_z, prev_h = z, height
     return out
 
@@ -257,13 +259,14 @@ def plan(text: str) -> JobPlan:
         estimate, source = stated, "file"
     else:
         estimate, source = ours, "printloop"
-    paths = _layer_paths(moves, ext, starts, header_layer_height(notes.header))
+    objects, command_object = object_spans(commands, command_line, notes)
+    row_object = command_object[row_command] if objects else None
+    paths = _layer_paths(moves, ext, starts, header_layer_height(notes.header), row_object)
     first_cmd = np.searchsorted(command_line, starts.line, side="left")
     layer_time = np.diff(np.concatenate([[0.0], planned[np.minimum(first_cmd[1:], len(commands)) - 1], [estimate]])) \
         if len(commands) and first_cmd.shape[0] else np.zeros(first_cmd.shape[0])
     layers = tuple(PlanLayer(k, starts.label[k], float(starts.z[k]), p.height, int(first_cmd[k]),
                              int(starts.line[k]), float(layer_time[k]), p) for k, p in enumerate(paths))
-    objects, command_object = object_spans(commands, command_line, notes)
     stated_f = header_filament_mm(notes.header)
     filament = stated_f if stated_f else float(np.sum(np.diff(xyzef[:, 3])[ext[1:]]))
     total_bytes = sum(len(c) for c in commands) + len(commands)

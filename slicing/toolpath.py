@@ -33,6 +33,8 @@ class LayerPaths:
     z: height of the nozzle while printing this layer (top of the layer), mm.
     height: layer thickness, mm.
     first_line: 0-based index of the G-code line that starts this layer (marker or Z change).
+    objects: (N,) int32 index of the labelled object (a copy on the plate) each segment belongs to, -1 for none;
+    None when the file labels no objects.
     """
 
     index: int
@@ -42,6 +44,7 @@ class LayerPaths:
     extrusion: np.ndarray
     feature: np.ndarray
     first_line: int = 0
+    objects: np.ndarray | None = None
 
     def lengths(self) -> np.ndarray:
         """Length of each segment in mm."""

@@ -146,7 +146,7 @@ def test_single_lines_are_judged_missing_or_there_not_how_much(thin, coverage, e
 
 
 def test_a_layer_of_single_walls_is_thin_and_solid_fill_is_not():
-    from vision.compare import _dense, _layer_masks
+    from vision.compare import _layer_masks
     from vision.reference import BedGrid
 
     grid = BedGrid(0.0, 0.0, 40.0, 40.0, 3.0)
@@ -155,6 +155,9 @@ def test_a_layer_of_single_walls_is_thin_and_solid_fill_is_not():
     cv2.rectangle(wall, (30, 30), (90, 90), 255, 1)        # one 0.33 mm line round a 20 mm square
     solid = wall.copy()
     cv2.rectangle(solid, (30, 30), (90, 90), 255, -1)
-    for top, thin in ((wall, True), (solid, False)):
+    double = np.zeros(grid.shape, np.uint8)
+    cv2.rectangle(double, (30, 30), (90, 90), 255, 3)      # a wall of two beads (1 mm): the camera measures it
+    for top, thin in ((wall, True), (solid, False), (double, False)):
         core, expected = _layer_masks(top, grid, config, first=False)
-        assert (_dense(core, expected, grid, config) is None) == thin
+        level = np.count_nonzero(core & (expected >= config.thin_level)) * grid.px_area_mm2
+        assert (level < config.min_area_mm2) == thin

@@ -11,10 +11,11 @@ import numpy as np
 
 from slicing.toolpath import LayerPaths
 from vision.annotate import annotate
-from vision.classify import Verdict, classify
+from vision.classify import Verdict, by_object, classify
 from vision.compare import Observation, ageing, bed_ratio, compare, observe, prior_fraction
 from vision.config import VisionConfig
-from vision.reference import References, make_grid
+from vision.objects import ObjectRegions, object_count, only
+from vision.reference import References, draw_layer, make_grid
 from vision.registration import Registration
 
 __all__ = ["LayerChecker", "Verdict", "check_layer"]
@@ -24,7 +25,9 @@ class LayerChecker:
     """Checks the layers of one job in order against references drawn from its toolpaths."""
 
     def __init__(self, layers: Sequence[LayerPaths], registration: Registration,
-                 config: VisionConfig | None = None) -> None:
+                 config: VisionConfig | None = None, object_names: Sequence[str] = ()) -> None:
+        """`object_names` name the labelled objects (copies) of the layers; with two or more each copy is also
+        judged in its own region."""
         self.config = config or VisionConfig()
         self.registration = registration
         grid = make_grid(layers, self.config.px_per_mm, margin_mm=self.config.margin_mm)
@@ -34,6 +37,11 @@ class LayerChecker:
         self._prev_n: int | None = None
         self._prev_fraction: np.ndarray | None = None     # fresh fraction per pixel found in the previous photo
         self._on_bed: float | None = None                  # fresh material / bare bed brightness, from layer 0
+        count = object_count(layers)
+        self.object_names = [object_names[k] if k < len(object_names) else f"object {k}" for k in range(count)]
+        self.regions = (ObjectRegions(layers, grid, count, (self.config.filament_diameter, self.config.min_bead_mm,
+                                                            self.config.max_bead_mm)) if count >= 2 else None)
+        self.skipped: set[int] = set()                    # copies no longer printed (not judged, not expected)
 
     @property
     def grid(self):
@@ -48,7 +56,7 @@ class LayerChecker:
         """Judge the photo taken after layer n was printed; remembers it as the previous photo for layer n+1."""
         obs = self.observe(image, n)
         prev = self._prev if self._prev_n == n - 1 else None
-        top = self.refs.layer(n)
+        top = self._top(n)
         below = self.refs.below(n)
         prev_top = self.refs.layer(n - 1) if (prev is not None and n > 0) else None
         fraction = None
@@ -63,6 +71,8 @@ class LayerChecker:
         rho = ageing(prev_top, self.grid, self.config)
         comparison = compare(obs, prev, top, below, fraction, self.grid, self.config, self._on_bed, rho)
         verdict = classify(n, comparison, self.config)
+        if self.regions is not None:
+            verdict = by_object(n, verdict, self._copies(n, obs, prev, fraction, rho))
         self._prev, self._prev_n = obs, n
         self._prev_fraction = None if verdict.status == "ok" else comparison.fraction
         picture = None
@@ -70,6 +80,38 @@ class LayerChecker:
             picture = annotate(image, verdict, top, comparison.missing, comparison.excess, self.grid,
                                self.registration)
         return verdict, picture
+
+    def skip(self, name: str) -> None:
+        """A copy is no longer printed: from now on it is neither expected nor judged."""
+        if name in self.object_names:
+            self.skipped.add(self.object_names.index(name))
+
+    def _top(self, n: int) -> np.ndarray:
+        """Layer n's mask as it is printed (without skipped copies)."""
+        lp = self.refs.layers[n]
+        if not self.skipped or lp.objects is None:
+            return self.refs.layer(n)
+        keep = ~np.isin(lp.objects, sorted(self.skipped))
+        c = self.config
+        return draw_layer(only(lp, keep), self.grid, filament_diameter=c.filament_diameter, min_width=c.min_bead_mm,
+                          max_width=c.max_bead_mm)
+
+    def _copies(self, n: int, obs: Observation, prev: Observation | None, fraction: np.ndarray | None,
+                rho: np.ndarray | float) -> list[tuple[str, Verdict]]:
+        """Each copy still printed that has material in layer n, judged in its own region."""
+        assert self.regions is not None
+        out = []
+        for k, name in enumerate(self.object_names):
+            top = self.regions.layer(n, k)
+            if k in self.skipped or not top.any():
+                continue
+            region = self.regions.region(k)
+            o = Observation(obs.bgr, obs.grey, obs.material & region, obs.bed_bgr)
+            p = None if prev is None else Observation(prev.bgr, prev.grey, prev.material & region, prev.bed_bgr)
+            f = None if fraction is None else np.where(region, fraction, 0.0).astype(np.float32)
+            c = compare(o, p, top, self.regions.below(n, k), f, self.grid, self.config, self._on_bed, rho)
+            out.append((name, classify(n, c, self.config)))
+        return out
 
     def remember(self, image: np.ndarray, n: int) -> None:
         """Keep a photo of layer n as the previous photo without judging it (e.g. after a resume)."""

@@ -1,7 +1,8 @@
 """Turn a layer's comparison figures into a verdict a technician can act on."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from vision.compare import Comparison
 from vision.config import VisionConfig
@@ -21,18 +22,25 @@ class Verdict:
     offset_mm: tuple[float, float]
     score: dict[str, float]
     message: str
+    objects: tuple[dict[str, Any], ...] = field(default=())  # per copy: {"name", "status", "message", ...}
 
     @property
     def failed(self) -> bool:
-        """True for every status but ok."""
+        """True for every status but ok (the whole plate failed; see `failed_objects` for single copies)."""
         return self.status != "ok"
+
+    @property
+    def failed_objects(self) -> list[str]:
+        """Names of the copies that failed this layer while the rest of the plate is sound."""
+        return [str(o["name"]) for o in self.objects if o["status"] != "ok"] if not self.failed else []
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready form."""
         return {"layer": self.layer, "status": self.status, "iou": round(self.iou, 4),
                 "missing_area_mm2": round(self.missing_area_mm2, 2), "excess_area_mm2": round(self.excess_area_mm2, 2),
                 "offset_mm": [round(self.offset_mm[0], 3), round(self.offset_mm[1], 3)],
-                "score": {k: round(v, 4) for k, v in self.score.items()}, "message": self.message}
+                "score": {k: round(v, 4) for k, v in self.score.items()}, "message": self.message,
+                **({"objects": [dict(o) for o in self.objects]} if self.objects else {})}
 
 
 def unseen(layer: int, reason: str) -> Verdict:
@@ -93,3 +101,24 @@ def classify(layer: int, c: Comparison, config: VisionConfig) -> Verdict:
         status = "ok"
         msg = f"layer {layer} ok: IoU {c.iou:.2f}, {100 * c.coverage:.0f}% printed"
     return Verdict(layer, status, c.iou, c.missing_area_mm2, c.excess_area_mm2, (dx, dy), score, msg)
+
+
+def by_object(layer: int, whole: Verdict, copies: list[tuple[str, Verdict]]) -> Verdict:
+    """The layer's verdict from each copy's own: a layer shift (it moves every copy) or every copy failing fails
+    the plate; some copies failing fail only those (`failed_objects`); the whole-plate figures are kept."""
+    entries = tuple({"name": name, "status": v.status, "message": v.message,
+                     "coverage": round(float(v.score.get("coverage", 1.0)), 4)} for name, v in copies)
+    failed = [(name, v) for name, v in copies if v.failed]
+    if whole.status == "layer_shift" or not copies:
+        status, message = whole.status, whole.message
+    elif failed and len(failed) == len(copies):
+        status = failed[0][1].status
+        message = f"layer {layer}: every copy failed: " + "; ".join(f"{n}: {v.message}" for n, v in failed)
+    elif failed:
+        status = "ok"
+        message = (f"layer {layer}: {len(failed)} of {len(copies)} copies failed: "
+                   + "; ".join(f"{n}: {v.message}" for n, v in failed))
+    else:
+        status, message = "ok", f"layer {layer} ok: all {len(copies)} copies in place"
+    return Verdict(layer, status, whole.iou, whole.missing_area_mm2, whole.excess_area_mm2, whole.offset_mm,
+                   whole.score, message, entries)

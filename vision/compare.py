@@ -216,11 +216,18 @@ def _coverage(f: np.ndarray, core: np.ndarray, expected: np.ndarray, grid: BedGr
     """Fresh fraction over expected fraction, judged where the layer is dense (walls, solid fill).
 
     There a bead lies on the bead it was laid on, so the fresh level is known from the previous photo, whereas a
-    sparse line bridging a gap looks different from the gap. A layer of single lines only (a vase's wall) is
-    judged on its lines, where a rounded bead narrower than a few raster pixels reads dimmer than the model says.
+    sparse line bridging a gap looks different from the gap. A small or sparse layer with less than
+    `min_area_mm2` that dense is judged on its densest `min_area_mm2` (a copy's walls rather than its infill).
     """
-    dense = _dense(core, expected, grid, config)
-    judged = core if dense is None else dense
+    judged = _dense(core, expected, grid, config)
+    if judged is None:
+        values = expected[core]
+        need = int(np.ceil(config.min_area_mm2 / grid.px_area_mm2))
+        if values.size > need:
+            level = np.partition(values, values.size - need)[values.size - need]
+            judged = core & (expected >= level)
+        else:
+            judged = core
     return float(f[judged].sum() / expected[judged].sum()) if judged.any() else 1.0
 
 
@@ -247,7 +254,7 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
     fresh = f > 0.5
     core, expected = _layer_masks(top, grid, config, prev is None)
     coverage = _coverage(f, core, expected, grid, config)
-    thin = _dense(core, expected, grid, config) is None
+    thin = bool(np.count_nonzero(core & (expected >= config.thin_level)) * px_area < config.min_area_mm2)
     missing = core & ~fresh
     excess = fresh & ~grown
     everything = cv2.dilate(cv2.bitwise_or(top, below), tol) > 0

@@ -43,6 +43,7 @@ class VisionConfig:
     psf_mm: float = 0.25                  # camera blur assumed when predicting how bright thin beads look
     blur_px: float = 1.0                  # Gaussian sigma before differencing, raster px
     dense_level: float = 0.75             # expected fresh fraction (blurred reference) where coverage is judged
+    thin_level: float = 0.65              # a layer with less than min_area_mm2 above this is single lines only
     edge_tolerance_mm: float = 0.8        # band around the reference ignored for missing/excess
     min_area_mm2: float = 10.0            # layers smaller than this are not judged
     shift_mm: float = 1.0                 # offset that counts as a layer shift
@@ -70,7 +71,7 @@ class VisionConfig:
                      "park_lift_mm"):
             if getattr(self, name) < 0:
                 raise VisionConfigError(f"option '{name}' in section 'vision' must have minimum of 0")
-        for name in ("dense_level", "shift_min_iou", "shift_min_response", "shift_min_gain", "missing_coverage", "under_coverage", "spaghetti_fraction"):
+        for name in ("dense_level", "thin_level", "shift_min_iou", "shift_min_response", "shift_min_gain", "missing_coverage", "under_coverage", "spaghetti_fraction"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise VisionConfigError(f"option '{name}' in section 'vision' must be between 0 and 1")
         if self.missing_coverage > self.under_coverage:

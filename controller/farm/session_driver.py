@@ -110,4 +110,5 @@ def layer_hook(printer: Printer, job_plan: Any, photo_dir: Path, on_layer: Layer
     camera = open_camera(printer.camera or "")
     registration = photo_dir.parent.parent / f"registration-{printer.name}.json"
     return LayerCheck(job_plan.layer_paths(), camera, photo_dir, config, registration_path=registration,
-                      on_verdict=lambda v: on_layer(verdict_report(v, photo_dir)))
+                      on_verdict=lambda v: on_layer(verdict_report(v, photo_dir)),
+                      object_names=[o.name for o in job_plan.objects])

@@ -1,6 +1,8 @@
 """The job's layer hook: at each layer boundary wait for moves, park out of view, photograph, check, act.
 
-Policy on a failed layer: `pause` (default), `cancel` or `warn`. A layer the camera cannot show (unreachable, no
+Policy on a failed layer: `pause` (default), `cancel` or `warn`. On a plate of copies (objects labelled in the
+file) each copy is judged in its own region: when some copies fail and the rest are sound, the failed ones are
+skipped and the plate goes on (with `warn`, only said); a layer shift or every copy failing is the plate's failure. A layer the camera cannot show (unreachable, no
 markers in view, a black frame) is failed as `unseen` and the policy acts on it too. Every verdict is kept with the job as files in
 its folder: `layer_NNNN.json` (figures), `layer_NNNN.jpg` (photo), `layer_NNNN_check.jpg` (annotated), and one
 line per layer in `verdicts.jsonl`.
@@ -33,6 +35,7 @@ class JobControl(Protocol):
     def pause(self, reason: str | None = None) -> None: ...
     def cancel(self, reason: str | None = None, failure: dict[str, Any] | None = None) -> None: ...
     def note_failure(self, failure: dict[str, Any]) -> None: ...
+    def skip_object(self, name: str, reason: str = "") -> None: ...
 
 
 def park_commands(config: VisionConfig) -> list[str]:
@@ -66,7 +69,8 @@ class LayerCheck:
                  config: VisionConfig | None = None, registration: Registration | None = None,
                  registration_path: str | Path | None = None,
                  on_verdict: Callable[[Verdict], None] | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter, object_names: Sequence[str] = ()) -> None:
+        """`object_names`: the job plan's objects (copies), each judged alone; a failed copy is skipped."""
         self.layers = list(layers)
         self.camera = camera
         self.out_dir = Path(out_dir)
@@ -80,6 +84,8 @@ class LayerCheck:
         self.verdicts: list[Verdict] = []
         self.errors: list[str] = []
         self.action: str | None = None     # "paused" | "cancelled" once the policy acted
+        self.object_names = list(object_names)
+        self.skipped: list[tuple[str, int, str]] = []   # (copy, layer, why) of each copy dropped from the plate
         self._checker: LayerChecker | None = None
         self.out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -105,6 +111,8 @@ class LayerCheck:
                 self.on_verdict(verdict)
         if verdict.failed and self.action is None:
             self.act(verdict, job)
+        elif verdict.failed_objects and self.config.policy != "warn":
+            self.drop_copies(verdict, job)
 
     def check(self, image: np.ndarray, n: int) -> Verdict:
         """Register (or re-check registration), judge layer n, save its files; returns the verdict."""
@@ -115,7 +123,7 @@ class LayerCheck:
             if self.registration_path is not None:
                 registration.save(self.registration_path)
         if self._checker is None:
-            self._checker = LayerChecker(self.layers, registration, self.config)
+            self._checker = LayerChecker(self.layers, registration, self.config, self.object_names)
         self._checker.registration = registration
         t1 = self.clock()
         verdict, annotated = self._checker.check(image, n)
@@ -144,6 +152,15 @@ class LayerCheck:
         elif self.config.policy == "cancel":
             self.action = "cancelled"
             job.cancel(f"{verdict.message}: cancelled", failure)
+
+    def drop_copies(self, verdict: Verdict, job: JobControl) -> None:
+        """Some copies failed, the rest are sound: stop printing those (the plate goes on) and stop judging them."""
+        by_name = {str(o["name"]): str(o["message"]) for o in verdict.objects}
+        for name in verdict.failed_objects:
+            job.skip_object(name, by_name.get(name, ""))
+            if self._checker is not None:
+                self._checker.skip(name)
+            self.skipped.append((name, int(verdict.layer), by_name.get(name, "")))
 
     def _write_line(self, record: dict[str, Any]) -> None:
         """Append one JSON line to verdicts.jsonl."""
@@ -179,6 +196,9 @@ def hook_from_args(args: Any, plan: JobPlan, log: Callable[[str], None]) -> Laye
     def report(v: Verdict) -> None:
         if v.failed:
             log(f"layer check: {v.message} -> {config.policy}")
+        elif v.failed_objects:
+            log(f"layer check: {v.message} -> " + ("warn" if config.policy == "warn" else "copy skipped"))
 
     log(f"layer checks: camera {args.camera}, on failure {config.policy}, files in {out}")
-    return LayerCheck(layers, open_camera(args.camera), out, config, on_verdict=report)
+    return LayerCheck(layers, open_camera(args.camera), out, config, on_verdict=report,
+                      object_names=[o.name for o in plan.objects])

@@ -1,0 +1,81 @@
+"""Copies on a plate, each judged in its own region: the raster split between the labelled objects of a job
+(each pixel belongs to the object whose footprint, over all layers, is nearest) and each object's own layers."""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from slicing.toolpath import LayerPaths
+from vision.reference import BedGrid, draw_layer
+
+
+def object_count(layers: Sequence[LayerPaths]) -> int:
+    """How many labelled objects the layers name (0 when the file labels none)."""
+    found = [int(lp.objects.max()) + 1 for lp in layers if lp.objects is not None and len(lp.objects)]
+    return max(found, default=0)
+
+
+def only(layer: LayerPaths, keep: np.ndarray) -> LayerPaths:
+    """The layer with only the segments where `keep` is True."""
+    objects = layer.objects[keep] if layer.objects is not None else None
+    return dataclasses.replace(layer, segments=layer.segments[keep], extrusion=layer.extrusion[keep],
+                               feature=layer.feature[keep], objects=objects)
+
+
+class ObjectRegions:
+    """Per-object masks of one job on its raster: the region each object is judged in, and its layers."""
+
+    def __init__(self, layers: Sequence[LayerPaths], grid: BedGrid, count: int,
+                 widths: tuple[float, float, float]) -> None:
+        self.layers = list(layers)
+        self.grid = grid
+        self.count = count
+        self._widths = widths
+        footprints = [np.zeros(grid.shape, np.uint8) for _ in range(count)]
+        for lp in self.layers:
+            if lp.objects is None:
+                continue
+            for k in np.unique(lp.objects[lp.objects >= 0]).tolist():
+                self._draw(only(lp, lp.objects == k), footprints[k])
+        # unowned material (skirt, brim) is judged with the copy nearest to it
+        distance = np.stack([cv2.distanceTransform(np.where(fp > 0, 0, 255).astype(np.uint8), cv2.DIST_L2, 5)
+                             for fp in footprints])
+        self.labels = np.argmin(distance, axis=0).astype(np.int16)
+        self._below = [np.zeros(grid.shape, np.uint8) for _ in range(count + 1)]  # last: no object's
+        self._below_n = 0
+
+    def _draw(self, layer: LayerPaths, out: np.ndarray | None = None) -> np.ndarray:
+        """Draw a layer (or part of one) on this job's raster."""
+        d, lo, hi = self._widths
+        return draw_layer(layer, self.grid, out, filament_diameter=d, min_width=lo, max_width=hi)
+
+    def region(self, k: int) -> np.ndarray:
+        """Bool mask of the pixels object k is judged in."""
+        return self.labels == k
+
+    def layer(self, n: int, k: int) -> np.ndarray:
+        """Object k's part of layer n (uint8 mask)."""
+        lp = self.layers[n]
+        if lp.objects is None:
+            return np.zeros(self.grid.shape, np.uint8)
+        return self._draw(only(lp, lp.objects == k))
+
+    def below(self, n: int, k: int) -> np.ndarray:
+        """Object k's layers 0..n-1 with what belongs to no object in layers 0..n (skirt, brim: there, but no
+        copy's to judge), incremental as n grows and redrawn when it goes back."""
+        if n < self._below_n:
+            self._below = [np.zeros(self.grid.shape, np.uint8) for _ in range(self.count + 1)]
+            self._below_n = 0
+        for m in range(self._below_n, n):
+            lp = self.layers[m]
+            if lp.objects is not None:
+                for j in np.unique(lp.objects[lp.objects >= 0]).tolist():
+                    self._draw(only(lp, lp.objects == j), self._below[j])
+        self._below_n = max(self._below_n, n)
+        lp = self.layers[n]
+        if lp.objects is not None and (lp.objects < 0).any():
+            self._draw(only(lp, lp.objects < 0), self._below[self.count])
+        return cv2.bitwise_or(self._below[k], self._below[self.count])
