@@ -196,10 +196,11 @@ class MqttPublisher:
     def handle(self, event: Event) -> None:
         """One bus event: temperatures, OctoPrint events, history (states, jobs, queue), layer verdicts."""
         if event.kind == "temperature" and event.printer:
-            self._send(self.mirror.temperatures(event.printer, event.data, event.t))
+            self._send(self.mirror.temperatures(event.printer, event.data, self.clock()))
         elif event.kind in OCTOPRINT_EVENTS and event.printer:
             name = OCTOPRINT_EVENTS[event.kind]
-            body = event_payload(event.kind, name, event.printer, event.message, event.t, event.data)
+            # printers stamp events with their monotonic clock; the payload's _timestamp is wall time
+            body = event_payload(event.kind, name, event.printer, event.message, self.clock(), event.data)
             self._send([Message(self.topics.event(event.printer, name), encode(body))])
             if event.kind != "error":
                 self._progress(event.printer)
@@ -302,9 +303,11 @@ class MqttPublisher:
 
     # ---- ticker and command worker (their own threads) -------------------------------------------------------
     def _tick_loop(self) -> None:
-        """Every progress interval: states of every printer (new ones get discovery) and running progress."""
+        """Every progress interval: temperatures the rate limit held back, states of every printer (new ones get
+        discovery) and running progress."""
         while not self._stop.wait(self.config.progress_interval_s):
             try:
+                self._send(self.mirror.flush_temperatures(self.clock()))
                 for p in printers.list_printers(self.store):
                     self._printer_state(p.name, p.state, p.message)
                     if p.state in ("printing", "paused"):

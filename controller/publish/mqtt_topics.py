@@ -159,6 +159,7 @@ class Mirror:
         self.temperature_interval_s = temperature_interval_s
         self._retained: dict[str, bytes] = {}
         self._temp_sent: dict[tuple[str, str], tuple[float, float, float]] = {}  # (t, actual, target)
+        self._temp_pending: dict[tuple[str, str], tuple[float, float]] = {}  # held back: (actual, target)
         self._lock = threading.Lock()
 
     def retain(self, topic: str, payload: Any) -> list[Message]:
@@ -177,7 +178,7 @@ class Mirror:
 
     def temperatures(self, printer: str, data: Mapping[str, Any], now: float) -> list[Message]:
         """Retained `{"actual", "target"}` per heater when it changed (by 0.1 °C or a new target), at most once
-        per interval unless the target moved."""
+        per interval unless the target moved; a reading held back goes out with `flush_temperatures`."""
         out: list[Message] = []
         for heater in HEATERS:
             reading = data.get(heater)
@@ -185,15 +186,31 @@ class Mirror:
                 continue
             actual = round(float(reading.get("actual") or 0.0), 1)
             target = round(float(reading.get("target") or 0.0), 1)
-            key = (printer, heater)
-            with self._lock:
-                last = self._temp_sent.get(key)
-                if last is not None:
-                    t_last, a_last, g_last = last
-                    if (actual, target) == (a_last, g_last):
-                        continue
-                    if target == g_last and now - t_last < self.temperature_interval_s:
-                        continue
-                self._temp_sent[key] = (now, actual, target)
-            out += self.retain(self.topics.temperature(printer, heater), {"actual": actual, "target": target})
+            out += self._temperature(printer, heater, actual, target, now)
         return out
+
+    def flush_temperatures(self, now: float) -> list[Message]:
+        """The readings held back by the rate limit whose interval has passed (so the last one is never lost)."""
+        with self._lock:
+            pending = list(self._temp_pending.items())
+        out: list[Message] = []
+        for (printer, heater), (actual, target) in pending:
+            out += self._temperature(printer, heater, actual, target, now)
+        return out
+
+    def _temperature(self, printer: str, heater: str, actual: float, target: float, now: float) -> list[Message]:
+        """One heater's reading through the rate limit."""
+        key = (printer, heater)
+        with self._lock:
+            last = self._temp_sent.get(key)
+            if last is not None:
+                t_last, a_last, g_last = last
+                if (actual, target) == (a_last, g_last):
+                    self._temp_pending.pop(key, None)
+                    return []
+                if target == g_last and now - t_last < self.temperature_interval_s:
+                    self._temp_pending[key] = (actual, target)
+                    return []
+            self._temp_sent[key] = (now, actual, target)
+            self._temp_pending.pop(key, None)
+        return self.retain(self.topics.temperature(printer, heater), {"actual": actual, "target": target})
