@@ -217,3 +217,15 @@ def test_the_last_will_says_offline_when_the_service_is_killed(lab: Lab, tmp_pat
             proc.kill()
             proc.wait()
         watcher.stop()
+
+
+def test_a_stalled_broker_never_holds_up_a_print(lab: Lab) -> None:
+    wait_for(lambda: _state(lab) == "idle", 20, "p1 idle")
+    assert lab.broker.proc is not None
+    lab.broker.proc.send_signal(signal.SIGSTOP)  # accepts nothing, answers nothing: sockets fill up
+    try:
+        _submit(lab.svc, small_part_gcode(lab.folder))
+        wait_for(lambda: _state(lab) == "awaiting_clear", 60, "the part printed while the broker was stalled")
+        assert len(jobs.list_runs(lab.svc.store, states=("completed",))) == 2
+    finally:
+        lab.broker.proc.send_signal(signal.SIGCONT)

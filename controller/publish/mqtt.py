@@ -168,8 +168,11 @@ class MqttPublisher:
         printer = self.topics.command_printer(msg.topic)
         if printer is None:
             return
-        if msg.retain:
-            return  # a retained command would run again on every reconnect
+        if msg.retain:  # a command the broker kept: it ran when sent and must not run again on each reconnect
+            ident = getattr(commands.parse_command(bytes(msg.payload)), "id", None)
+            self._reply(printer, commands.Reply(ident, False, "a retained command is not run again: publish "
+                                                              "commands without the retain flag"))
+            return
         try:
             self._commands.put_nowait((printer, bytes(msg.payload)))
         except queue.Full:
@@ -180,11 +183,11 @@ class MqttPublisher:
     def _send(self, messages: list[Message]) -> None:
         """Publish now, or drop (counted) while the broker is away; paho never queues for us."""
         for m in messages:
-            if not self._connected.is_set():
-                self.dropped += 1
-                continue
-            info = self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
-            if info.rc != paho.MQTT_ERR_SUCCESS:
+            if self._connected.is_set():
+                info = self.client.publish(m.topic, m.payload, qos=m.qos, retain=m.retain)
+                if info.rc == paho.MQTT_ERR_SUCCESS:
+                    continue
+            with self._lock:
                 self.dropped += 1
 
     def _reply(self, printer: str, reply: commands.Reply) -> None:

@@ -28,7 +28,7 @@ class Sensor:
 
 
 SENSORS = (
-    Sensor("state", "State", ("state",), "{{ value_json.text }}", icon="mdi:printer-3d"),
+    Sensor("state", "State", ("state",), "{{ value_json.state }}", icon="mdi:printer-3d"),
     Sensor("progress", "Progress", ("progress", "printing"), "{{ value_json.progress }}", "%",
            state_class="measurement", icon="mdi:progress-clock"),
     Sensor("tool0_temperature", "Nozzle temperature", ("temperature", "tool0"), "{{ value_json.actual }}",
@@ -46,6 +46,8 @@ SENSORS = (
            icon="mdi:timer-sand"),
 )
 """The sensors every printer gets."""
+ORIGIN = {"name": "printloop"}
+"""Home Assistant's `origin`: the software that published the discovery config."""
 
 
 def device(topics: Topics, printer: str, model: str | None = None) -> dict[str, Any]:
@@ -55,8 +57,9 @@ def device(topics: Topics, printer: str, model: str | None = None) -> dict[str, 
 
 
 def availability(topics: Topics) -> dict[str, Any]:
-    """The availability keys every config carries: the service's status topic and its two payloads."""
-    return {"availability_topic": topics.status, "payload_available": ONLINE, "payload_not_available": OFFLINE}
+    """The keys every config carries: the service's status topic and its two payloads, and who sent it."""
+    return {"availability_topic": topics.status, "payload_available": ONLINE, "payload_not_available": OFFLINE,
+            "origin": ORIGIN}
 
 
 def unique_id(topics: Topics, printer: str, key: str) -> str:
@@ -67,7 +70,7 @@ def unique_id(topics: Topics, printer: str, key: str) -> str:
 def sensor_config(topics: Topics, printer: str, sensor: Sensor, model: str | None = None) -> dict[str, Any]:
     """The discovery config of one sensor."""
     uid = unique_id(topics, printer, sensor.key)
-    config: dict[str, Any] = {"name": sensor.name, "unique_id": uid, "object_id": uid,
+    config: dict[str, Any] = {"name": sensor.name, "unique_id": uid,
                               "state_topic": topics.printer(printer, *sensor.topic),
                               "value_template": sensor.template, "device": device(topics, printer, model),
                               **availability(topics)}
@@ -81,7 +84,7 @@ def sensor_config(topics: Topics, printer: str, sensor: Sensor, model: str | Non
 def camera_config(topics: Topics, printer: str, model: str | None = None) -> dict[str, Any]:
     """The discovery config of the camera that shows the last layer's photo (JPEG bytes on `…/layer/photo`)."""
     uid = unique_id(topics, printer, "layer_photo")
-    return {"name": "Last layer photo", "unique_id": uid, "object_id": uid,
+    return {"name": "Last layer photo", "unique_id": uid,
             "topic": topics.printer(printer, "layer", "photo"), "device": device(topics, printer, model),
             **availability(topics)}
 
