@@ -2,6 +2,7 @@
 MQTT tests: the broker and clients are Debian's (`mosquitto`, `mosquitto-clients`), not ours."""
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -38,9 +39,14 @@ class Broker:
         self.port = port or free_port()
         self.conf = folder / "mosquitto.conf"
         self.log = folder / "mosquitto.log"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                             f"log_dest file {self.log}\nlog_type all\n")
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{self.common}")
         self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def common(self) -> str:
+        """Config lines every test broker has: no persistence, a log, and (run as root) no switch to the
+        `mosquitto` user, who could not read the test's temporary files."""
+        return f"persistence false\nlog_dest file {self.log}\nlog_type all\nuser {getpass.getuser()}\n"
 
     @property
     def url(self) -> str:
@@ -147,7 +153,7 @@ class Subscriber:
             self.proc.wait(timeout=5)
 
 
-def retained(port: int, topic: str = "#", wait_s: float = 1.5) -> dict[str, Seen]:
+def retained(port: int, topic: str = "#", wait_s: float = 1.0) -> dict[str, Seen]:
     """Every retained message the broker holds under `topic`, as a new client sees it on subscribing."""
     out = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "--retained-only",
                           "-W", str(max(1, round(wait_s))), "-F", "%r %t %x"],
