@@ -229,3 +229,12 @@ def test_a_stalled_broker_never_holds_up_a_print(lab: Lab) -> None:
         assert len(jobs.list_runs(lab.svc.store, states=("completed",))) == 2
     finally:
         lab.broker.proc.send_signal(signal.SIGCONT)
+
+
+def test_a_printer_added_gets_its_device_and_a_removed_one_loses_it(lab: Lab) -> None:
+    printers.add_printer(lab.svc.store, "spare", "/dev/ttyNOTHERE", 115200, None, None, "pause", time.time())
+    wait_for(lambda: "homeassistant/sensor/printloop_printloop_spare_state/config" in retained(lab.broker.port,
+             "homeassistant/#"), 15, "the new printer's discovery")
+    printers.remove_printer(lab.svc.store, "spare")
+    wait_for(lambda: not any("spare" in t for t in retained(lab.broker.port)), 15,
+             "the removed printer's retained topics gone")

@@ -307,16 +307,29 @@ class MqttPublisher:
     # ---- ticker and command worker (their own threads) -------------------------------------------------------
     def _tick_loop(self) -> None:
         """Every progress interval: temperatures the rate limit held back, states of every printer (new ones get
-        discovery) and running progress."""
+        discovery, removed ones lose it) and running progress."""
         while not self._stop.wait(self.config.progress_interval_s):
             try:
                 self._send(self.mirror.flush_temperatures(self.clock()))
-                for p in printers.list_printers(self.store):
+                present = printers.list_printers(self.store)
+                for p in present:
                     self._printer_state(p.name, p.state, p.message)
                     if p.state in ("printing", "paused"):
                         self._progress(p.name)
+                self._forget_removed({p.name for p in present})
             except Exception:  # noqa: BLE001 - a failed sample must not end the ticker
                 _log.exception("MQTT ticker failed")
+
+    def _forget_removed(self, present: set[str]) -> None:
+        """A printer removed from the service: delete its discovery configs (Home Assistant drops the device)
+        and its retained state."""
+        with self._lock:
+            gone = [n for n in self._known if n not in present]
+            for name in gone:
+                del self._known[name]
+        for name in gone:
+            self._send([Message(m.topic, b"", retain=True, qos=1) for m in discovery_messages(self.topics, name)])
+            self._send(self.mirror.forget(self.topics.printer(name) + "/"))
 
     def _command_loop(self) -> None:
         """Carry out commands one at a time and answer each."""

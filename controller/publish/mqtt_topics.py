@@ -171,6 +171,17 @@ class Mirror:
             self._retained[topic] = data
         return [Message(topic, data, retain=True, qos=1)]
 
+    def forget(self, prefix: str) -> list[Message]:
+        """Empty retained messages that delete what is held under `prefix` (a removed printer's subtree)."""
+        with self._lock:
+            gone = [t for t in self._retained if t.startswith(prefix)]
+            for t in gone:
+                del self._retained[t]
+            for key in [k for k in self._temp_sent if self.topics.printer(k[0]).startswith(prefix)]:
+                self._temp_sent.pop(key, None)
+                self._temp_pending.pop(key, None)
+        return [Message(t, b"", retain=True, qos=1) for t in gone]
+
     def retained(self) -> list[Message]:
         """Everything retained so far, to publish again after a reconnect (a restarted broker forgot it)."""
         with self._lock:
