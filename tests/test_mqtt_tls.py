@@ -48,7 +48,7 @@ def _sub(port: int, ca: Path, *auth: str) -> subprocess.CompletedProcess[str]:
                           timeout=15)
 
 
-def test_mqtts_with_a_password_reaches_a_broker_that_takes_nothing_else(tls_broker, tmp_path: Path) -> None:
+def test_mqtts_with_a_password_reaches_a_broker_that_takes_nothing_else_and_a_stop_says_offline(tls_broker, tmp_path: Path) -> None:
     broker, ca = tls_broker
     cfg = parse_config({"data_dir": str(tmp_path / "data"), "api_keys": ["k"],
                         "mqtt": {"broker": f"mqtts://localhost:{broker.port}", "username": "lab",
@@ -63,3 +63,4 @@ def test_mqtts_with_a_password_reaches_a_broker_that_takes_nothing_else(tls_brok
         assert refused.returncode != 0 and refused.stdout == "", "anonymous clients are refused"
     finally:
         svc.stop()
+    assert _sub(broker.port, ca, "-u", "lab", "-P", "s3cret").stdout.strip() == "offline", "said on a clean stop"
