@@ -24,8 +24,10 @@ system:
 demo: $(STAMP)
 	$(PY) -m controller demo
 
+# Test files run on TEST_WORKERS processes (most tests wait on a simulator or a server, so more than the cores).
+TEST_WORKERS ?= 3
 test: $(STAMP) system
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

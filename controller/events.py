@@ -20,6 +20,7 @@ _log = logging.getLogger(__name__)
 PRINTER_KINDS = frozenset({
     "connected", "error", "reset", "resend", "resend_ignored", "poke", "echo", "firmware_error", "action",
     "job_started", "layer", "paused", "resumed", "completed", "cancelled", "failed", "verdict", "temperature",
+    "object_skipped",
 })
 """Kinds a printer session publishes (see `controller.printer.session`)."""
 LOGGED = "logged"

@@ -20,7 +20,8 @@ from firmware_sim.outcome import OK, Outcome, Wait
 
 __all__ = ["ACCEPTED", "HOMING_FEED", "OK", "Interpreter", "Outcome", "Wait"]
 
-ACCEPTED = {"M17", "M73", "M75", "M76", "M77", "M117", "M118", "M300", "M31"}
+ACCEPTED = {"M17", "M73", "M75", "M76", "M77", "M117", "M118", "M300", "M31", "M486"}
+"""Acknowledged and otherwise ignored (M486: object labels; a host skips a failed copy itself)."""
 
 
 class Interpreter:

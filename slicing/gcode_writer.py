@@ -1,6 +1,8 @@
 """Marlin G-code text from ordered layer paths, built in bulk: one %-format per layer over numpy columns.
 
 Extrusion: E = line width × layer height × length ÷ filament cross-section, absolute (M82) or relative (M83).
+Each copy on the plate is an object (`M486 T<copies>` once, `M486 S<k>` before its paths, `M486 S-1` before the
+skirt and brim), as Marlin's cancel-objects and every host that skips a failed copy read them.
 Alongside the text the writer returns the machine state after every move, for the time estimate.
 """
 from __future__ import annotations
@@ -27,6 +29,7 @@ TYPE_NAMES = {
 # row kinds of one layer's text; the value columns are F (mm/min), X, Y, Z, E
 _RETRACT, _HOP_UP, _TRAVEL, _HOP_DOWN, _UNRETRACT, _FIRST, _EXTRUDE, _TRAVEL_Z = range(8)
 _TYPE0 = 8  # + Feature code: a ;TYPE: comment
+_OBJECT = _TYPE0 + len(Feature)  # M486 S<copy>: the paths that follow belong to that copy
 _TEMPLATES = [
     "G1 F%d E%.5f",
     "G0 F%d Z%.3f",
@@ -36,7 +39,7 @@ _TEMPLATES = [
     "G1 F%d X%.3f Y%.3f E%.5f",
     "G1 X%.3f Y%.3f E%.5f",
     "G0 F%d X%.3f Y%.3f Z%.3f",
-] + [f";TYPE:{TYPE_NAMES[Feature(i)]}" for i in range(len(Feature))]
+] + [f";TYPE:{TYPE_NAMES[Feature(i)]}" for i in range(len(Feature))] + ["M486 S%d"]
 _TEMPLATE_ARR = np.array(_TEMPLATES, dtype=object)
 # which of the columns F, X, Y, Z, E each kind prints
 _USES = np.zeros((len(_TEMPLATES), 5), dtype=bool)
@@ -46,6 +49,7 @@ _USES[_TRAVEL] = [1, 1, 1, 0, 0]
 _USES[_FIRST] = [1, 1, 1, 0, 1]
 _USES[_EXTRUDE] = [0, 1, 1, 0, 1]
 _USES[_TRAVEL_Z] = [1, 1, 1, 1, 0]
+_USES[_OBJECT] = [1, 0, 0, 0, 0]
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,8 @@ class LayerPlan:
     """One layer ready to write: polylines in print order, stored end to end, and their features.
 
     points: (N, 2) mm, the polylines one after another; counts: (m,) points in each polyline (>= 2);
-    features: (m,) Feature codes; no_retract: (m,) True where the travel into a polyline stays inside the part.
+    features: (m,) Feature codes; no_retract: (m,) True where the travel into a polyline stays inside the part;
+    objects: (m,) the copy each polyline belongs to (-1 for none: skirt, brim), or None when unlabelled.
     """
 
     index: int
@@ -63,6 +68,7 @@ class LayerPlan:
     counts: np.ndarray
     features: np.ndarray
     no_retract: np.ndarray | None = None
+    objects: np.ndarray | None = None
 
     @classmethod
     def from_paths(cls, index: int, z: float, height: float, paths: list[np.ndarray], features: np.ndarray,
@@ -87,6 +93,7 @@ class WriterState:
     z: float = 0.0
     e_abs: float = 0.0  # absolute filament position (also tracked in relative mode, for the estimate)
     extruded: float = 0.0  # filament pushed by extruding moves only, mm
+    object: int = -2  # the copy the last path belonged to (-2: none named yet)
 
 
 def feature_speeds(profile: Profile, first_layer: bool) -> np.ndarray:
@@ -115,6 +122,11 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[
     m = len(counts)
     if m == 0:
         return "", np.zeros((0, 5))
+    obj = np.zeros(m, dtype=np.int64)       # 1 where an M486 S row starts the path's block
+    owners = np.asarray(plan.objects, dtype=np.int64)[keep] if plan.objects is not None else None
+    if owners is not None:
+        obj[0] = int(owners[0] != state.object)
+        obj[1:] = owners[1:] != owners[:-1]
     first_idx = np.concatenate([[0], np.cumsum(counts)[:-1]])
     last_idx = first_idx + counts - 1
     prev_end = np.empty((m, 2))
@@ -125,8 +137,9 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[
     hop = ret * int(profile.z_hop > 0)
     typ = np.ones(m, dtype=np.int64)
     typ[1:] = feats[1:] != feats[:-1]
-    rows_per = 2 * ret + 2 * hop + typ + counts  # travel + (K-1) extrusions = K
-    base = np.concatenate([[0], np.cumsum(rows_per)[:-1]])
+    rows_per = obj + 2 * ret + 2 * hop + typ + counts  # travel + (K-1) extrusions = K
+    block = np.concatenate([[0], np.cumsum(rows_per)[:-1]])
+    base = block + obj  # where the block's moves begin, after its object row
     total = int(rows_per.sum())
     i_travel = base + ret + hop
     i_first = i_travel + 1 + hop + ret + typ
@@ -179,6 +192,11 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[
         vals[i_travel[0], 3] = z
     t = typ == 1
     kind[(i_first - 1)[t]] = _TYPE0 + feats[t]
+    if owners is not None:
+        o = obj == 1
+        kind[block[o]] = _OBJECT
+        vals[block[o], 0] = owners[o]
+        state.object = int(owners[-1])
     er = ext_rows[is_ext]
     kind[er] = _EXTRUDE
     kind[i_first] = _FIRST
@@ -241,8 +259,9 @@ class Program:
 
 
 def write_program(plans: list[LayerPlan], profile: Profile,
-                  progress: Callable[[str, int, int], None] | None = None) -> Program:
-    """Preamble (temperatures, E mode, start G-code), every layer, then the end G-code."""
+                  progress: Callable[[str, int, int], None] | None = None, objects: int = 0) -> Program:
+    """Preamble (temperatures, E mode, start G-code), every layer, then the end G-code; with `objects` copies
+    labelled (`M486 T` first, `M486 S-1` before the end G-code)."""
     fan = round(255 * profile.fan_speed / 100.0)
     preamble = [
         f"M140 S{profile.bed_temperature:g}",
@@ -256,6 +275,8 @@ def write_program(plans: list[LayerPlan], profile: Profile,
         "G92 E0",
         f";LAYER_COUNT:{len(plans)}",
     ]
+    if objects:
+        preamble.append(f"M486 T{objects}")
     chunks = ["\n".join(preamble)]
     state = WriterState()
     moves = [np.array([[0.0, 0.0, 0.0, 0.0, profile.travel_speed]])]
@@ -280,7 +301,7 @@ def write_program(plans: list[LayerPlan], profile: Profile,
                 hi[2] = max(hi[2], plan.z)
         if progress is not None:
             progress("gcode", n + 1, len(plans))
-    chunks.append("M107\n" + profile.end_gcode.strip() + "\n")
+    chunks.append(("M486 S-1\n" if objects else "") + "M107\n" + profile.end_gcode.strip() + "\n")
     if not np.isfinite(lo).all():
         lo[:] = 0.0
         hi[:] = 0.0

@@ -113,6 +113,7 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
         counts: list[int] = []
         feats: list[int] = []
         inside: list[bool] = []
+        owner: list[int] = []          # the copy each path belongs to (-1: skirt and brim, no copy's)
         if i == 0:
             brim, skirt = adhesion_loops(layer, shifts, profile)
             for loops, feat in ((skirt, Feature.SKIRT), (brim, Feature.BRIM)):
@@ -121,6 +122,7 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
                 counts.extend(len(lp) for lp in ordered)
                 feats.extend([feat] * len(ordered))
                 inside.extend([False] * len(ordered))
+                owner.extend([-1] * len(ordered))
         blocks: dict[int, _Block] = {}
         units = [(c, k) for c in range(len(shifts)) for k in range(len(layer.islands))]
         while units:
@@ -133,10 +135,12 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
             counts.extend(block.counts)
             feats.extend(block.features)
             inside.extend(block.inside)
+            owner.extend([c] * len(block.counts))
             pos = block.end + shifts[c]
         points = np.concatenate(parts) if parts else np.zeros((0, 2))
         plans.append(LayerPlan(i, float(top), float(top - prev_top), points, np.asarray(counts, dtype=np.int64),
-                               np.asarray(feats, dtype=np.int64), np.asarray(inside, dtype=bool)))
+                               np.asarray(feats, dtype=np.int64), np.asarray(inside, dtype=bool),
+                               np.asarray(owner, dtype=np.int64)))
         prev_top = float(top)
         if progress is not None:
             progress("order", i + 1, len(layers))

@@ -180,8 +180,13 @@ def _check(key: str, value: Any, source: str) -> None:
         raise ProfileError(f"option '{key}' in {source} must be one of {', '.join(_CHOICES[key])} (got {value!r})")
 
 
+OTHER_TABLES = frozenset({"vision"})
+"""Tables of a printer's profile that other parts read (the layer check's `[vision]`); the slicer skips them."""
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
-    """Read a TOML profile file; nested tables are flattened (their keys are used as-is)."""
+    """Read a TOML profile file; nested tables are flattened (their keys are used as-is), but for the tables
+    other parts of printloop read from the same profile."""
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
@@ -192,7 +197,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, dict):
-            flat.update(value)
+            if key not in OTHER_TABLES:
+                flat.update(value)
         else:
             flat[key] = value
     return flat

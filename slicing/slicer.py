@@ -87,7 +87,7 @@ def slice_mesh_to_gcode(loaded: LoadedMesh, profile: Profile, copies: int = 1,
         progress("sections", 1, 1)
     layers = build_layers(sections, profile, progress)
     plans = plan_layers(layers, tops, shifts, profile, progress)
-    program = write_program(plans, profile, progress)
+    program = write_program(plans, profile, progress, objects=copies)
     seconds = float(estimate_time(program.moves, motion_limits(profile)))
     grams = program.filament_mm * profile.filament_area * profile.filament_density / 1000.0
     warnings = list(loaded.warnings)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from controller.cli import build_parser, main
-from controller.commands import demo, print_, serve, sim, slice
+from controller.commands import demo, markers, print_, serve, sim, slice
 from tests.conftest import REPO
 
 
@@ -28,7 +28,7 @@ def test_the_subcommands_are_exactly_the_command_modules(capsys):
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args(["frobnicate"])
     assert exit_.value.code == 2
-    assert "(choose from 'demo', 'print', 'serve', 'sim', 'slice')" in capsys.readouterr().err
+    assert "(choose from 'demo', 'markers', 'print', 'serve', 'sim', 'slice')" in capsys.readouterr().err
 
 
 EVERY_OPTION = [
@@ -50,6 +50,8 @@ EVERY_OPTION = [
       "vision_profile": Path("lab.toml")}),
     (["serve", "--config", "printloop.toml", "--host", "0.0.0.0", "--port", "8080", "--log-level", "info"], serve.run,
      {"config": Path("printloop.toml"), "host": "0.0.0.0", "port": 8080, "log_level": "info"}),
+    (["markers", "-o", "m.png", "--vision-profile", "p.toml"], markers.run,
+     {"out": Path("m.png"), "vision_profile": Path("p.toml")}),
     (["demo", "--model", "3DBenchy.stl", "--copies", "2", "--fault", "clog@3", "--timeout", "60", "--out", "o"],
      demo.run, {"model": "3DBenchy.stl", "copies": 2, "fault": "clog@3", "timeout": 60.0, "out": Path("o")}),
 ]

@@ -88,3 +88,12 @@ def test_sizes_are_checked_against_the_nozzle(overrides, key, fitting_nozzle):
         load_profile(overrides=overrides)
     fitted = load_profile(overrides={**overrides, "nozzle_diameter": fitting_nozzle})
     assert fitted.nozzle_diameter == float(fitting_nozzle)
+
+
+def test_a_printer_profile_with_a_vision_table_slices_and_the_layer_check_reads_its_table(tmp_path):
+    from vision.config import load_config
+
+    path = tmp_path / "printer.toml"
+    path.write_text('layer_height = 0.25\n\n[vision]\npolicy = "cancel"\npark = [110, 200]\n')
+    assert load_profile(path).layer_height == 0.25
+    assert load_config(path).policy == "cancel" and load_config(path).park == (110.0, 200.0)

@@ -62,3 +62,26 @@ def test_skirt_surrounds_all_copies_on_the_first_layer(one_and_four):
 def test_too_many_copies_are_refused_clearly():
     with pytest.raises(MeshError):
         slice_file(CUBE, copies=200)
+
+
+def test_each_copy_is_an_object_its_moves_labelled_and_the_skirt_no_ones(one_and_four):
+    from slicing import plan
+
+    _one, four, _j1, _j4 = one_and_four
+    assert "M486 T4" in four.gcode and four.gcode.count("M486 S-1") >= 2
+    job = plan(four.gcode)
+    assert sorted(o.name for o in job.objects) == [f"object {k}" for k in range(4)]
+    centres = []
+    for obj in job.objects:
+        xy = []
+        for k, c in enumerate(job.commands):
+            if job.command_object[k] == obj.index and c.startswith("G1 ") and " E" in c and " X" in c:
+                words = {w[0]: float(w[1:]) for w in c.split()[1:] if w[0] in "XY"}
+                xy.append((words["X"], words["Y"]))
+        pts = np.asarray(xy)
+        assert np.ptp(pts[:, 0]) < 21 and np.ptp(pts[:, 1]) < 21    # one 20 mm cube's moves only
+        centres.append(pts.mean(axis=0))
+    assert len({(round(x), round(y)) for x, y in centres}) == 4
+    first_layer = job.commands[job.layers[0].first_command:job.layers[1].first_command]
+    owned = job.command_object[job.layers[0].first_command:job.layers[1].first_command]
+    assert any(o == -1 for o, c in zip(owned, first_layer) if " E" in c)   # the skirt belongs to no copy

@@ -90,7 +90,7 @@ def test_clog_triggers_the_policy_once_and_files_are_kept(tmp_path, cam, policy,
     statuses = [v.status for v in hook.verdicts]
     assert statuses[:3] == ["ok", "ok", "ok"] and statuses[3] == "missing_layer"
     assert job.calls == expected
-    assert job.sent[0] == "M400" and any(s.startswith("G1 X0.000 Y220.000") for s in job.sent)
+    assert job.sent[0] == "M400" and any(s.startswith("G1 X110.000 Y220.000") for s in job.sent)
     rec = json.loads((tmp_path / "job" / "layer_0003.json").read_text())
     assert rec["status"] == "missing_layer" and rec["check_ms"] > 0
     assert (tmp_path / "job" / "layer_0003.jpg").stat().st_size > 10_000
@@ -99,11 +99,47 @@ def test_clog_triggers_the_policy_once_and_files_are_kept(tmp_path, cam, policy,
     assert (tmp_path / "printer" / "registration.json").exists()
 
 
-def test_camera_failure_is_recorded_not_fatal(tmp_path):
-    hook = LayerCheck(LAYERS, HttpCamera("http://127.0.0.1:9/snapshot.jpg", timeout=1), tmp_path)
+@pytest.mark.parametrize("policy,expected", [("pause", ["pause"]), ("cancel", ["cancel"]), ("warn", [])])
+def test_an_unreachable_camera_is_a_layer_not_checked_and_the_policy_acts(tmp_path, policy, expected):
+    seen = []
+    hook = LayerCheck(LAYERS, HttpCamera("http://127.0.0.1:9/snapshot.jpg", timeout=1), tmp_path,
+                      VisionConfig(policy=policy), on_verdict=seen.append)
     job = RecordingJob()
     hook(done(0), job)
-    assert hook.errors and "cannot be reached" in hook.errors[0] and job.calls == []
+    hook(done(1), job)
+    assert hook.errors and "cannot be reached" in hook.errors[0]
+    assert [v.status for v in hook.verdicts] == ["unseen", "unseen"] and seen == hook.verdicts
+    assert job.calls == expected                                      # once, as for any failed layer
+    assert job.failure["class"] == "unseen" and "was not checked: camera" in job.failure["message"]
+    lines = [json.loads(x) for x in (tmp_path / "verdicts.jsonl").read_text().splitlines()]
+    assert [x["status"] for x in lines] == ["unseen", "unseen"]
+
+
+class _Frames:
+    """A camera that hands out fixed frames."""
+
+    def __init__(self, image):
+        self.image = image
+
+    def grab(self):
+        return self.image.copy()
+
+    def close(self):
+        pass
+
+
+def test_a_black_frame_or_a_bed_without_markers_is_not_checked(tmp_path):
+    black = np.zeros((960, 1280, 3), np.uint8)
+    hook = LayerCheck(LAYERS, _Frames(black), tmp_path / "a")
+    job = RecordingJob()
+    hook(done(0), job)
+    assert hook.verdicts[0].status == "unseen" and "black frame" in hook.verdicts[0].message
+    assert job.calls == ["pause"]
+    noise = np.random.default_rng(1).integers(0, 255, (960, 1280, 3), dtype=np.uint8)
+    hook = LayerCheck(LAYERS, _Frames(noise), tmp_path / "b")
+    hook(done(0), RecordingJob())
+    assert hook.verdicts[0].status == "unseen" and "markers" in hook.verdicts[0].message
+    assert (tmp_path / "b" / "layer_0000.jpg").exists()              # what the camera showed is kept
 
 
 def test_park_none_only_waits_for_moves_and_a_park_lifts_before_it_travels():

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from vision.compare import Comparison
 from vision.config import VisionConfig
 
-STATUSES = ("ok", "layer_shift", "missing_layer", "under_extrusion", "spaghetti")
+STATUSES = ("ok", "layer_shift", "missing_layer", "under_extrusion", "spaghetti", "unseen")
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,12 @@ class Verdict:
                 "missing_area_mm2": round(self.missing_area_mm2, 2), "excess_area_mm2": round(self.excess_area_mm2, 2),
                 "offset_mm": [round(self.offset_mm[0], 3), round(self.offset_mm[1], 3)],
                 "score": {k: round(v, 4) for k, v in self.score.items()}, "message": self.message}
+
+
+def unseen(layer: int, reason: str) -> Verdict:
+    """The verdict on a layer the camera could not show (no markers, no frame, a black frame): a failure, so the
+    job's policy acts on it as on any other; a lab must never believe it is protected while nothing is checked."""
+    return Verdict(layer, "unseen", 0.0, 0.0, 0.0, (0.0, 0.0), {}, f"layer {layer} was not checked: {reason}")
 
 
 def _shift_text(dx: float, dy: float) -> str:

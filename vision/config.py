@@ -54,7 +54,8 @@ class VisionConfig:
     spaghetti_area_mm2: float = 5.0       # stray material outside the part's footprint (absolute floor)
     spaghetti_fraction: float = 0.02      # ... or this fraction of the layer's area, whichever is larger
     policy: str = "pause"                 # on a failed check: pause | cancel | warn
-    park: tuple[float, float] | None = (0.0, 220.0)  # XY to park at before the photo; None to stay put
+    park: tuple[float, float] | None = (110.0, 220.0)  # XY to park at before the photo (mid back edge: clear of
+    #                                                    the corner markers); None to stay put
     park_lift_mm: float = 2.0             # Z lift while parked
     park_feedrate: float = 6000.0         # mm/min
 

@@ -4,6 +4,10 @@ resumes, cancels, and reports progress with the time left from the plan (correct
 Whatever the host inserts (a layer check's park, a pause) is followed by a return to exactly where the file left
 the head: position, Z, feed rate, E and modes, so the file's next move is drawn as if nothing had happened.
 
+A labelled object (a copy on the plate) can be skipped from any point on, as Klipper's exclude_object does: its
+moves are not sent (its other commands are, fan and temperatures stay right), and before the next move of the rest
+the head lifts and goes to where the file expects it, with E and modes restored.
+
 The job's own thread runs the layer hook and the pause/resume/cancel sequences; the session's pump thread pulls
 file commands from `_take` and reports acceptances through `_accepted`.
 """
@@ -24,6 +28,7 @@ from controller.printer.job_state import (
     pause_sequence,
     resume_sequence,
     return_sequence,
+    skip_return,
 )
 from slicing.job_plan import CheckPoint, JobPlan
 
@@ -51,6 +56,7 @@ class JobProgress:
     hotend: float
     bed: float
     failure: dict[str, Any] | None = None  # {"class", "layer", "message"} when the layer check ended the job
+    skipped: tuple[str, ...] = ()          # objects (copies) no longer printed
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,13 @@ class _Stopped(Exception):
 
 
 _HEAT_WAIT = {"M104": "M109", "M140": "M190"}
+_MOVES = ("G0", "G1", "G2", "G3", "G10", "G11")
+
+
+def _is_move(command: str) -> bool:
+    """A command that moves an axis or the filament (what skipping an object leaves out)."""
+    head = command.split(None, 1)[0].upper() if command else ""
+    return head in _MOVES or head in ("G00", "G01", "G02", "G03")
 _EXEC_TIMEOUT = 3600.0
 
 
@@ -122,6 +135,10 @@ class Job:
         self._t_print: float | None = None  # when the first layer started (the pace is measured from there)
         self._print_start = plan.layers[0].first_command if plan.layers else 0
         self._cached_state: tuple[int, MachineState] = (0, MachineState())
+        self._skipped: set[int] = set()          # indices into plan.objects no longer printed
+        self._skip_mask: np.ndarray | None = None  # per command: a move of a skipped object
+        self._after_skip = False                 # the last move handed out was skipped: return before the next
+        self._skip_state: tuple[int, MachineState] = (0, MachineState())
         self._thread = threading.Thread(target=self._run, name=f"job {name}", daemon=True)
 
     # ---- public API ----------------------------------------------------------------------------------------------
@@ -144,7 +161,25 @@ class Job:
         reason = self._reason if self._reason is not None or self._state != "paused" else self._request_reason
         return JobProgress(self._state, line, total, done_bytes, p.total_bytes, layer, p.layer_count,
                            100.0 * frac, elapsed, self._eta(line, now), reason, temps.hotend, temps.bed,
-                           self.failure)
+                           self.failure, tuple(p.objects[k].name for k in sorted(self._skipped)))
+
+    def skip_object(self, name: str, reason: str = "") -> None:
+        """Print no more of the object (copy) named `name`; the rest of the plate goes on. Lines already with
+        the firmware still run. Raises JobError for a name the file does not label."""
+        index = next((o.index for o in self.plan.objects if o.name == name), None)
+        if index is None:
+            known = ", ".join(o.name for o in self.plan.objects) or "none"
+            raise JobError(f"no object '{name}' in this file (objects: {known})")
+        with self._cond:
+            if index in self._skipped:
+                return
+            self._skipped.add(index)
+            moves = np.fromiter((_is_move(c) for c in self.plan.commands), dtype=bool,
+                                count=len(self.plan.commands))
+            self._skip_mask = moves & np.isin(self.plan.command_object, sorted(self._skipped))
+        layer = max(self.plan.layer_at(min(self._acked, len(self.plan.commands))), 0)
+        self.session._emit("object_skipped", f"object {name} skipped from layer {layer}"
+                           + (f": {reason}" if reason else ""), {"object": name, "layer": layer, "reason": reason})
 
     def pause(self, reason: str | None = None) -> None:
         """Stop feeding; the job thread finishes the moves in flight, retracts and parks; heaters stay on."""
@@ -253,14 +288,43 @@ class Job:
                 return []
             out: list[tuple[str, Any]] = []
             cmds = self.plan.commands
+            skip = self._skip_mask
             while self._cursor < self._stop_at and len(out) < limit:
                 i = self._cursor
+                if skip is not None:
+                    if skip[i]:
+                        self._after_skip = True
+                        self._cursor += 1
+                        continue
+                    if self._after_skip and _is_move(cmds[i]):
+                        self._after_skip = False
+                        out += [(c, None) for c in skip_return(self._state_before(i), self.session.park)]
                 if i in self._injections and i not in self._injected:
                     self._injected.add(i)
                     out += [(c, None) for c in self._injections[i]]
                 out.append((cmds[i], JobTag(self, i)))
                 self._cursor += 1
             return out
+
+    def _last_move_skipped(self, index: int) -> bool:
+        """Whether the last move before command `index` is one of a skipped object's."""
+        assert self._skip_mask is not None
+        for k in range(index - 1, -1, -1):
+            if self._skip_mask[k]:
+                return True
+            if _is_move(self.plan.commands[k]):
+                return False
+        return False
+
+    def _state_before(self, index: int) -> MachineState:
+        """The file's machine state before command `index`, skipped moves included (where it expects the head)."""
+        start, state = self._skip_state
+        if index < start:
+            start, state = 0, MachineState()
+        for c in self.plan.commands[start:index]:
+            state = advance(state, c)
+        self._skip_state = (index, state)
+        return state
 
     def _accepted(self, index: int) -> None:
         """The firmware took file command `index`."""
@@ -282,6 +346,7 @@ class Job:
         if indices:
             with self._cond:
                 self._cursor = min(self._cursor, min(indices))
+                self._after_skip = self._skip_mask is not None and self._last_move_skipped(self._cursor)
 
     # ---- job thread ----------------------------------------------------------------------------------------------
     def _start(self) -> None:

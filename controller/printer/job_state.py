@@ -128,6 +128,15 @@ def return_sequence(state: MachineState, park: ParkConfig, unretract: float = 0.
     return out
 
 
+def skip_return(state: MachineState, park: ParkConfig) -> list[str]:
+    """After a skipped object's moves: retract and lift (so the travel oozes nothing and crosses nothing printed),
+    go to where the file expects the head, unretract, and restore its E, modes and feed rate."""
+    scale = 25.4 if state.inches else 1.0
+    return ["M83", f"G1 E{-park.retract / scale:.4f} F{park.retract_feed / scale:.1f}", "G91",
+            f"G1 Z{park.lift / scale:.3f} F{park.z_feed / scale:.0f}",
+            *return_sequence(state, park, unretract=park.retract)]
+
+
 def resume_sequence(state: MachineState, park: ParkConfig) -> list[str]:
     """Reheat if needed, return to the paused position, unretract, restore E, modes and feed rate."""
     out: list[str] = []

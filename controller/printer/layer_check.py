@@ -1,6 +1,7 @@
 """The job's layer hook: at each layer boundary wait for moves, park out of view, photograph, check, act.
 
-Policy on a failed layer: `pause` (default), `cancel` or `warn`. Every verdict is kept with the job as files in
+Policy on a failed layer: `pause` (default), `cancel` or `warn`. A layer the camera cannot show (unreachable, no
+markers in view, a black frame) is failed as `unseen` and the policy acts on it too. Every verdict is kept with the job as files in
 its folder: `layer_NNNN.json` (figures), `layer_NNNN.jpg` (photo), `layer_NNNN_check.jpg` (annotated), and one
 line per layer in `verdicts.jsonl`.
 """
@@ -19,8 +20,9 @@ from slicing.job_plan import CheckPoint, JobPlan
 from slicing.toolpath import LayerPaths
 from vision.camera import Camera
 from vision.check import LayerChecker, Verdict
+from vision.classify import unseen
 from vision.config import VisionConfig
-from vision.errors import VisionError
+from vision.errors import CameraError, VisionError
 from vision.registration import Registration, ensure_registration
 
 
@@ -41,6 +43,20 @@ def park_commands(config: VisionConfig) -> list[str]:
     f = config.park_feedrate
     return ["M400", "G21", "G91", f"G1 Z{config.park_lift_mm:.3f} F{min(f, 1200.0):.0f}", "G90",
             f"G1 X{config.park[0]:.3f} Y{config.park[1]:.3f} F{f:.0f}", "M400"]
+
+
+BLANK_STD = 3.0
+"""A frame whose grey levels vary less than this shows nothing (lens covered, lights off, a dead sensor)."""
+
+
+def blank_frame(image: np.ndarray) -> None:
+    """Refuse a frame that shows nothing, naming why (a black or uniform frame has no markers and no part)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    mean, std = cv2.meanStdDev(grey)
+    if float(std[0][0]) < BLANK_STD:
+        what = "black" if float(mean[0][0]) < 20 else "uniform"
+        raise CameraError(f"the camera sent a {what} frame (grey level {float(mean[0][0]):.0f} ± "
+                          f"{float(std[0][0]):.1f}): is the lens covered or the light off?")
 
 
 class LayerCheck:
@@ -73,14 +89,21 @@ class LayerCheck:
         if not 0 <= n < len(self.layers):
             return
         job.step_aside(park_commands(self.config))
+        image: np.ndarray | None = None
         try:
             image = self.camera.grab()
+            blank_frame(image)
             verdict = self.check(image, n)
         except VisionError as exc:
             self.errors.append(f"layer {n}: {exc}")
-            self._write_line({"layer": n, "status": "error", "message": str(exc)})
-            verdict = None
-        if verdict is not None and verdict.failed and self.action is None:
+            verdict = unseen(n, str(exc))
+            if image is not None:  # what the camera did show, for the technician
+                cv2.imwrite(str(self.out_dir / f"layer_{n:04d}.jpg"), image)
+            self.verdicts.append(verdict)
+            self._write_line(verdict.to_dict())
+            if self.on_verdict is not None:
+                self.on_verdict(verdict)
+        if verdict.failed and self.action is None:
             self.act(verdict, job)
 
     def check(self, image: np.ndarray, n: int) -> Verdict:
