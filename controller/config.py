@@ -36,6 +36,68 @@ class PrinterConfig(BaseModel):
         return value
 
 
+class MqttConfig(BaseModel):
+    """`[mqtt]`: the broker printloop publishes to (mqtts:// for TLS), its credentials and the topic roots."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    broker: str = "mqtt://127.0.0.1:1883"
+    username: str | None = None
+    password: str | None = None
+    base_topic: str = Field(default="printloop", min_length=1)
+    discovery_prefix: str = Field(default="homeassistant", min_length=1)
+    public_url: str = "http://127.0.0.1:8000"
+    client_id: str | None = None
+    ca_file: Path | None = None
+    temperature_interval_s: float = Field(default=1.0, ge=0)
+    progress_interval_s: float = Field(default=2.0, gt=0)
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_url(cls, value: str) -> str:
+        """The broker is `mqtt://host[:port]` or `mqtts://host[:port]`; anything else is refused at start-up."""
+        m = re.match(r"^mqtts?://[^\s/:]+(?::(\d{1,5}))?/?$", value)
+        if not m or not 0 < int(m.group(1) or 1883) < 65536:
+            raise ValueError("must look like mqtt://host:1883 or mqtts://host:8883")
+        return value
+
+    @field_validator("base_topic", "discovery_prefix")
+    @classmethod
+    def _topic_root(cls, value: str) -> str:
+        """A topic root holds no wildcards and no leading or trailing '/'."""
+        if any(c in value for c in "+#\0") or value.startswith("/") or value.endswith("/"):
+            raise ValueError("must be a topic without '+', '#' or a leading or trailing '/'")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        """Photo URLs are built on it, so it is an http(s) address without a trailing '/'."""
+        if not re.match(r"^https?://\S+$", value):
+            raise ValueError("must be the service's address as others reach it, like http://lab.local:8000")
+        return value.rstrip("/")
+
+    @property
+    def tls(self) -> bool:
+        """mqtts:// means TLS."""
+        return self.broker.startswith("mqtts://")
+
+    @property
+    def host(self) -> str:
+        """The broker's host name."""
+        return self._address()[0]
+
+    @property
+    def port(self) -> int:
+        """The broker's port (1883, or 8883 for TLS, unless given)."""
+        return self._address()[1]
+
+    def _address(self) -> tuple[str, int]:
+        """Host and port out of the broker URL."""
+        host, _, port = self.broker.split("://", 1)[1].rstrip("/").partition(":")
+        return host, int(port) if port else (8883 if self.tls else 1883)
+
+
 class ServiceConfig(BaseModel):
     """The whole service: data directory, database, API keys, upload limit and printers."""
 
@@ -49,6 +111,7 @@ class ServiceConfig(BaseModel):
     temperature_interval_s: float = Field(default=5.0, gt=0)
     camera_clears_bed: bool = False
     printers: list[PrinterConfig] = Field(default_factory=list)
+    mqtt: MqttConfig | None = None
 
     @field_validator("printers")
     @classmethod
@@ -97,6 +160,8 @@ def parse_config(data: dict, base_dir: Path | None = None) -> ServiceConfig:
             update["data_dir"] = base_dir / cfg.data_dir
         if cfg.default_profile and not Path(cfg.default_profile).is_absolute():
             update["default_profile"] = str(base_dir / cfg.default_profile)
+        if cfg.mqtt is not None and cfg.mqtt.ca_file is not None and not cfg.mqtt.ca_file.is_absolute():
+            update["mqtt"] = cfg.mqtt.model_copy(update={"ca_file": base_dir / cfg.mqtt.ca_file})
         cfg = cfg.model_copy(update=update)
     return cfg
 

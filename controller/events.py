@@ -25,6 +25,8 @@ PRINTER_KINDS = frozenset({
 """Kinds a printer session publishes (see `controller.printer.session`)."""
 LOGGED = "logged"
 """An event committed to the history (data["event"] is the stored record, with its id)."""
+LAYER_CHECKED = "layer_checked"
+"""A layer check committed to the store (data["check"] is the stored LayerCheck, with its id and photo)."""
 
 
 @dataclass(frozen=True)

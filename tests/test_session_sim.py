@@ -204,6 +204,36 @@ def test_pause_parks_and_resume_restores_then_finishes_exactly_once(tmp_path):
         assert file_only == cmds
 
 
+def test_pause_asked_from_another_thread_while_a_layer_hook_moves_lets_those_moves_finish(tmp_path):
+    cmds = write_gcode(tmp_path / "h.gcode", 300, layers=3)
+    moves = [f"G0 X{10 + i % 50} Y{190 - i % 40} F9000" for i in range(400)]  # far more than the link holds
+    done: list[str] = []
+
+    def hook(b: CheckPoint, job: Job) -> None:
+        if b.layer == 1:
+            threading.Timer(0.05, lambda: job.pause("asked by a technician")).start()
+            job.execute(moves, timeout=15.0)  # its unsent moves used to be withdrawn: this waited in vain
+            done.append("moved")
+
+    with Sim("--speed", "max") as sim:
+        s = PrinterSession(sim.serial, timeout=2.0)
+        s.connect()
+        job = s.start_job(tmp_path / "h.gcode", layer_hook=hook)
+        deadline = time.monotonic() + 20
+        while job.progress().state != "paused" and not job.finished and time.monotonic() < deadline:
+            time.sleep(0.02)
+        paused = job.progress()
+        if paused.state == "paused":
+            job.resume()
+        p = job.wait(60)
+        s.close()
+        assert paused.state == "paused" and done == ["moved"], (paused.state, paused.reason)
+        assert p.state == "completed", p.reason
+        log = [e["cmd"] for e in numbered(wait_log(sim, len(cmds)))]
+        assert sum(c in set(moves) for c in log) == len(moves), "every move of the hook, once"
+        assert [c for c in log if c in set(cmds)] == cmds
+
+
 def wait_for_line(job: Job, line: int, timeout: float = 30.0) -> None:
     """Block until the job has `line` commands acknowledged."""
     deadline = time.monotonic() + timeout

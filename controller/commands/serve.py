@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(service)
     print(f"printloop serve: http://{args.host}:{args.port}/  ({len(cfg.printers)} printers, data in "
           f"{service.data_dir})", flush=True)
+    if cfg.mqtt is not None:
+        print(f"printloop serve: MQTT to {cfg.mqtt.broker} under {cfg.mqtt.base_topic}/, Home Assistant "
+              f"discovery under {cfg.mqtt.discovery_prefix}/", flush=True)
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5)
     finally:

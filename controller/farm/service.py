@@ -4,15 +4,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from controller.config import ServiceConfig
-from controller.events import LOGGED, EventBus
+from controller.events import LAYER_CHECKED, LOGGED, EventBus
 from controller.events import Event as BusEvent
 from controller.farm.driver import PrinterDriver
 from controller.farm.fleet import Fleet
 from controller.farm.intake import Intake
 from controller.store import Store, history, printers
-from controller.store.records import Printer
+from controller.store.records import LayerCheck, Printer
+
+if TYPE_CHECKING:
+    from controller.publish.mqtt import MqttPublisher
 
 
 def session_driver(printer: Printer, bus: EventBus | None = None) -> PrinterDriver:
@@ -43,10 +47,16 @@ class LabService:
         self.fleet = Fleet(self.store, self.data_dir, make_driver, clock, config.temperature_interval_s)
         self.intake = Intake(self.store, self.data_dir, config.default_profile, clock)
         self.fleet.recover()
+        self.mqtt: MqttPublisher | None = None
 
-    def _logged(self, record: history.Event) -> None:
-        """A history event was committed: publish it (the live stream pushes it to every client)."""
-        self.bus.publish(BusEvent(LOGGED, record.message, record.t, {"event": record}, record.printer))
+    def _logged(self, record: history.Event | LayerCheck) -> None:
+        """A history event or layer check was committed: publish it (the live stream pushes events to every
+        client; publishers send layer verdicts on)."""
+        if isinstance(record, LayerCheck):
+            self.bus.publish(BusEvent(LAYER_CHECKED, f"layer {record.layer}: {record.verdict}", record.t,
+                                      {"check": record}))
+        else:
+            self.bus.publish(BusEvent(LOGGED, record.message, record.t, {"event": record}, record.printer))
 
     @property
     def upload_dir(self) -> Path:
@@ -54,12 +64,22 @@ class LabService:
         return self.data_dir / "uploads"
 
     def start(self, interval_s: float = 0.2) -> None:
-        """Start the fleet's loop."""
+        """Start the fleet's loop, and the MQTT publisher when `[mqtt]` is configured."""
+        if self.config.mqtt is not None and self.mqtt is None:
+            # publish/ sits above farm/; imported here so a service without [mqtt] never loads paho
+            from controller.publish.mqtt import MqttPublisher
+
+            self.mqtt = MqttPublisher(self.config.mqtt, self.bus, self.store, self.fleet, self.config.api_keys,
+                                      self.clock)
+            self.mqtt.start()
         self.fleet.start(interval_s)
 
     def stop(self) -> None:
-        """Stop the fleet, the slicer and the store."""
+        """Stop the fleet, the publishers, the slicer and the store."""
         self.fleet.stop()
+        if self.mqtt is not None:
+            self.mqtt.stop()
+            self.mqtt = None
         self.intake.close()
         self.bus.close()
         self.store.close()

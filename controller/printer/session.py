@@ -231,8 +231,19 @@ class PrinterSession:
         return ev.wait(timeout)
 
     def _withdraw(self) -> list[tuple[str, Any]]:
-        """Take back unsent commands (pause/cancel)."""
-        result: list[tuple[str, Any]] = self._call(self._link.withdraw)
+        """Take back the job's unsent file lines (pause/cancel). Host commands stay queued in their order: a
+        layer check's park and photo moves or a resume sequence have a waiter on the job's thread, which would
+        otherwise never be answered (a pause asked for during a layer check hung the job)."""
+        def take() -> list[tuple[str, Any]]:
+            taken = self._link.withdraw()
+            try:
+                for command, tag in taken:
+                    if not isinstance(tag, JobTag):
+                        self._link.send(command, tag)
+            except ControllerError:
+                pass  # the link is down: `_fatal` answers every waiter
+            return [(c, t) for c, t in taken if isinstance(t, JobTag)]
+        result: list[tuple[str, Any]] = self._call(take)
         return result
 
     def _emit(self, kind: str, message: str, data: dict[str, Any] | None = None) -> None:

@@ -50,7 +50,7 @@ class Store:
             self.engine.dispose()
             raise
         self._factory = sessionmaker(self.engine, expire_on_commit=False)
-        self.listeners: list[Callable[[Any], None]] = []  # told of each history event once it is committed
+        self.listeners: list[Callable[[Any], None]] = []  # told of each history event and layer check once committed
 
     def notify(self, record: Any) -> None:
         """Tell the listeners of a committed record (the service publishes history events on its bus)."""

@@ -54,7 +54,9 @@ def add_layer_check(store: Store, run_id: int, layer: int, ok: bool, verdict: st
                             image_path=image_path, annotated_path=annotated_path, t=t)
         s.add(row)
         s.flush()
-        return _check(row)
+        record = _check(row)
+    store.notify(record)
+    return record
 
 
 def list_layer_checks(store: Store, run_id: int | None = None, job_id: int | None = None) -> list[LayerCheck]:
