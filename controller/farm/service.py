@@ -43,6 +43,11 @@ class LabService:
         self.fleet = Fleet(self.store, self.data_dir, make_driver, clock, config.temperature_interval_s)
         self.intake = Intake(self.store, self.data_dir, config.default_profile, clock)
         self.fleet.recover()
+        self.opcua = None
+        if config.opcua is not None:
+            from controller.publish.opcua import OpcUaPublisher
+
+            self.opcua = OpcUaPublisher(config.opcua, self.bus, self.store, self.fleet, clock)
 
     def _logged(self, record: history.Event) -> None:
         """A history event was committed: publish it (the live stream pushes it to every client)."""
@@ -54,12 +59,16 @@ class LabService:
         return self.data_dir / "uploads"
 
     def start(self, interval_s: float = 0.2) -> None:
-        """Start the fleet's loop."""
+        """Start the fleet's loop and the OPC UA server when configured."""
+        if self.opcua is not None:
+            self.opcua.start()
         self.fleet.start(interval_s)
 
     def stop(self) -> None:
-        """Stop the fleet, the slicer and the store."""
+        """Stop the fleet, the publishers, the slicer and the store."""
         self.fleet.stop()
+        if self.opcua is not None:
+            self.opcua.stop()
         self.intake.close()
         self.bus.close()
         self.store.close()
