@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
 # Debian packages the test suite uses: Chromium (dashboard tests), PostgreSQL (the store's migrations target
 # it; a farm of hosts shares one), and the peer slicers whose G-code the job plan is proven on (PrusaSlicer,
-# CuraEngine). Installed only when missing, only as root with apt-get.
+# CuraEngine). Installed only when missing, only as root with apt-get. Then the npm packages of the tests' OPC UA
+# client (node-opcua, tests/opcua_client) when npm is there and they are not installed yet.
 set -u
+client="$(dirname "$0")/../tests/opcua_client"
+if [ ! -d "$client/node_modules" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    npm ci --prefix "$client" --no-audit --no-fund --loglevel=error >/dev/null \
+      || echo "warning: npm ci in $client failed; the OPC UA tests need node-opcua-client" >&2
+  else
+    echo "warning: npm not found; the OPC UA tests need Node 20, npm and npm ci --prefix $client" >&2
+  fi
+fi
 want=(chromium chromium-driver prusa-slicer cura-engine postgresql)
 missing=()
 for pkg in "${want[@]}"; do
