@@ -3,6 +3,7 @@ what each bus event changes on a machine, and the server's own load of the share
 from __future__ import annotations
 
 import asyncio
+import socket
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,43 @@ def test_machine_values_hand_over_only_what_changed_newest_first_seen() -> None:
     changed, alarms = values.take()
     assert [a.layer for a in alarms] == [2, 3] and changed == {"b": {}}
     assert values.printers() == ["a", "b"]
+
+
+def test_without_nodesets_or_anonymous_access_the_machines_still_serve_signed_in_users(tmp_path: Path) -> None:
+    from asyncua import Client
+    from asyncua.ua.uaerrors import UaError
+
+    from controller.farm.service import LabService
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        endpoint = f"opc.tcp://127.0.0.1:{s.getsockname()[1]}"
+    cfg = parse_config({"data_dir": str(tmp_path / "data"), "api_keys": ["k"],
+                        "opcua": {"endpoint": endpoint, "users": {"tech": "pw"}, "anonymous": "off",
+                                  "nodesets": str(tmp_path / "no-nodesets")},
+                        "printers": [{"name": "unplugged", "port": str(tmp_path / "no-such-port")}]})
+    svc = LabService(cfg)
+
+    async def browse() -> tuple[str, float]:
+        with pytest.raises(UaError):
+            async with Client(endpoint):
+                pass
+        client = Client(endpoint)
+        client.set_user("tech")
+        client.set_password("pw")
+        async with client:
+            idx = await client.get_namespace_index("urn:printloop:opcua")
+            machine = await client.nodes.objects.get_child([f"{idx}:Machines", f"{idx}:unplugged"])
+            state = await (await machine.get_child([f"{idx}:Monitoring", f"{idx}:MachineState"])).read_value()
+            nozzle = await machine.get_child([f"{idx}:Monitoring", f"{idx}:Process", f"{idx}:NozzleTemperature"])
+            return state, await nozzle.read_value()
+
+    try:
+        svc.start(0.2)
+        assert svc.opcua is not None and svc.opcua.wait_ready(60), svc.opcua and svc.opcua.error
+        assert svc.opcua.report is not None and not svc.opcua.report.loaded
+        assert "no-nodesets not found" in svc.opcua.report.summary()
+        state, nozzle = asyncio.run(browse())
+        assert state == "offline" and nozzle == 0.0
+    finally:
+        svc.stop()
