@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(service)
     print(f"printloop serve: http://{args.host}:{args.port}/  ({len(cfg.printers)} printers, data in "
           f"{service.data_dir})", flush=True)
+    if cfg.opcua is not None:
+        print(f"printloop serve: OPC UA on {cfg.opcua.endpoint} (machines under Objects/Machines; anonymous "
+              f"{cfg.opcua.anonymous}, {len(cfg.opcua.users)} users may call Pause/Resume/Cancel)", flush=True)
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5)
     finally:

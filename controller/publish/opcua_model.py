@@ -167,7 +167,7 @@ async def build_machine(server: Server, ns: Namespaces, folder: Node, name: str,
         node = await folder.add_object(node_id, qname)
     machine = Machine(name, node)
 
-    ident = await _object(node, "Identification", di, own, f"{base}/Identification")
+    ident = await _object(node, "Identification", di, own, f"{base}.Identification")
     for key, bname, bns, value, vt in (
         ("manufacturer", "Manufacturer", di, ua.LocalizedText("unknown"), Vt.LocalizedText),
         ("model", "Model", di, ua.LocalizedText("FDM printer"), Vt.LocalizedText),
@@ -176,50 +176,52 @@ async def build_machine(server: Server, ns: Namespaces, folder: Node, name: str,
         ("software_revision", "SoftwareRevision", di, "", Vt.String),
         ("am_technology", "AMTechnologyIdentifier", own, "MEX", Vt.String),
     ):
-        await _variable(machine, key, ident, bname, bns, value, vt, f"{base}/Identification/{bname}", own)
+        await _variable(machine, key, ident, bname, bns, value, vt, f"{base}.Identification.{bname}", own)
 
-    monitoring = await _object(node, "Monitoring", mt, own, f"{base}/Monitoring")
-    process = await _object(monitoring, "Process", own, own, f"{base}/Monitoring/Process")
-    await _analog(server, machine, "nozzle", process, "NozzleTemperature", f"{base}/Monitoring/Process/Nozzle", own,
-                  300.0)
-    await _analog(server, machine, "bed", process, "BedTemperature", f"{base}/Monitoring/Process/Bed", own, 120.0)
+    monitoring = await _object(node, "Monitoring", mt, own, f"{base}.Monitoring")
+    process = await _object(monitoring, "Process", own, own, f"{base}.Monitoring.Process")
+    await _analog(server, machine, "nozzle", process, "NozzleTemperature",
+                  f"{base}.Monitoring.Process.NozzleTemperature", own, 300.0)
+    await _analog(server, machine, "bed", process, "BedTemperature", f"{base}.Monitoring.Process.BedTemperature",
+                  own, 120.0)
     await _variable(machine, "state", monitoring, "MachineState", own, "offline", Vt.String,
-                    f"{base}/Monitoring/MachineState", own)
+                    f"{base}.Monitoring.MachineState", own)
     await _variable(machine, "state_message", monitoring, "StateMessage", own, "", Vt.String,
-                    f"{base}/Monitoring/StateMessage", own)
-    for holder in (await _child(node, "MachineryBuildingBlocks"), await _child(monitoring, "MachineTool")):
+                    f"{base}.Monitoring.StateMessage", own)
+    for where, holder in (("MachineryBuildingBlocks", await _child(node, "MachineryBuildingBlocks")),
+                          ("Monitoring.MachineTool", await _child(monitoring, "MachineTool"))):
         item_state = await _child(holder, "MachineryItemState") if holder is not None else None
         if item_state is not None:
-            await _state_machine(machine, "item_state", item_state, own, f"{base}/MachineryItemState")
+            await _state_machine(machine, "item_state", item_state, own, f"{base}.{where}.MachineryItemState")
 
-    production = await _object(node, "Production", mt, own, f"{base}/Production")
-    program = await _object(production, "ActiveProgram", mt, own, f"{base}/Production/ActiveProgram")
-    await _variable(machine, "program", program, "Name", mt, "", Vt.String, f"{base}/Production/ActiveProgram/Name",
+    production = await _object(node, "Production", mt, own, f"{base}.Production")
+    program = await _object(production, "ActiveProgram", mt, own, f"{base}.Production.ActiveProgram")
+    await _variable(machine, "program", program, "Name", mt, "", Vt.String, f"{base}.Production.ActiveProgram.Name",
                     own)
     await _variable(machine, "layer", program, "CurrentLayer", own, 0, Vt.UInt32,
-                    f"{base}/Production/ActiveProgram/CurrentLayer", own)
+                    f"{base}.Production.ActiveProgram.CurrentLayer", own)
     await _variable(machine, "layers", program, "LayersPlanned", own, 0, Vt.UInt32,
-                    f"{base}/Production/ActiveProgram/LayersPlanned", own)
-    program_state = await _object(program, "State", mt, own, f"{base}/Production/ActiveProgram/State")
-    await _state_machine(machine, "program_state", program_state, own, f"{base}/Production/ActiveProgram/State")
-    plan = await _object(production, "ProductionPlan", mt, own, f"{base}/Production/ProductionPlan")
+                    f"{base}.Production.ActiveProgram.LayersPlanned", own)
+    program_state = await _object(program, "State", mt, own, f"{base}.Production.ActiveProgram.State")
+    await _state_machine(machine, "program_state", program_state, own, f"{base}.Production.ActiveProgram.State")
+    plan = await _object(production, "ProductionPlan", mt, own, f"{base}.Production.ProductionPlan")
     counters: tuple[tuple[str, str, int, Any, ua.VariantType], ...] = (("job", "Identifier", mt, "", Vt.String),
                                        ("runs_planned", "RunsPlanned", mt, 0, Vt.UInt32),
                                        ("runs_completed", "RunsCompleted", mt, 0, Vt.UInt32),
                                        ("good_parts", "GoodParts", own, 0, Vt.UInt32))
     for key, bname, bns, value, vt in counters:
-        await _variable(machine, key, plan, bname, bns, value, vt, f"{base}/Production/ProductionPlan/{bname}", own)
+        await _variable(machine, key, plan, bname, bns, value, vt, f"{base}.Production.ProductionPlan.{bname}", own)
 
-    equipment = await _object(node, "Equipment", mt, own, f"{base}/Equipment")
-    materials = await _object(equipment, "Materials", own, own, f"{base}/Equipment/Materials")
-    filament = await _object(materials, "Filament", own, own, f"{base}/Equipment/Materials/Filament")
+    equipment = await _object(node, "Equipment", mt, own, f"{base}.Equipment")
+    materials = await _object(equipment, "Materials", own, own, f"{base}.Equipment.Materials")
+    filament = await _object(materials, "Filament", own, own, f"{base}.Equipment.Materials.Filament")
     await _variable(machine, "material", filament, "Name", own, "unknown", Vt.String,
-                    f"{base}/Equipment/Materials/Filament/Name", own)
+                    f"{base}.Equipment.Materials.Filament.Name", own)
     await _variable(machine, "filament_mm", filament, "PlannedLength", own, 0.0, Vt.Double,
-                    f"{base}/Equipment/Materials/Filament/PlannedLength", own)
+                    f"{base}.Equipment.Materials.Filament.PlannedLength", own)
 
     for action in ("Pause", "Resume", "Cancel"):
-        await _method(node, name, action, on_method, f"{base}/{action}", own)
+        await _method(node, name, action, on_method, f"{base}.{action}", own)
     machine.alarm = await server.get_event_generator(event_type, node.nodeid)
     return machine
 
