@@ -74,12 +74,21 @@ class Watcher:
 
     def call(self, method: str, *login: str) -> dict:
         """Call a method of the printer's machine in a new session (anonymous, or USER PASSWORD); the answer."""
+        return self._ask({"method": method, **dict(zip(("user", "password"), login, strict=False))})
+
+    def read(self, *path: str) -> object:
+        """The value of the variable at a browse path under the machine (read in the watching session)."""
+        answer = self._ask({"path": list(path)})
+        assert answer["status"] == "Good", answer
+        return answer["value"]
+
+    def _ask(self, request: dict) -> dict:
         assert self.proc.stdin is not None
         self.calls += 1
-        request = {"id": self.calls, "method": method, **dict(zip(("user", "password"), login, strict=False))}
+        request["id"] = self.calls
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
-        answer = wait_for(lambda: [x for x in self.of("id") if x["id"] == request["id"]], 30, f"{method} answered")
+        answer = wait_for(lambda: [x for x in self.of("id") if x["id"] == request["id"]], 30, f"{request} answered")
         return answer[0]  # type: ignore[index]
 
     def close(self) -> None:
@@ -202,3 +211,22 @@ def test_a_failed_layer_raises_an_event_naming_the_printer_layer_and_verdict(lab
     layer = int(event["Message"].split("layer ", 1)[1].split()[0])
     assert FAULT_LAYER <= layer <= FAULT_LAYER + 2, event
     assert int(event["Severity"]) >= 500
+    wait_for(lambda: lab.watcher.of("server_event"), 10, "the same event through the Server object")
+    assert lab.watcher.of("server_event")[0]["server_event"]["EventId"] == event["EventId"]
+
+
+def test_the_machine_shows_its_program_plan_feedstock_and_identity(lab: Lab) -> None:
+    read = lab.watcher.read
+    wait_for(lambda: lab.state() == "needs_attention", 30, "the failed copy to be settled")
+    assert read("Production", "ActiveProgram", "Name") == "block.gcode"
+    assert read("Production", "ActiveProgram", "LayersPlanned") == 10
+    assert FAULT_LAYER <= read("Production", "ActiveProgram", "CurrentLayer") <= 10  # type: ignore[operator]
+    assert read("Production", "ActiveProgram", "State", "CurrentState") == "Interrupted"  # the camera paused it
+    assert read("Production", "ProductionPlan", "RunsPlanned") == 1
+    assert read("Production", "ProductionPlan", "GoodParts") == 0
+    assert read("Monitoring", "MachineState") == "needs_attention"
+    assert read("MachineryBuildingBlocks", "MachineryItemState", "CurrentState") == "OutOfService"
+    assert read("Monitoring", "Process", "NozzleTemperature", "SetpointValue") == 200
+    assert read("Equipment", "Materials", "Filament", "PlannedLength") > 100  # type: ignore[operator]
+    assert "Marlin" in str(read("Identification", "SoftwareRevision"))
+    assert read("Identification", "Model") == "printloop sim"

@@ -186,7 +186,7 @@ class OpcUaPublisher:
         for alarm in alarms:
             machine = machines.get(alarm.printer)
             if machine is not None:
-                await model.raise_alarm(machine, alarm.layer, alarm.verdict, alarm.message,
+                await model.raise_alarm(server, machine, alarm.layer, alarm.verdict, alarm.message,
                                         datetime.fromtimestamp(time.time(), UTC))
 
     # -- methods ----------------------------------------------------------------------------------------------

@@ -270,8 +270,10 @@ def _dv(value: Any, vtype: ua.VariantType, now: datetime) -> ua.DataValue:
     return ua.DataValue(ua.Variant(value, vtype), SourceTimestamp=now, ServerTimestamp=now)  # type: ignore[arg-type]
 
 
-async def raise_alarm(machine: Machine, layer: int, verdict: str, message: str, when: datetime) -> None:
-    """Fire the machine's LayerFailedEventType event (SourceName the printer, Message naming layer and verdict)."""
+async def raise_alarm(server: Server, machine: Machine, layer: int, verdict: str, message: str,
+                      when: datetime) -> None:
+    """Fire the machine's LayerFailedEventType event (SourceName the printer, Message naming layer and verdict),
+    seen by subscribers of the machine and, as the same event (one EventId), of the Server object."""
     event = machine.alarm.event
     event.SourceName = machine.name
     event.SourceNode = machine.node.nodeid
@@ -279,3 +281,8 @@ async def raise_alarm(machine: Machine, layer: int, verdict: str, message: str, 
     event.Layer = ua.Variant(max(0, layer), Vt.UInt32)
     event.Verdict = ua.Variant(verdict, Vt.String)
     await machine.alarm.trigger(time_attr=when, message=message)
+    event.emitting_node = nid(ua.ObjectIds.Server)
+    try:
+        await server.iserver.isession.subscription_service.trigger_event(event)
+    finally:
+        event.emitting_node = machine.node.nodeid

@@ -4,7 +4,8 @@
 //   node client.js watch ENDPOINT PRINTER   browse Objects/Machines, read the nozzle temperature, then subscribe
 //                                           to it and to the machine's events until stdin closes; meanwhile each
 //                                           line {"id", "method", "user"?, "password"?} on stdin calls that method
-//                                           in a session of its own and answers {"id", "status", "output"}
+//                                           in a session of its own and answers {"id", "status", "output"}, and
+//                                           {"id", "path": [browse names under the machine]} reads that variable
 //   node client.js call ENDPOINT PRINTER METHOD [USER PASSWORD]
 //                                           call Pause/Resume/Cancel on the machine, anonymously or as USER
 "use strict";
@@ -76,19 +77,24 @@ async function watch(endpoint, printer) {
   const temp = ClientMonitoredItem.create(subscription, { nodeId: nozzleId, attributeId: AttributeIds.Value },
     { samplingInterval: 0, discardOldest: true, queueSize: 100 }, TimestampsToReturn.Both);
   temp.on("changed", (dv) => out({ temperature: dv.value.value, t: Date.now() }));
-  const fields = ["SourceName", "Message", "Severity", "EventType", "Time"];
-  const events = ClientMonitoredItem.create(subscription, { nodeId: machineId, attributeId: AttributeIds.EventNotifier },
-    { samplingInterval: 0, discardOldest: true, queueSize: 100, filter: constructEventFilter(fields) },
-    TimestampsToReturn.Both);
-  events.on("changed", (values) => {
-    const event = {};
-    fields.forEach((f, i) => {
-      const v = values[i] && values[i].value;
-      event[f] = v && v.text !== undefined ? v.text : (v && v.toString ? v.toString() : v);
+  const fields = ["EventId", "SourceName", "Message", "Severity", "EventType", "Time"];
+  const notifiers = { event: machineId, server_event: "ns=0;i=2253" };  // the machine, and the Server object
+  const items = [temp];
+  for (const [key, nodeId] of Object.entries(notifiers)) {
+    const item = ClientMonitoredItem.create(subscription, { nodeId, attributeId: AttributeIds.EventNotifier },
+      { samplingInterval: 0, discardOldest: true, queueSize: 100, filter: constructEventFilter(fields) },
+      TimestampsToReturn.Both);
+    item.on("changed", (values) => {
+      const event = {};
+      fields.forEach((f, i) => {
+        const v = values[i] && values[i].value;
+        event[f] = v && v.text !== undefined ? v.text : (Buffer.isBuffer(v) ? v.toString("hex") : String(v));
+      });
+      out({ [key]: event, t: Date.now() });
     });
-    out({ event, t: Date.now() });
-  });
-  await Promise.all([new Promise((ok) => temp.on("initialized", ok)), new Promise((ok) => events.on("initialized", ok))]);
+    items.push(item);
+  }
+  await Promise.all(items.map((item) => new Promise((ok) => item.on("initialized", ok))));
   out({ ready: true });
 
   const calls = [];
@@ -96,13 +102,25 @@ async function watch(endpoint, printer) {
   lines.on("line", (line) => {
     if (!line.trim()) return;
     const req = JSON.parse(line);
-    calls.push(call(endpoint, printer, req.method, req.user, req.password, req.id));
+    if (req.path) calls.push(readPath(session, machineId, req.path, req.id));
+    else calls.push(call(endpoint, printer, req.method, req.user, req.password, req.id));
   });
   await new Promise((ok) => lines.on("close", ok));
   await Promise.allSettled(calls);
   await subscription.terminate();
   await session.close();
   await client.disconnect();
+}
+
+async function readPath(session, machineId, path, id) {
+  try {
+    const nodeId = await resolve(session, machineId, path);
+    const dv = await session.read({ nodeId, attributeId: AttributeIds.Value });
+    const v = dv.value.value;
+    out({ id, status: dv.statusCode.name, value: v && v.text !== undefined ? v.text : v });
+  } catch (err) {
+    out({ id, status: "Error", error: String(err.message) });
+  }
 }
 
 async function call(endpoint, printer, method, user, password, id) {
