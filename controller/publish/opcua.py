@@ -25,7 +25,7 @@ from controller.events import LOGGED, PRINTER_KINDS, Event, EventBus, Subscripti
 from controller.farm.fleet import Fleet
 from controller.publish import opcua_model as model
 from controller.publish.opcua_auth import ConfiguredUsers, ReadOnlyAnonymous
-from controller.publish.opcua_nodesets import DEFAULT_DIR, LoadReport, load_nodesets
+from controller.publish.opcua_nodesets import DEFAULT_DIR, LoadReport, load_nodesets, quiet_asyncua
 from controller.publish.opcua_state import ITEM_STATES, MachineValues, layer_alarm, values_from_event
 from controller.store import Store, history, jobs, printers
 
@@ -179,7 +179,8 @@ class OpcUaPublisher:
         changed, alarms = self.values.take()
         for name in changed:
             if name not in machines:
-                machines[name] = await model.build_machine(server, ns, folder, name, event_type, self._method)
+                with quiet_asyncua():
+                    machines[name] = await model.build_machine(server, ns, folder, name, event_type, self._method)
                 changed[name] = self.values.get(name)
         for name, values in changed.items():
             await model.write_values(server, machines[name], values)

@@ -7,6 +7,8 @@ there, an import error) and the server goes on with the others; nothing here rai
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,25 @@ WANTED = ("DI", "IA", "Machinery", "ISA95-JOBCONTROL_V2", "Machinery/Jobs", "Mac
 NO_PYTHON_TYPES = frozenset({"http://opcfoundation.org/UA/Machinery/Jobs/"})
 """Models imported without generating Python classes for their structures: asyncua 2.1 cannot build one for
 Machinery/Jobs' OptionSet field (OutputInformationDataType.OutputInfo) and would stop the import half way."""
+
+
+NOISY_LOGGERS = ("asyncua.common.xmlimporter", "asyncua.common.structures104", "asyncua.common.copy_node_util")
+"""asyncua's loggers that speak of every node of the companion models it cannot type exactly (dozens of lines per
+start, the same each time); the load report says what matters: which models loaded and which did not."""
+
+
+@contextmanager
+def quiet_asyncua() -> Iterator[None]:
+    """Keep asyncua's per-node import chatter out of the log for the duration (fatal errors still show)."""
+    loggers = [logging.getLogger(name) for name in NOISY_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 @dataclass(frozen=True)
@@ -132,7 +153,8 @@ async def load_nodesets(server: Any, folder: Path, wanted: tuple[str, ...] = WAN
             report.failed[f.uri] = f"requires {', '.join(r for r in f.requires if r in report.failed)}, not loaded"
             continue
         try:
-            await server.import_xml(str(f.path), auto_load_definitions=f.uri not in NO_PYTHON_TYPES)
+            with quiet_asyncua():
+                await server.import_xml(str(f.path), auto_load_definitions=f.uri not in NO_PYTHON_TYPES)
         except Exception as exc:  # noqa: BLE001 - reported; the server goes on with the others
             report.failed[f.uri] = f"import of {f.path.name} failed: {type(exc).__name__}: {exc}"
             continue
