@@ -1,7 +1,7 @@
 """OPC UA against a client nobody here wrote: node-opcua (tests/opcua_client) on a lab service printing on a real
 simulated printer. It browses Objects/Machines, reads the nozzle temperature, sees it rise through a subscription
 while the printer heats, gets an event naming the layer and verdict when the camera fails a layer (a clog), and
-may pause only when signed in as a configured user."""
+may pause only when signed in as a configured user. The tests follow one print, in the order written."""
 from __future__ import annotations
 
 import json
