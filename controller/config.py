@@ -97,6 +97,40 @@ class MqttConfig(BaseModel):
         host, _, port = self.broker.split("://", 1)[1].rstrip("/").partition(":")
         return host, int(port) if port else (8883 if self.tls else 1883)
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+class OpcUaConfig(BaseModel):
+    """`[opcua]`: the OPC UA server's endpoint, who may call its methods, and where the companion NodeSets are."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint: str = "opc.tcp://127.0.0.1:4840"
+    users: dict[str, str] = Field(default_factory=dict)
+    anonymous: Literal["read", "off"] = "read"
+    nodesets: Path | None = None  # default: ../shared/standards/opcua beside the project
+
+    @field_validator("endpoint")
+    @classmethod
+    def _loopback_only(cls, value: str) -> str:
+        """Without certificates the server offers SecurityPolicy None, which is only safe on loopback."""
+        if not value.startswith("opc.tcp://"):
+            raise ValueError("must be an opc.tcp:// URL, e.g. opc.tcp://127.0.0.1:4840")
+        host = value.removeprefix("opc.tcp://").split("/", 1)[0].rsplit(":", 1)[0]
+        if host not in LOOPBACK_HOSTS:
+            raise ValueError(f"SecurityPolicy None is only served on loopback ({', '.join(LOOPBACK_HOSTS[:3])}); "
+                             f"got host {host!r}")
+        return value
+
+    @field_validator("users")
+    @classmethod
+    def _real_passwords(cls, value: dict[str, str]) -> dict[str, str]:
+        """An empty password would let anyone with the name call the methods."""
+        empty = sorted(name for name, password in value.items() if not password)
+        if empty:
+            raise ValueError(f"every user needs a password; empty for: {', '.join(empty)}")
+        return value
+
 
 class ServiceConfig(BaseModel):
     """The whole service: data directory, database, API keys, upload limit and printers."""
@@ -112,6 +146,7 @@ class ServiceConfig(BaseModel):
     camera_clears_bed: bool = False
     printers: list[PrinterConfig] = Field(default_factory=list)
     mqtt: MqttConfig | None = None
+    opcua: OpcUaConfig | None = None
 
     @field_validator("printers")
     @classmethod
@@ -162,6 +197,8 @@ def parse_config(data: dict, base_dir: Path | None = None) -> ServiceConfig:
             update["default_profile"] = str(base_dir / cfg.default_profile)
         if cfg.mqtt is not None and cfg.mqtt.ca_file is not None and not cfg.mqtt.ca_file.is_absolute():
             update["mqtt"] = cfg.mqtt.model_copy(update={"ca_file": base_dir / cfg.mqtt.ca_file})
+        if cfg.opcua is not None and cfg.opcua.nodesets is not None and not cfg.opcua.nodesets.is_absolute():
+            update["opcua"] = cfg.opcua.model_copy(update={"nodesets": base_dir / cfg.opcua.nodesets})
         cfg = cfg.model_copy(update=update)
     return cfg
 

@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     if cfg.mqtt is not None:
         print(f"printloop serve: MQTT to {cfg.mqtt.broker} under {cfg.mqtt.base_topic}/, Home Assistant "
               f"discovery under {cfg.mqtt.discovery_prefix}/", flush=True)
+    if cfg.opcua is not None:
+        print(f"printloop serve: OPC UA on {cfg.opcua.endpoint} (machines under Objects/Machines; anonymous "
+              f"{cfg.opcua.anonymous}, {len(cfg.opcua.users)} users may call Pause/Resume/Cancel)", flush=True)
     try:
         uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5)
     finally:

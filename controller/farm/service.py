@@ -48,6 +48,11 @@ class LabService:
         self.intake = Intake(self.store, self.data_dir, config.default_profile, clock)
         self.fleet.recover()
         self.mqtt: MqttPublisher | None = None
+        self.opcua = None
+        if config.opcua is not None:
+            from controller.publish.opcua import OpcUaPublisher
+
+            self.opcua = OpcUaPublisher(config.opcua, self.bus, self.store, self.fleet, clock)
 
     def _logged(self, record: history.Event | LayerCheck) -> None:
         """A history event or layer check was committed: publish it (the live stream pushes events to every
@@ -64,7 +69,7 @@ class LabService:
         return self.data_dir / "uploads"
 
     def start(self, interval_s: float = 0.2) -> None:
-        """Start the fleet's loop, and the MQTT publisher when `[mqtt]` is configured."""
+        """Start the fleet's loop, and the MQTT publisher and OPC UA server when configured."""
         if self.config.mqtt is not None and self.mqtt is None:
             # publish/ sits above farm/; imported here so a service without [mqtt] never loads paho
             from controller.publish.mqtt import MqttPublisher
@@ -72,6 +77,8 @@ class LabService:
             self.mqtt = MqttPublisher(self.config.mqtt, self.bus, self.store, self.fleet, self.config.api_keys,
                                       self.clock)
             self.mqtt.start()
+        if self.opcua is not None:
+            self.opcua.start()
         self.fleet.start(interval_s)
 
     def stop(self) -> None:
@@ -80,6 +87,8 @@ class LabService:
         if self.mqtt is not None:
             self.mqtt.stop()
             self.mqtt = None
+        if self.opcua is not None:
+            self.opcua.stop()
         self.intake.close()
         self.bus.close()
         self.store.close()

@@ -76,9 +76,21 @@ class SessionDriver:
         from slicing.job_plan import plan_file
 
         job_plan = plan_file(gcode)
-        hook = layer_hook(self.printer, job_plan, photo_dir, on_layer) if self.printer.camera else None
+        hook = layer_hook(self.printer, job_plan, photo_dir, self._publishing(on_layer)) if self.printer.camera \
+            else None
         job = self.session.start_job(job_plan, layer_hook=hook, name=gcode.name)
         return SessionRun(job)
+
+    def _publishing(self, on_layer: LayerCallback) -> LayerCallback:
+        """Hand each layer's verdict to the fleet, then publish it on the bus (kind "verdict")."""
+        def report(layer: LayerReport) -> None:
+            on_layer(layer)
+            if self.bus is not None:
+                self.bus.emit("verdict", f"layer {layer.layer}: {layer.verdict}",
+                              {"layer": layer.layer, "ok": layer.ok, "verdict": layer.verdict,
+                               "message": str(layer.figures.get("message", "")), "photo": layer.image_path},
+                              printer=self.printer.name)
+        return report
 
     def emergency_stop(self) -> None:
         """M112."""

@@ -79,6 +79,7 @@ class PrinterSession:
         self._raw: list[str] = []
         self._caps: dict[str, bool] = {}
         self._name = ""
+        self._firmware: dict[str, str] = {}
         self._advanced = False
         self._autoreport = False
         self._last_poll = 0.0
@@ -129,7 +130,8 @@ class PrinterSession:
         else:
             self._host_command("M105", max(0.1, deadline - time.monotonic()))
         self.info = FirmwareInfo(self._name or "unknown", dict(self._caps), self._advanced, tuple(self._raw))
-        self._emit("connected", f"connected to {self.info.name} on {self.port}", {"capabilities": self._caps})
+        self._emit("connected", f"connected to {self.info.name} on {self.port}",
+                   {"capabilities": self._caps, "firmware": self._firmware})
         return self.info
 
     def close(self) -> None:
@@ -385,6 +387,7 @@ class PrinterSession:
     def _on_firmware_name(self, fields: dict[str, str]) -> None:
         """M115's answer: the firmware's name (Marlin sends it on its own line, Klipper inside the ok)."""
         self._name = fields.get("FIRMWARE_NAME", "")
+        self._firmware = dict(fields)
         self._raw.append(" ".join(f"{k}:{v}" for k, v in fields.items()))
 
     def _on_action(self, ev: r.Action) -> None:
