@@ -36,6 +36,24 @@ class PrinterConfig(BaseModel):
         return value
 
 
+class MetricsConfig(BaseModel):
+    """`[metrics]`: Prometheus' /metrics on the API's port; public = readable without an API key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    public: bool = False
+
+
+class MTConnectConfig(BaseModel):
+    """`[mtconnect]`: the MTConnect agent at /mtconnect/*; public = readable without an API key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    public: bool = False
+    buffer_size: int = Field(default=131072, ge=16, le=16_777_216)
+
+
 class ServiceConfig(BaseModel):
     """The whole service: data directory, database, API keys, upload limit and printers."""
 
@@ -49,6 +67,8 @@ class ServiceConfig(BaseModel):
     temperature_interval_s: float = Field(default=5.0, gt=0)
     camera_clears_bed: bool = False
     printers: list[PrinterConfig] = Field(default_factory=list)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    mtconnect: MTConnectConfig = Field(default_factory=MTConnectConfig)
 
     @field_validator("printers")
     @classmethod

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the test suite uses: Chromium (dashboard tests), PostgreSQL (the store's migrations target
 # it; a farm of hosts shares one), and the peer slicers whose G-code the job plan is proven on (PrusaSlicer,
-# CuraEngine). Installed only when missing, only as root with apt-get.
+# CuraEngine); Prometheus (promtool checks /metrics, its server scrapes it). Installed only when missing,
+# only as root with apt-get.
 set -u
-want=(chromium chromium-driver prusa-slicer cura-engine postgresql)
+want=(chromium chromium-driver prusa-slicer cura-engine postgresql prometheus)
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
