@@ -15,6 +15,14 @@ import httpx
 from tests.conftest import REPO
 
 
+def promtool_check(text: str) -> subprocess.CompletedProcess[str]:
+    """`promtool check metrics` (Prometheus' own linter) on an exposition text."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing (Debian package `prometheus`; make system installs it)"
+    return subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30,
+                          check=False)
+
+
 def free_port() -> int:
     """A TCP port nobody listens on at the moment, on loopback."""
     with socket.socket() as s:

@@ -3,15 +3,13 @@ returns the nozzle's temperature series, a scrape without the API key is refused
 on the live /metrics output."""
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
 from controller.sim_procs import launch_sim
-from tests.metrics_rig import prometheus, query, serving, targets
+from tests.metrics_rig import prometheus, promtool_check, query, serving, targets
 from tests.sim_rig import small_part_gcode, wait_for
 
 KEY = "prom-key-42"
@@ -43,8 +41,7 @@ def test_prometheus_scrapes_a_printing_simulator_and_returns_its_temperature_ser
                 wait_for(lambda: "printloop_print_progress_ratio{" in httpx.get(f"{base}/metrics", headers=h).text,
                          30, "the copy to start")
                 text = httpx.get(f"{base}/metrics", headers=h).text
-                lint = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"], input=text,
-                                      capture_output=True, text=True, timeout=30)
+                lint = promtool_check(text)
                 assert lint.returncode == 0, lint.stdout + lint.stderr
 
                 nozzle = 'printloop_temperature_celsius{printer="sim-a",heater="tool0",kind="actual"}'

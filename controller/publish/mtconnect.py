@@ -212,11 +212,12 @@ class MTConnectAgent:
         observations, window = self.buffer.latest()
         return model.streams_document(observations, self._places, names, window, self.info(), self.clock())
 
-    def sample(self, start: int | None, count: int = DEFAULT_COUNT) -> bytes:
-        """MTConnectStreams with up to `count` observations from sequence `start` on; raises
-        SequenceOutOfRange (the standard's OUT_OF_RANGE) outside the buffer."""
+    def sample(self, start: int | None, count: int | None = None) -> bytes:
+        """MTConnectStreams with up to `count` observations (default 100, or the whole buffer if smaller) from
+        sequence `start` on; raises SequenceOutOfRange (the standard's OUT_OF_RANGE) outside the buffer."""
         names = self.refresh()
-        observations, window, nxt = self.buffer.sample(start, count)
+        n = min(DEFAULT_COUNT, self.buffer.capacity) if count is None else count
+        observations, window, nxt = self.buffer.sample(start, n)
         return model.streams_document(observations, self._places, names, window, self.info(), self.clock(), nxt)
 
     def assets(self) -> bytes:

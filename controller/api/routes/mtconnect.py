@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 
 from controller.api.deps import given_key, key_valid
 from controller.farm.service import LabService
-from controller.publish.mtconnect import DEFAULT_COUNT, MTConnectAgent
+from controller.publish.mtconnect import MTConnectAgent
 from controller.publish.mtconnect_buffer import SequenceOutOfRange
 
 router = APIRouter(prefix="/mtconnect", tags=["mtconnect"])
@@ -73,7 +73,7 @@ def sample(request: Request, from_: Annotated[str | None, Query(alias="from", ma
     except ValueError as exc:
         agent: MTConnectAgent = request.app.state.mtconnect
         return Response(agent.error("INVALID_REQUEST", str(exc)), 400, media_type=XML)
-    return _answer(request, "sample", start, DEFAULT_COUNT if n is None else n)
+    return _answer(request, "sample", start, n)
 
 
 @router.get("/assets", response_class=Response, responses=_RESPONSES)
