@@ -43,6 +43,7 @@ class MTConnectAgent:
         self._printers: tuple[str, ...] = ()
         self._places: dict[str, model.ItemPlace] = {}
         self._model_changed = clock()
+        self._layer: dict[str, int] = {}
         self._lock = threading.Lock()
         self.refresh()
         self.subscription = service.bus.subscribe(self._on_event, name="mtconnect")
@@ -124,6 +125,7 @@ class MTConnectAgent:
                     self._set(name, f"{key}_temp", round(float(reading["actual"]), 1))
                 if reading.get("target") is not None:
                     self._set(name, f"{key}_target", round(float(reading["target"]), 1))
+            self._progress(name)
         elif kind == "connected":
             self._set(name, "avail", "AVAILABLE")
             self._set(name, "estop", "ARMED")
@@ -132,8 +134,9 @@ class MTConnectAgent:
         elif kind == "job_started":
             self._set(name, "execution", "ACTIVE")
             self._set(name, "line", 0)
+            self._layer[name] = -1
         elif kind == "layer":
-            self._set(name, "layer", int(data.get("layer", 0)))
+            self._to_layer(name, int(data.get("layer", 0)))
             if data.get("z") is not None:
                 self._set(name, "z_pos", round(float(data["z"]), 3))
             if data.get("command") is not None:
@@ -141,6 +144,7 @@ class MTConnectAgent:
         elif kind in ("paused", "resumed", "completed", "cancelled", "failed"):
             execution = {"paused": "FEED_HOLD", "resumed": "ACTIVE", "completed": "PROGRAM_COMPLETED",
                          "cancelled": "STOPPED", "failed": "INTERRUPTED"}[kind]
+            self._progress(name)
             self._set(name, "execution", execution)
             if data.get("line") is not None:
                 self._set(name, "line", int(data["line"]))
@@ -154,6 +158,21 @@ class MTConnectAgent:
                 self._vision_fault(name, data.get("layer"), str(data.get("verdict", "fault")))
             elif ok is True:
                 self._condition(name, "vision", "NORMAL")
+
+    def _progress(self, name: str) -> None:
+        """The running copy's layer and layer count as its driver reports them (printers without a camera
+        publish no layer events; temperature reports come every few seconds)."""
+        planned = self.service.fleet.planned(name)
+        if planned is not None:
+            self._to_layer(name, planned.layer)
+            if planned.layer_count:
+                self._set(name, "layers", planned.layer_count)
+
+    def _to_layer(self, name: str, layer: int) -> None:
+        """Observe the layer being printed; never backwards within a copy (two sources report it)."""
+        if layer >= 0 and layer > self._layer.get(name, -1):
+            self._layer[name] = layer
+            self._set(name, "layer", layer)
 
     def _on_error(self, name: str, message: str) -> None:
         """A printer error: a thermal fault on its heater, a lost link, an emergency stop, or a system fault."""
