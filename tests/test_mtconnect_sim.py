@@ -72,6 +72,8 @@ def test_a_printed_copy_reads_as_mtconnect_observations(tmp_path: Path) -> None:
             assert "ACTIVE" in execution and execution[-1] == "PROGRAM_COMPLETED"
             printed = [int(v) for v in _values(observations, "sim-a_layer") if v != "UNAVAILABLE"]
             assert printed == sorted(set(printed)) and printed[-1] == layers - 1, "layers only go up"
+            lines = [int(v) for v in _values(observations, "sim-a_line") if v != "UNAVAILABLE"]
+            assert len(lines) > 2 and max(lines) > 100, "the line number follows the print"
     finally:
         svc.stop()
         sim.stop()

@@ -38,6 +38,7 @@ class RunProgress:
     elapsed_s: float = 0.0
     time_left_s: float | None = None   # from the job plan and the progress through it
     estimate_s: float | None = None    # the whole print, as planned (the file's own figure when it has one)
+    line: int = 0                      # commands of the plan the firmware has acknowledged
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ class SessionRun:
         """Map JobProgress to RunProgress."""
         p = self.job.progress()
         return RunProgress(p.state, int(p.layer), int(p.layer_count), float(p.percent), p.reason or "",
-                           int(p.bytes_sent), float(p.elapsed_s), p.eta_s, float(self.job.plan.estimate_s))
+                           int(p.bytes_sent), float(p.elapsed_s), p.eta_s, float(self.job.plan.estimate_s),
+                           int(p.line))
 
     def pause(self) -> None:
         """Pause the job."""

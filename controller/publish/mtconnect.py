@@ -160,11 +160,13 @@ class MTConnectAgent:
                 self._condition(name, "vision", "NORMAL")
 
     def _progress(self, name: str) -> None:
-        """The running copy's layer and layer count as its driver reports them (printers without a camera
-        publish no layer events; temperature reports come every few seconds)."""
+        """The running copy's layer, layer count and acknowledged line as its driver reports them (printers
+        without a camera publish no layer events; temperature reports come every few seconds)."""
         planned = self.service.fleet.planned(name)
         if planned is not None:
             self._to_layer(name, planned.layer)
+            if planned.line:
+                self._set(name, "line", planned.line)
             if planned.layer_count:
                 self._set(name, "layers", planned.layer_count)
 
