@@ -187,3 +187,32 @@ def test_the_agent_needs_the_key_unless_public_and_is_off_unless_enabled(client:
     finally:
         public.stop()
         off.stop()
+
+
+def test_one_device_by_name_and_no_device_for_an_unknown_one(svc: LabService, client: TestClient) -> None:
+    for i in range(30):
+        svc.bus.publish(Event("temperature", "", time.time(), {"tool0": {"actual": 20.0 + i}}, PRINTERS[i % 2]))
+    wait_for(lambda: _stream(valid("Streams", _get(client, "/mtconnect/current")), "2nd-mini")[
+        "_2nd-mini_tool0_temp"].text == "49.0", 10, "the readings to arrive", every=0.05)
+    probe = valid("Devices", _get(client, "/mtconnect/mk3-a/probe"))
+    assert [d.get("name") for d in probe.findall("d:Devices/d:Device", NS)] == ["mk3-a"]
+    current = valid("Streams", _get(client, "/mtconnect/2nd-mini/current"))
+    assert [d.get("name") for d in current.findall("s:Streams/s:DeviceStream", NS)] == ["2nd-mini"]
+
+    def seqs(root: etree._Element) -> list[int]:
+        return sorted(int(el.get("sequence")) for el in root.iter() if el.get("sequence"))
+    everything = valid("Streams", _get(client, "/mtconnect/sample?count=1000"))
+    mine = [int(el.get("sequence")) for el in everything.iter()
+            if el.get("sequence") and str(el.get("dataItemId")).startswith("mk3-a_")]
+    paged: list[int] = []
+    start = 1
+    while True:
+        page = valid("Streams", _get(client, f"/mtconnect/mk3-a/sample?from={start}&count=5"))
+        assert {d.get("name") for d in page.findall("s:Streams/s:DeviceStream", NS)} == {"mk3-a"}
+        if not seqs(page):
+            break
+        paged += seqs(page)
+        start = int(page.find("s:Header", NS).get("nextSequence"))
+    assert paged == sorted(mine) and len(paged) > 20
+    err = valid("Error", _get(client, "/mtconnect/no-such-printer/current", 404))
+    assert err.find("e:Errors/e:Error", NS).get("errorCode") == "NO_DEVICE"

@@ -30,6 +30,10 @@ _LINK = re.compile(r"lost|closed|no answer|disconnect", re.IGNORECASE)
 DEFAULT_COUNT = 100
 
 
+class NoDevice(LookupError):
+    """A request named a device the agent does not have (the standard's NO_DEVICE)."""
+
+
 class MTConnectAgent:
     """One agent for the whole service (see module docstring)."""
 
@@ -222,23 +226,33 @@ class MTConnectAgent:
             self._part_counts(name)
 
     # -- documents ---------------------------------------------------------------------------------------
-    def probe(self) -> bytes:
-        """MTConnectDevices: the device model of every printer."""
+    def _devices(self, device: str | None) -> tuple[tuple[str, ...], set[str] | None]:
+        """The printers a request is about (all, or the one named) and their data item ids (None for all)."""
         names = self.refresh()
+        if device is None:
+            return names, None
+        if device not in names:
+            raise NoDevice(f"no device named {device!r}; the devices are {', '.join(names) or 'none'}")
+        return (device,), {i for i, place in self._places.items() if place.printer == device}
+
+    def probe(self, device: str | None = None) -> bytes:
+        """MTConnectDevices: the device model of every printer (or of one)."""
+        names, _items = self._devices(device)
         return model.devices_document(names, self.info(), self.clock())
 
-    def current(self) -> bytes:
-        """MTConnectStreams with the latest observation of every data item."""
-        names = self.refresh()
-        observations, window = self.buffer.latest()
+    def current(self, device: str | None = None) -> bytes:
+        """MTConnectStreams with the latest observation of every data item (of every printer, or of one)."""
+        names, items = self._devices(device)
+        observations, window = self.buffer.latest(items)
         return model.streams_document(observations, self._places, names, window, self.info(), self.clock())
 
-    def sample(self, start: int | None, count: int | None = None) -> bytes:
+    def sample(self, start: int | None, count: int | None = None, device: str | None = None) -> bytes:
         """MTConnectStreams with up to `count` observations (default 100, or the whole buffer if smaller) from
-        sequence `start` on; raises SequenceOutOfRange (the standard's OUT_OF_RANGE) outside the buffer."""
-        names = self.refresh()
+        sequence `start` on, of every printer or of one; raises SequenceOutOfRange (the standard's
+        OUT_OF_RANGE) outside the buffer."""
+        names, items = self._devices(device)
         n = min(DEFAULT_COUNT, self.buffer.capacity) if count is None else count
-        observations, window, nxt = self.buffer.sample(start, n)
+        observations, window, nxt = self.buffer.sample(start, n, items)
         return model.streams_document(observations, self._places, names, window, self.info(), self.clock(), nxt)
 
     def assets(self) -> bytes:
