@@ -126,3 +126,14 @@ def test_request_latency_is_labelled_by_route_template_not_by_id(client: TestCli
     text = client.get("/metrics", headers=H).text
     assert _value(text, 'printloop_http_request_duration_seconds_count{method="GET",route="unmatched",'
                         'status="404"}') == 1
+
+
+def test_config_sections_refuse_unknown_keys_and_bad_sizes_naming_them() -> None:
+    from controller.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"metrics\.publik: unknown key"):
+        parse_config({"metrics": {"publik": True}})
+    with pytest.raises(ConfigError, match=r"mtconnect\.buffer_size: Input should be greater than or equal to 16"):
+        parse_config({"mtconnect": {"enabled": True, "buffer_size": 0}})
+    cfg = parse_config({})
+    assert (cfg.metrics.public, cfg.mtconnect.enabled, cfg.mtconnect.public) == (False, False, False)
