@@ -233,7 +233,8 @@ class MTConnectAgent:
             return names, None
         if device not in names:
             raise NoDevice(f"no device named {device!r}; the devices are {', '.join(names) or 'none'}")
-        return (device,), {i for i, place in self._places.items() if place.printer == device}
+        with self._lock:
+            return (device,), {i for i, place in self._places.items() if place.printer == device}
 
     def probe(self, device: str | None = None) -> bytes:
         """MTConnectDevices: the device model of every printer (or of one)."""
