@@ -216,3 +216,18 @@ def test_one_device_by_name_and_no_device_for_an_unknown_one(svc: LabService, cl
     assert paged == sorted(mine) and len(paged) > 20
     err = valid("Error", _get(client, "/mtconnect/no-such-printer/current", 404))
     assert err.find("e:Errors/e:Error", NS).get("errorCode") == "NO_DEVICE"
+
+
+def test_a_printer_added_through_the_api_gets_a_device_and_a_new_model_time(client: TestClient) -> None:
+    before = valid("Devices", _get(client, "/mtconnect/probe")).find("d:Header", NS)
+    time.sleep(0.01)
+    r = client.post("/api/v1/printers", headers=H, json={"name": "mini-c", "port": "socket://127.0.0.1:5555"})
+    assert r.status_code == 201
+    root = valid("Devices", _get(client, "/mtconnect/probe"))
+    assert "mini-c" in [d.get("name") for d in root.findall("d:Devices/d:Device", NS)]
+    assert root.find("d:Header", NS).get("deviceModelChangeTime") > before.get("deviceModelChangeTime")
+    items = _stream(valid("Streams", _get(client, "/mtconnect/current")), "mini-c")
+    assert items["mini-c_execution"].text == "UNAVAILABLE" and items["mini-c_avail"].text == "UNAVAILABLE"
+    assert client.delete("/api/v1/printers/mini-c", headers=H).status_code == 200
+    root = valid("Devices", _get(client, "/mtconnect/probe"))
+    assert "mini-c" not in [d.get("name") for d in root.findall("d:Devices/d:Device", NS)]
