@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import GC_COLLECTOR, CollectorRegistry, Counter, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
@@ -174,6 +174,8 @@ class Metrics:
                                   ["method", "route", "status"], buckets=LATENCY_BUCKETS,
                                   registry=self.registry)
         self.registry.register(LabCollector(service, self.rates, clock))
+        ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, process_resident_memory_bytes…
+        self.registry.register(GC_COLLECTOR)
         self.subscription = service.bus.subscribe(self._on_event, COUNTED_KINDS | {"resend", "temperature"},
                                                   name="prometheus")
 
