@@ -137,3 +137,15 @@ def test_config_sections_refuse_unknown_keys_and_bad_sizes_naming_them() -> None
         parse_config({"mtconnect": {"enabled": True, "buffer_size": 0}})
     cfg = parse_config({})
     assert (cfg.metrics.public, cfg.mtconnect.enabled, cfg.mtconnect.public) == (False, False, False)
+
+
+def test_link_rate_is_bytes_per_second_over_the_window_and_restarts_after_a_reconnect() -> None:
+    from controller.publish.metrics import LinkRates
+
+    rates = LinkRates(window_s=10.0)
+    assert rates.rate("a") == 0.0
+    for t in range(31):
+        rates.add("a", float(t), 1000 * t if t < 20 else 500 * (t - 20))
+        if t == 19:
+            assert rates.rate("a") == pytest.approx(1000.0), "10 s of 1000 bytes/s"
+    assert rates.rate("a") == pytest.approx(500.0), "a smaller count is a new link: old samples forgotten"

@@ -61,5 +61,7 @@ def test_prometheus_scrapes_a_printing_simulator_and_returns_its_temperature_ser
                 assert keyless["health"] == "down" and "401" in keyless["lastError"], keyless
                 wait_for(lambda: query(prom, 'printloop_link_sent_bytes_total{printer="sim-a"} > 2000'), 30,
                          "Prometheus to see the G-code streaming (bytes written)")
+                wait_for(lambda: query(prom, 'max_over_time(printloop_link_sent_bytes_per_second{printer="sim-a"}[5m])'
+                                             ' > 100'), 20, "a link rate while streaming")
     finally:
         sim.stop()
