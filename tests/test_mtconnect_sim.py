@@ -77,3 +77,34 @@ def test_a_printed_copy_reads_as_mtconnect_observations(tmp_path: Path) -> None:
     finally:
         svc.stop()
         sim.stop()
+
+
+def test_a_heater_running_away_is_a_thermal_fault_condition(tmp_path: Path) -> None:
+    gcode = tmp_path / "long.gcode"
+    gcode.write_text("\n".join(["M104 S200", "M109 S200", "G28", "G92 E0"] + [
+        f"G1 X{10 + (i % 50)} Y{20 + (i % 30)} E{i * 0.01:.3f} F600" for i in range(20000)]) + "\n")
+    sim = launch_sim("--speed", "max", "--seed", "6", "--faults", "runaway@s=120", log=tmp_path / "sim.log")
+    svc = LabService(parse_config({"data_dir": str(tmp_path / "data"), "api_keys": [KEY],
+                                   "mtconnect": {"enabled": True},
+                                   "printers": [{"name": "sim-hot", "port": sim.serial}]}))
+    try:
+        with TestClient(create_app(svc)) as client:
+            wait_for(lambda: client.get("/api/v1/printers/sim-hot", headers=H).json()["state"] == "idle", 30,
+                     "the printer to connect")
+            r = client.post("/api/v1/jobs", headers=H, files={"file": (gcode.name, gcode.read_bytes())})
+            assert r.status_code == 201, r.text
+
+            def fault() -> dict[str, etree._Element] | None:
+                root = valid("Streams", client.get("/mtconnect/sim-hot/current", headers=H).content)
+                items = {o.get("dataItemId"): o for o in root.iter() if o.get("dataItemId")}
+                return items if items["sim-hot_tool0_thermal"].tag.endswith("Fault") else None
+            items = wait_for(fault, 60, "the runaway to show as a thermal fault", every=0.2)
+            assert isinstance(items, dict)
+            cond = items["sim-hot_tool0_thermal"]
+            assert cond.get("type") == "TEMPERATURE" and cond.get("nativeCode") == "THERMAL_RUNAWAY"
+            assert "Runaway" in (cond.text or "")
+            assert items["sim-hot_bed_thermal"].tag.endswith("Normal")
+            assert items["sim-hot_execution"].text in ("STOPPED", "INTERRUPTED")
+    finally:
+        svc.stop()
+        sim.stop()
