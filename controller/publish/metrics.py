@@ -28,7 +28,8 @@ PRINTER_STATES = ("offline", "idle", "printing", "paused", "awaiting_clear", "ne
 """Every state a printer can be in (see `controller.store.records`); one series each, 1 for the current."""
 JOB_STATES = ("slicing", "queued", "printing", "done", "failed", "cancelled")
 COUNTED_KINDS = frozenset({"connected", "error", "firmware_error", "reset", "poke", "resend_ignored", "action",
-                           "job_started", "layer", "paused", "resumed", "completed", "cancelled", "failed"})
+                           "job_started", "layer", "paused", "resumed", "completed", "cancelled", "failed",
+                           "object_skipped"})
 """Printer events counted by kind in printloop_printer_events_total."""
 RATE_WINDOW_S = 10.0
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
