@@ -130,6 +130,22 @@ class OpcUaConfig(BaseModel):
         if empty:
             raise ValueError(f"every user needs a password; empty for: {', '.join(empty)}")
         return value
+class MetricsConfig(BaseModel):
+    """`[metrics]`: Prometheus' /metrics on the API's port; public = readable without an API key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    public: bool = False
+
+
+class MTConnectConfig(BaseModel):
+    """`[mtconnect]`: the MTConnect agent at /mtconnect/*; public = readable without an API key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = False
+    public: bool = False
+    buffer_size: int = Field(default=131072, ge=16, le=16_777_216)
 
 
 class ServiceConfig(BaseModel):
@@ -147,6 +163,8 @@ class ServiceConfig(BaseModel):
     printers: list[PrinterConfig] = Field(default_factory=list)
     mqtt: MqttConfig | None = None
     opcua: OpcUaConfig | None = None
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    mtconnect: MTConnectConfig = Field(default_factory=MTConnectConfig)
 
     @field_validator("printers")
     @classmethod

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controller.api import octoprint
-from controller.api.routes import checks, health, jobs, printers, queue, stream
+from controller.api.routes import checks, health, jobs, metrics, mtconnect, printers, queue, stream
 from controller.api.views import PrintersCache
 from controller.errors import (
     ConfigError,
@@ -85,6 +85,8 @@ def create_app(service: LabService, run_fleet: bool = True) -> FastAPI:
     for module in (health, printers, jobs, queue, checks, stream):
         app.include_router(module.router)
     app.include_router(octoprint.router)
+    metrics.install(app, service)
+    mtconnect.install(app, service)
     app.mount("/dashboard", StaticFiles(directory=DASHBOARD), name="dashboard")
 
     @app.get("/", include_in_schema=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -15,6 +15,14 @@ class DriverTemps:
     hotend_target: float
     bed: float
     bed_target: float
+
+
+@dataclass(frozen=True)
+class LinkCounts:
+    """What the host wrote on a printer's link since it connected (resends included)."""
+
+    lines_sent: int
+    bytes_sent: int
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,7 @@ class RunProgress:
     elapsed_s: float = 0.0
     time_left_s: float | None = None   # from the job plan and the progress through it
     estimate_s: float | None = None    # the whole print, as planned (the file's own figure when it has one)
+    line: int = 0                      # commands of the plan the firmware has acknowledged
 
 
 @dataclass(frozen=True)
@@ -92,6 +101,15 @@ class PrinterDriver(Protocol):
 
     def emergency_stop(self) -> None:
         """M112: stop everything now."""
+        ...
+
+
+@runtime_checkable
+class CountingDriver(Protocol):
+    """A driver that can say how much it wrote on its link (the serial one can; test fakes need not)."""
+
+    def link_counts(self) -> LinkCounts | None:
+        """Lines and bytes written since connecting, or None when not connected."""
         ...
 
 

@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from controller.errors import ConflictError, ControllerError
-from controller.farm.driver import DriverTemps, LayerReport, PrinterDriver, RunHandle, RunProgress
+from controller.farm.driver import (
+    CountingDriver,
+    DriverTemps,
+    LayerReport,
+    LinkCounts,
+    PrinterDriver,
+    RunHandle,
+    RunProgress,
+)
 from controller.store import Store, history, jobs, printers
 from controller.store.records import Printer, Run
 
@@ -323,6 +331,12 @@ class Fleet:
         slot = self.slots.get(name)
         handle = slot.handle if slot is not None else None
         return handle.progress() if handle is not None else None
+
+    def link_counts(self, name: str) -> LinkCounts | None:
+        """Lines and bytes written on a printer's link since it connected, when its driver counts them."""
+        slot = self.slots.get(name)
+        driver = slot.driver if slot is not None else None
+        return driver.link_counts() if isinstance(driver, CountingDriver) else None
 
     def wait_change(self, version: int, timeout: float) -> int:
         """Block until the fleet changes after `version` or the timeout passes; returns the new version."""

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.events import EventBus
-from controller.farm.driver import DriverTemps, LayerCallback, LayerReport, RunProgress
+from controller.farm.driver import DriverTemps, LayerCallback, LayerReport, LinkCounts, RunProgress
 from controller.store.records import Printer
 
 
@@ -20,7 +20,8 @@ class SessionRun:
         """Map JobProgress to RunProgress."""
         p = self.job.progress()
         return RunProgress(p.state, int(p.layer), int(p.layer_count), float(p.percent), p.reason or "",
-                           int(p.bytes_sent), float(p.elapsed_s), p.eta_s, float(self.job.plan.estimate_s))
+                           int(p.bytes_sent), float(p.elapsed_s), p.eta_s, float(self.job.plan.estimate_s),
+                           int(p.line))
 
     def pause(self) -> None:
         """Pause the job."""
@@ -70,6 +71,14 @@ class SessionDriver:
         if t is None:
             return None
         return DriverTemps(float(t.hotend), float(t.hotend_target or 0), float(t.bed), float(t.bed_target or 0))
+
+    def link_counts(self) -> LinkCounts | None:
+        """Lines and bytes written on the open link, or None when closed."""
+        session = self.session
+        if session is None:
+            return None
+        lines, sent = session.link_counts()
+        return LinkCounts(lines, sent)
 
     def start(self, gcode: Path, photo_dir: Path, on_layer: LayerCallback) -> SessionRun:
         """Start the job, checking each layer with the camera when the printer has one."""

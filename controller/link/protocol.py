@@ -111,6 +111,7 @@ class Link:
         self._last_heard = now
         self._last_sync = now
         self._bytes_sent = 0
+        self._lines_sent = 0
         self._assembler = LineAssembler()
         self._backlog: list[str] = []      # complete lines not yet handled when a line raised
         self._held: list[LinkEvent] = []   # events of lines handled before that raise, returned next time
@@ -147,6 +148,11 @@ class Link:
     def bytes_sent(self) -> int:
         """Bytes written so far (including resends)."""
         return self._bytes_sent
+
+    @property
+    def lines_sent(self) -> int:
+        """Numbered lines written so far (each resent line counts again)."""
+        return self._lines_sent
 
     # ---- commands in -------------------------------------------------------------------------------------------
     def send(self, command: str, tag: Any = None) -> None:
@@ -230,6 +236,7 @@ class Link:
             self._last_heard = now
         self._fifo.append(_Tx(n, len(data)))
         self._in_flight_bytes += len(data)
+        self._lines_sent += 1
 
     # ---- bytes in ----------------------------------------------------------------------------------------------
     def receive_data(self, data: bytes, now: float) -> list[LinkEvent]:

@@ -188,6 +188,11 @@ class PrinterSession:
         self._inbox.put(("wake",))
         return job
 
+    def link_counts(self) -> tuple[int, int]:
+        """Numbered lines and bytes written on this connection so far (resends included); never waits."""
+        link = self._link
+        return link.lines_sent, link.bytes_sent
+
     def line_limit(self, commands: int) -> int:
         """Longest command this firmware takes in one numbered line (Marlin's and Prusa's MAX_CMD_SIZE is 96
         bytes with the line number, checksum and terminator; Klipper's buffer is far larger)."""
