@@ -100,7 +100,7 @@ def test_garbage_binary_noise_and_overlong_lines_never_crash_or_hang(sim, ser):
 
 
 def test_tcp_socket_url_serves_the_same_printer(sim):
-    tcp = serial.serial_for_url(sim.info["tcp"], timeout=5)
+    tcp = serial.serial_for_url(sim.info["tcp"], timeout=15)  # a loaded machine may take a while to accept
     try:
         assert read_until_line(tcp, lambda s: s.startswith("echo: RX_BUFFER_SIZE"))[0] == "start"
         assert command(tcp, checksum_line(1, "M105"))[-1].startswith("ok T:")
