@@ -129,3 +129,5 @@ def test_printloop_print_with_camera_cancels_on_a_clog(tmp_path):
     assert final["reason"].startswith("layer 3 is missing") and final["reason"].endswith(": cancelled")
     lines = (tmp_path / "job" / "verdicts.jsonl").read_text().splitlines()
     assert [json.loads(x)["status"] for x in lines] == ["ok", "ok", "ok", "missing_layer"]
+    verdicts = [r for r in rows if r.get("event") == "verdict"]               # each layer's verdict as it comes
+    assert [(r["layer"], r["status"]) for r in verdicts] == [(0, "ok"), (1, "ok"), (2, "ok"), (3, "missing_layer")]

@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from controller.errors import ControllerError
 from controller.events import Event, EventBus
@@ -51,6 +52,15 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         print(f"connected: {info.name} on {args.port}", file=sys.stderr)
     check = hook_from_args(args, plan, lambda msg: print(msg, file=sys.stderr, flush=True))
+    if check is not None and args.json:
+        said = check.on_verdict
+
+        def verdict_line(verdict: Any) -> None:
+            if said is not None:
+                said(verdict)
+            with _OUT:  # every layer's verdict, with each copy's when the plate has several
+                print(json.dumps({"event": "verdict", **verdict.to_dict()}), flush=True)
+        check.on_verdict = verdict_line
     try:
         job = session.start_job(plan, layer_hook=check, name=str(args.file))
         final = _follow(job, args.json)
@@ -67,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if final.state == "completed" else 1
 
 
-SHOWN_EVENTS = ("action", "firmware_error", "error", "reset", "paused", "resumed", "resend")
+SHOWN_EVENTS = ("action", "firmware_error", "error", "reset", "paused", "resumed", "resend", "object_skipped")
 """What the printer says that `print` shows as it happens (one JSON object per line with --json)."""
 _OUT = threading.Lock()
 

@@ -91,7 +91,8 @@ def last_event_id(store: Store) -> int:
         return int(s.scalar(select(func.max(EventRow.id))) or 0)
 
 
-PRINTER_HISTORY_KINDS = frozenset({"error", "firmware_error", "action", "reset", "connected", "paused", "resumed"})
+PRINTER_HISTORY_KINDS = frozenset({"error", "firmware_error", "action", "reset", "connected", "paused", "resumed",
+                                   "object_skipped"})
 """What the history keeps of a printer's own events (resends and echoes are too many: they are counted)."""
 
 
