@@ -19,6 +19,7 @@ import pytest
 from controller.config import parse_config
 from controller.farm.intake import count_layers
 from controller.farm.service import LabService
+from controller.publish.wiring import attach_publishers
 from controller.sim_procs import SimProcess
 from controller.store import jobs, printers
 from tests.conftest import REPO
@@ -61,7 +62,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         cfg = parse_config({"data_dir": str(folder / "data"), "api_keys": [KEY],
                             "mqtt": {"broker": broker.url, "public_url": "http://lab.example:8000"},
                             "printers": [{"name": "p1", "port": sims[0].serial, "camera": sims[0].camera}]})
-        svc = LabService(cfg)
+        svc = attach_publishers(LabService(cfg))
         svc.start(0.1)
         yield Lab(broker, sims[0], svc, sub, folder)
     finally:
@@ -169,11 +170,12 @@ def test_commands_from_mosquitto_pub_pause_resume_cancel_and_clear_a_print(lab: 
 
 def test_after_a_broker_restart_the_retained_state_is_back_and_nothing_is_queued(lab: Lab) -> None:
     lab.broker.stop()
-    dropped = lab.svc.mqtt.dropped if lab.svc.mqtt else 0
+    mqtt = lab.svc.publishers["mqtt"]
+    dropped = mqtt.dropped
     for i in range(200):  # a ghost printer's temperatures and errors while the broker is away
         lab.svc.bus.emit("temperature", "", {"tool0": {"actual": 20.0 + i, "target": 210.0}}, printer="ghost")
         lab.svc.bus.emit("error", f"error {i} while away", printer="ghost")
-    wait_for(lambda: lab.svc.mqtt is not None and lab.svc.mqtt.dropped >= dropped + 200, 10,
+    wait_for(lambda: mqtt.dropped >= dropped + 200, 10,
              "messages dropped while the broker is away")
     lab.broker.start()
     back = time.monotonic()

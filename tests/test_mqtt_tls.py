@@ -9,6 +9,7 @@ import pytest
 
 from controller.config import parse_config
 from controller.farm.service import LabService
+from controller.publish.wiring import attach_publishers
 from tests.mqtt_rig import Broker, need_mosquitto
 from tests.sim_rig import wait_for
 
@@ -53,10 +54,10 @@ def test_mqtts_with_a_password_reaches_a_broker_that_takes_nothing_else_and_a_st
     cfg = parse_config({"data_dir": str(tmp_path / "data"), "api_keys": ["k"],
                         "mqtt": {"broker": f"mqtts://localhost:{broker.port}", "username": "lab",
                                  "password": "s3cret", "ca_file": str(ca), "base_topic": "lab"}})
-    svc = LabService(cfg)
+    svc = attach_publishers(LabService(cfg))
     svc.start(0.2)
     try:
-        wait_for(lambda: svc.mqtt is not None and svc.mqtt.connected, 15, "printloop connected over TLS")
+        wait_for(lambda: svc.publishers["mqtt"].connected, 15, "printloop connected over TLS")
         seen = _sub(broker.port, ca, "-u", "lab", "-P", "s3cret")
         assert seen.stdout.strip() == "online", seen.stderr
         refused = _sub(broker.port, ca)

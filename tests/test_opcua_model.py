@@ -116,6 +116,7 @@ def test_without_nodesets_or_anonymous_access_the_machines_still_serve_signed_in
     from asyncua.ua.uaerrors import UaError
 
     from controller.farm.service import LabService
+    from controller.publish.wiring import attach_publishers
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -124,7 +125,7 @@ def test_without_nodesets_or_anonymous_access_the_machines_still_serve_signed_in
                         "opcua": {"endpoint": endpoint, "users": {"tech": "pw"}, "anonymous": "off",
                                   "nodesets": str(tmp_path / "no-nodesets")},
                         "printers": [{"name": "unplugged", "port": str(tmp_path / "no-such-port")}]})
-    svc = LabService(cfg)
+    svc = attach_publishers(LabService(cfg))
 
     async def browse() -> tuple[str, float]:
         with pytest.raises(UaError):
@@ -142,9 +143,10 @@ def test_without_nodesets_or_anonymous_access_the_machines_still_serve_signed_in
 
     try:
         svc.start(0.2)
-        assert svc.opcua is not None and svc.opcua.wait_ready(60), svc.opcua and svc.opcua.error
-        assert svc.opcua.report is not None and not svc.opcua.report.loaded
-        assert "no-nodesets not found" in svc.opcua.report.summary()
+        opcua = svc.publishers["opcua"]
+        assert opcua.wait_ready(60), opcua.error
+        assert opcua.report is not None and not opcua.report.loaded
+        assert "no-nodesets not found" in opcua.report.summary()
         state, nozzle = asyncio.run(browse())
         assert state == "offline" and nozzle == 0.0
     finally:

@@ -20,6 +20,7 @@ from controller.config import parse_config
 from controller.events import Event
 from controller.farm.intake import count_layers
 from controller.farm.service import LabService
+from controller.publish.wiring import attach_publishers
 from controller.sim_procs import SimProcess
 from controller.store import jobs, printers
 from tests.conftest import REPO
@@ -128,7 +129,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     cfg = parse_config({"data_dir": str(folder / "data"), "api_keys": ["k"], "temperature_interval_s": 1.0,
                         "opcua": {"endpoint": endpoint, "users": USERS},
                         "printers": [{"name": PRINTER, "port": sim.serial, "camera": sim.camera}]})
-    svc = LabService(cfg)
+    svc = attach_publishers(LabService(cfg))
     bus_temps: list[tuple[float, float]] = []
 
     def seen(event: Event) -> None:
@@ -138,7 +139,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     watcher = None
     try:
         svc.start(0.1)
-        assert svc.opcua is not None and svc.opcua.wait_ready(60), svc.opcua and svc.opcua.error
+        opcua = svc.publishers["opcua"]
+        assert opcua.wait_ready(60), opcua.error
         wait_for(lambda: printers.get_printer(svc.store, PRINTER).state == "idle", 30, "the printer to connect")
         proc = subprocess.Popen([node, "client.js", "watch", endpoint, PRINTER], cwd=CLIENT, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

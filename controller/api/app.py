@@ -24,6 +24,7 @@ from controller.errors import (
     UploadTooLargeError,
 )
 from controller.farm.service import LabService
+from controller.publish.wiring import attach_publishers
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
 _STATUS: list[tuple[type[Exception], int]] = [
@@ -64,7 +65,9 @@ def _install_errors(app: FastAPI) -> None:
 
 
 def create_app(service: LabService, run_fleet: bool = True) -> FastAPI:
-    """Build the app around a LabService; with run_fleet the fleet loop runs for the app's lifetime."""
+    """Build the app around a LabService (with the publishers its config asks for); with run_fleet the fleet
+    loop and the publishers run for the app's lifetime."""
+    attach_publishers(service)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from controller.config import ServiceConfig
 from controller.events import LAYER_CHECKED, LOGGED, EventBus
@@ -15,8 +15,12 @@ from controller.farm.intake import Intake
 from controller.store import Store, history, printers
 from controller.store.records import LayerCheck, Printer
 
-if TYPE_CHECKING:
-    from controller.publish.mqtt import MqttPublisher
+
+class Publisher(Protocol):
+    """A subscriber of the bus that leaves the house (MQTT, OPC UA; see controller.publish.wiring)."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
 
 
 def session_driver(printer: Printer, bus: EventBus | None = None) -> PrinterDriver:
@@ -47,12 +51,7 @@ class LabService:
         self.fleet = Fleet(self.store, self.data_dir, make_driver, clock, config.temperature_interval_s)
         self.intake = Intake(self.store, self.data_dir, config.default_profile, clock)
         self.fleet.recover()
-        self.mqtt: MqttPublisher | None = None
-        self.opcua = None
-        if config.opcua is not None:
-            from controller.publish.opcua import OpcUaPublisher
-
-            self.opcua = OpcUaPublisher(config.opcua, self.bus, self.store, self.fleet, clock)
+        self.publishers: dict[str, Publisher] = {}  # added by the layer above (controller.publish.wiring)
 
     def _logged(self, record: history.Event | LayerCheck) -> None:
         """A history event or layer check was committed: publish it (the live stream pushes events to every
@@ -68,27 +67,21 @@ class LabService:
         """Where uploads are kept."""
         return self.data_dir / "uploads"
 
-    def start(self, interval_s: float = 0.2) -> None:
-        """Start the fleet's loop, and the MQTT publisher and OPC UA server when configured."""
-        if self.config.mqtt is not None and self.mqtt is None:
-            # publish/ sits above farm/; imported here so a service without [mqtt] never loads paho
-            from controller.publish.mqtt import MqttPublisher
+    def add_publisher(self, name: str, publisher: Publisher) -> None:
+        """Run a publisher with the service (started and stopped with it); one per name."""
+        self.publishers.setdefault(name, publisher)
 
-            self.mqtt = MqttPublisher(self.config.mqtt, self.bus, self.store, self.fleet, self.config.api_keys,
-                                      self.clock)
-            self.mqtt.start()
-        if self.opcua is not None:
-            self.opcua.start()
+    def start(self, interval_s: float = 0.2) -> None:
+        """Start the publishers, then the fleet's loop."""
+        for publisher in self.publishers.values():
+            publisher.start()
         self.fleet.start(interval_s)
 
     def stop(self) -> None:
         """Stop the fleet, the publishers, the slicer and the store."""
         self.fleet.stop()
-        if self.mqtt is not None:
-            self.mqtt.stop()
-            self.mqtt = None
-        if self.opcua is not None:
-            self.opcua.stop()
+        for publisher in self.publishers.values():
+            publisher.stop()
         self.intake.close()
         self.bus.close()
         self.store.close()

@@ -1,0 +1,22 @@
+"""The publishers a service's config asks for, built and added to it: `[mqtt]` and `[opcua]` (Prometheus and
+MTConnect are served by the API's routes). Lives here, above `farm/`, so the service never imports a publisher."""
+from __future__ import annotations
+
+from controller.farm.service import LabService
+
+
+def attach_publishers(service: LabService) -> LabService:
+    """Add the configured publishers to the service (before it starts); a service without them loads neither
+    paho nor asyncua."""
+    cfg = service.config
+    if cfg.mqtt is not None and "mqtt" not in service.publishers:
+        from controller.publish.mqtt import MqttPublisher
+
+        service.add_publisher("mqtt", MqttPublisher(cfg.mqtt, service.bus, service.store, service.fleet,
+                                                    cfg.api_keys, service.clock))
+    if cfg.opcua is not None and "opcua" not in service.publishers:
+        from controller.publish.opcua import OpcUaPublisher
+
+        service.add_publisher("opcua", OpcUaPublisher(cfg.opcua, service.bus, service.store, service.fleet,
+                                                      service.clock))
+    return service
