@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,18 @@ class Sim:
         """Executed log entries so far."""
         text = Path(self.endpoints["executed_log"]).read_text()
         return [json.loads(ln) for ln in text.splitlines() if ln.strip()]
+
+    def ran_from_file(self, at_least: int, tries: int = 100) -> list[str]:
+        """The numbered commands executed from the first one that is not the host's own (M105, M110, ...) on,
+        once at least `at_least` of them are there (the simulator flushes its log when idle)."""
+        ran: list[str] = []
+        for _ in range(tries):
+            executed = [e["cmd"] for e in self.executed() if e["n"] is not None]
+            ran = executed[next((i for i, c in enumerate(executed) if not c.startswith(HOST_INSERTED)), 0):]
+            if len(ran) >= at_least:
+                break
+            time.sleep(0.05)
+        return ran
 
     def stop(self) -> None:
         """SIGTERM and wait (SIGKILL after 10 s)."""

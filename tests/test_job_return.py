@@ -2,7 +2,6 @@
 file is drawn from the same place, at the same height and feed rate as the file alone draws it."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from controller.printer.layer_check import park_commands
 from controller.printer.session import PrinterSession
 from slicing import JobPlan, plan
 from slicing.job_plan import parse_moves
-from tests.simproc import HOST_INSERTED, Sim
+from tests.simproc import Sim
 from vision.config import VisionConfig
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "gcode-samples"
@@ -55,12 +54,7 @@ def stream_with_parks(job_plan: JobPlan) -> list[str]:
         s.connect()
         p = s.start_job(job_plan, layer_hook=park, wait_for_temperatures=False).wait(300)
         s.close()
-        for _ in range(100):  # the simulator flushes its log when idle
-            executed = [e["cmd"] for e in sim.executed() if e["n"] is not None]
-            ran = executed[next((i for i, c in enumerate(executed) if not c.startswith(HOST_INSERTED)), 0):]
-            if len(ran) >= len(job_plan.commands):
-                break
-            time.sleep(0.05)
+        ran = sim.ran_from_file(len(job_plan.commands))
     assert p.state == "completed", p.reason
     assert stops == list(range(job_plan.layer_count))
     return ran
