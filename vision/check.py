@@ -98,18 +98,24 @@ class LayerChecker:
 
     def _copies(self, n: int, obs: Observation, prev: Observation | None, fraction: np.ndarray | None,
                 rho: np.ndarray | float) -> list[tuple[str, Verdict]]:
-        """Each copy still printed that has material in layer n, judged in its own region."""
+        """Each copy still printed that has material in layer n, judged in its own region (cropped to the copy's
+        footprint and margin, so a plate's check costs little more per copy than its share of the plate)."""
         assert self.regions is not None
         out = []
         for k, name in enumerate(self.object_names):
-            top = self.regions.layer(n, k)
-            if k in self.skipped or not top.any():
+            if k in self.skipped:
                 continue
-            region = self.regions.region(k)
-            o = Observation(obs.bgr, obs.grey, obs.material & region, obs.bed_bgr)
-            p = None if prev is None else Observation(prev.bgr, prev.grey, prev.material & region, prev.bed_bgr)
-            f = None if fraction is None else np.where(region, fraction, 0.0).astype(np.float32)
-            c = compare(o, p, top, self.regions.below(n, k), f, self.grid, self.config, self._on_bed, rho)
+            box = self.regions.boxes[k]
+            top = self.regions.layer(n, k)[box]
+            if not top.any():
+                continue
+            region = self.regions.region(k)[box]
+            o = Observation(obs.bgr[box], obs.grey[box], obs.material[box] & region, obs.bed_bgr)
+            p = None if prev is None else Observation(prev.bgr[box], prev.grey[box], prev.material[box] & region,
+                                                      prev.bed_bgr)
+            f = None if fraction is None else np.where(region, fraction[box], 0.0).astype(np.float32)
+            r = rho[box] if isinstance(rho, np.ndarray) else rho
+            c = compare(o, p, top, self.regions.below(n, k)[box], f, self.grid, self.config, self._on_bed, r)
             out.append((name, classify(n, c, self.config)))
         return out
 

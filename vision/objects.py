@@ -29,7 +29,7 @@ class ObjectRegions:
     """Per-object masks of one job on its raster: the region each object is judged in, and its layers."""
 
     def __init__(self, layers: Sequence[LayerPaths], grid: BedGrid, count: int,
-                 widths: tuple[float, float, float]) -> None:
+                 widths: tuple[float, float, float], margin_mm: float = 8.0) -> None:
         self.layers = list(layers)
         self.grid = grid
         self.count = count
@@ -44,6 +44,16 @@ class ObjectRegions:
         distance = np.stack([cv2.distanceTransform(np.where(fp > 0, 0, 255).astype(np.uint8), cv2.DIST_L2, 5)
                              for fp in footprints])
         self.labels = np.argmin(distance, axis=0).astype(np.int16)
+        grow = max(1, round(margin_mm * grid.px_per_mm))
+        rows, cols = grid.shape
+        self.boxes: list[tuple[slice, slice]] = []   # each object's footprint grown by the margin: its crop
+        for fp in footprints:
+            r, c = np.nonzero(fp)
+            if r.size == 0:
+                self.boxes.append((slice(0, 0), slice(0, 0)))
+                continue
+            self.boxes.append((slice(max(0, int(r.min()) - grow), min(rows, int(r.max()) + grow + 1)),
+                               slice(max(0, int(c.min()) - grow), min(cols, int(c.max()) + grow + 1))))
         self._below = [np.zeros(grid.shape, np.uint8) for _ in range(count + 1)]  # last: no object's
         self._below_n = 0
 
