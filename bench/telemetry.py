@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,56 +98,48 @@ class Broker:
 
 
 class MqttWatcher:
-    """A `mosquitto_sub -t '#'` process; each line is (its own receive time, topic, payload)."""
+    """Two `mosquitto_sub` processes writing to files (nothing read in this process while the farm prints):
+    one counts everything under `#` (receive time, topic, length), one keeps the ZChange payloads."""
 
-    def __init__(self, port: int) -> None:
-        """Subscribe to everything; lines are collected by a reader thread."""
-        self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-t", "#",
-                                      "-F", "%U %t %x"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                     text=True)
-        self.seen: list[tuple[float, str, bytes]] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+    def __init__(self, port: int, folder: Path) -> None:
+        """Subscribe both; each stamps a message with its own receive time (`%U`, CLOCK_REALTIME)."""
+        self.all, self.layers = folder / "mqtt-all.txt", folder / "mqtt-zchange.txt"
+        common = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port)]
+        self.procs = []
+        for out, topic, fmt in ((self.all, "#", "%U %l %t"), (self.layers, f"{BASE}/+/event/ZChange", "%U %p")):
+            with out.open("w") as fh:
+                self.procs.append(subprocess.Popen([*common, "-t", topic, "-F", fmt], stdout=fh,
+                                                   stderr=subprocess.DEVNULL))
 
-    def _read(self) -> None:
-        """Collect `realtime topic hexpayload` lines."""
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            parts = line.rstrip("\n").split(" ")
-            if len(parts) >= 2:
-                self.seen.append((float(parts[0]), parts[1], bytes.fromhex(parts[2]) if len(parts) > 2 else b""))
-
-    def stop(self) -> list[tuple[float, str, bytes]]:
-        """End the client and return what it saw."""
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        self._reader.join(5)
-        return self.seen
+    def stop(self) -> tuple[list[float], list[tuple[float, dict[str, Any]]]]:
+        """End both clients; every message's receive time, and each ZChange's with its payload."""
+        for proc in self.procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+        stamps = [float(line.split(" ", 1)[0]) for line in self.all.read_text().splitlines() if line.strip()]
+        layers = [(float(stamp), json.loads(body)) for stamp, body in
+                  (line.split(" ", 1) for line in self.layers.read_text().splitlines() if line.strip())]
+        return stamps, layers
 
 
 class OpcUaWatcher:
-    """This script in `--opcua-consumer` mode: an asyncua client subscribed to every printer's CurrentLayer."""
+    """This script in `--opcua-consumer` mode: an asyncua client subscribed to every printer's CurrentLayer,
+    writing its data changes to a file (read after the run)."""
 
-    def __init__(self, endpoint: str, names: list[str], publish_ms: float) -> None:
+    def __init__(self, endpoint: str, names: list[str], publish_ms: float, folder: Path) -> None:
         """Start the client and wait until its subscription is in place."""
-        self.proc = subprocess.Popen([sys.executable, __file__, "--opcua-consumer", endpoint, "--names",
-                                      ",".join(names), "--opcua-publish-ms", str(publish_ms)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO)
-        assert self.proc.stdout is not None
-        first = self.proc.stdout.readline().strip()
-        if first != "ready":
-            self.proc.kill()
-            self.proc.wait()
-            raise SystemExit(f"the OPC UA client did not subscribe: {first!r}")
-        self.seen: list[dict[str, Any]] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        """Collect the client's JSON lines."""
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.seen.append(json.loads(line))
+        self.out = folder / "opcua-changes.txt"
+        with self.out.open("w") as fh:
+            self.proc = subprocess.Popen([sys.executable, __file__, "--opcua-consumer", endpoint, "--names",
+                                          ",".join(names), "--opcua-publish-ms", str(publish_ms)],
+                                         stdin=subprocess.PIPE, stdout=fh, text=True, cwd=REPO)
+        deadline = time.monotonic() + 90
+        while not self.out.read_text().startswith("ready\n"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                self.proc.wait()
+                raise SystemExit(f"the OPC UA client did not subscribe: {self.out.read_text()[:300]!r}")
+            time.sleep(0.1)
 
     def stop(self) -> list[dict[str, Any]]:
         """End the client and return its data changes."""
@@ -156,9 +149,8 @@ class OpcUaWatcher:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.terminate()
-        self.proc.wait(timeout=10)
-        self._reader.join(5)
-        return self.seen
+            self.proc.wait(timeout=10)
+        return [json.loads(line) for line in self.out.read_text().splitlines()[1:] if line.startswith("{")]
 
 
 async def _child(node: Any, name: str) -> Any:
@@ -227,6 +219,8 @@ class Run:
     layers: int = 0
     print_s: float = 0.0
     bus_lag_ms: float = 0.0
+    bus_per_s: float = 0.0
+    temps_per_s: float = 0.0
     offset_drift_us: float = 0.0
     outcomes: dict[str, str] = field(default_factory=dict)
 
@@ -244,11 +238,15 @@ class BusLog:
         self.lags: list[float] = []
         self.done = threading.Event()
         self.expected = 0
-        svc.bus.subscribe(self.on_event, ("layer", "job_started", *FINAL), name="bench", capacity=100_000)
+        self.counting = False
+        self.counts: Counter[str] = Counter()
+        svc.bus.subscribe(self.on_event, name="bench", capacity=100_000)
 
     def on_event(self, event: Any) -> None:
-        """Keep the stamp (and p01's byte count at its end)."""
-        if event.printer is None:
+        """Count every event while the farm prints; keep the stamps (and p01's byte count at its end)."""
+        if self.counting:
+            self.counts[event.kind] += 1
+        if event.printer is None or event.kind not in ("layer", "job_started", *FINAL):
             return
         if event.kind == "layer":
             self.layers[(event.printer, int(event.data["layer"]))] = event.t
@@ -296,7 +294,7 @@ def whole_run(args: argparse.Namespace, gcode: Path, util_gcode: Path, broker: B
         if broker is not None:
             cfg["mqtt"] = {"broker": f"mqtt://127.0.0.1:{broker.port}", "base_topic": BASE}
             cfg["opcua"] = {"endpoint": f"opc.tcp://127.0.0.1:{free_port()}"}
-            mqtt = MqttWatcher(broker.port)
+            mqtt = MqttWatcher(broker.port, folder)
         svc = LabService(parse_config(cfg))
         log = BusLog(svc)
         log.expected = len(names)
@@ -311,18 +309,21 @@ def whole_run(args: argparse.Namespace, gcode: Path, util_gcode: Path, broker: B
             assert svc.opcua is not None and svc.mqtt is not None
             if not svc.opcua.wait_ready(60):
                 raise SystemExit(f"OPC UA server not ready: {svc.opcua.error}")
-            opcua = OpcUaWatcher(svc.opcua.endpoint, [n for n in names if n != UTIL], args.opcua_publish_ms)
+            opcua = OpcUaWatcher(svc.opcua.endpoint, [n for n in names if n != UTIL], args.opcua_publish_ms,
+                                 folder)
             while not svc.mqtt.connected:
                 time.sleep(0.05)
         offset0 = time.time() - time.monotonic()
         counts = svc.fleet.link_counts(UTIL)
         bytes0 = counts.bytes_sent if counts is not None else 0
+        log.counting = True
         for path, on in ((util_gcode, [UTIL]), (gcode, names[1:])):
             f = jobs.add_file(svc.store, path.name, str(path), "gcode", path.stat().st_size, "0" * 64, svc.clock())
             jobs.create_job(svc.store, f.id, path.name, len(on), 0, svc.clock(), printers=on, gcode_path=str(path),
                             layer_count=count_layers(path))
         if not log.done.wait(args.timeout):
             raise SystemExit(f"the farm did not finish in {args.timeout:.0f} s: {len(log.ended)} of {len(names)}")
+        log.counting = False
         time.sleep(2.0)  # the last messages reach the consumers
         offset1 = time.time() - time.monotonic()
         offset = (offset0 + offset1) / 2
@@ -334,19 +335,18 @@ def whole_run(args: argparse.Namespace, gcode: Path, util_gcode: Path, broker: B
         run.util_s = log.ended[UTIL][1] - log.started[UTIL]
         run.util = run.util_bytes / (args.baud / 10 * run.util_s)
         run.layers = len(log.layers)
+        run.bus_per_s = sum(log.counts.values()) / run.print_s
+        run.temps_per_s = log.counts["temperature"] / run.print_s
         run.bus_lag_ms = 1000 * statistics.median(log.lags) if log.lags else 0.0
         if mqtt is not None and opcua is not None:
-            seen = mqtt.stop()
+            stamps, zchanges = mqtt.stop()
             mqtt = None
-            in_window = [m for m in seen if t_start <= m[0] - offset <= t_end]
-            run.msgs = len(in_window)
+            run.msgs = sum(1 for stamp in stamps if t_start <= stamp - offset <= t_end)
             run.msgs_per_s = run.msgs / run.print_s
-            for stamp, topic, payload in seen:
-                if topic.endswith("/event/ZChange"):
-                    body = json.loads(payload)
-                    t = log.layers.get((body["printer"], int(body["layer"])))
-                    if t is not None:
-                        run.mqtt_ms.append(1000 * (stamp - offset - t))
+            for stamp, body in zchanges:
+                t = log.layers.get((body["printer"], int(body["layer"])))
+                if t is not None:
+                    run.mqtt_ms.append(1000 * (stamp - offset - t))
             first: dict[tuple[str, int], float] = {}
             for change in opcua.stop():
                 first.setdefault((change["p"], change["layer"]), change["m"])
@@ -433,13 +433,14 @@ def main() -> int:
     on: list[Run] = []
     try:
         for r in range(args.repeat):
-            for publishers in (False, True):
+            for publishers in (False, True) if r % 2 == 0 else (True, False):  # alternate: no order bias
                 res = whole_run(args, gcode, util_gcode, broker if publishers else None, tmp / f"run{r}-{int(publishers)}")
                 (on if publishers else off).append(res)
                 bad = {n: k for n, k in res.outcomes.items() if k != "completed"}
                 print(f"run {r + 1} publishers {'on ' if publishers else 'off'}: {res.layers} layer events in "
                       f"{res.print_s:.1f} s; {UTIL} {res.util_bytes} bytes in {res.util_s:.2f} s = "
-                      f"{100 * res.util:.1f} %; bus lag p50 {res.bus_lag_ms:.2f} ms"
+                      f"{100 * res.util:.1f} %; bus {res.bus_per_s:.0f} events/s ({res.temps_per_s:.0f} temperature), "
+                      f"lag p50 {res.bus_lag_ms:.2f} ms"
                       + (f"; MQTT {len(res.mqtt_ms)} ZChange matched, p50 {pct(res.mqtt_ms, 0.5):.1f} ms, "
                          f"p99 {pct(res.mqtt_ms, 0.99):.1f} ms; OPC UA {len(res.opcua_ms)} matched, "
                          f"p50 {pct(res.opcua_ms, 0.5):.1f} ms, p99 {pct(res.opcua_ms, 0.99):.1f} ms; "
