@@ -1,12 +1,15 @@
 """Telemetry latency, message rate and link utilisation with the MQTT and OPC UA publishers on a printing farm.
 
-    python bench/telemetry.py [--printers 12] [--repeat 1] [--height 2.0] [--baud 250000] [--opcua-publish-ms 50]
+    python bench/telemetry.py [--printers 12] [--repeat 1] [--height 2.0] [--util-height 10] [--baud 250000]
+                              [--opcua-publish-ms 50]      (quick check: --printers 3 --util-height 4)
 
-Each repeat is two whole runs of the same farm printing the same small block (one copy per printer):
-without publishers, then with `[mqtt]` (a real Mosquitto broker on a free loopback port) and `[opcua]`. The
-service runs in this process as `printloop serve` runs it (LabService behind the API on uvicorn); the printers
-are `printloop sim --speed max` processes with cameras, except p01, which is throttled to `--baud` and has no
-camera (no layer checks), so its figure is about the link alone.
+Each repeat is two whole runs of the same farm, without publishers and with `[mqtt]` (a real Mosquitto broker on
+a free loopback port) and `[opcua]` (order alternating over repeats). The service runs in this process as
+`printloop serve` runs it (LabService behind the API on uvicorn); the printers are `printloop sim --speed max`
+processes. p02… print a small block each (14 mm, `--height`) with cameras and layer checks; p01 is throttled to
+`--baud`, has no camera (its figure is about the link alone) and prints a taller 20 mm block (`--util-height`),
+so that it streams for about as long as the farm prints. The consumers write to files, read after the run, so
+nothing in this process competes with the service while it prints.
 
 - Latency: from a layer event (`layer`, stamped by the printer session with CLOCK_MONOTONIC when it publishes it
   on the bus) to its arrival at a real `mosquitto_sub` (topic `<base>/<printer>/event/ZChange`, stamped by
@@ -15,8 +18,8 @@ camera (no layer checks), so its figure is about the link alone.
   `Machines/<printer>/Production/ActiveProgram/CurrentLayer` in a separate process (stamped with CLOCK_MONOTONIC
   when the data change is handed to its handler). One host, one kernel clock; layer 0 is left out for OPC UA
   (job start already sets CurrentLayer to 0, so it is no change).
-- Messages/s: everything mosquitto_sub sees under `#` while the farm prints (first start to last finish).
-- Link utilisation of p01: wire bytes written (fleet link counts, resends included) from just before the job is
+- Messages/s: everything a second mosquitto_sub sees under `#` while the farm prints (first start to last end).
+- Link utilisation of p01: wire bytes written (fleet link counts, resends included) from just before its job is
   queued to its `completed` event ÷ (baud/10 × the time from its `job_started` to its `completed` event).
   Goal (issue 13): with publishers within 1 point of without.
 """
@@ -37,6 +40,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,7 +109,7 @@ class MqttWatcher:
         """Subscribe both; each stamps a message with its own receive time (`%U`, CLOCK_REALTIME)."""
         self.all, self.layers = folder / "mqtt-all.txt", folder / "mqtt-zchange.txt"
         common = ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port)]
-        self.procs = []
+        self.procs: list[subprocess.Popen[bytes]] = []
         for out, topic, fmt in ((self.all, "#", "%U %l %t"), (self.layers, f"{BASE}/+/event/ZChange", "%U %p")):
             with out.open("w") as fh:
                 self.procs.append(subprocess.Popen([*common, "-t", topic, "-F", fmt], stdout=fh,
@@ -163,7 +167,7 @@ async def _child(node: Any, name: str) -> Any:
 
 async def opcua_consume(endpoint: str, names: list[str], publish_ms: float) -> None:
     """Subscribe to CurrentLayer of every machine; print `ready`, then one JSON line per data change."""
-    from asyncua import Client
+    from asyncua import Client, ua
 
     logging.getLogger("asyncua").setLevel(logging.ERROR)  # its notes on revised session values are noise here
     path = ("Production", "ActiveProgram", "CurrentLayer")
@@ -196,7 +200,7 @@ async def opcua_consume(endpoint: str, names: list[str], publish_ms: float) -> N
                     print(json.dumps({"m": time.monotonic(), "p": nodes[node], "layer": int(val)}), flush=True)
 
         sub = await client.create_subscription(publish_ms, Handler())
-        await sub.subscribe_data_change(list(nodes), sampling_interval=0)
+        await sub.subscribe_data_change(list(nodes), sampling_interval=ua.Double(0))
         await asyncio.sleep(1.0)  # the initial values arrive before the first print starts
         ready = True
         print("ready", flush=True)
@@ -375,7 +379,7 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def med(runs: list[Run], key: Any) -> float:
+def med(runs: list[Run], key: Callable[[Run], float]) -> float:
     """Median over runs of one figure."""
     return statistics.median(key(r) for r in runs)
 
