@@ -66,3 +66,27 @@ def test_the_history_keeps_what_a_printer_says_of_itself(tmp_path):
     kept = [(e.kind, e.printer) for e in history.list_events(store)]
     store.close()
     assert kept == [("action", "mk3"), ("paused", "mk3"), ("firmware_error", "mk3")]
+
+
+def test_a_printer_publishes_its_temperatures_at_most_twice_a_second_and_each_new_target_at_once():
+    from controller.printer.session import TEMPERATURE_EVENT_S, PrinterSession
+    from tests.sim_helpers import running_sim
+
+    bus = EventBus()
+    temps: list[Event] = []
+    bus.subscribe(temps.append, ["temperature"], name="test")
+    with running_sim("--speed", "max") as sim:   # at full speed the board reports many times a second
+        session = PrinterSession(sim.info["serial"], 115200, bus=bus)
+        session.connect(timeout=60)
+        try:
+            session.send_command("M155 S1")              # a report every simulated second: many a wall second
+            time.sleep(3.0)
+            session.send_command("M104 S180")
+            time.sleep(1.0)
+        finally:
+            session.close()
+    bus.close()
+    assert 3 <= len(temps) <= 4.0 / TEMPERATURE_EVENT_S + 3
+    gaps = [b.t - a.t for a, b in zip(temps, temps[1:]) if a.data["tool0"]["target"] == b.data["tool0"]["target"]]
+    assert min(gaps) >= TEMPERATURE_EVENT_S - 1e-6
+    assert any(e.data["tool0"]["target"] == 180.0 for e in temps)

@@ -44,6 +44,9 @@ SYNC = lk.SYNC
 _log = logging.getLogger(__name__)
 _FEED_LOW_WATER = 32
 _FEED_BATCH = 128
+TEMPERATURE_EVENT_S = 0.5
+"""Temperature events on the bus at most this often per printer (unless a target changes): a simulator at full
+speed reports many times a second, a real printer every second or two."""
 
 
 class PrinterSession:
@@ -66,6 +69,7 @@ class PrinterSession:
         self.start_wait = start_wait
         self.poll_interval = poll_interval
         self.temperatures = Temperatures()
+        self._temps_published = -float("inf")   # when the last temperature event went on the bus
         self.error: str | None = None
         self.info: FirmwareInfo | None = None
         self._link = lk.Link(self.config, clock())
@@ -443,9 +447,13 @@ class PrinterSession:
             bed_target=bed[1] if bed and bed[1] is not None else t.bed_target,
         )
         self.temperatures = now
-        if self.bus is not None:
+        stamp = self.clock()
+        targets = (now.hotend_target, now.bed_target)
+        if self.bus is not None and (stamp - self._temps_published >= TEMPERATURE_EVENT_S
+                                     or targets != (t.hotend_target, t.bed_target)):
+            self._temps_published = stamp
             self.bus.publish(JobEvent("temperature", f"hotend {now.hotend:.1f}/{now.hotend_target:.0f} °C, "
-                                      f"bed {now.bed:.1f}/{now.bed_target:.0f} °C", self.clock(),
+                                      f"bed {now.bed:.1f}/{now.bed_target:.0f} °C", stamp,
                                       {"tool0": {"actual": now.hotend, "target": now.hotend_target},
                                        "bed": {"actual": now.bed, "target": now.bed_target}}, self.name))
 
