@@ -281,6 +281,7 @@ def whole_run(args: argparse.Namespace, gcode: Path, util_gcode: Path, broker: B
     from controller.config import parse_config
     from controller.farm.intake import count_layers
     from controller.farm.service import LabService
+    from controller.publish.wiring import attach_publishers
     from controller.store import jobs, printers
 
     run = Run(publishers=broker is not None)
@@ -299,7 +300,7 @@ def whole_run(args: argparse.Namespace, gcode: Path, util_gcode: Path, broker: B
             cfg["mqtt"] = {"broker": f"mqtt://127.0.0.1:{broker.port}", "base_topic": BASE}
             cfg["opcua"] = {"endpoint": f"opc.tcp://127.0.0.1:{free_port()}"}
             mqtt = MqttWatcher(broker.port, folder)
-        svc = LabService(parse_config(cfg))
+        svc = attach_publishers(LabService(parse_config(cfg)))
         log = BusLog(svc)
         log.expected = len(names)
         server = LiveServer(create_app(svc)).start()
@@ -310,12 +311,12 @@ def whole_run(args: argparse.Namespace, gcode: Path, util_gcode: Path, broker: B
                 raise SystemExit(f"not every printer connected within 120 s: {states}")
             time.sleep(0.2)
         if broker is not None:
-            assert svc.opcua is not None and svc.mqtt is not None
-            if not svc.opcua.wait_ready(60):
-                raise SystemExit(f"OPC UA server not ready: {svc.opcua.error}")
-            opcua = OpcUaWatcher(svc.opcua.endpoint, [n for n in names if n != UTIL], args.opcua_publish_ms,
-                                 folder)
-            while not svc.mqtt.connected:
+            server, client = svc.publishers["opcua"], svc.publishers["mqtt"]
+            if not server.wait_ready(60):  # type: ignore[attr-defined]
+                raise SystemExit(f"OPC UA server not ready: {server.error}")  # type: ignore[attr-defined]
+            endpoint = server.endpoint  # type: ignore[attr-defined]
+            opcua = OpcUaWatcher(endpoint, [n for n in names if n != UTIL], args.opcua_publish_ms, folder)
+            while not client.connected:  # type: ignore[attr-defined]
                 time.sleep(0.05)
         offset0 = time.time() - time.monotonic()
         counts = svc.fleet.link_counts(UTIL)
