@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from firmware_sim.board_config import BoardConfig
-from firmware_sim.board_status import board_status, halt_on_runaway
+from firmware_sim.board_status import answer_halted, board_status, halt_on_runaway
 from firmware_sim.deposition import Deposition
 from firmware_sim.executed_log import ExecutedLog
 from firmware_sim.faults import FaultSchedule
@@ -243,7 +243,7 @@ class Board:
     def work(self, limit: float = math.inf) -> float | None:
         """Run queued commands without passing simulated time `limit`; return the time a wait ends, else None."""
         if self.halted and self.flavour.answers_when_halted:
-            self._answer_halted()
+            answer_halted(self)
         while not self.halted:
             if self.waiting_for_user:    # nothing to do until M108 / M876 arrives
                 if limit < math.inf:
@@ -269,20 +269,6 @@ class Board:
             elif self._wait is not None and self._wait.kind == "heat":
                 self._wait_target = target + HEAT_POLL
         return None
-
-    def _answer_halted(self) -> None:
-        """Klipper after a shutdown: every line read gets the shutdown reason as an error, then `ok`."""
-        self._pull_lines()
-        while (cmd := self.queue.pop()) is not None:
-            proto = self.ports.get(cmd.port)
-            name = cmd.text.split(" ", 1)[0].upper()
-            if proto is not None and name == "M115":    # the few commands Klipper runs when not ready
-                proto.write_line(f"ok {self.flavour.m115}")
-            elif proto is not None:
-                if name not in ("M110", "M112"):
-                    proto.write_line(f"!! {self.halt_reason}")
-                proto.write_line("ok")
-            self._pull_lines()
 
     def idle_to(self, t: float) -> None:
         """Let simulated time pass while no command waits (blocks finish, heaters run, reports go out)."""

@@ -1,4 +1,5 @@
-"""What the board reports of itself (status.json) and how it halts when a heater runs away."""
+"""What the board reports of itself (status.json), how it halts when a heater runs away, and how a halted
+Klipper answers."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -47,3 +48,18 @@ def halt_on_runaway(board: Board) -> None:
             board.broadcast(f"Error:{reason}, system stopped! Heater_ID: {'0' if hid == 'T' else 'bed'}")
             board.kill()
             return
+
+
+def answer_halted(board: Board) -> None:
+    """Klipper after a shutdown: every line read gets the shutdown reason as an error, then `ok`."""
+    board._pull_lines()
+    while (cmd := board.queue.pop()) is not None:
+        proto = board.ports.get(cmd.port)
+        name = cmd.text.split(" ", 1)[0].upper()
+        if proto is not None and name == "M115":    # the few commands Klipper runs when not ready
+            proto.write_line(f"ok {board.flavour.m115}")
+        elif proto is not None:
+            if name not in ("M110", "M112"):
+                proto.write_line(f"!! {board.halt_reason}")
+            proto.write_line("ok")
+        board._pull_lines()
