@@ -56,6 +56,7 @@ class ObjectRegions:
                                slice(max(0, int(c.min()) - grow), min(cols, int(c.max()) + grow + 1))))
         self._below = [np.zeros(grid.shape, np.uint8) for _ in range(count + 1)]  # last: no object's
         self._below_n = 0
+        self._unowned_n = -1
 
     def _draw(self, layer: LayerPaths, out: np.ndarray | None = None) -> np.ndarray:
         """Draw a layer (or part of one) on this job's raster."""
@@ -79,13 +80,16 @@ class ObjectRegions:
         if n < self._below_n:
             self._below = [np.zeros(self.grid.shape, np.uint8) for _ in range(self.count + 1)]
             self._below_n = 0
+            self._unowned_n = -1
         for m in range(self._below_n, n):
             lp = self.layers[m]
             if lp.objects is not None:
                 for j in np.unique(lp.objects[lp.objects >= 0]).tolist():
                     self._draw(only(lp, lp.objects == j), self._below[j])
         self._below_n = max(self._below_n, n)
-        lp = self.layers[n]
-        if lp.objects is not None and (lp.objects < 0).any():
-            self._draw(only(lp, lp.objects < 0), self._below[self.count])
+        if self._unowned_n != n:  # layer n's skirt and brim, drawn once for all the copies
+            self._unowned_n = n
+            lp = self.layers[n]
+            if lp.objects is not None and (lp.objects < 0).any():
+                self._draw(only(lp, lp.objects < 0), self._below[self.count])
         return cv2.bitwise_or(self._below[k], self._below[self.count])
