@@ -11,7 +11,7 @@ from firmware_sim.errors import SimOptionError
 from firmware_sim.executed_log import ExecutedLog
 from firmware_sim.faults import parse_faults
 from firmware_sim.flavours import FLAVOURS
-from firmware_sim.http import Camera, SimHTTPServer
+from firmware_sim.http import Camera, SimHTTPServer, WebcamLag
 from firmware_sim.serve import SimServer
 
 BED_XY = (220.0, 220.0)
@@ -35,6 +35,11 @@ class SimOptions:
     bufsize: int | None = None        # None: the flavour's
     firmware: str = "marlin"
     link_path: str | None = None      # a symlink to the pty, as Klipper's /tmp/printer
+    # -- a webcam that buffers frames (stale-frame faults); the defaults leave the camera as it was --
+    camera_lag: float = 0.0           # snapshots/stream frames are those captured this many seconds ago
+    camera_behind: int = 0            # a snapshot is the frame of the N-th request before (a caching proxy)
+    camera_fps: float = 5.0           # capture loop and /stream.mjpg frame rate
+    camera_timestamps: bool = True    # X-Timestamp on snapshots and stream parts
 
 
 def parse_speed(text: str) -> float | None:
@@ -77,6 +82,19 @@ def _check(opts: SimOptions) -> None:
             raise SimOptionError(f"{name} must be a port between 0 and 65535, got {port}")
 
 
+def webcam_lag(opts: SimOptions) -> WebcamLag:
+    """The buffering-webcam options, checked: `--camera-lag` 0..60 s, `--camera-behind` 0..10, `--camera-fps`
+    0.5..60."""
+    if not 0.0 <= opts.camera_lag <= 60.0:
+        raise SimOptionError(f"--camera-lag must be between 0 and 60 seconds, got {opts.camera_lag}")
+    if not 0 <= opts.camera_behind <= 10:
+        raise SimOptionError(f"--camera-behind must be between 0 and 10 requests, got {opts.camera_behind}")
+    if not 0.5 <= opts.camera_fps <= 60.0:
+        raise SimOptionError(f"--camera-fps must be between 0.5 and 60 frames a second, got {opts.camera_fps}")
+    return WebcamLag(lag_s=opts.camera_lag, behind=opts.camera_behind, fps=opts.camera_fps,
+                     timestamps=opts.camera_timestamps)
+
+
 def make_deposition() -> Deposition:
     """The bed's height map at 0.1 mm per cell."""
     return Deposition(bed=BED_XY, cell=DEPOSITION_CELL_MM)
@@ -107,6 +125,7 @@ class Simulator:
         self.server = SimServer(self.board, speed=opts.speed, baud=opts.baud, tcp_port=opts.tcp,
                                 link_path=opts.link_path)
         self.camera = Camera(self.server, opts.resolution, seed=opts.seed)
+        self.camera.lag = webcam_lag(opts)
         try:
             self.http = SimHTTPServer(self.server, self.camera, port=opts.http_port)
         except OSError as exc:
@@ -137,6 +156,7 @@ class Simulator:
             "firmware": self.board.flavour.name,
             "tcp": self.server.tcp_url,
             "camera": f"{base}/snapshot.jpg",
+            "stream": f"{base}/stream.mjpg",
             "status": f"{base}/status.json",
             "executed_log": self.log_path,
         }

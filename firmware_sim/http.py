@@ -1,12 +1,23 @@
-"""The board's webcam and status page: `/snapshot.jpg` and `/status.json` on a stdlib ThreadingHTTPServer.
+"""The board's webcam and status page: `/snapshot.jpg`, `/stream.mjpg` and `/status.json` on a stdlib
+ThreadingHTTPServer.
 
 Snapshots are rendered on request from the deposition raster as it is at that moment (beads batched so far are
-deposited first) and cached until the layer or the deposited bead count changes.
+deposited first) and cached until the layer or the deposited bead count changes. Each reply says when its frame was
+captured in `X-Timestamp` (wall clock, seconds), as mjpg-streamer does.
+
+A webcam that buffers (`WebcamLag`): a capture loop renders the bed `fps` times a second into a short history;
+snapshots are then the frame captured `lag_s` ago, or the frame captured at the `behind`-th request before (a
+caching proxy), and `/stream.mjpg` (multipart/x-mixed-replace, as mjpg-streamer's `?action=stream`) sends each new
+client the `buffer` frames it kept before the live ones.
 """
 from __future__ import annotations
 
 import json
 import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -17,11 +28,36 @@ from firmware_sim.errors import SimError
 from firmware_sim.serve import SimServer
 
 
+@dataclass(frozen=True)
+class WebcamLag:
+    """How the simulated webcam buffers frames (the defaults: it does not, every snapshot is rendered on request).
+
+    lag_s: snapshots and stream frames are those captured this many seconds (wall time) ago;
+    behind: each snapshot request is answered with the frame captured at the N-th request before it;
+    fps: frames a second of the capture loop and the stream; buffer: old frames a new stream client gets first;
+    timestamps: say the capture time in X-Timestamp (a server or proxy that strips it: False).
+    """
+
+    lag_s: float = 0.0
+    behind: int = 0
+    fps: float = 5.0
+    buffer: int = 3
+    timestamps: bool = True
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One captured frame: wall clock of capture (s) and its JPEG bytes."""
+
+    at: float
+    jpeg: bytes
+
+
 class Camera:
     """Renders and caches JPEG snapshots of one board's bed."""
 
     def __init__(self, server: SimServer, resolution: tuple[int, int], seed: int = 0,
-                 quality: int = CameraConfig.jpeg_quality) -> None:
+                 quality: int = CameraConfig.jpeg_quality, lag: WebcamLag | None = None) -> None:
         self.server = server
         self.resolution = resolution
         self.quality = quality
@@ -29,6 +65,12 @@ class Camera:
         self._cache: tuple[tuple[int, int], bytes] | None = None
         self._render_lock = threading.Lock()
         self.frames = 0
+        self.lag = lag or WebcamLag()
+        self._history: deque[Shot] = deque()
+        self._requests: deque[Shot] = deque()
+        self._fresh = threading.Condition()
+        self._stopping = threading.Event()
+        self._loop: threading.Thread | None = None
 
     def snapshot(self) -> bytes:
         """JPEG bytes of the bed now (rendered at most once per layer and bead count)."""
@@ -47,6 +89,79 @@ class Camera:
             self.frames += 1
             return jpeg
 
+    def capture(self) -> Shot:
+        """The bed now, with the wall-clock time of capture."""
+        at = time.time()
+        return Shot(at, self.snapshot())
+
+    def served(self) -> Shot:
+        """The frame a snapshot request gets: captured now, or as the lag options say."""
+        if self.lag.behind > 0:
+            with self._fresh:
+                self._requests.append(self.capture())
+                while len(self._requests) > self.lag.behind + 1:
+                    self._requests.popleft()
+                return self._requests[0]
+        if self.lag.lag_s > 0:
+            return self.lagged(self._ensure_loop())
+        return self.capture()
+
+    def lagged(self, history: list[Shot]) -> Shot:
+        """The newest frame captured at least lag_s ago (the oldest kept, when none is that old yet)."""
+        cut = time.time() - self.lag.lag_s
+        old = [shot for shot in history if shot.at <= cut]
+        return old[-1] if old else history[0]
+
+    def _ensure_loop(self) -> list[Shot]:
+        """Start the capture loop on first use; the history so far (never empty)."""
+        with self._fresh:
+            if self._loop is None:
+                self._history.append(self.capture())
+                self._loop = threading.Thread(target=self._capture_loop, name="webcam", daemon=True)
+                self._loop.start()
+            return list(self._history)
+
+    def _capture_loop(self) -> None:
+        """Capture fps times a second; keep what the lag and the stream buffer need; wake stream clients."""
+        period = 1.0 / self.lag.fps
+        keep = self.lag.lag_s + period * (self.lag.buffer + 2)
+        while not self._stopping.wait(period):
+            try:
+                shot = self.capture()
+            except SimError:
+                continue
+            with self._fresh:
+                self._history.append(shot)
+                while self._history and self._history[0].at < shot.at - keep:
+                    self._history.popleft()
+                self._fresh.notify_all()
+
+    def stream(self) -> Iterator[Shot]:
+        """Frames for one stream client: the buffered ones first, then each new (lagged) frame as it comes."""
+        history = self._ensure_loop()
+        shown = self.lagged(history)
+        for shot in [s for s in history if s.at <= shown.at][-self.lag.buffer - 1:]:
+            yield shot
+        while not self._stopping.is_set():
+            with self._fresh:
+                self._fresh.wait(1.0)
+                history = list(self._history)
+            shot = self.lagged(history)
+            if shot.at > shown.at:
+                shown = shot
+                yield shot
+
+    def stop(self) -> None:
+        """Stop the capture loop and end the streams."""
+        self._stopping.set()
+        with self._fresh:
+            self._fresh.notify_all()
+        if self._loop is not None:
+            self._loop.join(timeout=5)
+
+
+BOUNDARY = "boundarydonotcross"   # mjpg-streamer's
+
 
 class _Handler(BaseHTTPRequestHandler):
     """GET /snapshot.jpg and /status.json."""
@@ -61,9 +176,12 @@ class _Handler(BaseHTTPRequestHandler):
                 body = json.dumps(self.server.status()).encode()
                 self._reply(200, "application/json", body)
             elif path in ("/snapshot.jpg", "/snapshot"):
-                self._reply(200, "image/jpeg", self.server.camera.snapshot())
+                shot = self.server.camera.served()
+                self._reply(200, "image/jpeg", shot.jpeg, self._stamp(shot))
+            elif path in ("/stream.mjpg", "/stream"):
+                self._stream()
             else:
-                self._reply(404, "text/plain", b"not found: try /snapshot.jpg or /status.json\n")
+                self._reply(404, "text/plain", b"not found: try /snapshot.jpg, /stream.mjpg or /status.json\n")
         except (BrokenPipeError, ConnectionResetError):
             pass
 
@@ -77,12 +195,31 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.camera._cache = None
         self._reply(200, "application/json", b'{"cleared": true}')
 
-    def _reply(self, code: int, ctype: str, body: bytes) -> None:
+    def _stamp(self, shot: Shot) -> dict[str, str]:
+        """X-Timestamp of a frame (wall clock of capture, as mjpg-streamer sends it), unless switched off."""
+        return {"X-Timestamp": f"{shot.at:.6f}"} if self.server.camera.lag.timestamps else {}
+
+    def _stream(self) -> None:
+        """multipart/x-mixed-replace: one part per frame, until the client goes or the server stops."""
+        self.send_response(200)
+        self.send_header("Content-Type", f"multipart/x-mixed-replace;boundary={BOUNDARY}")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(f"--{BOUNDARY}\r\n".encode())
+        for shot in self.server.camera.stream():
+            head = {"Content-Type": "image/jpeg", "Content-Length": str(len(shot.jpeg)), **self._stamp(shot)}
+            self.wfile.write("".join(f"{k}: {v}\r\n" for k, v in head.items()).encode() + b"\r\n")
+            self.wfile.write(shot.jpeg + f"\r\n--{BOUNDARY}\r\n".encode())
+            self.wfile.flush()
+
+    def _reply(self, code: int, ctype: str, body: bytes, headers: dict[str, str] | None = None) -> None:
         """Send one complete response."""
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 
@@ -123,6 +260,7 @@ class SimHTTPServer(ThreadingHTTPServer):
 
     def stop(self) -> None:
         """Stop serving and join the thread."""
+        self.camera.stop()
         self.shutdown()
         self.server_close()
         if self._thread is not None:

@@ -32,7 +32,27 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="reply spellings and protocol of Marlin 2.1, Prusa-Firmware 3.x or Klipper (default marlin)")
     p.add_argument("--link-path", default=None, metavar="PATH",
                    help="also make a symlink to the pty here (e.g. /tmp/printer, as Klipper does)")
+    add_webcam_lag_arguments(p)
     p.set_defaults(func=run)
+
+
+# -- a webcam that buffers frames (stale-frame faults) ------------------------------------------------------------
+def add_webcam_lag_arguments(p: argparse.ArgumentParser) -> None:
+    """Options that make the simulated webcam serve old frames, as buffering webcams and caching proxies do."""
+    p.add_argument("--camera-lag", type=float, default=0.0, metavar="S",
+                   help="snapshots and /stream.mjpg frames are those captured S seconds ago (default 0)")
+    p.add_argument("--camera-behind", type=int, default=0, metavar="N",
+                   help="each snapshot is the frame captured at the N-th request before it (default 0)")
+    p.add_argument("--camera-fps", type=float, default=5.0, help="frame rate of the capture loop and stream")
+    p.add_argument("--camera-no-timestamp", action="store_true",
+                   help="send no X-Timestamp (capture time) with snapshots and stream frames")
+
+
+def webcam_lag_options(args: argparse.Namespace) -> dict[str, object]:
+    """SimOptions fields of the buffering-webcam options."""
+    return {"camera_lag": args.camera_lag, "camera_behind": args.camera_behind, "camera_fps": args.camera_fps,
+            "camera_timestamps": not args.camera_no_timestamp}
+# -----------------------------------------------------------------------------------------------------------------
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
             resolution=parse_resolution(args.resolution), executed_log=args.executed_log,
             http_port=args.http_port, advanced_ok=not args.no_advanced_ok, rx_buffer=args.rx_buffer,
             bufsize=args.bufsize, firmware=args.firmware, link_path=args.link_path,
+            **webcam_lag_options(args),  # type: ignore[arg-type]
         )
         sim = Simulator(opts)
     except (FaultSpecError, SimOptionError) as exc:

@@ -20,7 +20,7 @@ import numpy as np
 
 from slicing.job_plan import CheckPoint, JobPlan
 from slicing.toolpath import LayerPaths
-from vision.camera import Camera
+from vision.camera import Camera, Frame, StaleFrameError, grab_frame
 from vision.check import LayerChecker, Verdict
 from vision.classify import unseen
 from vision.config import VisionConfig
@@ -62,6 +62,73 @@ def blank_frame(image: np.ndarray) -> None:
                           f"{float(std[0][0]):.1f}): is the lens covered or the light off?")
 
 
+SAME_FRAME_MEAN = 0.5
+"""Two captures of a still scene differ by the sensor's noise (a mean grey difference of 1 and more); frames
+closer than this, with fewer than SAME_FRAME_PIXELS pixels changed by more than SAME_FRAME_STEP, are one frame."""
+SAME_FRAME_STEP = 12
+SAME_FRAME_PIXELS = 50
+
+
+def same_frame(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two grey frames are one capture sent twice (identical within less than any sensor's noise)."""
+    if a.shape != b.shape:
+        return False
+    diff = cv2.absdiff(a, b)
+    return float(diff.mean()) < SAME_FRAME_MEAN and int(np.count_nonzero(diff > SAME_FRAME_STEP)) < SAME_FRAME_PIXELS
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+
+
+class Freshness:
+    """The check's own guard against stale frames, whatever the camera claims: a frame captured (by its own
+    timestamp) before the park finished, or the very frame of the previous layer's photo while the plan says this
+    layer deposited material, is taken again (`retakes` times, `wait` s apart, `within` s at most); still stale,
+    it raises StaleFrameError naming the layer whose frame came back."""
+
+    def __init__(self, retakes: int = 4, wait: float = 0.25, within: float = 15.0,
+                 wall: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 tolerance_s: float = 0.05) -> None:
+        self.retakes, self.wait, self.within = retakes, wait, within
+        self.wall, self.sleep, self.tolerance_s = wall, sleep, tolerance_s
+        self.previous: tuple[int, np.ndarray, str | None] | None = None   # (layer, grey photo, stamp)
+
+    def stale(self, frame: Frame, parked_at: float, deposits: bool) -> str | None:
+        """Why this frame cannot be the layer's photo, or None."""
+        if frame.captured_at is not None and frame.captured_at < parked_at - self.tolerance_s:
+            return (f"the camera sent a frame captured {parked_at - frame.captured_at:.1f} s before the head "
+                    "was parked")
+        if self.previous is None or not deposits:
+            return None
+        layer, grey, stamp = self.previous
+        if frame.stamp is not None and frame.stamp == stamp:
+            return f"the camera sent the same frame as layer {layer}: same timestamp {stamp}"
+        if same_frame(_grey(frame.image), grey):
+            return (f"the camera sent the same frame as layer {layer}: identical beyond any sensor noise although "
+                    "this layer deposited material")
+        return None
+
+    def photo(self, camera: Camera, parked_at: float, deposits: bool) -> tuple[Frame, int]:
+        """A frame that is not stale and the retakes it took."""
+        deadline = self.wall() + self.within
+        retakes = 0
+        while True:
+            frame = grab_frame(camera, self.wall)
+            why = self.stale(frame, parked_at, deposits)
+            if why is None:
+                return frame, retakes
+            if retakes >= self.retakes or self.wall() + self.wait > deadline:
+                raise StaleFrameError(f"{why} (still after {retakes} retakes): is the camera stalled, or a "
+                                      "proxy caching it?")
+            retakes += 1
+            self.sleep(self.wait)
+
+    def keep(self, layer: int, frame: Frame) -> None:
+        """Remember the layer's photo for the next layer's comparison."""
+        self.previous = (layer, _grey(frame.image), frame.stamp)
+
+
 class LayerCheck:
     """Callable layer hook for PrinterSession.start_job(path, layer_hook=LayerCheck(...))."""
 
@@ -69,8 +136,10 @@ class LayerCheck:
                  config: VisionConfig | None = None, registration: Registration | None = None,
                  registration_path: str | Path | None = None,
                  on_verdict: Callable[[Verdict], None] | None = None,
-                 clock: Callable[[], float] = time.perf_counter, object_names: Sequence[str] = ()) -> None:
-        """`object_names`: the job plan's objects (copies), each judged alone; a failed copy is skipped."""
+                 clock: Callable[[], float] = time.perf_counter, object_names: Sequence[str] = (),
+                 freshness: Freshness | None = None) -> None:
+        """`object_names`: the job plan's objects (copies), each judged alone; a failed copy is skipped.
+        `freshness`: the guard against stale frames (retakes, waits, wall clock)."""
         self.layers = list(layers)
         self.camera = camera
         self.out_dir = Path(out_dir)
@@ -87,6 +156,7 @@ class LayerCheck:
         self.object_names = list(object_names)
         self.skipped: list[tuple[str, int, str]] = []   # (copy, layer, why) of each copy dropped from the plate
         self._checker: LayerChecker | None = None
+        self.freshness = freshness or Freshness()
         self.out_dir.mkdir(parents=True, exist_ok=True)
 
     def __call__(self, point: CheckPoint, job: JobControl) -> None:
@@ -95,18 +165,28 @@ class LayerCheck:
         if not 0 <= n < len(self.layers):
             return
         job.step_aside(park_commands(self.config))
+        parked_at = self.freshness.wall()
         image: np.ndarray | None = None
+        taken: dict[str, Any] = {}
         try:
-            image = self.camera.grab()
+            frame, taken["retakes"] = self.freshness.photo(self.camera, parked_at, self._deposits(n))
+            image = frame.image
+            if frame.age_s is not None:
+                taken["frame_age_s"] = round(frame.age_s, 3)
+            if frame.discarded:
+                taken["frames_discarded"] = frame.discarded
             blank_frame(image)
-            verdict = self.check(image, n)
+            self.freshness.keep(n, frame)
+            verdict = self.check(image, n, taken)
         except VisionError as exc:
             self.errors.append(f"layer {n}: {exc}")
             verdict = unseen(n, str(exc))
             if image is not None:  # what the camera did show, for the technician
                 cv2.imwrite(str(self.out_dir / f"layer_{n:04d}.jpg"), image)
             self.verdicts.append(verdict)
-            self._write_line(verdict.to_dict())
+            if isinstance(exc, StaleFrameError):
+                taken["retakes"] = self.freshness.retakes
+            self._write_line({**verdict.to_dict(), **taken})
             if self.on_verdict is not None:
                 self.on_verdict(verdict)
         if verdict.failed and self.action is None:
@@ -114,8 +194,13 @@ class LayerCheck:
         elif verdict.failed_objects and self.config.policy != "warn":
             self.drop_copies(verdict, job)
 
-    def check(self, image: np.ndarray, n: int) -> Verdict:
-        """Register (or re-check registration), judge layer n, save its files; returns the verdict."""
+    def _deposits(self, n: int) -> bool:
+        """Whether the plan's layer n extrudes anything (a photo identical to the last one is then stale)."""
+        return bool(np.any(self.layers[n].extrusion > 0))
+
+    def check(self, image: np.ndarray, n: int, taken: dict[str, Any] | None = None) -> Verdict:
+        """Register (or re-check registration), judge layer n, save its files; returns the verdict.
+        `taken`: figures of how the photo was taken (retakes, frame age), kept in the layer's record."""
         t0 = self.clock()
         registration, renewed = ensure_registration(self.registration, image, self.config)
         if renewed:
@@ -132,6 +217,7 @@ class LayerCheck:
         record: dict[str, Any] = verdict.to_dict()
         record["check_ms"] = round(1000 * (t2 - t1), 2)
         record["registration_ms"] = round(1000 * (t1 - t0), 2)
+        record.update(taken or {})
         stem = self.out_dir / f"layer_{n:04d}"
         cv2.imwrite(str(stem) + ".jpg", image)
         if annotated is not None:
