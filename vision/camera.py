@@ -2,8 +2,9 @@
 
 Every frame is decoded with OpenCV into a BGR uint8 array; the simulator's snapshot URL is just another webcam.
 Every grab hands back a frame captured after it was asked for, never one a buffer kept from before:
-- snapshot URLs are asked with `Cache-Control: no-cache` and a cache-busting query (`_=N`), and a reply whose
-  timing headers (see `vision.camera_time`) say it was captured before the request is asked for again;
+- snapshot URLs are asked with `Cache-Control: no-cache` and a cache-busting query (`_=N`); a reply whose
+  timing headers (see `vision.camera_time`) say it was captured before the request is asked for again, and one
+  that says nothing of its time is asked for twice (the second was captured after the first was asked for);
 - MJPEG streams are drained of what was buffered before the request (`vision.camera_mjpeg`);
 - OpenCV devices get a one-frame driver buffer where the backend allows it and are grabbed until a grab has to
   wait for the sensor (`drain_device`).
@@ -94,14 +95,18 @@ class HttpCamera:
     """A snapshot URL (one image per GET) or an MJPEG stream URL (told apart by the reply's content type)."""
 
     def __init__(self, url: str, timeout: float = 10.0, clock: Callable[[], float] = time.time,
-                 fresh_timeout: float = 10.0, retry_wait: float = 0.1, tolerance_s: float = 0.05) -> None:
-        """`fresh_timeout`: how long a grab asks again for a snapshot captured after the request."""
+                 fresh_timeout: float = 10.0, retry_wait: float = 0.1, tolerance_s: float = 0.0,
+                 settle_snapshots: int = 1) -> None:
+        """`fresh_timeout`: how long a grab asks again for a snapshot captured after the request;
+        `settle_snapshots`: snapshots without a capture time thrown away before one is taken (1: a proxy that
+        answers with the frame it fetched for the request before, refreshing it meanwhile, is asked twice)."""
         self.url = url
         self.timeout = timeout
         self.clock = clock
         self.fresh_timeout = fresh_timeout
         self.retry_wait = retry_wait
         self.tolerance_s = tolerance_s
+        self.settle_snapshots = settle_snapshots
         self._client = httpx.Client(timeout=timeout, follow_redirects=True,
                                     headers={"Cache-Control": "no-cache", "Pragma": "no-cache"})
         self._count = itertools.count(int(time.time() * 1000))
@@ -126,6 +131,9 @@ class HttpCamera:
                 return self._from_stream(requested)
             received = self.clock()
             when = capture_time(headers, received)
+            if when.captured_at is None and discarded < self.settle_snapshots:
+                discarded += 1            # says nothing of its time: it may be a cache's; the next one is not
+                continue
             if when.captured_at is None or when.captured_at >= requested - self.tolerance_s:
                 return Frame(decode_image(data, f"camera {self.url}"), requested, received, when.captured_at,
                              when.stamp, discarded)
@@ -134,7 +142,7 @@ class HttpCamera:
                 raise StaleFrameError(
                     f"camera {self.url} kept sending frames captured before the request: the newest was taken "
                     f"{requested - when.captured_at:.1f} s before it ({discarded} asked in "
-                    f"{self.fresh_timeout:.0f} s); is a proxy caching it or the camera stalled?")
+                    f"{self.fresh_timeout:.0f} s); is a proxy caching it, the camera stalled, or its clock behind this one?")
             time.sleep(self.retry_wait)
 
     def _from_stream(self, requested: float) -> Frame:

@@ -172,7 +172,7 @@ class MjpegReader:
     """Fresh frames from an MJPEG stream URL: one connection per grab, drained of what was buffered before it."""
 
     def __init__(self, url: str, timeout: float = 10.0, clock: Callable[[], float] = time.time,
-                 tolerance_s: float = 0.05, settle_parts: int = 1) -> None:
+                 tolerance_s: float = 0.0, settle_parts: int = 1) -> None:
         """`settle_parts`: fresh parts without a capture time thrown away before one is taken (1: the next whole
         frame after the first that came after an idle moment)."""
         parts = urlsplit(url)

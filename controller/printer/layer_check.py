@@ -89,7 +89,7 @@ class Freshness:
 
     def __init__(self, retakes: int = 4, wait: float = 0.25, within: float = 15.0,
                  wall: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 tolerance_s: float = 0.05) -> None:
+                 tolerance_s: float = 0.0) -> None:
         self.retakes, self.wait, self.within = retakes, wait, within
         self.wall, self.sleep, self.tolerance_s = wall, sleep, tolerance_s
         self.previous: tuple[int, np.ndarray, str | None] | None = None   # (layer, grey photo, stamp)
