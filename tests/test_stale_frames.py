@@ -92,6 +92,7 @@ def test_a_lagging_webcam_is_never_judged_on_a_frame_older_than_the_park(tmp_pat
     # the camera said how old its frames were, and the older ones were thrown away (the webcam's first frame,
     # served at once as it has none older, excepted)
     assert all(r["frame_age_s"] >= 1.0 and r["frames_discarded"] >= 1 for r in rows[1:]), rows
+    assert all(r["captured_after_park_s"] >= 0 for r in rows), rows   # every photo judged shows the park
     assert time.time() - t0 < 120
 
 

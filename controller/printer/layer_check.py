@@ -171,8 +171,9 @@ class LayerCheck:
         try:
             frame, taken["retakes"] = self.freshness.photo(self.camera, parked_at, self._deposits(n))
             image = frame.image
-            if frame.age_s is not None:
+            if frame.age_s is not None and frame.captured_at is not None:
                 taken["frame_age_s"] = round(frame.age_s, 3)
+                taken["captured_after_park_s"] = round(frame.captured_at - parked_at, 3)
             if frame.discarded:
                 taken["frames_discarded"] = frame.discarded
             blank_frame(image)
