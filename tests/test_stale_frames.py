@@ -181,3 +181,15 @@ def test_same_frame_tells_one_capture_sent_twice_from_two_captures_of_a_still_sc
                                          cv2.IMREAD_GRAYSCALE))
     assert not same_frame(first, again)            # a clogged nozzle's unchanged layer is still a new capture
     assert not same_frame(first, cv2.resize(first, (first.shape[1] // 2, first.shape[0] // 2)))
+
+
+def test_the_simulators_stream_without_timestamps_is_drained_of_its_buffer(tmp_path, block):
+    with running_sim("--speed", "max", "--seed", "3", "--camera-no-timestamp", "--camera-fps", "10") as sim:
+        check, _state = print_checked(sim, block, sim.info["stream"], tmp_path)
+    rows = records(tmp_path)
+    assert len(rows) >= LAST_LAYER and not check.errors, check.errors
+    assert all(r["status"] == "ok" for r in rows), [r["message"] for r in rows if r["status"] != "ok"]
+    # the stream's buffered frames (3; none the first time) and the first live one are thrown away, and no
+    # retake was needed: the frame taken was captured after the request
+    assert rows[0]["frames_discarded"] >= 1 and all(r["frames_discarded"] >= 4 for r in rows[2:]), rows
+    assert all(r["retakes"] == 0 for r in rows)

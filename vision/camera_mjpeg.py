@@ -7,8 +7,8 @@ and whether the reader had caught up with the socket before them, gives parts); 
 
 - a part whose headers give a capture time (mjpg-streamer's / the simulator's wall-clock `X-Timestamp`,
   ustreamer's grab and send stamps) is taken when it was captured after the request, thrown away otherwise;
-- a part without one is *buffered* when its first byte was already waiting in the socket (no idle moment since
-  the part before it): thrown away. The first part that came after an idle moment may still have been captured
+- a part without one is *buffered* when its first byte was already waiting in the socket or came in the same
+  burst (no idle moment of `idle_s` since the part before it): thrown away. The first part that came after an idle moment may still have been captured
   just before the request, so the one after it is taken ("the next whole frame").
 """
 from __future__ import annotations
@@ -172,9 +172,10 @@ class MjpegReader:
     """Fresh frames from an MJPEG stream URL: one connection per grab, drained of what was buffered before it."""
 
     def __init__(self, url: str, timeout: float = 10.0, clock: Callable[[], float] = time.time,
-                 tolerance_s: float = 0.0, settle_parts: int = 1) -> None:
+                 tolerance_s: float = 0.0, settle_parts: int = 1, idle_s: float = 0.01) -> None:
         """`settle_parts`: fresh parts without a capture time thrown away before one is taken (1: the next whole
-        frame after the first that came after an idle moment)."""
+        frame after the first that came after an idle moment); `idle_s`: how long the reader must have waited
+        for bytes for that to be an idle moment (a burst's writes come microseconds apart, frames 1/fps)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise CameraError(f"camera {url}: not an http(s) URL")
@@ -183,6 +184,7 @@ class MjpegReader:
         self.clock = clock
         self.tolerance_s = tolerance_s
         self.settle_parts = settle_parts
+        self.idle_s = idle_s
         self._host = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "https" else 80)
         self._tls = parts.scheme == "https"
@@ -262,12 +264,14 @@ class MjpegReader:
         return MjpegParser(boundary_of(ctype))
 
     def _wait(self, sock: socket.socket, deadline: float) -> bool:
-        """Block until the socket is readable; True when it had nothing buffered (the reader had caught up)."""
+        """Block until the socket is readable; True when it had nothing buffered and the next bytes took at least
+        `idle_s` to come (the reader had caught up with the server: what comes next was not sent in a burst)."""
         pending = sock.pending() if isinstance(sock, ssl.SSLSocket) else 0
         if pending or select.select([sock], [], [], 0)[0]:
             return False
-        remaining = deadline - time.monotonic()
+        t0 = time.monotonic()
+        remaining = deadline - t0
         if remaining <= 0 or not select.select([sock], [], [], remaining)[0]:
             raise CameraError(f"camera {self.url}: no frame captured after the request within "
                               f"{self.timeout:.0f} s")
-        return True
+        return time.monotonic() - t0 >= self.idle_s
