@@ -239,12 +239,20 @@ def part(h: BaseHTTPRequestHandler, body: bytes, **headers: str) -> None:
     h.wfile.flush()
 
 
-def test_a_stream_is_drained_of_the_frames_it_buffered_before_the_request(cam):
-    """A relay that sends each new client the frames it kept (no timestamps), then live ones at 10 fps."""
+@pytest.mark.parametrize("burst_gap", [None, 0.002])
+def test_a_stream_is_drained_of_the_frames_it_buffered_before_the_request(cam, burst_gap):
+    """A relay that sends each new client the frames it kept (no timestamps), then live ones at 10 fps; the kept
+    ones in one write (waiting in the socket when read) or one by one, a couple of milliseconds apart."""
     def handle(h):
         stream_head(h)
-        for v in (10, 20, 30, 40, 50):                     # the buffer, at once
-            part(h, jpeg_of(v))
+        buffered = [jpeg_of(v) for v in (10, 20, 30, 40, 50)]
+        if burst_gap is None:
+            h.wfile.write(b"".join(b"Content-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(b) + b
+                                   + b"\r\n--boundarydonotcross\r\n" for b in buffered))
+        else:
+            for b in buffered:
+                part(h, b)
+                time.sleep(burst_gap)
         for v in range(100, 260, 20):                      # live frames as they are captured
             time.sleep(0.1)
             part(h, jpeg_of(v))
