@@ -25,7 +25,7 @@ from tests.sim_helpers import running_sim
 from tests.sim_rig import small_part_gcode
 from tests.test_vision_layer_check import LAYERS
 from tests.vision_scene import Scene
-from vision.camera import open_camera
+from vision.camera import Frame, StaleFrameError, open_camera
 from vision.config import VisionConfig
 
 LAST_LAYER = 6
@@ -193,3 +193,60 @@ def test_the_simulators_stream_without_timestamps_is_drained_of_its_buffer(tmp_p
     # retake was needed: the frame taken was captured after the request
     assert rows[0]["frames_discarded"] >= 1 and all(r["frames_discarded"] >= 4 for r in rows[2:]), rows
     assert all(r["retakes"] == 0 for r in rows)
+
+
+class ScriptedCamera:
+    """A camera (the Camera protocol, as a webcam driver would implement it) handing out scripted Frames."""
+
+    def __init__(self, frames: list[Frame]) -> None:
+        self.frames, self.grabs = frames, 0
+
+    def grab_frame(self) -> Frame:
+        frame = self.frames[min(self.grabs, len(self.frames) - 1)]
+        self.grabs += 1
+        return frame
+
+    def grab(self) -> np.ndarray:
+        return self.grab_frame().image
+
+    def close(self) -> None:
+        pass
+
+
+def photo_of(level: int, captured_at: float | None = None, stamp: str | None = None) -> Frame:
+    rng = np.random.default_rng(level)
+    image = np.clip(rng.normal(level, 3.0, (120, 160, 3)), 0, 255).astype(np.uint8)
+    return Frame(image, 0.0, 0.0, captured_at, stamp)
+
+
+def no_sleep(_s: float) -> None:
+    pass
+
+
+def test_a_frame_captured_before_the_park_is_retaken_whatever_the_camera_let_through():
+    camera = ScriptedCamera([photo_of(80, captured_at=99.0), photo_of(90, captured_at=100.2)])
+    frame, retakes = Freshness(sleep=no_sleep).photo(camera, parked_at=100.0, deposits=True)
+    assert frame.captured_at == 100.2 and retakes == 1
+
+
+def test_the_same_timestamp_as_the_layer_before_is_the_same_frame():
+    fresh = Freshness(sleep=no_sleep)
+    fresh.keep(3, photo_of(80, stamp="8123.456789"))
+    camera = ScriptedCamera([photo_of(95, stamp="8123.456789"), photo_of(96, stamp="8124.000000")])
+    frame, retakes = fresh.photo(camera, parked_at=0.0, deposits=True)
+    assert frame.stamp == "8124.000000" and retakes == 1
+
+
+def test_a_layer_that_deposits_nothing_may_look_the_same():
+    fresh = Freshness(sleep=no_sleep)
+    same = photo_of(80)
+    fresh.keep(3, same)
+    assert fresh.photo(ScriptedCamera([same]), parked_at=0.0, deposits=False) == (same, 0)
+
+
+def test_retakes_are_bounded_in_number_and_time_and_said_in_words():
+    fresh = Freshness(retakes=50, wait=0.2, within=1.0, sleep=no_sleep, wall=iter(range(1000)).__next__)
+    old = photo_of(80, captured_at=-5.0)
+    with pytest.raises(StaleFrameError, match=r"captured 5\.0 s before the head was parked \(still after \d "
+                                              r"retakes\)"):
+        fresh.photo(ScriptedCamera([old]), parked_at=0.0, deposits=True)
