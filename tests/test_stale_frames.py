@@ -84,7 +84,9 @@ def block(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("endpoint", ["camera", "stream"])
 def test_a_lagging_webcam_is_never_judged_on_a_frame_older_than_the_park(tmp_path, block, endpoint):
-    with running_sim("--speed", "max", "--seed", "3", "--camera-lag", "1.2", "--camera-fps", "10") as sim:
+    """At 10x a layer takes a few seconds: a frame a second old shows it half printed. Judged, it is the false
+    `missing_layer` at layer 1 (and the job paused) that a clean print got before frames were checked for age."""
+    with running_sim("--speed", "10", "--seed", "3", "--camera-lag", "1.0", "--camera-fps", "10") as sim:
         t0 = time.time()
         check, _state = print_checked(sim, block, sim.info[endpoint], tmp_path)
     rows = records(tmp_path)
@@ -92,7 +94,7 @@ def test_a_lagging_webcam_is_never_judged_on_a_frame_older_than_the_park(tmp_pat
     assert all(r["status"] == "ok" for r in rows), [r["message"] for r in rows if r["status"] != "ok"]
     # the camera said how old its frames were, and the older ones were thrown away (the webcam's first frame,
     # served at once as it has none older, excepted)
-    assert all(r["frame_age_s"] >= 1.0 and r["frames_discarded"] >= 1 for r in rows[1:]), rows
+    assert all(r["frame_age_s"] >= 0.9 and r["frames_discarded"] >= 1 for r in rows[1:]), rows
     assert all(r["captured_after_park_s"] >= 0 for r in rows), rows   # every photo judged shows the park
     assert time.time() - t0 < 120
 
