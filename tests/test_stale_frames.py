@@ -253,3 +253,35 @@ def test_retakes_are_bounded_in_number_and_time_and_said_in_words():
     with pytest.raises(StaleFrameError, match=r"captured 5\.0 s before the head was parked \(still after \d "
                                               r"retakes\)"):
         fresh.photo(ScriptedCamera([old]), parked_at=0.0, deposits=True)
+
+
+def test_printloop_print_with_a_lagging_stream_judges_every_layer_after_the_park(tmp_path, block):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    with running_sim("--speed", "max", "--seed", "3", "--camera-lag", "0.8", "--camera-fps", "10") as sim:
+        out = subprocess.run(
+            [sys.executable, "-m", "controller", "print", str(block), "--port", sim.info["serial"], "--json",
+             "--camera", sim.info["stream"], "--checks-dir", str(tmp_path / "job")],
+            cwd=REPO, capture_output=True, text=True, timeout=240, check=False)
+    assert out.returncode == 0, out.stderr
+    rows = records(tmp_path / "job")
+    assert len(rows) >= 5 and all(r["status"] == "ok" for r in rows), [r["message"] for r in rows]
+    assert all(r["captured_after_park_s"] >= 0 for r in rows), rows
+    assert all(r["frame_age_s"] >= 0.7 for r in rows[1:]), rows
+
+
+@pytest.mark.parametrize("option,value,limit", [("--camera-lag", "99", "between 0 and 60 seconds"),
+                                                 ("--camera-behind", "-1", "between 0 and 10 requests"),
+                                                 ("--camera-fps", "0", "between 0.5 and 60 frames")])
+def test_the_webcam_options_of_printloop_sim_are_checked_at_start(option, value, limit):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    out = subprocess.run([sys.executable, "-m", "controller", "sim", option, value], cwd=REPO,
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 2 and f"{option} must be {limit}" in out.stderr, out.stderr
