@@ -93,6 +93,7 @@ class Freshness:
         self.retakes, self.wait, self.within = retakes, wait, within
         self.wall, self.sleep, self.tolerance_s = wall, sleep, tolerance_s
         self.previous: tuple[int, np.ndarray, str | None] | None = None   # (layer, grey photo, stamp)
+        self.retakes_made = 0                                              # by the last photo()
 
     def stale(self, frame: Frame, parked_at: float, deposits: bool) -> str | None:
         """Why this frame cannot be the layer's photo, or None."""
@@ -112,7 +113,7 @@ class Freshness:
     def photo(self, camera: Camera, parked_at: float, deposits: bool) -> tuple[Frame, int]:
         """A frame that is not stale and the retakes it took."""
         deadline = self.wall() + self.within
-        retakes = 0
+        retakes = self.retakes_made = 0
         while True:
             frame = grab_frame(camera, self.wall)
             why = self.stale(frame, parked_at, deposits)
@@ -121,7 +122,7 @@ class Freshness:
             if retakes >= self.retakes or self.wall() + self.wait > deadline:
                 raise StaleFrameError(f"{why} (still after {retakes} retakes): is the camera stalled, or a "
                                       "proxy caching it?")
-            retakes += 1
+            retakes = self.retakes_made = retakes + 1
             self.sleep(self.wait)
 
     def keep(self, layer: int, frame: Frame) -> None:
@@ -186,7 +187,7 @@ class LayerCheck:
                 cv2.imwrite(str(self.out_dir / f"layer_{n:04d}.jpg"), image)
             self.verdicts.append(verdict)
             if isinstance(exc, StaleFrameError):
-                taken["retakes"] = self.freshness.retakes
+                taken["retakes"] = self.freshness.retakes_made
             self._write_line({**verdict.to_dict(), **taken})
             if self.on_verdict is not None:
                 self.on_verdict(verdict)
