@@ -156,7 +156,6 @@ class Simulator:
             "firmware": self.board.flavour.name,
             "tcp": self.server.tcp_url,
             "camera": f"{base}/snapshot.jpg",
-            "stream": f"{base}/stream.mjpg",
             "status": f"{base}/status.json",
             "executed_log": self.log_path,
         }

@@ -70,6 +70,11 @@ def print_checked(sim, gcode: Path, camera_url: str, out: Path, freshness: Fresh
     return check, state
 
 
+def stream_url(sim) -> str:
+    """The simulator's MJPEG stream, beside its snapshot URL (as mjpg-streamer's ?action=stream)."""
+    return sim.info["camera"].rsplit("/", 1)[0] + "/stream.mjpg"
+
+
 def records(out: Path) -> list[dict]:
     """verdicts.jsonl as records."""
     return [json.loads(x) for x in (out / "verdicts.jsonl").read_text().splitlines()]
@@ -88,7 +93,7 @@ def test_a_lagging_webcam_is_never_judged_on_a_frame_older_than_the_park(tmp_pat
     `missing_layer` at layer 1 (and the job paused) that a clean print got before frames were checked for age."""
     with running_sim("--speed", "10", "--seed", "3", "--camera-lag", "1.0", "--camera-fps", "10") as sim:
         t0 = time.time()
-        check, _state = print_checked(sim, block, sim.info[endpoint], tmp_path)
+        check, _state = print_checked(sim, block, sim.info["camera"] if endpoint == "camera" else stream_url(sim), tmp_path)
     rows = records(tmp_path)
     assert len(rows) >= LAST_LAYER and not check.errors, check.errors
     assert all(r["status"] == "ok" for r in rows), [r["message"] for r in rows if r["status"] != "ok"]
@@ -188,7 +193,7 @@ def test_same_frame_tells_one_capture_sent_twice_from_two_captures_of_a_still_sc
 
 def test_the_simulators_stream_without_timestamps_is_drained_of_its_buffer(tmp_path, block):
     with running_sim("--speed", "max", "--seed", "3", "--camera-no-timestamp", "--camera-fps", "10") as sim:
-        check, _state = print_checked(sim, block, sim.info["stream"], tmp_path)
+        check, _state = print_checked(sim, block, stream_url(sim), tmp_path)
     rows = records(tmp_path)
     assert len(rows) >= LAST_LAYER and not check.errors, check.errors
     assert all(r["status"] == "ok" for r in rows), [r["message"] for r in rows if r["status"] != "ok"]
@@ -264,7 +269,7 @@ def test_printloop_print_with_a_lagging_stream_judges_every_layer_after_the_park
     with running_sim("--speed", "max", "--seed", "3", "--camera-lag", "0.8", "--camera-fps", "10") as sim:
         out = subprocess.run(
             [sys.executable, "-m", "controller", "print", str(block), "--port", sim.info["serial"], "--json",
-             "--camera", sim.info["stream"], "--checks-dir", str(tmp_path / "job")],
+             "--camera", stream_url(sim), "--checks-dir", str(tmp_path / "job")],
             cwd=REPO, capture_output=True, text=True, timeout=240, check=False)
     assert out.returncode == 0, out.stderr
     rows = records(tmp_path / "job")
