@@ -71,7 +71,7 @@ class PlayerDriver:
     def temperatures(self) -> DriverTemps:
         return DriverTemps(210.0, 210.0, 60.0, 60.0)
 
-    def start(self, gcode: Path, photo_dir: Path, on_layer: LayerCallback) -> LayerPlayer:
+    def start(self, gcode: Path, photo_dir: Path, on_layer: LayerCallback, objects=()) -> LayerPlayer:
         self.started.append(gcode)
         return LayerPlayer(count_layers(gcode), on_layer, self.fail_at, self.printer.on_failure)
 

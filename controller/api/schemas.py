@@ -38,6 +38,9 @@ class RunOut(BaseModel):
     created_at: float
     started_at: float | None
     finished_at: float | None
+    objects: list[str] = []
+    skipped: list[str] = []
+    replaces: int | None = None
 
 
 class PrinterOut(BaseModel):

@@ -39,6 +39,7 @@ class Slot:
     held: RunHandle | None = None
     last_progress: tuple = ()
     failure: LayerReport | None = None
+    skipped: tuple[str, ...] = ()          # objects the running copy has dropped (replacements queued)
     temps: DriverTemps | None = None
     next_temp: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -181,15 +182,17 @@ class Fleet:
         photo_dir.mkdir(parents=True, exist_ok=True)
         slot.failure = None
         try:
-            slot.handle = slot.driver.start(Path(gcode), photo_dir, self._layer_callback(slot, run))
+            slot.handle = slot.driver.start(Path(gcode), photo_dir, self._layer_callback(slot, run),
+                                            objects=run.objects)
         except (ControllerError, OSError) as exc:
             jobs.finish_run(self.store, run.id, "failed", now, f"could not start on {slot.printer.name}: {exc}")
             jobs.requeue_copy(self.store, run.id, slot.printer.name, now)
             self._set_state(slot, "error", str(exc))
             slot.connected = False
             return
-        slot.run, slot.last_progress = run, ()
-        history.add_event(self.store, "started", f"copy {run.copy_index + 1} started on {slot.printer.name}",
+        slot.run, slot.last_progress, slot.skipped = run, (), ()
+        only = f" ({', '.join(run.objects)} only, replacing run {run.replaces})" if run.objects else ""
+        history.add_event(self.store, "started", f"copy {run.copy_index + 1}{only} started on {slot.printer.name}",
                           now, job_id=run.job_id, run_id=run.id, printer=slot.printer.name)
         self._set_state(slot, "printing")
 
@@ -217,6 +220,8 @@ class Fleet:
             if prog.state in ("running", "paused"):
                 self._set_state(slot, "printing" if prog.state == "running" else "paused")
             self.notify(structural=False)
+        if prog.skipped != slot.skipped:
+            self._replace_skipped(slot, prog.skipped)
         failure = slot.failure
         if failure is not None and slot.printer.on_failure != "warn":
             msg = f"vision caught {failure.verdict} at layer {failure.layer}"
@@ -244,6 +249,20 @@ class Fleet:
                               now, job_id=run.job_id, run_id=run.id, printer=name)
             slot.handle, slot.run = None, None
             self._set_state(slot, "awaiting_clear" if state == "cancelled" else "needs_attention", prog.reason)
+
+    def _replace_skipped(self, slot: Slot, skipped: tuple[str, ...]) -> None:
+        """The running copy dropped objects from its plate: record them and queue a replacement for them."""
+        assert slot.run is not None
+        run, now, name = slot.run, self.clock(), slot.printer.name
+        fresh = [n for n in skipped if n not in slot.skipped]
+        slot.skipped = tuple(skipped)
+        new = jobs.record_skipped(self.store, run.id, fresh, now)
+        if new is not None:
+            history.add_event(self.store, "replacement_queued",
+                              f"{', '.join(fresh)} of copy {run.copy_index + 1} dropped on {name}; "
+                              f"replacement queued as run {new.id}", now, job_id=run.job_id, run_id=new.id,
+                              printer=name, data={"objects": fresh, "replaces": run.id})
+        self.notify()
 
     # -- commands from the API ------------------------------------------------------------------------
     def _slot(self, name: str) -> Slot:

@@ -69,8 +69,10 @@ class LayerCheck:
                  config: VisionConfig | None = None, registration: Registration | None = None,
                  registration_path: str | Path | None = None,
                  on_verdict: Callable[[Verdict], None] | None = None,
-                 clock: Callable[[], float] = time.perf_counter, object_names: Sequence[str] = ()) -> None:
-        """`object_names`: the job plan's objects (copies), each judged alone; a failed copy is skipped."""
+                 clock: Callable[[], float] = time.perf_counter, object_names: Sequence[str] = (),
+                 left_out: Sequence[str] = ()) -> None:
+        """`object_names`: the job plan's objects (copies), each judged alone; a failed copy is skipped.
+        `left_out`: objects the job does not print at all (neither expected nor judged)."""
         self.layers = list(layers)
         self.camera = camera
         self.out_dir = Path(out_dir)
@@ -85,6 +87,7 @@ class LayerCheck:
         self.errors: list[str] = []
         self.action: str | None = None     # "paused" | "cancelled" once the policy acted
         self.object_names = list(object_names)
+        self.left_out = [n for n in left_out if n in self.object_names]
         self.skipped: list[tuple[str, int, str]] = []   # (copy, layer, why) of each copy dropped from the plate
         self._checker: LayerChecker | None = None
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -124,6 +127,8 @@ class LayerCheck:
                 registration.save(self.registration_path)
         if self._checker is None:
             self._checker = LayerChecker(self.layers, registration, self.config, self.object_names)
+            for name in self.left_out:
+                self._checker.skip(name)
         self._checker.registration = registration
         t1 = self.clock()
         verdict, annotated = self._checker.check(image, n)
