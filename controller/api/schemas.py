@@ -134,4 +134,41 @@ class Health(BaseModel):
     printers: int
 
 
+class BedRegionOut(BaseModel):
+    """Something on the bed that was not there before the job: centroid and bounds in bed mm, area in mm²."""
+
+    x_mm: float
+    y_mm: float
+    bounds_mm: tuple[float, float, float, float]
+    area_mm2: float
+
+
+class BedOut(BaseModel):
+    """The camera's opinion of a printer's bed now, against the photo taken as its last run started."""
+
+    printer: str
+    run_id: int | None
+    camera: Literal["clear", "not_clear", "unknown"]
+    message: str
+    regions: list[BedRegionOut]
+    changed_mm2: float
+    figures: dict[str, float]
+    image_url: str | None
+    t: float
+
+
+class TimelapseOut(BaseModel):
+    """A run's timelapse as written: frames, frame size, codec (vp09 plays in browsers; mp4v is download only)."""
+
+    run_id: int
+    url: str
+    frames: int
+    width: int
+    height: int
+    fps: float
+    codec: str
+    playable: bool
+    seconds: float
+
+
 PrinterOut.model_rebuild()

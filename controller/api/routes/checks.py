@@ -1,4 +1,4 @@
-"""Layer checks and their photos."""
+"""Layer checks, their photos and the timelapse of a run's photos."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,10 +8,12 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 from controller.api.deps import Auth, Id, Service
-from controller.api.schemas import LayerCheckOut
+from controller.api.schemas import LayerCheckOut, Message, TimelapseOut
 from controller.api.views import check_out
 from controller.errors import NotFoundError
-from controller.store import history
+from controller.farm.bed_watch import run_photo_dir
+from controller.printer.timelapse import current_timelapse, write_timelapse
+from controller.store import history, jobs
 
 router = APIRouter(prefix="/api/v1", tags=["layer checks"], dependencies=Auth)
 
@@ -41,3 +43,21 @@ def image(check_id: Id, svc: Service,
     if not path.is_relative_to(svc.data_dir) or not path.is_file():
         raise NotFoundError(f"the {kind} image of layer check {check_id} is missing")
     return FileResponse(path)
+
+
+@router.get("/runs/{run_id}/timelapse.mp4", response_class=FileResponse,
+            responses={200: {"content": {"video/mp4": {}}}, 404: {"model": Message}})
+def timelapse(run_id: Id, svc: Service) -> FileResponse:
+    """The copy's layer photos as an MP4 (VP9, plays in browsers); written now for a run still printing."""
+    path = current_timelapse(run_photo_dir(svc.data_dir, jobs.get_run(svc.store, run_id)))
+    return FileResponse(path, media_type="video/mp4", filename=f"run-{run_id}-timelapse.mp4",
+                        content_disposition_type="inline")
+
+
+@router.post("/runs/{run_id}/timelapse", response_model=TimelapseOut)
+def make_timelapse(run_id: Id, svc: Service) -> TimelapseOut:
+    """Write the copy's timelapse now from the photos so far (a run in progress too) and say what was written."""
+    made = write_timelapse(run_photo_dir(svc.data_dir, jobs.get_run(svc.store, run_id)))
+    return TimelapseOut(run_id=run_id, url=f"/api/v1/runs/{run_id}/timelapse.mp4", frames=made.frames,
+                        width=made.size[0], height=made.size[1], fps=made.fps, codec=made.codec,
+                        playable=made.playable, seconds=made.seconds)
