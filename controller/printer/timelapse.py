@@ -161,7 +161,11 @@ def write_in_background(photo_dir: Path, done: Callable[[Timelapse | None, str],
             result = write_timelapse(photo_dir)
         except NoPhotosError:
             return
-        except Exception as exc:
+        except ControllerError as exc:
+            log.warning("timelapse of %s not written: %s", photo_dir, exc)
+            _report(done, None, str(exc))
+            return
+        except Exception as exc:  # reported through `done`, never into the print
             log.exception("timelapse of %s failed", photo_dir)
             _report(done, None, f"{type(exc).__name__}: {exc}")
             return
@@ -176,5 +180,5 @@ def _report(done: Callable[[Timelapse | None, str], None], result: Timelapse | N
     """Call `done`, logging (not raising) what it raises (the store may be closing)."""
     try:
         done(result, why)
-    except Exception:
+    except Exception:  # a closing store must not raise in a daemon thread
         log.exception("recording the timelapse result failed")
