@@ -90,7 +90,9 @@ def test_timelapse_of_a_simulated_run_has_one_frame_per_layer_photo(lab, tmp_pat
     photos = layer_photos(folder)
     assert len(photos) == 15 and len(frames) == len(photos), "one frame per layer photo"
     assert frames[0].shape == (720, 960, 3)
-    last = cv2.resize(cv2.imread(str(photos[-1][1])), (960, 720), interpolation=cv2.INTER_AREA)
+    photo = cv2.imread(str(photos[-1][1]))
+    assert photo is not None
+    last = cv2.resize(photo, (960, 720), interpolation=cv2.INTER_AREA)
     assert cv2.PSNR(frames[-1][100:, :], last[100:, :]) > 25, "the last frame is the last layer's photo"
     assert frames[-1][5:30, 5:60].mean() < 80 < frames[-1][5:40, 5:140].max(), "the layer is written on it"
     event = next(e for e in api.get(f"/api/v1/jobs/{job['id']}/events").json() if e["kind"] == "timelapse")

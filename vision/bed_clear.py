@@ -30,7 +30,7 @@ class BedClearConfig:
 
     area: tuple[float, float, float, float] = (0.0, 0.0, 220.0, 220.0)  # print area x0, y0, x1, y1
     px_per_mm: float = 2.0            # resolution of the bed raster compared
-    blur_mm: float = 0.75             # Gaussian sigma before differencing
+    blur_mm: float = 0.5              # Gaussian sigma before differencing
     threshold: float = 0.35           # |log ratio| left after the light correction that counts as changed
     min_area_mm2: float = 6.0         # smaller changed regions are noise, dust or a JPEG block
     max_changed_fraction: float = 0.5  # more of the area changed than this: the photos do not show the same bed
