@@ -1,6 +1,7 @@
 """The timelapse of a run: a service with a simulated printer over the real HTTP API writes one frame per layer
-photo when the run ends (and on request while it prints); a run without photos is a clear 404; a timelapse that
-cannot be written is an event, never a failed print; Chromium plays the file the dashboard shows."""
+photo when the run ends (and on request while it prints), as MP4 and WebM; a run without photos is a clear 404; a
+timelapse that cannot be written is an event, never a failed print; Chromium plays the WebM the dashboard shows
+(and would not play the mp4v MP4, which is why there are two)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +19,7 @@ from controller.farm.driver import LayerCallback, RunProgress
 from controller.farm.fleet import Fleet
 from controller.farm.intake import count_layers
 from controller.farm.service import LabService
-from controller.printer.timelapse import FILE_NAME, frame, layer_photos, write_timelapse
+from controller.printer.timelapse import FILE_NAME, WEB_NAME, frame, layer_photos, write_timelapse
 from controller.store import Store, history, jobs, printers
 from tests.sim_rig import small_part_gcode, start_sims, wait_for
 
@@ -76,7 +77,7 @@ def test_timelapse_of_a_simulated_run_has_one_frame_per_layer_photo(lab, tmp_pat
     assert made.status_code == 200, made.text
     body = made.json()
     assert body["frames"] == so_far and 3 <= so_far < 15, "on request, a run in progress has its photos so far"
-    assert (body["codec"], body["playable"], body["width"], body["height"]) == ("vp09", True, 960, 720)
+    assert (body["codec"], body["web_codec"], body["width"], body["height"]) == ("mp4v", "VP80", 960, 720)
 
     assert api.post(f"/api/v1/jobs/{job['id']}/resume").status_code == 200
     wait_for(lambda: printers.get_printer(svc.store, "mk3-a").state == "awaiting_clear", 90, "the copy to finish")
@@ -89,6 +90,10 @@ def test_timelapse_of_a_simulated_run_has_one_frame_per_layer_photo(lab, tmp_pat
     frames = decode(got)
     photos = layer_photos(folder)
     assert len(photos) == 15 and len(frames) == len(photos), "one frame per layer photo"
+    web = api.get(f"/api/v1/runs/{run['id']}/timelapse.webm")
+    assert web.status_code == 200 and web.headers["content-type"] == "video/webm"
+    (tmp_path / "got.webm").write_bytes(web.content)
+    assert [f.shape for f in decode(tmp_path / "got.webm")] == [(720, 960, 3)] * 15
     assert frames[0].shape == (720, 960, 3)
     photo = cv2.imread(str(photos[-1][1]))
     assert photo is not None
@@ -108,6 +113,10 @@ def test_timelapse_of_a_simulated_run_has_one_frame_per_layer_photo(lab, tmp_pat
             expect(video).to_be_visible(timeout=20_000)
             page.wait_for_function("v => v.readyState >= 2", arg=video.element_handle(), timeout=20_000)
             assert video.evaluate("v => [v.videoWidth, v.videoHeight]") == [960, 720]
+            mp4 = page.evaluate("""src => new Promise(done => { const v = document.createElement("video");
+                v.onloadeddata = () => done("plays"); v.onerror = () => done("error " + v.error.code); v.src = src; })""",
+                                f"/api/v1/runs/{run['id']}/timelapse.mp4?api_key={KEY}")
+            assert mp4 == "error 4", "Chromium does not play MPEG-4 Part 2: the page must show the WebM"
         finally:
             browser.close()
 
@@ -135,9 +144,11 @@ def test_frames_are_resized_to_at_most_960_wide_and_photos_in_layer_order(tmp_pa
     assert [n for n, _ in layer_photos(tmp_path)] == [0, 1, 2, 10]
     made = write_timelapse(tmp_path, fps=2)
     assert made.path == tmp_path / FILE_NAME and made.frames == 4 and made.size == (960, 358)
-    frames = decode(made.path)
-    assert len(frames) == 4 and frames[0].shape == (358, 960, 3)
-    assert [round(float(f[200:, 300:].mean()) / 20) for f in frames] == [0, 1, 2, 10]
+    assert made.web == tmp_path / WEB_NAME
+    for video in (made.path, made.web):
+        frames = decode(video)
+        assert len(frames) == 4 and frames[0].shape == (358, 960, 3)
+        assert [round(float(f[200:, 300:].mean()) / 20) for f in frames] == [0, 1, 2, 10]
     labelled = frame(np.full((720, 960, 3), 128, np.uint8), 4, (960, 720))
     assert labelled[5:30, 5:60].mean() < 100 and labelled[5:40, 5:140].max() > 200
 

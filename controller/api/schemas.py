@@ -158,16 +158,17 @@ class BedOut(BaseModel):
 
 
 class TimelapseOut(BaseModel):
-    """A run's timelapse as written: frames, frame size, codec (vp09 plays in browsers; mp4v is download only)."""
+    """A run's timelapse as written: the MP4 (mp4v, to download) and the WebM a browser plays (VP8), frames, size."""
 
     run_id: int
     url: str
+    web_url: str | None
     frames: int
     width: int
     height: int
     fps: float
     codec: str
-    playable: bool
+    web_codec: str
     seconds: float
 
 

@@ -126,7 +126,8 @@ function showTimelapses(job) {
   shownTimelapses = key;
   $("#timelapses").innerHTML = runs.map((r) => {
     const url = withKey(`/api/v1/runs/${r.id}/timelapse.mp4`);
-    const video = r.finished_at ? `<video controls muted preload="metadata" src="${esc(url)}"></video>`
+    const web = withKey(`/api/v1/runs/${r.id}/timelapse.webm`);
+    const video = r.finished_at ? `<video controls muted preload="metadata" src="${esc(web)}"></video>`
       : `<button data-action="timelapse" data-run="${r.id}">Timelapse so far</button>`;
     return `<figure class="timelapse" data-run="${r.id}">${video}<figcaption>run ${r.id} · ${esc(r.state)} · ` +
       `<a href="${esc(url)}" download>MP4</a> <span class="muted tl-msg"></span></figcaption></figure>`;
@@ -142,7 +143,8 @@ async function timelapseSoFar(runId, btn) {
   const fig = btn.closest("figure");
   fig.querySelector(".tl-msg").textContent = "writing…";
   const made = await api("POST", `/api/v1/runs/${runId}/timelapse`);
-  btn.outerHTML = `<video controls muted autoplay src="${esc(withKey(made.url))}&n=${made.frames}"></video>`;
+  btn.outerHTML = `<video controls muted autoplay src="${esc(withKey(made.web_url || made.url))}&n=${made.frames}">` +
+    "</video>";
   fig.querySelector(".tl-msg").textContent = `${made.frames} layers so far`;
 }
 

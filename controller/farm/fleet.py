@@ -335,7 +335,8 @@ class Fleet:
             else:
                 history.add_event(self.store, "timelapse", f"timelapse of run {run.id}: {made.frames} frames",
                                   self.clock(), job_id=run.job_id, run_id=run.id, printer=run.printer,
-                                  data={"frames": made.frames, "codec": made.codec, "seconds": made.seconds})
+                                  data={"frames": made.frames, "codec": made.codec, "web_codec": made.web_codec,
+                                        "seconds": made.seconds})
         write_in_background(folder, done)
 
     def emergency_stop(self, name: str) -> None:

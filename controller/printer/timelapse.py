@@ -1,10 +1,12 @@
-"""A run's timelapse: its layer photos (`layer_NNNN.jpg` in the photo folder) as one MP4, the layer on each frame.
+"""A run's timelapse: its layer photos (`layer_NNNN.jpg` in the photo folder), one frame each with the layer on it,
+as `timelapse.mp4` (to download) and `timelapse.webm` (what the dashboard plays), written in one pass.
 
-Codec: what the opencv-python wheel's FFmpeg can encode and a browser can play. The wheel has no H.264 encoder
-(`avc1`/`H264` do not open); MPEG-4 Part 2 (`mp4v`) writes but Chromium refuses it; VP9 in MP4 (`vp09`) writes
-and Chromium, Firefox and Safari 14+ play it, and cv2.VideoCapture reads it back. So the file is VP9 in MP4, with
-`mp4v` as the fallback when a wheel cannot write VP9 (then the file is for download, not for the page).
-The file is written beside the photos under a temporary name and renamed, so a reader never sees half a video.
+Codecs, as measured on the opencv-python-headless 5.0 wheel: it has no H.264 encoder (`avc1`/`H264` do not open);
+MPEG-4 Part 2 (`mp4v`) writes at ~8 ms a frame but Chromium refuses it; VP9 in MP4 (`vp09`) plays in Chromium but
+costs ~0.4-0.9 s a frame (960x720, its encoder options cannot be set through OpenCV), 90 s for a 100-layer run on
+a busy two-core host that is printing the next copy meanwhile; VP8 in WebM (`VP80`) plays in Chromium at ~50 ms a
+frame. So the MP4 is `mp4v` (desktop players, download) and the page plays the VP8 WebM; both read back in OpenCV.
+Files are written beside the photos under temporary names and renamed, so a reader never sees half a video.
 """
 from __future__ import annotations
 
@@ -23,10 +25,10 @@ import numpy as np
 from controller.errors import ControllerError, NotFoundError
 
 log = logging.getLogger(__name__)
-FILE_NAME = "timelapse.mp4"
-CODECS = ("vp09", "mp4v")            # preferred first: browser-playable VP9, then MPEG-4 Part 2
-PLAYABLE = {"vp09"}
-DENOISE_PX = 1.0                     # Gaussian sigma on each frame: sensor noise halves the VP9 encoding time
+FILE_NAME, WEB_NAME = "timelapse.mp4", "timelapse.webm"
+FORMATS = {"mp4": ("mp4v", "vp09"), "webm": ("VP80", "VP90")}   # per container, the first the wheel can encode
+PLAYABLE = {"VP80", "VP90", "vp09"}   # what Chromium plays (mp4v is not)
+DENOISE_PX = 1.0                     # Gaussian sigma on each frame: sensor noise doubles the VP8/VP9 work
 _PHOTO = re.compile(r"^layer_(\d{4,})\.jpg$")
 _locks: dict[Path, threading.RLock] = {}
 _locks_guard = threading.Lock()
@@ -42,19 +44,17 @@ class NoPhotosError(NotFoundError):
 
 @dataclass(frozen=True)
 class Timelapse:
-    """A written timelapse: file, frames, frame size (width, height), fps, codec and how long it took."""
+    """A written timelapse: the MP4 and (when the wheel can write VP8/VP9) the WebM, frames, frame size (width,
+    height), fps, the codec of each, and how long writing took (seconds)."""
 
     path: Path
+    web: Path | None
     frames: int
     size: tuple[int, int]
     fps: float
     codec: str
+    web_codec: str
     seconds: float
-
-    @property
-    def playable(self) -> bool:
-        """Can a browser play it (VP9), or is it for download only (MPEG-4 Part 2)?"""
-        return self.codec in PLAYABLE
 
 
 def layer_photos(photo_dir: Path) -> list[tuple[int, Path]]:
@@ -82,14 +82,14 @@ def frame(image: np.ndarray, layer: int, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def _open_writer(path: Path, fps: float, size: tuple[int, int]) -> tuple[cv2.VideoWriter, str]:
-    """A VideoWriter with the first codec of CODECS the wheel can encode."""
-    for codec in CODECS:
+def _open_writer(path: Path, kind: str, fps: float, size: tuple[int, int]) -> tuple[cv2.VideoWriter | None, str]:
+    """A VideoWriter with the first codec of FORMATS[kind] the wheel can encode, or (None, "")."""
+    for codec in FORMATS[kind]:
         writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*codec), fps, size)
         if writer.isOpened():
             return writer, codec
         writer.release()
-    raise TimelapseError(f"OpenCV cannot write an MP4 with any of the codecs {', '.join(CODECS)}")
+    return None, ""
 
 
 def _lock_for(path: Path) -> threading.RLock:
@@ -98,58 +98,84 @@ def _lock_for(path: Path) -> threading.RLock:
         return _locks.setdefault(path.resolve(), threading.RLock())
 
 
-def write_timelapse(photo_dir: Path, out: Path | None = None, fps: float = 4.0, max_width: int = 960,
+def write_timelapse(photo_dir: Path, fps: float = 4.0, max_width: int = 960,
                     clock: Callable[[], float] = time.perf_counter) -> Timelapse:
-    """Write the folder's layer photos as an MP4 (default `timelapse.mp4` in the folder); NoPhotosError if none."""
+    """Write the folder's layer photos as `timelapse.mp4` and `timelapse.webm` in it; NoPhotosError if none."""
     photo_dir = Path(photo_dir)
-    out = Path(out) if out is not None else photo_dir / FILE_NAME
     photos = layer_photos(photo_dir)
     if not photos:
         raise NoPhotosError(f"no layer photos in {photo_dir.name}: the run was not watched by a camera, or it "
                             "has not finished a layer yet")
     t0 = clock()
-    with _lock_for(out):
-        tmp = out.with_name(f".{out.stem}-{os.getpid()}-{threading.get_ident()}.mp4")
-        writer: cv2.VideoWriter | None = None
-        size, codec, count = (0, 0), "", 0
+    outs = {"mp4": photo_dir / FILE_NAME, "webm": photo_dir / WEB_NAME}
+    tag = f"{os.getpid()}-{threading.get_ident()}"
+    tmps = {k: out.with_name(f".{out.stem}-{tag}{out.suffix}") for k, out in outs.items()}
+    with _lock_for(photo_dir):
+        writers: dict[str, cv2.VideoWriter] = {}
+        codecs = {"mp4": "", "webm": ""}
+        size, count = (0, 0), 0
         try:
             for layer, path in photos:
                 image = cv2.imread(str(path), cv2.IMREAD_COLOR)
                 if image is None:
                     log.warning("timelapse: %s cannot be read; left out", path)
                     continue
-                if writer is None:
+                if count == 0:
                     size = frame_size(image.shape[1], image.shape[0], max_width)
-                    writer, codec = _open_writer(tmp, fps, size)
-                writer.write(frame(image, layer, size))
+                    writers, codecs = _open_all(tmps, fps, size)
+                picture = frame(image, layer, size)
+                for w in writers.values():
+                    w.write(picture)
                 count += 1
-            if writer is None:
+            if count == 0:
                 raise TimelapseError(f"none of the {len(photos)} layer photos in {photo_dir.name} can be read")
-            writer.release()
-            writer = None
-            os.replace(tmp, out)
+            for kind in list(writers):
+                writers.pop(kind).release()
+                os.replace(tmps[kind], outs[kind])
         finally:
-            if writer is not None:
-                writer.release()
-            tmp.unlink(missing_ok=True)
-    return Timelapse(out, count, size, fps, codec, round(clock() - t0, 3))
+            for w in writers.values():
+                w.release()
+            for tmp in tmps.values():
+                tmp.unlink(missing_ok=True)
+    web = outs["webm"] if codecs["webm"] else None
+    return Timelapse(outs["mp4"], web, count, size, fps, codecs["mp4"], codecs["webm"], round(clock() - t0, 3))
 
 
-def is_current(photo_dir: Path, out: Path | None = None) -> bool:
+def _open_all(tmps: dict[str, Path], fps: float, size: tuple[int, int]
+              ) -> tuple[dict[str, cv2.VideoWriter], dict[str, str]]:
+    """A writer per container; TimelapseError when not even the MP4 can be written."""
+    writers, codecs = {}, {}
+    for kind, tmp in tmps.items():
+        writer, codecs[kind] = _open_writer(tmp, kind, fps, size)
+        if writer is not None:
+            writers[kind] = writer
+        else:
+            log.warning("timelapse: OpenCV cannot write %s with any of %s", kind, ", ".join(FORMATS[kind]))
+    if "mp4" not in writers:
+        for w in writers.values():
+            w.release()
+        raise TimelapseError(f"OpenCV cannot write an MP4 with any of the codecs {', '.join(FORMATS['mp4'])}")
+    return writers, codecs
+
+
+def is_current(photo_dir: Path, name: str = FILE_NAME) -> bool:
     """Is the folder's timelapse there and newer than every layer photo (no layer photographed since)?"""
-    out = Path(out) if out is not None else Path(photo_dir) / FILE_NAME
+    out = Path(photo_dir) / name
     if not out.is_file():
         return False
     newest = max((p.stat().st_mtime for _n, p in layer_photos(Path(photo_dir))), default=0.0)
     return out.stat().st_mtime >= newest
 
 
-def current_timelapse(photo_dir: Path) -> Path:
-    """The folder's timelapse, written now if it is missing or older than the newest photo (a run in progress)."""
-    out = Path(photo_dir) / FILE_NAME
-    with _lock_for(out):  # a writer in progress (the run just ended) is waited for, not repeated
-        if not is_current(photo_dir, out):
-            write_timelapse(photo_dir, out)
+def current_timelapse(photo_dir: Path, name: str = FILE_NAME) -> Path:
+    """The folder's timelapse file `name` (mp4 or webm), written now if it is missing or older than the newest
+    photo (a run in progress)."""
+    out = Path(photo_dir) / name
+    with _lock_for(Path(photo_dir)):  # a writer in progress (the run just ended) is waited for, not repeated
+        if not is_current(photo_dir, name):
+            write_timelapse(photo_dir)
+    if not out.is_file():
+        raise NotFoundError(f"this OpenCV cannot write {out.suffix[1:]} videos; ask for {FILE_NAME}")
     return out
 
 
