@@ -90,6 +90,8 @@ class SessionDriver:
         job_plan = plan_file(gcode)
         hook = layer_hook(self.printer, job_plan, photo_dir, self._publishing(on_layer), objects) \
             if self.printer.camera else None
+        if hook is not None:
+            hook.photograph_bed()  # before anything is printed: the bed this run must leave behind
         job = self.session.start_job(job_plan, layer_hook=hook, name=gcode.name, only_objects=objects)
         return SessionRun(job)
 

@@ -5,7 +5,7 @@ file) each copy is judged in its own region: when some copies fail and the rest 
 skipped and the plate goes on (with `warn`, only said); a layer shift or every copy failing is the plate's failure. A layer the camera cannot show (unreachable, no
 markers in view, a black frame) is failed as `unseen` and the policy acts on it too. Every verdict is kept with the job as files in
 its folder: `layer_NNNN.json` (figures), `layer_NNNN.jpg` (photo), `layer_NNNN_check.jpg` (annotated), and one
-line per layer in `verdicts.jsonl`.
+line per layer in `verdicts.jsonl`; `bed_before.jpg` is the bed as the job started (`photograph_bed`).
 """
 from __future__ import annotations
 
@@ -48,6 +48,8 @@ def park_commands(config: VisionConfig) -> list[str]:
             f"G1 X{config.park[0]:.3f} Y{config.park[1]:.3f} F{f:.0f}", "M400"]
 
 
+BED_PHOTO = "bed_before.jpg"
+"""The photo of the bed taken as a run starts, in the run's photo folder."""
 BLANK_STD = 3.0
 """A frame whose grey levels vary less than this shows nothing (lens covered, lights off, a dead sensor)."""
 
@@ -91,6 +93,18 @@ class LayerCheck:
         self.skipped: list[tuple[str, int, str]] = []   # (copy, layer, why) of each copy dropped from the plate
         self._checker: LayerChecker | None = None
         self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    def photograph_bed(self, name: str = BED_PHOTO) -> Path | None:
+        """Before the first layer: keep a photo of the bed as it is (what "clear" looks like for this run, compared
+        after the run by vision.bed_clear); None, with the reason in `errors`, when the camera cannot give one."""
+        try:
+            image = self.camera.grab()
+        except VisionError as exc:
+            self.errors.append(f"bed photo: {exc}")
+            return None
+        path = self.out_dir / name
+        cv2.imwrite(str(path), image)
+        return path
 
     def __call__(self, point: CheckPoint, job: JobControl) -> None:
         """Layer `point.layer` is finished: park, photograph, judge, act on a failure."""
