@@ -2,8 +2,14 @@
 import pytest
 
 from controller.printer.job import eta_seconds
-from controller.printer.job_state import heat_injections
-from controller.printer.job_state import MachineState, ParkConfig, advance, pause_sequence, resume_sequence
+from controller.printer.job_state import (
+    MachineState,
+    ParkConfig,
+    advance,
+    heat_injections,
+    pause_sequence,
+    resume_sequence,
+)
 
 
 def replay(commands: list[str]) -> MachineState:

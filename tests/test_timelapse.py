@@ -165,7 +165,7 @@ class PhotoDriver:
     def temperatures(self) -> None: return None
     def emergency_stop(self) -> None: ...
 
-    def start(self, gcode: Path, photo_dir: Path, on_layer: LayerCallback) -> PhotoDriver:
+    def start(self, gcode: Path, photo_dir: Path, on_layer: LayerCallback, objects=()) -> PhotoDriver:
         self.folder, self.layer = photo_dir, -1
         return self
 
