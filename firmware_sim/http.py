@@ -20,11 +20,10 @@ from firmware_sim.serve import SimServer
 class Camera:
     """Renders and caches JPEG snapshots of one board's bed."""
 
-    def __init__(self, server: SimServer, resolution: tuple[int, int], seed: int = 0,
-                 quality: int = CameraConfig.jpeg_quality) -> None:
+    def __init__(self, server: SimServer, config: CameraConfig, seed: int = 0) -> None:
         self.server = server
-        self.resolution = resolution
-        self.quality = quality
+        self.config = config
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self._cache: tuple[tuple[int, int], bytes] | None = None
         self._render_lock = threading.Lock()
@@ -41,8 +40,8 @@ class Camera:
                 return self._cache[1]
             if head.deposition is None:
                 raise SimError("this board has no deposition model to photograph")
-            img = render(head.deposition, head.layer, CameraConfig(resolution=self.resolution), self.rng)
-            jpeg = encode_jpeg(img, self.quality)  # the camera's default quality unless told otherwise
+            img = render(head.deposition, head.layer, self.config, self.rng, photo=self.frames, seed=self.seed)
+            jpeg = encode_jpeg(img, self.config.jpeg_quality)
             self._cache = (key, jpeg)
             self.frames += 1
             return jpeg
