@@ -21,7 +21,6 @@ from firmware_sim.camera_config import CameraConfig, CameraConfigError
 from firmware_sim.camera_geometry import bed_homography, height_homography, project_px
 from firmware_sim.camera_light import cast_shadow, drift_factor, expose, glare, shadow_length
 from firmware_sim.camera_markers import (
-    MARKER_BORDER,
     MARKER_DICT,
     MARKERS,
     PLATE_PX_PER_MM,
@@ -65,7 +64,7 @@ def _sheet_mask(config: CameraConfig, hom: np.ndarray) -> np.ndarray:
     cv2.fillConvexPoly(mask, np.round(_to_image(hom, sheet) * 16).astype(np.int32), 1.0, cv2.LINE_AA, 4)
     for i in MARKERS:
         c = marker_corners(i)
-        grown = c + np.sign(c - c.mean(axis=0)) * MARKER_BORDER
+        grown = c + np.sign(c - c.mean(axis=0)) * config.surface.marker_margin
         cv2.fillConvexPoly(mask, np.round(_to_image(hom, grown) * 16).astype(np.int32), 0.0, cv2.LINE_AA, 4)
     return mask[..., None]
 

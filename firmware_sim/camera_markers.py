@@ -13,7 +13,7 @@ from firmware_sim.camera_surfaces import SURFACES, Surface, draw_logo, sheet_ras
 
 MARKER_DICT = cv2.aruco.DICT_4X4_50
 MARKER_SIZE = 18.0            # mm, side of the black marker square
-MARKER_BORDER = 4.0           # mm of white quiet zone around each marker
+MARKER_BORDER = 4.0           # mm of white quiet zone around each marker on the black sheet (Surface.marker_margin)
 # ids 0..3 near the four bed corners, outside the 220 × 220 print area
 MARKERS: dict[int, tuple[float, float]] = {0: (-14.0, -14.0), 1: (234.0, -14.0), 2: (234.0, 234.0), 3: (-14.0, 234.0)}
 SHEET = (-32.0, -32.0, 252.0, 252.0)   # mm extent of the textured print sheet (markers sit on it)
@@ -53,7 +53,7 @@ def plate_raster(bounds: tuple[int, int, int, int], bed_bgr: tuple[int, int, int
         draw_logo(out, bounds, s, bed_bgr)
     dictionary = cv2.aruco.getPredefinedDictionary(MARKER_DICT)
     side = round(MARKER_SIZE * s)
-    pad = round(MARKER_BORDER * s)
+    pad = round(surface.marker_margin * s)
     for marker_id, (mx, my) in MARKERS.items():
         col = round((mx - MARKER_SIZE / 2 - x0) * s)
         row = round((y1 - (my + MARKER_SIZE / 2)) * s)

@@ -23,6 +23,8 @@ from firmware_sim.camera_light import LIGHT
 COVER_MM = 0.06        # material thinner than this (after reduction to image pixels) fades into the sheet
 BEAD_MM = 0.45         # the scale of the bead structure the silk highlight follows
 SILK_EXP = 90.0
+RIM_MM = 0.6           # width of the band along a translucent part's edges where light leaves it
+RIM_GAIN = 6.0         # edge strength per unit slope of the height blurred over RIM_MM (a layer's edge: ~1)
 
 
 @dataclass
@@ -114,11 +116,14 @@ def shade(height: np.ndarray, fresh: np.ndarray, mm_px: float, config: CameraCon
     alpha = np.minimum(height * np.float32(1.0 / COVER_MM), np.float32(1.0))
     glow = None
     if finish.clarity_mm > 0:
-        alpha *= 1.0 - np.exp(-height / np.float32(finish.clarity_mm))
-        rim = _f32(cv2.GaussianBlur(height, (0, 0), max(1.0, BEAD_MM / mm_px)))
+        rim = _f32(cv2.GaussianBlur(height, (0, 0), max(1.0, RIM_MM / mm_px)))
         rx = _f32(cv2.Sobel(rim, cv2.CV_32F, 1, 0, ksize=3, scale=1.0 / (8 * mm_px)))
         ry = _f32(cv2.Sobel(rim, cv2.CV_32F, 0, 1, ksize=3, scale=1.0 / (8 * mm_px)))
-        glow = np.clip(np.sqrt(rx * rx + ry * ry), 0.0, 1.0) * np.float32(finish.edge_glow)
+        edge = np.clip(np.sqrt(rx * rx + ry * ry) * np.float32(RIM_GAIN), 0.0, 1.0)   # 1 at a layer's edge
+        # light crossing an edge travels through more material: more opaque there, and it leaves brighter
+        path = height + edge * np.float32(finish.clarity_mm)
+        alpha *= 1.0 - np.exp(-path / np.float32(finish.clarity_mm))
+        glow = edge * np.float32(finish.edge_glow)
         gloss += glow
     planes = []
     for ch in range(3):

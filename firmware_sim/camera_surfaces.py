@@ -48,13 +48,15 @@ class Surface:
     glare: float = 0.0            # peak grey levels of the room's windows and lamps mirrored in the sheet
     glare_blur: float = 0.0       # softness of that reflection, as a fraction of the image width
     mirror: float = 0.0           # fraction of the part's light the sheet mirrors back to the camera
+    marker_margin: float = 4.0    # mm of white around each marker sticker (bright sheets need more for ArUco)
 
 
 SURFACES: dict[str, Surface] = {
     "black": Surface((35, 35, 35)),
-    "textured-pei": Surface((52, 112, 158), grain=9.0, speckle=34.0, glare=14.0, glare_blur=0.12),
-    "smooth-pei": Surface((48, 138, 196), grain=1.5, glare=60.0, glare_blur=0.06),
-    "glass": Surface((34, 34, 30), grain=0.8, glare=120.0, glare_blur=0.003, mirror=0.2),
+    "textured-pei": Surface((52, 112, 158), grain=9.0, speckle=55.0, glare=14.0, glare_blur=0.12,
+                            marker_margin=8.0),
+    "smooth-pei": Surface((48, 138, 196), grain=1.5, glare=75.0, glare_blur=0.06, marker_margin=8.0),
+    "glass": Surface((34, 34, 30), grain=0.8, glare=120.0, glare_blur=0.003, mirror=0.2, marker_margin=8.0),
 }
 
 # The room, in bed mm: a strip lamp over the front left and a window of six panes on the wall behind the
