@@ -36,7 +36,7 @@ __all__ = ["MARKERS", "MARKER_DICT", "CameraConfig", "CameraConfigError", "camer
 
 _NOISE_PAD = 64         # the noise bank is this much larger than the frame; frames use random crops of it
 _NOISE: dict[tuple[int, int, float], np.ndarray] = {}
-_BAND_PX = 0.7          # with parallax, successive height bands move at most this many pixels in the image
+_BAND_PX = 1.0          # with parallax, successive height bands move at most this many pixels in the image
 _MAX_BANDS = 400
 
 
