@@ -159,7 +159,7 @@ def test_grey_petg_keeps_its_gloss_on_older_layers_where_matte_pla_dulls() -> No
         new = grey_at(render(dep, 0, cfg, np.random.default_rng(0)), cfg, 115.0, 110.0, 8)
         old = grey_at(render(dep, 1, cfg, np.random.default_rng(0)), cfg, 115.0, 110.0, 8)
         return old / new
-    assert dulling("grey") > dulling("orange") + 0.03
+    assert dulling("grey") > dulling("orange") + 0.1
 
 
 def test_translucent_single_layer_lets_the_sheets_logo_show_through_and_glows_at_its_edges() -> None:
