@@ -44,6 +44,7 @@ class SimOptions:
     shadow: float = 0.0               # 0..1: strength of the part's cast shadow
     light_drift: float = 0.0          # room light drifts by up to ± this fraction between photos
     auto_exposure: float = 0.0        # 0..1: how far the camera's gain follows the scene's mean brightness
+    head_in_view: bool = False        # the print head and gantry show in the photos, where the head is
 
 
 def parse_speed(text: str) -> float | None:
@@ -108,7 +109,7 @@ def camera_config(opts: SimOptions) -> CameraConfig:
     return CameraConfig(resolution=opts.resolution, filament=opts.filament, bed=opts.bed, bed_logo=opts.bed_logo,
                         tilt_deg=opts.camera_tilt if opts.camera_tilt is not None else CameraConfig.tilt_deg,
                         parallax=pinhole, shadow=opts.shadow, light_drift=opts.light_drift,
-                        auto_exposure=opts.auto_exposure)
+                        auto_exposure=opts.auto_exposure, head_in_view=opts.head_in_view)
 
 
 def make_deposition() -> Deposition:

@@ -6,7 +6,8 @@ printed window of the height map is reduced to about one pixel per image pixel, 
 optionally given its cast shadow (`camera_light`), and warped into its image rectangle: on the bed plane, or with
 `parallax` as a stack of height bands each through the pinhole at its own height (lowest first, so higher
 material covers lower: from above, nothing lower can hide it), with its mirror image first on a glass sheet;
-then the room light's drift and the camera's auto-exposure, then sensor noise. The homography bed-mm -> image px
+then the print head and gantry if in view (`camera_head`), the room light's drift and the camera's
+auto-exposure, then sensor noise. The homography bed-mm -> image px
 comes from a pinhole tilted by `tilt_deg` (`camera_geometry`).
 """
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from firmware_sim.camera_config import CameraConfig, CameraConfigError
 from firmware_sim.camera_geometry import bed_homography, height_homography, project_px
+from firmware_sim.camera_head import draw_head
 from firmware_sim.camera_light import cast_shadow, drift_factor, expose, glare, shadow_length
 from firmware_sim.camera_markers import (
     MARKER_DICT,
@@ -109,16 +111,18 @@ def _noise_bank(w: int, h: int, sigma: float) -> np.ndarray:
 
 
 def render(dep: Deposition, current_layer: int, config: CameraConfig, rng: np.random.Generator,
-           photo: int = 0, seed: int = 0) -> np.ndarray:
+           photo: int = 0, seed: int = 0, head: tuple[float, float, float] | None = None) -> np.ndarray:
     """Photo-like BGR uint8 image of the bed with what has been deposited; deterministic for a seed.
 
     `photo` counts the photos this camera has taken and `seed` is the scene's: with `light_drift` the room
-    light of a photo depends on both only."""
+    light of a photo depends on both only. `head` is the nozzle tip (bed mm), drawn with `head_in_view`."""
     w, h = config.resolution
     lit, light = _background(config)
     out = lit.copy()
     if dep.extent is not None:
         _composite(out, light, dep, current_layer, config)
+    if config.head_in_view and head is not None:
+        draw_head(out, config, head)
     if config.light_drift > 0 or config.auto_exposure > 0:
         out = expose(out, drift_factor(config.light_drift, seed, photo), config.auto_exposure)
     oy, ox = (int(v) for v in rng.integers(0, _NOISE_PAD, 2))

@@ -38,6 +38,7 @@ class CameraConfig:
     shadow: float = 0.0           # 0..1: how much of the lamp's light the part's cast shadow takes away
     light_drift: float = 0.0      # 0..0.9: room light drifts between photos by up to ± this fraction
     auto_exposure: float = 0.0    # 0..1: how far the camera's gain moves toward a target mean brightness
+    head_in_view: bool = False    # the print head and gantry are drawn where the head is when the photo is taken
 
     def __post_init__(self) -> None:
         """Reject settings no camera could have, naming the option and its limit."""

@@ -427,3 +427,18 @@ def test_bad_camera_options_exit_2_naming_the_option_and_its_limits(args: list[s
                          text=True, timeout=60)
     assert out.returncode == 2
     assert message in out.stderr
+
+
+def test_head_in_view_draws_the_parked_head_where_the_pinhole_sees_it() -> None:
+    nozzle = (60.0, 150.0, 15.0)
+    cfg = CameraConfig(bed="textured-pei", tilt_deg=30.0, parallax=True, head_in_view=True, **QUIET)
+    with_head = render(Deposition(), 0, cfg, np.random.default_rng(0), head=nozzle)
+    without = render(Deposition(), 0, cfg, np.random.default_rng(0))
+    hidden = CameraConfig(bed="textured-pei", tilt_deg=30.0, parallax=True, **QUIET)
+    assert np.array_equal(render(Deposition(), 0, hidden, np.random.default_rng(0), head=nozzle),
+                          render(Deposition(), 0, hidden, np.random.default_rng(0)))
+    top = project_px(cfg, np.array([[nozzle[0], nozzle[1], nozzle[2] + 55.0]]))[0].round().astype(int)
+    u, v = top
+    assert with_head[v - 3:v + 4, u - 3:u + 4].mean() < 90 < without[v - 3:v + 4, u - 3:u + 4].mean()
+    far = project_px(cfg, np.array([[180.0, 60.0, 0.0]]))[0].round().astype(int)
+    assert np.array_equal(with_head[far[1], far[0]], without[far[1], far[0]])   # the rest of the bed is as it was

@@ -47,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="room light drifts slowly between photos by up to ±X (0..0.9, default 0)")
     cam.add_argument("--auto-exposure", type=float, default=0.0, metavar="S",
                      help="the camera's gain follows the scene toward a mid-grey mean, S of the way (0..1)")
+    cam.add_argument("--head-in-view", action="store_true",
+                     help="the print head and its gantry show in the photos, wherever the head is (parked)")
     p.set_defaults(func=run)
 
 
@@ -60,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
             bufsize=args.bufsize, firmware=args.firmware, link_path=args.link_path,
             filament=args.filament, bed=args.bed, bed_logo=args.bed_logo, camera_tilt=args.camera_tilt,
             shadow=args.shadow, light_drift=args.light_drift, auto_exposure=args.auto_exposure,
+            head_in_view=args.head_in_view,
         )
         sim = Simulator(opts)
     except (FaultSpecError, SimOptionError) as exc:
