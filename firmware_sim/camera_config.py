@@ -1,7 +1,7 @@
 """The camera's settings: resolution, scene (filament, sheet), pose, light; validated where they are made."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from firmware_sim.camera_surfaces import FILAMENTS, SURFACES, Finish, Surface
 from firmware_sim.errors import SimError
@@ -73,7 +73,7 @@ class CameraConfig:
         f = FILAMENTS[self.filament]
         if self.filament_bgr is None:
             return f
-        return Finish(self.filament_bgr, f.gloss, f.gloss_exp, f.aged_gloss, f.clarity_mm, f.edge_glow, f.silk)
+        return replace(f, bgr=self.filament_bgr)
 
     @property
     def surface(self) -> Surface:

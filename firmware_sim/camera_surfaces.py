@@ -93,12 +93,13 @@ def sheet_raster(surface: Surface, shape: tuple[int, int], bgr: tuple[int, int, 
     if surface.grain != 7.0:
         grain *= np.float32(surface.grain / 7.0)
     texture = grain + mottle
-    if surface.speckle > 0:                 # powder coat: a bright or dark dot on about one pixel in eight
-        dots = rng.random((h, w), np.float32)
-        spots = np.where(dots > 0.93, 1.0, np.where(dots < 0.06, -0.8, 0.0)).astype(np.float32)
-        texture += np.asarray(cv2.GaussianBlur(spots, (0, 0), 0.6)) * np.float32(surface.speckle)
-    return np.asarray(bgr, np.float32)[None, None, :] * (1.0 + texture[..., None] / 160.0) \
-        if surface.speckle > 0 else np.asarray(bgr, np.float32)[None, None, :] + texture[..., None]
+    base = np.asarray(bgr, np.float32)[None, None, :]
+    if surface.speckle <= 0:
+        return base + texture[..., None]
+    dots = rng.random((h, w), np.float32)     # powder coat: a bright or dark dot on about one pixel in eight
+    spots = np.where(dots > 0.93, 1.0, np.where(dots < 0.06, -0.8, 0.0)).astype(np.float32)
+    texture += np.asarray(cv2.GaussianBlur(spots, (0, 0), 0.6)) * np.float32(surface.speckle)
+    return base * (1.0 + texture[..., None] / 160.0)            # the coat's grain scales with its colour
 
 
 def draw_logo(img: np.ndarray, bounds: tuple[int, int, int, int], px_per_mm: int, bgr: tuple[int, int, int]
