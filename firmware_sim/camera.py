@@ -239,8 +239,8 @@ def _stack(hgt: np.ndarray, shading: Shading, lifts: np.ndarray, config: CameraC
     rise3 = top3 - wall3
     gaps = np.abs(np.diff(lifts))
     inv_dz = np.float32(1.0 / float(gaps.max())) if len(gaps) else np.float32(1.0)
-    col = np.zeros((size[1], size[0], 3), np.float32)
-    keep = np.ones((size[1], size[0], 1), np.float32)
+    acc = np.zeros((size[1], size[0], 4), np.float32)   # premultiplied colour and transmittance
+    acc[..., 3] = 1.0
     alpha = shading.alpha * np.float32(gain)
     rowmax, colmax = hgt.max(axis=1), hgt.max(axis=0)
     for z in lifts:
@@ -264,6 +264,7 @@ def _stack(hgt: np.ndarray, shading: Shading, lifts: np.ndarray, config: CameraC
         np.multiply(rise3[ra:rb, ca:cb], above[..., None], out=mix)
         mix += wall3[ra:rb, ca:cb]
         mix *= sub[..., None]
+        np.subtract(1.0, sub, out=sub)                   # the band's transmittance
         hom = shift @ height_homography(config, float(z)) @ px_to_mm
         corners = _to_image(hom, np.array([[ca, ra], [cb, ra], [cb, rb], [ca, rb]], np.float64) - 0.5)
         x0, y0 = max(0, math.floor(corners[:, 0].min()) - 1), max(0, math.floor(corners[:, 1].min()) - 1)
@@ -272,13 +273,12 @@ def _stack(hgt: np.ndarray, shading: Shading, lifts: np.ndarray, config: CameraC
             continue
         place = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ hom
         place = place @ np.array([[1, 0, ca], [0, 1, ra], [0, 0, 1]], np.float64)
-        warped = _warp(rgba, place, (x1 - x0, y1 - y0), 0.0)
-        a = warped[..., 3:4]
-        c = col[y0:y1, x0:x1]
-        c *= 1.0 - a
-        c += warped[..., :3]
-        keep[y0:y1, x0:x1] *= 1.0 - a
-    return col, keep
+        warped = np.asarray(cv2.warpPerspective(rgba, place, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                                                borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 1)))
+        dst = acc[y0:y1, x0:x1]
+        dst *= warped[..., 3:4]
+        dst[..., :3] += warped[..., :3]
+    return acc[..., :3], acc[..., 3:4]
 
 
 def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:
