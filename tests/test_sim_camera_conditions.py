@@ -442,3 +442,18 @@ def test_head_in_view_draws_the_parked_head_where_the_pinhole_sees_it() -> None:
     assert with_head[v - 3:v + 4, u - 3:u + 4].mean() < 90 < without[v - 3:v + 4, u - 3:u + 4].mean()
     far = project_px(cfg, np.array([[180.0, 60.0, 0.0]]))[0].round().astype(int)
     assert np.array_equal(with_head[far[1], far[0]], without[far[1], far[0]])   # the rest of the bed is as it was
+
+
+def test_printloop_sim_head_in_view_shows_the_head_where_it_was_moved() -> None:
+    cfg = CameraConfig(resolution=(640, 480))
+    with running_sim("--speed", "max", "--resolution", "640x480", "--head-in-view", "--bed", "smooth-pei") as sim:
+        ser = sim.open()
+        frames = []
+        for y in (200.0, 60.0):
+            for line in ("G28", f"G1 X110 Y{y:g} Z30 F6000", "M400"):
+                command(ser, line)
+            frames.append(decode(fetch(sim.info["camera"])))
+    for (x, y), dark_in in (((110.0, 200.0), 0), ((110.0, 60.0), 1)):
+        u, v = project_px(cfg, np.array([[x, y, 30.0 + 55.0]]))[0].round().astype(int)
+        levels = [float(f[v - 2:v + 3, u - 2:u + 3].mean()) for f in frames]
+        assert levels[dark_in] < 70 and levels[1 - dark_in] > levels[dark_in] + 10, (x, y, levels)
