@@ -5,7 +5,7 @@ import json
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from controller.sim_procs import launch_sim
 
@@ -49,7 +49,7 @@ class Sim:
         """SIGTERM and wait (SIGKILL after 10 s)."""
         self._process.stop(timeout=10)
 
-    def __enter__(self) -> Sim:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,6 +1,7 @@
 """The event bus: published once, delivered to every subscriber on its own thread, never blocking a publisher."""
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -87,6 +88,6 @@ def test_a_printer_publishes_its_temperatures_at_most_twice_a_second_and_each_ne
             session.close()
     bus.close()
     assert 3 <= len(temps) <= 4.0 / TEMPERATURE_EVENT_S + 3
-    gaps = [b.t - a.t for a, b in zip(temps, temps[1:]) if a.data["tool0"]["target"] == b.data["tool0"]["target"]]
+    gaps = [b.t - a.t for a, b in itertools.pairwise(temps) if a.data["tool0"]["target"] == b.data["tool0"]["target"]]
     assert min(gaps) >= TEMPERATURE_EVENT_S - 1e-6
     assert any(e.data["tool0"]["target"] == 180.0 for e in temps)

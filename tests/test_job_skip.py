@@ -7,7 +7,8 @@ import pytest
 import trimesh
 
 from controller.errors import JobError
-from controller.printer.job import CheckPoint, Job, _is_move
+from controller.printer.job import CheckPoint, Job
+from controller.printer.job_state import is_move
 from controller.printer.session import PrinterSession
 from slicing import JobPlan, plan
 from slicing.job_plan import parse_moves
@@ -62,7 +63,7 @@ def test_a_skipped_copy_prints_no_more_and_the_rest_of_the_plate_is_drawn_as_the
         # the copy's moves after the skip are not there; everything else is, with the host's park and return
         start = plate.check_points()[SKIP_AT].command
         left_out = sum(1 for k in range(start, len(plate.commands))
-                       if plate.command_object[k] == victim.index and _is_move(plate.commands[k]))
+                       if plate.command_object[k] == victim.index and is_move(plate.commands[k]))
         ran = sim.ran_from_file(len(plate.commands) - left_out)
     assert progress.state == "completed", progress.reason
     assert progress.skipped == (victim.name,)

@@ -71,7 +71,7 @@ class PlayerDriver:
     def temperatures(self) -> DriverTemps:
         return DriverTemps(210.0, 210.0, 60.0, 60.0)
 
-    def start(self, gcode: Path, photo_dir: Path, on_layer: LayerCallback) -> LayerPlayer:
+    def start(self, gcode: Path, photo_dir: Path, on_layer: LayerCallback, objects=()) -> LayerPlayer:
         self.started.append(gcode)
         return LayerPlayer(count_layers(gcode), on_layer, self.fail_at, self.printer.on_failure)
 
@@ -154,7 +154,7 @@ def test_vision_failure_marks_printer_and_requeues_the_copy_elsewhere(rig) -> No
 
 
 def test_pause_resume_and_cancel_reach_the_running_copies(rig) -> None:
-    store, fleet, drivers, gcode, clock = rig
+    store, fleet, _drivers, gcode, _clock = rig
     job = _submit(store, gcode, copies=2, priority=1)
     fleet.tick()
     assert fleet.pause_job(job) == 2
@@ -172,7 +172,7 @@ def test_pause_resume_and_cancel_reach_the_running_copies(rig) -> None:
 
 
 def test_emergency_stop_cancels_the_copy_and_needs_attention(rig) -> None:
-    store, fleet, drivers, gcode, clock = rig
+    store, fleet, drivers, gcode, _clock = rig
     job = _submit(store, gcode, copies=1)
     fleet.tick()
     printing = next(n for n in "abc" if _state(store, n) == "printing")
@@ -182,7 +182,7 @@ def test_emergency_stop_cancels_the_copy_and_needs_attention(rig) -> None:
 
 
 def test_higher_priority_job_goes_first(rig) -> None:
-    store, fleet, drivers, gcode, clock = rig
+    store, fleet, _drivers, gcode, _clock = rig
     fleet.tick()
     low = _submit(store, gcode, copies=3)
     high = _submit(store, gcode, copies=2, priority=9)
@@ -192,7 +192,7 @@ def test_higher_priority_job_goes_first(rig) -> None:
 
 
 def test_warn_policy_records_the_failed_check_but_lets_the_copy_finish(rig) -> None:
-    store, fleet, drivers, gcode, clock = rig
+    store, fleet, _drivers, gcode, clock = rig
     printers.upsert_printer(store, "c", "/dev/c", on_failure="warn")
     fleet.slots.pop("c", None)
     job = _submit(store, gcode, copies=3)

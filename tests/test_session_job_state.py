@@ -1,8 +1,15 @@
 """Pure parts of jobs: G-code state tracking for pause/resume, the park and restore sequences, the ETA."""
 import pytest
 
-from controller.printer.job import _heat_injections, eta_seconds
-from controller.printer.job_state import MachineState, ParkConfig, advance, pause_sequence, resume_sequence
+from controller.printer.job import eta_seconds
+from controller.printer.job_state import (
+    MachineState,
+    ParkConfig,
+    advance,
+    heat_injections,
+    pause_sequence,
+    resume_sequence,
+)
 
 
 def replay(commands: list[str]) -> MachineState:
@@ -46,5 +53,5 @@ def test_time_left_is_the_plans_until_the_pace_is_measured_then_scaled_by_it():
 
 def test_heater_targets_without_waits_get_waits_before_first_extrusion():
     cmds = ("M140 S60", "M104 S200", "G28", "G1 Z0.3", "G1 X10 E2")
-    assert _heat_injections(cmds) == {4: ["M190 S60", "M109 S200"]}
-    assert _heat_injections(("M104 S200", "M109 S200", "G1 X1 E1")) == {}
+    assert heat_injections(cmds) == {4: ["M190 S60", "M109 S200"]}
+    assert heat_injections(("M104 S200", "M109 S200", "G1 X1 E1")) == {}

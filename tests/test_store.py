@@ -117,7 +117,7 @@ def test_killed_process_keeps_finished_jobs_and_checks_and_restart_marks_run_int
     out = subprocess.run([sys.executable, "-c", WRITER, url], cwd=REPO, capture_output=True, text=True, timeout=60,
                          check=False)
     assert out.returncode == -signal.SIGKILL, out.stderr
-    done_id, job_id, run_id = map(int, out.stdout.split())
+    done_id, _job_id, run_id = map(int, out.stdout.split())
     store = Store(url)
     assert jobs.get_job(store, done_id).state == "done"
     assert [c.layer for c in history.list_layer_checks(store, run_id=run_id)] == list(range(8))

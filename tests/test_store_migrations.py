@@ -13,11 +13,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, inspect, text
-from sqlalchemy.orm import Session
 
 from controller.errors import StoreSchemaError
 from controller.store import Store, history, jobs, printers
-from controller.store.models import Base, EventRow, FileRow, JobRow, PrinterRow, RunRow
+from controller.store.models import Base
 from controller.store.schema import alembic_config
 from tests.conftest import REPO
 
@@ -64,25 +63,24 @@ def _diff(conn: Connection) -> list[Any]:
 
 
 def _legacy_database(url: str) -> None:
-    """A database as the store made it before migrations: `create_all`, with a few rows in it.
+    """A database as the store made it before migrations (the baseline revision's tables, no
+    `alembic_version`), with a few rows in it."""
+    from controller.store.schema import baseline_revision
 
-    Today's models are the baseline revision; once a revision past the baseline lands, build this from
-    the baseline revision (and drop `alembic_version`) instead.
-    """
-    engine = create_engine(url)
-    Base.metadata.create_all(engine)
-    with Session(engine) as s, s.begin():
-        p = PrinterRow(name="mk3", port="/dev/ttyACM0", created_at=1.0)
-        f = FileRow(name="cube.gcode", path="/data/cube.gcode", kind="gcode", size=10, sha256="0" * 64,
-                    created_at=1.0)
-        s.add_all([p, f])
-        s.flush()
-        j = JobRow(file_id=f.id, name="cube", state="queued", gcode_path="/data/cube.gcode", layer_count=5,
-                   created_at=2.0, printers=["mk3"])
-        s.add(j)
-        s.flush()
-        s.add(RunRow(job_id=j.id, copy_index=0, state="queued", created_at=2.0, layer_count=5))
-        s.add(EventRow(job_id=j.id, t=2.0, kind="job_created", message="cube queued"))
+    engine = _migrate(url, baseline_revision())
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
+        conn.execute(text("INSERT INTO printers (id, name, port, baud, on_failure, state, message, removed, "
+                          "created_at) VALUES (1, 'mk3', '/dev/ttyACM0', 115200, 'pause', 'offline', '', 0, 1.0)"))
+        conn.execute(text("INSERT INTO files (id, name, path, kind, size, sha256, created_at) "
+                          "VALUES (1, 'cube.gcode', '/data/cube.gcode', 'gcode', 10, :h, 1.0)"), {"h": "0" * 64})
+        conn.execute(text("INSERT INTO jobs (id, file_id, name, copies, priority, printers, state, slice_progress, "
+                          "gcode_path, layer_count, message, created_at) VALUES (1, 1, 'cube', 1, 0, '[\"mk3\"]', "
+                          "'queued', 0.0, '/data/cube.gcode', 5, '', 2.0)"))
+        conn.execute(text("INSERT INTO runs (id, job_id, copy_index, state, excluded, layer, layer_count, percent, "
+                          "message, created_at) VALUES (1, 1, 0, 'queued', '[]', -1, 5, 0.0, '', 2.0)"))
+        conn.execute(text("INSERT INTO events (job_id, t, kind, message, data) "
+                          "VALUES (1, 2.0, 'job_created', 'cube queued', '{}')"))
     engine.dispose()
 
 
@@ -115,6 +113,7 @@ def test_database_made_by_create_all_is_recognised_as_baseline_and_keeps_its_row
     assert [e.message for e in history.list_events(store)] == ["cube queued"]
     run, gcode = jobs.claim_next_run(store, "mk3", 3.0) or (None, None)
     assert run is not None and gcode == "/data/cube.gcode"
+    assert (run.objects, run.skipped, run.replaces) == ([], [], None)   # an old run prints the whole plate
     store.close()
 
 

@@ -116,9 +116,9 @@ def _figures(**kw):
     from vision.compare import Comparison
 
     empty = np.zeros((4, 4), bool)
-    base = dict(layer_area_mm2=150.0, iou=0.21, coverage=0.48, missing_area_mm2=60.0, excess_area_mm2=40.0,
-                stray_area_mm2=40.0, offset_mm=(2.4, 1.6), shifted_iou=0.29, shifted_coverage=1.05, response=0.65, thin=False,
-                fraction=np.zeros((4, 4), np.float32), fresh=empty, missing=empty, excess=empty)
+    base = {"layer_area_mm2": 150.0, "iou": 0.21, "coverage": 0.48, "missing_area_mm2": 60.0, "excess_area_mm2": 40.0,
+                "stray_area_mm2": 40.0, "offset_mm": (2.4, 1.6), "shifted_iou": 0.29, "shifted_coverage": 1.05, "response": 0.65, "thin": False,
+                "fraction": np.zeros((4, 4), np.float32), "fresh": empty, "missing": empty, "excess": empty}
     base.update(kw)
     return Comparison(**base)
 

@@ -106,16 +106,16 @@ class LayerChecker:
             if k in self.skipped:
                 continue
             box = self.regions.boxes[k]
-            top = self.regions.layer(n, k)[box]
+            top = self.regions.layer(n, k)
             if not top.any():
                 continue
-            region = self.regions.region(k)[box]
+            region = self.regions.region(k)
             o = Observation(obs.bgr[box], obs.grey[box], obs.material[box] & region, obs.bed_bgr)
             p = None if prev is None else Observation(prev.bgr[box], prev.grey[box], prev.material[box] & region,
                                                       prev.bed_bgr)
             f = None if fraction is None else np.where(region, fraction[box], 0.0).astype(np.float32)
             r = rho[box] if isinstance(rho, np.ndarray) else rho
-            c = compare(o, p, top, self.regions.below(n, k)[box], f, self.grid, self.config, self._on_bed, r)
+            c = compare(o, p, top, self.regions.below(n, k), f, self.grid, self.config, self._on_bed, r)
             out.append((name, classify(n, c, self.config)))
         return out
 

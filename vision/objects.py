@@ -54,42 +54,62 @@ class ObjectRegions:
                 continue
             self.boxes.append((slice(max(0, int(r.min()) - grow), min(rows, int(r.max()) + grow + 1)),
                                slice(max(0, int(c.min()) - grow), min(cols, int(c.max()) + grow + 1))))
-        self._below = [np.zeros(grid.shape, np.uint8) for _ in range(count + 1)]  # last: no object's
+        self._crops = [crop_grid(grid, box) for box in self.boxes]
+        self._regions = [self.labels[box] == k for k, box in enumerate(self.boxes)]
+        self._below: list[np.ndarray] = []
+        self._unowned = np.zeros(grid.shape, np.uint8)   # skirt and brim of layers 0..n, on the whole raster
+        self._reset_below()
+
+    def _reset_below(self) -> None:
+        """Empty every copy's cumulative layers."""
+        self._below = [np.zeros(crop.shape, np.uint8) for crop in self._crops]
+        self._unowned[:] = 0
         self._below_n = 0
         self._unowned_n = -1
 
-    def _draw(self, layer: LayerPaths, out: np.ndarray | None = None) -> np.ndarray:
-        """Draw a layer (or part of one) on this job's raster."""
+    def _draw(self, layer: LayerPaths, out: np.ndarray | None = None, grid: BedGrid | None = None) -> np.ndarray:
+        """Draw a layer (or part of one) on this job's raster, or on a copy's crop of it."""
         d, lo, hi = self._widths
-        return draw_layer(layer, self.grid, out, filament_diameter=d, min_width=lo, max_width=hi)
+        return draw_layer(layer, grid or self.grid, out, filament_diameter=d, min_width=lo, max_width=hi)
 
     def region(self, k: int) -> np.ndarray:
-        """Bool mask of the pixels object k is judged in."""
-        return self.labels == k
+        """Bool mask of the pixels object k is judged in, over its crop `boxes[k]`."""
+        return self._regions[k]
 
     def layer(self, n: int, k: int) -> np.ndarray:
-        """Object k's part of layer n (uint8 mask)."""
+        """Object k's part of layer n (uint8 mask over its crop `boxes[k]`: drawn there only, so a plate's copies
+        cost their own area, not the plate's)."""
         lp = self.layers[n]
         if lp.objects is None:
-            return np.zeros(self.grid.shape, np.uint8)
-        return self._draw(only(lp, lp.objects == k))
+            return np.zeros(self._crops[k].shape, np.uint8)
+        return self._draw(only(lp, lp.objects == k), grid=self._crops[k])
 
     def below(self, n: int, k: int) -> np.ndarray:
         """Object k's layers 0..n-1 with what belongs to no object in layers 0..n (skirt, brim: there, but no
-        copy's to judge), incremental as n grows and redrawn when it goes back."""
+        copy's to judge), over its crop; incremental as n grows and redrawn when it goes back."""
         if n < self._below_n:
-            self._below = [np.zeros(self.grid.shape, np.uint8) for _ in range(self.count + 1)]
-            self._below_n = 0
-            self._unowned_n = -1
+            self._reset_below()
         for m in range(self._below_n, n):
             lp = self.layers[m]
             if lp.objects is not None:
                 for j in np.unique(lp.objects[lp.objects >= 0]).tolist():
-                    self._draw(only(lp, lp.objects == j), self._below[j])
+                    self._draw(only(lp, lp.objects == j), self._below[j], self._crops[j])
         self._below_n = max(self._below_n, n)
         if self._unowned_n != n:  # layer n's skirt and brim, drawn once for all the copies
             self._unowned_n = n
             lp = self.layers[n]
             if lp.objects is not None and (lp.objects < 0).any():
-                self._draw(only(lp, lp.objects < 0), self._below[self.count])
-        return cv2.bitwise_or(self._below[k], self._below[self.count])
+                self._draw(only(lp, lp.objects < 0), self._unowned)
+        return cv2.bitwise_or(self._below[k], self._unowned[self.boxes[k]])
+
+
+def crop_grid(grid: BedGrid, box: tuple[slice, slice]) -> BedGrid:
+    """The raster of a crop `grid[box]`: pixel for pixel the same cells (and the same supersampled cells when
+    drawn), so a layer drawn on it equals the whole raster's drawing cut to the box."""
+    rows, cols = box
+    s = grid.px_per_mm
+    x0, y1 = grid.x0 + cols.start / s, grid.y1 - rows.start / s
+    h, w = max(1, rows.stop - rows.start), max(1, cols.stop - cols.start)
+    crop = BedGrid(x0, y1 - (h - 1e-6) / s, x0 + (w - 1e-6) / s, y1, s)
+    assert crop.shape == (h, w), (crop.shape, h, w)
+    return crop

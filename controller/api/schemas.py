@@ -38,6 +38,9 @@ class RunOut(BaseModel):
     created_at: float
     started_at: float | None
     finished_at: float | None
+    objects: list[str] = []
+    skipped: list[str] = []
+    replaces: int | None = None
 
 
 class PrinterOut(BaseModel):
@@ -132,6 +135,44 @@ class Health(BaseModel):
 
     status: str
     printers: int
+
+
+class BedRegionOut(BaseModel):
+    """Something on the bed that was not there before the job: centroid and bounds in bed mm, area in mm²."""
+
+    x_mm: float
+    y_mm: float
+    bounds_mm: tuple[float, float, float, float]
+    area_mm2: float
+
+
+class BedOut(BaseModel):
+    """The camera's opinion of a printer's bed now, against the photo taken as its last run started."""
+
+    printer: str
+    run_id: int | None
+    camera: Literal["clear", "not_clear", "unknown"]
+    message: str
+    regions: list[BedRegionOut]
+    changed_mm2: float
+    figures: dict[str, float]
+    image_url: str | None
+    t: float
+
+
+class TimelapseOut(BaseModel):
+    """A run's timelapse as written: the MP4 (mp4v, to download) and the WebM a browser plays (VP8), frames, size."""
+
+    run_id: int
+    url: str
+    web_url: str | None
+    frames: int
+    width: int
+    height: int
+    fps: float
+    codec: str
+    web_codec: str
+    seconds: float
 
 
 PrinterOut.model_rebuild()

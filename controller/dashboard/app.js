@@ -5,6 +5,8 @@ const params = new URLSearchParams(location.search);
 if (params.get("key")) localStorage.setItem("printloop-key", params.get("key"));
 let KEY = localStorage.getItem("printloop-key") || "";
 let shownJob = null;
+const bedViews = {};   // printer -> the camera's latest opinion of its bed (GET /api/v1/printers/{name}/bed)
+let shownTimelapses = "";
 
 const $ = (sel) => document.querySelector(sel);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;",
@@ -47,13 +49,44 @@ function printerCard(p) {
   if (run && run.state === "printing") b.push(`<button data-action="pause" data-job="${run.job_id}">Pause</button>`);
   if (run && run.state === "paused") b.push(`<button data-action="resume" data-job="${run.job_id}">Resume</button>`);
   if (run) b.push(`<button data-action="cancel" data-job="${run.job_id}">Cancel</button>`);
-  if (["awaiting_clear", "needs_attention"].includes(p.state))
+  const waiting = ["awaiting_clear", "needs_attention"].includes(p.state);
+  if (waiting) {
     b.push(`<button data-action="clear-bed" data-printer="${esc(p.name)}">Bed is clear</button>`);
+    b.push(`<button data-action="check-bed" data-printer="${esc(p.name)}">Look at the bed</button>`);
+    lookOnce(p);
+  }
   if (p.connected) b.push(`<button data-action="emergency-stop" data-printer="${esc(p.name)}">E-stop</button>`);
   return `<div class="card" data-printer="${esc(p.name)}"><h3>${esc(p.name)}` +
     `<span class="badge state s-${esc(p.state)}">${esc(p.state)}</span></h3>` +
     `<div class="muted">${esc(p.message)}</div><div class="temps">${temps(p.temperatures)}</div>${body}` +
-    `<div class="buttons">${b.join("")}</div></div>`;
+    `<div class="buttons">${b.join("")}</div>${waiting ? bedView(p.name) : ""}</div>`;
+}
+
+// The camera's opinion of the bed beside the "Bed is clear" button: the person decides, the page warns.
+function bedView(name) {
+  const v = bedViews[name];
+  if (!v) return '<div class="bed muted">camera: looking at the bed…</div>';
+  const words = {clear: "the camera sees a clear bed", not_clear: "the camera sees something on the bed",
+    unknown: "the camera cannot tell"}[v.camera];
+  const warn = v.camera === "not_clear" ? ' <b class="warn">— check before confirming</b>' : "";
+  const img = v.image_url ? `<img alt="bed" src="${esc(withKey(v.image_url))}">` : "";
+  return `<div class="bed cam-${esc(v.camera)}" data-camera="${esc(v.camera)}"><div>${words}${warn}</div>` +
+    `<div class="muted">${esc(v.message)}</div>${img}</div>`;
+}
+
+async function lookAtBed(name) {
+  try { bedViews[name] = await api("GET", `/api/v1/printers/${encodeURIComponent(name)}/bed`); }
+  catch (err) { bedViews[name] = {camera: "unknown", message: err.message, image_url: null}; }
+  refresh();
+}
+
+const bedKey = {};
+function lookOnce(p) {  // one look per printer and finished run, when it starts waiting for a clear bed
+  const key = `${p.last_run ? p.last_run.id : 0}:${p.state}`;
+  if (bedKey[p.name] === key) return;
+  bedKey[p.name] = key;
+  delete bedViews[p.name];
+  setTimeout(() => lookAtBed(p.name), 0);
 }
 
 function jobRow(j) {
@@ -73,14 +106,46 @@ function render(snap) {
 
 async function showHistory(jobId) {
   shownJob = jobId;
-  const checks = await api("GET", `/api/v1/jobs/${jobId}/layer-checks`);
+  const [checks, job] = await Promise.all([api("GET", `/api/v1/jobs/${jobId}/layer-checks`),
+    api("GET", `/api/v1/jobs/${jobId}`)]);
   $("#history").hidden = false;
   $("#history-job").textContent = jobId;
+  showTimelapses(job);
   $("#strip").innerHTML = checks.map((c) => {
     const src = c.annotated_url || c.image_url;
     return `<figure class="${c.ok ? "" : "bad"}">${src ? `<img loading="lazy" src="${esc(withKey(src))}">` : ""}` +
       `<figcaption>run ${c.run_id} · layer ${c.layer} · ${esc(c.verdict)}</figcaption></figure>`;
   }).join("") || '<p class="muted">no layer checks yet</p>';
+}
+
+// One timelapse per copy that has started: played here when it has ended, made on request while it prints.
+function showTimelapses(job) {
+  const runs = job.runs.filter((r) => r.started_at);
+  const key = job.id + ":" + runs.map((r) => `${r.id}/${r.finished_at ? "end" : "run"}`).join(",");
+  if (key === shownTimelapses) return;  // re-rendering would restart a video someone is watching
+  shownTimelapses = key;
+  $("#timelapses").innerHTML = runs.map((r) => {
+    const url = withKey(`/api/v1/runs/${r.id}/timelapse.mp4`);
+    const web = withKey(`/api/v1/runs/${r.id}/timelapse.webm`);
+    const video = r.finished_at ? `<video controls muted preload="metadata" src="${esc(web)}"></video>`
+      : `<button data-action="timelapse" data-run="${r.id}">Timelapse so far</button>`;
+    return `<figure class="timelapse" data-run="${r.id}">${video}<figcaption>run ${r.id} · ${esc(r.state)} · ` +
+      `<a href="${esc(url)}" download>MP4</a> <span class="muted tl-msg"></span></figcaption></figure>`;
+  }).join("") || '<p class="muted">no copy has started yet</p>';
+  for (const v of $("#timelapses").querySelectorAll("video")) {
+    v.addEventListener("error", () => {
+      v.closest("figure").querySelector(".tl-msg").textContent = "no timelapse: this copy has no layer photos";
+    });
+  }
+}
+
+async function timelapseSoFar(runId, btn) {
+  const fig = btn.closest("figure");
+  fig.querySelector(".tl-msg").textContent = "writing…";
+  const made = await api("POST", `/api/v1/runs/${runId}/timelapse`);
+  btn.outerHTML = `<video controls muted autoplay src="${esc(withKey(made.web_url || made.url))}&n=${made.frames}">` +
+    "</video>";
+  fig.querySelector(".tl-msg").textContent = `${made.frames} layers so far`;
 }
 
 let lastEventId = 0;
@@ -97,9 +162,11 @@ function addEvent(e) {
 document.addEventListener("click", async (ev) => {
   const btn = ev.target.closest("button[data-action]");
   if (!btn) return;
-  const {action, job, printer} = btn.dataset;
+  const {action, job, printer, run} = btn.dataset;
   try {
     if (action === "history") return showHistory(Number(job));
+    if (action === "check-bed") return lookAtBed(printer);
+    if (action === "timelapse") return await timelapseSoFar(Number(run), btn);
     btn.disabled = true;
     if (job) await api("POST", `/api/v1/jobs/${job}/${action}`);
     else await api("POST", `/api/v1/printers/${encodeURIComponent(printer)}/${action}`);

@@ -1,7 +1,7 @@
 """The small typed interface the queue drives printers through, so fleet logic does not depend on transports."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -39,6 +39,7 @@ class RunProgress:
     time_left_s: float | None = None   # from the job plan and the progress through it
     estimate_s: float | None = None    # the whole print, as planned (the file's own figure when it has one)
     line: int = 0                      # commands of the plan the firmware has acknowledged
+    skipped: tuple[str, ...] = ()      # objects (copies) of the plate dropped while printing
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,10 @@ class PrinterDriver(Protocol):
         """Latest temperatures, or None before the first report."""
         ...
 
-    def start(self, gcode: Path, photo_dir: Path, on_layer: LayerCallback) -> RunHandle:
-        """Start streaming a G-code file; on_layer is called after each checked layer (from any thread)."""
+    def start(self, gcode: Path, photo_dir: Path, on_layer: LayerCallback, objects: Sequence[str] = ()
+              ) -> RunHandle:
+        """Start streaming a G-code file (only the labelled `objects` of its plate when given); on_layer is
+        called after each checked layer (from any thread)."""
         ...
 
     def emergency_stop(self) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from controller.errors import ConflictError, ControllerError
+from controller.farm.bed_watch import check_bed, run_photo_dir
 from controller.farm.driver import (
     CountingDriver,
     DriverTemps,
@@ -18,6 +19,7 @@ from controller.farm.driver import (
     RunHandle,
     RunProgress,
 )
+from controller.printer.timelapse import Timelapse, write_in_background
 from controller.store import Store, history, jobs, printers
 from controller.store.records import Printer, Run
 
@@ -39,6 +41,7 @@ class Slot:
     held: RunHandle | None = None
     last_progress: tuple = ()
     failure: LayerReport | None = None
+    skipped: tuple[str, ...] = ()          # objects the running copy has dropped (replacements queued)
     temps: DriverTemps | None = None
     next_temp: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -118,7 +121,9 @@ class Fleet:
                 self._connect(slot, now)
                 self._sample_temps(slot, now)
                 if slot.handle is not None:
+                    running = slot.run
                     self._follow(slot)
+                    self._ended(running, slot.run)
             for slot in self.slots.values():
                 if slot.connected and slot.handle is None and self._state(slot) == "idle":
                     self._assign(slot)
@@ -181,15 +186,17 @@ class Fleet:
         photo_dir.mkdir(parents=True, exist_ok=True)
         slot.failure = None
         try:
-            slot.handle = slot.driver.start(Path(gcode), photo_dir, self._layer_callback(slot, run))
+            slot.handle = slot.driver.start(Path(gcode), photo_dir, self._layer_callback(slot, run),
+                                            objects=run.objects)
         except (ControllerError, OSError) as exc:
             jobs.finish_run(self.store, run.id, "failed", now, f"could not start on {slot.printer.name}: {exc}")
             jobs.requeue_copy(self.store, run.id, slot.printer.name, now)
             self._set_state(slot, "error", str(exc))
             slot.connected = False
             return
-        slot.run, slot.last_progress = run, ()
-        history.add_event(self.store, "started", f"copy {run.copy_index + 1} started on {slot.printer.name}",
+        slot.run, slot.last_progress, slot.skipped = run, (), ()
+        only = f" ({', '.join(run.objects)} only, replacing run {run.replaces})" if run.objects else ""
+        history.add_event(self.store, "started", f"copy {run.copy_index + 1}{only} started on {slot.printer.name}",
                           now, job_id=run.job_id, run_id=run.id, printer=slot.printer.name)
         self._set_state(slot, "printing")
 
@@ -217,6 +224,8 @@ class Fleet:
             if prog.state in ("running", "paused"):
                 self._set_state(slot, "printing" if prog.state == "running" else "paused")
             self.notify(structural=False)
+        if prog.skipped != slot.skipped:
+            self._replace_skipped(slot, prog.skipped)
         failure = slot.failure
         if failure is not None and slot.printer.on_failure != "warn":
             msg = f"vision caught {failure.verdict} at layer {failure.layer}"
@@ -244,6 +253,20 @@ class Fleet:
                               now, job_id=run.job_id, run_id=run.id, printer=name)
             slot.handle, slot.run = None, None
             self._set_state(slot, "awaiting_clear" if state == "cancelled" else "needs_attention", prog.reason)
+
+    def _replace_skipped(self, slot: Slot, skipped: tuple[str, ...]) -> None:
+        """The running copy dropped objects from its plate: record them and queue a replacement for them."""
+        assert slot.run is not None
+        run, now, name = slot.run, self.clock(), slot.printer.name
+        fresh = [n for n in skipped if n not in slot.skipped]
+        slot.skipped = tuple(skipped)
+        new = jobs.record_skipped(self.store, run.id, fresh, now)
+        if new is not None:
+            history.add_event(self.store, "replacement_queued",
+                              f"{', '.join(fresh)} of copy {run.copy_index + 1} dropped on {name}; "
+                              f"replacement queued as run {new.id}", now, job_id=run.job_id, run_id=new.id,
+                              printer=name, data={"objects": fresh, "replaces": run.id})
+        self.notify()
 
     # -- commands from the API ------------------------------------------------------------------------
     def _slot(self, name: str) -> Slot:
@@ -294,8 +317,11 @@ class Fleet:
             self.notify()
         return stopped
 
-    def clear_bed(self, name: str) -> None:
-        """The technician confirms the bed is empty: the printer may take the next copy."""
+    def clear_bed(self, name: str) -> str:
+        """The technician confirms the bed is empty: the printer may take the next copy. The camera's opinion
+        (photographed now, outside the lock) is recorded beside the confirmation and returned; it never refuses."""
+        seen = check_bed(self.data_dir, printers.get_printer(self.store, name), jobs.last_run_on(self.store, name),
+                         self.clock())
         with self.lock:
             slot = self._slot(name)
             state = self._state(slot)
@@ -305,7 +331,32 @@ class Fleet:
             if slot.held is not None:
                 slot.held.cancel()
                 slot.held = None
+            job_id = jobs.get_run(self.store, seen.run_id).job_id if seen.run_id is not None else None
+            history.add_event(self.store, "bed_cleared", f"{name}: bed confirmed clear; {seen.summary()}",
+                              self.clock(), job_id=job_id, run_id=seen.run_id, printer=name,
+                              data={"confirmed": True, **seen.event_data()})
             self._set_state(slot, "idle" if slot.connected else "offline")
+        return seen.verdict.status
+
+    def _ended(self, before: Run | None, after: Run | None) -> None:
+        """A round of following left a printer without its copy: that copy ended (completed, failed, cancelled)."""
+        if before is not None and after is None:
+            self._run_ended(before)
+
+    def _run_ended(self, run: Run) -> None:
+        """Write the copy's timelapse in the background; a failure is recorded as an event, never raised."""
+        folder = run_photo_dir(self.data_dir, run)
+
+        def done(made: Timelapse | None, why: str) -> None:
+            if made is None:
+                history.add_event(self.store, "timelapse_failed", f"timelapse of run {run.id} not written: {why}",
+                                  self.clock(), job_id=run.job_id, run_id=run.id, printer=run.printer)
+            else:
+                history.add_event(self.store, "timelapse", f"timelapse of run {run.id}: {made.frames} frames",
+                                  self.clock(), job_id=run.job_id, run_id=run.id, printer=run.printer,
+                                  data={"frames": made.frames, "codec": made.codec, "web_codec": made.web_codec,
+                                        "seconds": made.seconds})
+        write_in_background(folder, done)
 
     def emergency_stop(self, name: str) -> None:
         """M112 on one printer; its running copy is failed and the printer needs attention."""
@@ -315,6 +366,7 @@ class Fleet:
             now = self.clock()
             if slot.run is not None:
                 jobs.finish_run(self.store, slot.run.id, "cancelled", now, "emergency stop")
+                self._run_ended(slot.run)
             slot.handle, slot.run, slot.held, slot.connected = None, None, None, False
             slot.next_connect = now + RECONNECT_S
             self._set_state(slot, "needs_attention", "emergency stop: check the printer, then clear the bed")

@@ -1,6 +1,7 @@
 """The real PrinterDriver: a PrinterSession over pyserial, with the camera layer check when a camera is set."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ class SessionRun:
         p = self.job.progress()
         return RunProgress(p.state, int(p.layer), int(p.layer_count), float(p.percent), p.reason or "",
                            int(p.bytes_sent), float(p.elapsed_s), p.eta_s, float(self.job.plan.estimate_s),
-                           int(p.line))
+                           int(p.line), tuple(p.skipped))
 
     def pause(self) -> None:
         """Pause the job."""
@@ -80,14 +81,18 @@ class SessionDriver:
         lines, sent = session.link_counts()
         return LinkCounts(lines, sent)
 
-    def start(self, gcode: Path, photo_dir: Path, on_layer: LayerCallback) -> SessionRun:
-        """Start the job, checking each layer with the camera when the printer has one."""
+    def start(self, gcode: Path, photo_dir: Path, on_layer: LayerCallback, objects: Sequence[str] = ()
+              ) -> SessionRun:
+        """Start the job (only `objects` of the plate when given), checking each layer with the camera when the
+        printer has one."""
         from slicing.job_plan import plan_file
 
         job_plan = plan_file(gcode)
-        hook = layer_hook(self.printer, job_plan, photo_dir, self._publishing(on_layer)) if self.printer.camera \
-            else None
-        job = self.session.start_job(job_plan, layer_hook=hook, name=gcode.name)
+        hook = layer_hook(self.printer, job_plan, photo_dir, self._publishing(on_layer), objects) \
+            if self.printer.camera else None
+        if hook is not None:
+            hook.photograph_bed()  # before anything is printed: the bed this run must leave behind
+        job = self.session.start_job(job_plan, layer_hook=hook, name=gcode.name, only_objects=objects)
         return SessionRun(job)
 
     def _publishing(self, on_layer: LayerCallback) -> LayerCallback:
@@ -117,7 +122,8 @@ def verdict_report(verdict: Any, photo_dir: Path) -> LayerReport:
                        str(photo) if photo.exists() else None, str(annotated) if annotated.exists() else None)
 
 
-def layer_hook(printer: Printer, job_plan: Any, photo_dir: Path, on_layer: LayerCallback) -> Any:
+def layer_hook(printer: Printer, job_plan: Any, photo_dir: Path, on_layer: LayerCallback,
+               objects: Sequence[str] = ()) -> Any:
     """Vision's per-layer check on this printer's camera, with the printer's policy, reporting to on_layer.
 
     Thresholds come from the `[vision]` table of the printer's profile; the bed registration is kept per
@@ -132,4 +138,5 @@ def layer_hook(printer: Printer, job_plan: Any, photo_dir: Path, on_layer: Layer
     registration = photo_dir.parent.parent / f"registration-{printer.name}.json"
     return LayerCheck(job_plan.layer_paths(), camera, photo_dir, config, registration_path=registration,
                       on_verdict=lambda v: on_layer(verdict_report(v, photo_dir)),
-                      object_names=[o.name for o in job_plan.objects])
+                      object_names=[o.name for o in job_plan.objects],
+                      left_out=[o.name for o in job_plan.objects if objects and o.name not in objects])

@@ -14,7 +14,7 @@ file commands from `_take` and reports acceptances through `_accepted`.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,8 @@ from controller.events import Event as JobEvent
 from controller.printer.job_state import (
     MachineState,
     advance,
+    heat_injections,
+    is_move,
     pause_sequence,
     resume_sequence,
     return_sequence,
@@ -71,30 +73,7 @@ class _Stopped(Exception):
     """The job was cancelled or failed while its thread waited."""
 
 
-_HEAT_WAIT = {"M104": "M109", "M140": "M190"}
-_MOVES = ("G0", "G1", "G2", "G3", "G10", "G11")
-
-
-def _is_move(command: str) -> bool:
-    """A command that moves an axis or the filament (what skipping an object leaves out)."""
-    head = command.split(None, 1)[0].upper() if command else ""
-    return head in _MOVES or head in ("G00", "G01", "G02", "G03")
 _EXEC_TIMEOUT = 3600.0
-
-
-def _heat_injections(commands: tuple[str, ...]) -> dict[int, list[str]]:
-    """Waits to insert before the first extrusion when the file sets heater targets without waiting for them."""
-    set_at: dict[str, str] = {}
-    for i, c in enumerate(commands):
-        head = c.split(None, 1)[0].upper() if c else ""
-        if head in _HEAT_WAIT:
-            set_at[_HEAT_WAIT[head]] = c.upper().replace(head, _HEAT_WAIT[head], 1)
-        elif head in ("M109", "M190"):
-            set_at.pop(head, None)
-        elif head in ("G1", "G0") and " E" in f" {c.upper()}" and "E-" not in c.upper():
-            waits = [w for w in set_at.values() if " S0" not in f"{w} " and "S0 " not in w]
-            return {i: waits} if waits else {}
-    return {}
 
 
 class Job:
@@ -102,8 +81,9 @@ class Job:
 
     def __init__(self, session: PrinterSession, plan: JobPlan, *,
                  layer_hook: Callable[[CheckPoint, Job], None] | None, wait_for_temperatures: bool,
-                 name: str = "") -> None:
-        """Bind the plan to the session; `_start` launches the thread."""
+                 name: str = "", only_objects: Sequence[str] = ()) -> None:
+        """Bind the plan to the session; `_start` launches the thread. With `only_objects`, the plate's other
+        objects are left out from the start (a replacement for copies another print dropped)."""
         self.session = session
         self.plan = plan
         self.name = name
@@ -127,7 +107,7 @@ class Job:
         self._finished = threading.Event()
         self._t0 = session.clock()
         self._t_end: float | None = None
-        self._injections = _heat_injections(plan.commands) if wait_for_temperatures else {}
+        self._injections = heat_injections(plan.commands) if wait_for_temperatures else {}
         self._injected: set[int] = set()
         self._sizes = np.cumsum(np.fromiter((len(c) + 1 for c in plan.commands), dtype=np.int64,
                                             count=len(plan.commands)))
@@ -139,6 +119,12 @@ class Job:
         self._skip_mask: np.ndarray | None = None  # per command: a move of a skipped object
         self._after_skip = False                 # the last move handed out was skipped: return before the next
         self._skip_state: tuple[int, MachineState] = (0, MachineState())
+        self._left_out: frozenset[int] = frozenset()  # objects this job never prints (see only_objects)
+        if only_objects:
+            wanted = {self._object_index(n) for n in only_objects}
+            self._left_out = frozenset(o.index for o in plan.objects) - wanted
+            self._skipped = set(self._left_out)
+            self._skip_mask = self._mask()
         self._thread = threading.Thread(target=self._run, name=f"job {name}", daemon=True)
 
     # ---- public API ----------------------------------------------------------------------------------------------
@@ -161,25 +147,33 @@ class Job:
         reason = self._reason if self._reason is not None or self._state != "paused" else self._request_reason
         return JobProgress(self._state, line, total, done_bytes, p.total_bytes, layer, p.layer_count,
                            100.0 * frac, elapsed, self._eta(line, now), reason, temps.hotend, temps.bed,
-                           self.failure, tuple(p.objects[k].name for k in sorted(self._skipped)))
+                           self.failure, tuple(p.objects[k].name for k in sorted(self._skipped - self._left_out)))
 
     def skip_object(self, name: str, reason: str = "") -> None:
         """Print no more of the object (copy) named `name`; the rest of the plate goes on. Lines already with
         the firmware still run. Raises JobError for a name the file does not label."""
-        index = next((o.index for o in self.plan.objects if o.name == name), None)
-        if index is None:
-            known = ", ".join(o.name for o in self.plan.objects) or "none"
-            raise JobError(f"no object '{name}' in this file (objects: {known})")
+        index = self._object_index(name)
         with self._cond:
             if index in self._skipped:
                 return
             self._skipped.add(index)
-            moves = np.fromiter((_is_move(c) for c in self.plan.commands), dtype=bool,
-                                count=len(self.plan.commands))
-            self._skip_mask = moves & np.isin(self.plan.command_object, sorted(self._skipped))
+            self._skip_mask = self._mask()
         layer = max(self.plan.layer_at(min(self._acked, len(self.plan.commands))), 0)
         self.session._emit("object_skipped", f"object {name} skipped from layer {layer}"
                            + (f": {reason}" if reason else ""), {"object": name, "layer": layer, "reason": reason})
+
+    def _object_index(self, name: str) -> int:
+        """The plan's index of a labelled object, or JobError naming the objects there are."""
+        index = next((o.index for o in self.plan.objects if o.name == name), None)
+        if index is None:
+            known = ", ".join(o.name for o in self.plan.objects) or "none"
+            raise JobError(f"no object '{name}' in this file (objects: {known})")
+        return index
+
+    def _mask(self) -> np.ndarray:
+        """Per command: whether it is a move of a skipped object."""
+        moves = np.fromiter((is_move(c) for c in self.plan.commands), dtype=bool, count=len(self.plan.commands))
+        return moves & np.isin(self.plan.command_object, sorted(self._skipped))
 
     def pause(self, reason: str | None = None) -> None:
         """Stop feeding; the job thread finishes the moves in flight, retracts and parks; heaters stay on."""
@@ -296,7 +290,7 @@ class Job:
                         self._after_skip = True
                         self._cursor += 1
                         continue
-                    if self._after_skip and _is_move(cmds[i]):
+                    if self._after_skip and is_move(cmds[i]):
                         self._after_skip = False
                         out += [(c, None) for c in skip_return(self._state_before(i), self.session.park)]
                 if i in self._injections and i not in self._injected:
@@ -312,7 +306,7 @@ class Job:
         for k in range(index - 1, -1, -1):
             if self._skip_mask[k]:
                 return True
-            if _is_move(self.plan.commands[k]):
+            if is_move(self.plan.commands[k]):
                 return False
         return False
 

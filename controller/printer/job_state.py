@@ -145,3 +145,28 @@ def resume_sequence(state: MachineState, park: ParkConfig) -> list[str]:
     if state.bed_target > 0:
         out.append(f"M190 S{state.bed_target:.0f}")
     return out + return_sequence(state, park, unretract=park.retract)
+
+
+_HEAT_WAIT = {"M104": "M109", "M140": "M190"}
+_MOVES = ("G0", "G1", "G2", "G3", "G10", "G11")
+
+
+def is_move(command: str) -> bool:
+    """A command that moves an axis or the filament (what skipping an object leaves out)."""
+    head = command.split(None, 1)[0].upper() if command else ""
+    return head in _MOVES or head in ("G00", "G01", "G02", "G03")
+
+
+def heat_injections(commands: tuple[str, ...]) -> dict[int, list[str]]:
+    """Waits to insert before the first extrusion when the file sets heater targets without waiting for them."""
+    set_at: dict[str, str] = {}
+    for i, c in enumerate(commands):
+        head = c.split(None, 1)[0].upper() if c else ""
+        if head in _HEAT_WAIT:
+            set_at[_HEAT_WAIT[head]] = c.upper().replace(head, _HEAT_WAIT[head], 1)
+        elif head in ("M109", "M190"):
+            set_at.pop(head, None)
+        elif head in ("G1", "G0") and " E" in f" {c.upper()}" and "E-" not in c.upper():
+            waits = [w for w in set_at.values() if " S0" not in f"{w} " and "S0 " not in w]
+            return {i: waits} if waits else {}
+    return {}

@@ -5,7 +5,7 @@ file) each copy is judged in its own region: when some copies fail and the rest 
 skipped and the plate goes on (with `warn`, only said); a layer shift or every copy failing is the plate's failure. A layer the camera cannot show (unreachable, no
 markers in view, a black frame) is failed as `unseen` and the policy acts on it too. Every verdict is kept with the job as files in
 its folder: `layer_NNNN.json` (figures), `layer_NNNN.jpg` (photo), `layer_NNNN_check.jpg` (annotated), and one
-line per layer in `verdicts.jsonl`.
+line per layer in `verdicts.jsonl`; `bed_before.jpg` is the bed as the job started (`photograph_bed`).
 """
 from __future__ import annotations
 
@@ -48,6 +48,8 @@ def park_commands(config: VisionConfig) -> list[str]:
             f"G1 X{config.park[0]:.3f} Y{config.park[1]:.3f} F{f:.0f}", "M400"]
 
 
+BED_PHOTO = "bed_before.jpg"
+"""The photo of the bed taken as a run starts, in the run's photo folder."""
 BLANK_STD = 3.0
 """A frame whose grey levels vary less than this shows nothing (lens covered, lights off, a dead sensor)."""
 
@@ -138,8 +140,9 @@ class LayerCheck:
                  registration_path: str | Path | None = None,
                  on_verdict: Callable[[Verdict], None] | None = None,
                  clock: Callable[[], float] = time.perf_counter, object_names: Sequence[str] = (),
-                 freshness: Freshness | None = None) -> None:
+                 left_out: Sequence[str] = (), freshness: Freshness | None = None) -> None:
         """`object_names`: the job plan's objects (copies), each judged alone; a failed copy is skipped.
+        `left_out`: objects the job does not print at all (neither expected nor judged).
         `freshness`: the guard against stale frames (retakes, waits, wall clock)."""
         self.layers = list(layers)
         self.camera = camera
@@ -155,10 +158,23 @@ class LayerCheck:
         self.errors: list[str] = []
         self.action: str | None = None     # "paused" | "cancelled" once the policy acted
         self.object_names = list(object_names)
+        self.left_out = [n for n in left_out if n in self.object_names]
         self.skipped: list[tuple[str, int, str]] = []   # (copy, layer, why) of each copy dropped from the plate
         self._checker: LayerChecker | None = None
         self.freshness = freshness or Freshness()
         self.out_dir.mkdir(parents=True, exist_ok=True)
+
+    def photograph_bed(self, name: str = BED_PHOTO) -> Path | None:
+        """Before the first layer: keep a photo of the bed as it is (what "clear" looks like for this run, compared
+        after the run by vision.bed_clear); None, with the reason in `errors`, when the camera cannot give one."""
+        try:
+            image = self.camera.grab()
+        except VisionError as exc:
+            self.errors.append(f"bed photo: {exc}")
+            return None
+        path = self.out_dir / name
+        cv2.imwrite(str(path), image)
+        return path
 
     def __call__(self, point: CheckPoint, job: JobControl) -> None:
         """Layer `point.layer` is finished: park, photograph, judge, act on a failure."""
@@ -211,6 +227,8 @@ class LayerCheck:
                 registration.save(self.registration_path)
         if self._checker is None:
             self._checker = LayerChecker(self.layers, registration, self.config, self.object_names)
+            for name in self.left_out:
+                self._checker.skip(name)
         self._checker.registration = registration
         t1 = self.clock()
         verdict, annotated = self._checker.check(image, n)

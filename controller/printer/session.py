@@ -11,7 +11,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -171,9 +171,11 @@ class PrinterSession:
 
     def start_job(self, gcode: str | os.PathLike[str] | JobPlan, *,
                   layer_hook: Callable[[CheckPoint, Job], None] | None = None,
-                  wait_for_temperatures: bool = True, name: str | None = None) -> Job:
+                  wait_for_temperatures: bool = True, name: str | None = None,
+                  only_objects: Sequence[str] = ()) -> Job:
         """Stream a job plan (or a file's path, or G-code text when the string holds newlines) on the job's
-        own thread; a command the firmware cannot take is refused here, naming its line."""
+        own thread; a command the firmware cannot take is refused here, naming its line. With `only_objects`,
+        only those labelled objects (copies) of the plate are printed."""
         if self.state != "idle":
             raise JobError(f"cannot start a job: printer {self.port} is {self.state}"
                            + (f" ({self.error})" if self.error else ""))
@@ -186,7 +188,8 @@ class PrinterSession:
         label = name if name is not None else ("G-code" if isinstance(gcode, JobPlan) or "\n" in str(gcode)
                                                 else str(gcode))
         check_line_lengths(job_plan, self.line_limit(len(job_plan.commands)), label)
-        job = Job(self, job_plan, layer_hook=layer_hook, wait_for_temperatures=wait_for_temperatures, name=label)
+        job = Job(self, job_plan, layer_hook=layer_hook, wait_for_temperatures=wait_for_temperatures, name=label,
+                  only_objects=only_objects)
         self._job = job
         job._start()
         self._inbox.put(("wake",))

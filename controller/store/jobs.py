@@ -21,7 +21,7 @@ def _run(row: RunRow, printer: str | None) -> Run:
     """ORM row to record."""
     return Run(row.id, row.job_id, row.copy_index, printer, row.state, list(row.excluded or []), row.layer,
                row.layer_count, row.percent, row.failed_layer, row.message, row.created_at, row.started_at,
-               row.finished_at)
+               row.finished_at, list(row.objects or []), list(row.skipped or []), row.replaces)
 
 
 def _job(s: Session, row: JobRow) -> Job:
@@ -230,16 +230,43 @@ def finish_run(store: Store, run_id: int, state: str, t: float, message: str = "
 
 
 def requeue_copy(store: Store, run_id: int, exclude: str, t: float) -> Run:
-    """Queue the copy of a failed run again, never on the printer that failed it."""
+    """Queue the copy of a failed run again, never on the printer that failed it. The new run makes what the
+    failed one was to make (a replacement stays a replacement); replacements still queued for objects the failed
+    run had dropped are withdrawn, since the new run makes the whole copy again."""
     with store.session() as s:
         old = get_row(s, RunRow, run_id, "run")
         job = get_row(s, JobRow, old.job_id, "job")
         new = RunRow(job_id=old.job_id, copy_index=old.copy_index, state="queued",
                      excluded=sorted(set(old.excluded or []) | {exclude}), created_at=t,
-                     layer_count=job.layer_count or 0)
+                     layer_count=job.layer_count or 0, objects=list(old.objects or []), skipped=[],
+                     replaces=old.replaces)
         s.add(new)
+        for waiting in s.scalars(select(RunRow).where(RunRow.replaces == old.id, RunRow.state == "queued")):
+            waiting.state, waiting.finished_at = "cancelled", t
+            waiting.message = f"run {old.id} failed; its copy is made again whole"
         if job.state not in ("cancelled",):
             job.state, job.finished_at = "printing" if job.state == "printing" else "queued", None
+        s.flush()
+        _refresh_job(s, job.id, t)
+        return _run(new, None)
+
+
+def record_skipped(store: Store, run_id: int, names: list[str] | tuple[str, ...], t: float) -> Run | None:
+    """A running copy dropped objects from its plate: record them and queue one replacement run that prints
+    only the newly dropped ones (on any printer). Returns the replacement, or None when nothing is new."""
+    with store.session() as s:
+        old = get_row(s, RunRow, run_id, "run")
+        known = list(old.skipped or [])
+        fresh = [n for n in names if n not in known]
+        if not fresh:
+            return None
+        old.skipped = known + fresh
+        job = get_row(s, JobRow, old.job_id, "job")
+        if job.state == "cancelled":
+            return None
+        new = RunRow(job_id=old.job_id, copy_index=old.copy_index, state="queued", excluded=list(old.excluded or []),
+                     created_at=t, layer_count=job.layer_count or 0, objects=fresh, skipped=[], replaces=old.id)
+        s.add(new)
         s.flush()
         _refresh_job(s, job.id, t)
         return _run(new, None)
@@ -278,20 +305,40 @@ def interrupt_active_runs(store: Store, t: float) -> list[Run]:
 
 
 def _refresh_job(s: Session, job_id: int, t: float) -> None:
-    """Derive a job's state from its runs: printing, queued, done (all copies made) or failed."""
+    """Derive a job's state from its runs: printing, queued, done (every copy made) or failed."""
     job = get_row(s, JobRow, job_id, "job")
     if job.state in ("cancelled", "slicing"):
         return
-    states = Counter(s.scalars(select(RunRow.state).where(RunRow.job_id == job_id)))
+    rows = list(s.scalars(select(RunRow).where(RunRow.job_id == job_id).order_by(RunRow.id)))
+    states = Counter(r.state for r in rows)
     if any(states[k] for k in RUN_ACTIVE):
         job.state = "printing"
     elif states["queued"]:
         job.state = "queued"
     else:
-        job.state = "done" if states["completed"] >= job.copies else "failed"
+        made = copies_made(rows)
+        job.state = "done" if made >= job.copies else "failed"
         job.finished_at = t
         if job.state == "failed":
-            job.message = f"{states['completed']} of {job.copies} copies made"
+            job.message = f"{made} of {job.copies} copies made"
+
+
+def copies_made(rows: list[RunRow]) -> int:
+    """Copies of a job made whole: a completed run of the whole plate, with every object it dropped made by
+    completed replacement runs (which may drop objects in turn, made by theirs)."""
+    missing: dict[int, set[str] | None] = {}
+    for r in rows:
+        if r.state != "completed":
+            continue
+        dropped = set(r.skipped or [])
+        if not r.objects:
+            have = missing.get(r.copy_index)
+            missing[r.copy_index] = dropped if have is None else have & dropped
+    for r in rows:
+        gap = missing.get(r.copy_index)
+        if r.state == "completed" and r.objects and gap:
+            gap -= set(r.objects) - set(r.skipped or [])
+    return sum(1 for gap in missing.values() if gap is not None and not gap)
 
 
 def count_parts(store: Store) -> dict[str, int]:

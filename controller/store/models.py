@@ -77,6 +77,9 @@ class RunRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    objects: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")  # only these objects; [] = all
+    skipped: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")  # dropped while printing
+    replaces: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)  # the run it remakes
 
 
 class EventRow(Base):

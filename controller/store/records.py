@@ -87,6 +87,9 @@ class Run(Record):
     created_at: float
     started_at: float | None
     finished_at: float | None
+    objects: list[str] = field(default_factory=list)   # only these objects (copies) of the plate; [] = all
+    skipped: list[str] = field(default_factory=list)   # objects dropped from the plate while it printed
+    replaces: int | None = None                        # the run whose skipped objects this one makes again
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Layer checks and their photos."""
+"""Layer checks, their photos and the timelapse of a run's photos."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,10 +8,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
 from controller.api.deps import Auth, Id, Service
-from controller.api.schemas import LayerCheckOut
+from controller.api.schemas import LayerCheckOut, Message, TimelapseOut
 from controller.api.views import check_out
 from controller.errors import NotFoundError
-from controller.store import history
+from controller.farm.bed_watch import run_photo_dir
+from controller.farm.service import LabService
+from controller.printer.timelapse import FILE_NAME, WEB_NAME, current_timelapse, write_timelapse
+from controller.store import history, jobs
 
 router = APIRouter(prefix="/api/v1", tags=["layer checks"], dependencies=Auth)
 
@@ -41,3 +44,33 @@ def image(check_id: Id, svc: Service,
     if not path.is_relative_to(svc.data_dir) or not path.is_file():
         raise NotFoundError(f"the {kind} image of layer check {check_id} is missing")
     return FileResponse(path)
+
+
+@router.get("/runs/{run_id}/timelapse.mp4", response_class=FileResponse,
+            responses={200: {"content": {"video/mp4": {}}}, 404: {"model": Message}})
+def timelapse(run_id: Id, svc: Service) -> FileResponse:
+    """The copy's layer photos as an MP4 (MPEG-4 Part 2, for download); written now for a run still printing."""
+    return _video(svc, run_id, FILE_NAME, "video/mp4")
+
+
+@router.get("/runs/{run_id}/timelapse.webm", response_class=FileResponse,
+            responses={200: {"content": {"video/webm": {}}}, 404: {"model": Message}})
+def timelapse_web(run_id: Id, svc: Service) -> FileResponse:
+    """The same timelapse as WebM (VP8), which browsers play; written now for a run still printing."""
+    return _video(svc, run_id, WEB_NAME, "video/webm")
+
+
+def _video(svc: LabService, run_id: int, name: str, media_type: str) -> FileResponse:
+    """A run's timelapse file, brought up to date with its photos."""
+    path = current_timelapse(run_photo_dir(svc.data_dir, jobs.get_run(svc.store, run_id)), name)
+    return FileResponse(path, media_type=media_type, filename=f"run-{run_id}-{name}", content_disposition_type="inline")
+
+
+@router.post("/runs/{run_id}/timelapse", response_model=TimelapseOut)
+def make_timelapse(run_id: Id, svc: Service) -> TimelapseOut:
+    """Write the copy's timelapse now from the photos so far (a run in progress too) and say what was written."""
+    made = write_timelapse(run_photo_dir(svc.data_dir, jobs.get_run(svc.store, run_id)))
+    base = f"/api/v1/runs/{run_id}/timelapse"
+    return TimelapseOut(run_id=run_id, url=f"{base}.mp4", web_url=f"{base}.webm" if made.web else None,
+                        frames=made.frames, width=made.size[0], height=made.size[1], fps=made.fps,
+                        codec=made.codec, web_codec=made.web_codec, seconds=made.seconds)

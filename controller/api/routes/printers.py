@@ -1,12 +1,15 @@
-"""Printers: list, add, remove, temperatures, clear the bed, emergency stop."""
+"""Printers: list, add, remove, temperatures, the camera's view of the bed, clear the bed, emergency stop."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse
 
 from controller.api.deps import Auth, Service
-from controller.api.schemas import Message, PrinterIn, PrinterOut, TemperatureOut
+from controller.api.schemas import BedOut, BedRegionOut, Message, PrinterIn, PrinterOut, TemperatureOut
 from controller.api.views import printer_out
-from controller.store import history, printers
+from controller.errors import NotFoundError
+from controller.farm.bed_watch import BedCheck, check_bed, last_image
+from controller.store import history, jobs, printers
 
 router = APIRouter(prefix="/api/v1/printers", tags=["printers"], dependencies=Auth)
 
@@ -52,11 +55,38 @@ def temperatures(name: str, svc: Service, since: float = Query(0.0, ge=0, le=1e1
     return [TemperatureOut(**t.to_dict()) for t in printers.temperature_history(svc.store, name, since, limit)]
 
 
+@router.get("/{name}/bed", response_model=BedOut)
+def bed(name: str, svc: Service) -> BedOut:
+    """The camera's opinion of the bed now: photographed and compared with the photo taken as the last run began."""
+    seen = check_bed(svc.data_dir, printers.get_printer(svc.store, name), jobs.last_run_on(svc.store, name),
+                     svc.clock())
+    return bed_out(seen)
+
+
+@router.get("/{name}/bed.jpg", response_class=FileResponse, responses={200: {"content": {"image/jpeg": {}}},
+                                                                       404: {"model": Message}})
+def bed_image(name: str, svc: Service) -> FileResponse:
+    """The latest bed photo with the camera's verdict drawn on it."""
+    path = last_image(svc.data_dir, jobs.last_run_on(svc.store, printers.get_printer(svc.store, name).name))
+    if path is None:
+        raise NotFoundError(f"printer {name!r} has no bed photo yet: ask GET /api/v1/printers/{name}/bed first")
+    return FileResponse(path, media_type="image/jpeg")
+
+
+def bed_out(seen: BedCheck) -> BedOut:
+    """A bed check as the API body."""
+    v = seen.verdict
+    url = f"/api/v1/printers/{seen.printer}/bed.jpg?t={seen.t:.3f}" if seen.image else None
+    return BedOut(printer=seen.printer, run_id=seen.run_id, camera=v.status, message=v.message,
+                  regions=[BedRegionOut(**r) for r in v.to_dict()["regions"]], changed_mm2=v.changed_mm2,
+                  figures=v.figures, image_url=url, t=seen.t)
+
+
 @router.post("/{name}/clear-bed", response_model=Message)
 def clear_bed(name: str, svc: Service) -> Message:
     """Confirm the bed is empty so the printer takes the next copy."""
-    svc.fleet.clear_bed(name)
-    return Message(message=f"{name}: bed confirmed clear")
+    camera = svc.fleet.clear_bed(name)
+    return Message(message=f"{name}: bed confirmed clear (camera: {camera})")
 
 
 @router.post("/{name}/emergency-stop", response_model=Message)
