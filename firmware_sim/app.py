@@ -6,6 +6,8 @@ import tempfile
 from dataclasses import dataclass
 
 from firmware_sim.board import Board, BoardConfig
+from firmware_sim.camera_config import MAX_LIGHT_DRIFT, MAX_TILT_DEG, CameraConfig
+from firmware_sim.camera_surfaces import FILAMENTS, SURFACES
 from firmware_sim.deposition import Deposition
 from firmware_sim.errors import SimOptionError
 from firmware_sim.executed_log import ExecutedLog
@@ -35,6 +37,14 @@ class SimOptions:
     bufsize: int | None = None        # None: the flavour's
     firmware: str = "marlin"
     link_path: str | None = None      # a symlink to the pty, as Klipper's /tmp/printer
+    filament: str = "orange"          # the camera's scene: filament colour and finish
+    bed: str = "black"                # print sheet: black, textured-pei, smooth-pei, glass
+    bed_logo: bool = False            # a logo printed on the sheet
+    camera_tilt: float | None = None  # None: 4°, material drawn on the bed plane; else a pinhole with parallax
+    shadow: float = 0.0               # 0..1: strength of the part's cast shadow
+    light_drift: float = 0.0          # room light drifts by up to ± this fraction between photos
+    auto_exposure: float = 0.0        # 0..1: how far the camera's gain follows the scene's mean brightness
+    head_in_view: bool = False        # the print head and gantry show in the photos, where the head is
 
 
 def parse_speed(text: str) -> float | None:
@@ -77,6 +87,31 @@ def _check(opts: SimOptions) -> None:
             raise SimOptionError(f"{name} must be a port between 0 and 65535, got {port}")
 
 
+def _check_camera(opts: SimOptions) -> None:
+    """Reject camera options out of range, naming the option and its limits."""
+    if opts.filament not in FILAMENTS:
+        raise SimOptionError(f"--filament must be one of {', '.join(FILAMENTS)}, got {opts.filament!r}")
+    if opts.bed not in SURFACES:
+        raise SimOptionError(f"--bed must be one of {', '.join(SURFACES)}, got {opts.bed!r}")
+    if opts.camera_tilt is not None and not 0.0 <= opts.camera_tilt <= MAX_TILT_DEG:
+        raise SimOptionError(f"--camera-tilt must be between 0 and {MAX_TILT_DEG:g} degrees, got {opts.camera_tilt}")
+    if not 0.0 <= opts.light_drift <= MAX_LIGHT_DRIFT:
+        raise SimOptionError(f"--light-drift must be between 0 and {MAX_LIGHT_DRIFT:g}, got {opts.light_drift}")
+    for name, v in (("--shadow", opts.shadow), ("--auto-exposure", opts.auto_exposure)):
+        if not 0.0 <= v <= 1.0:
+            raise SimOptionError(f"{name} must be between 0 and 1, got {v}")
+
+
+def camera_config(opts: SimOptions) -> CameraConfig:
+    """The camera's settings for these options (the original look unless a scene option is given)."""
+    _check_camera(opts)
+    pinhole = opts.camera_tilt is not None
+    return CameraConfig(resolution=opts.resolution, filament=opts.filament, bed=opts.bed, bed_logo=opts.bed_logo,
+                        tilt_deg=opts.camera_tilt if opts.camera_tilt is not None else CameraConfig.tilt_deg,
+                        parallax=pinhole, shadow=opts.shadow, light_drift=opts.light_drift,
+                        auto_exposure=opts.auto_exposure, head_in_view=opts.head_in_view)
+
+
 def make_deposition() -> Deposition:
     """The bed's height map at 0.1 mm per cell."""
     return Deposition(bed=BED_XY, cell=DEPOSITION_CELL_MM)
@@ -87,6 +122,7 @@ class Simulator:
 
     def __init__(self, opts: SimOptions) -> None:
         _check(opts)
+        camera = camera_config(opts)
         faults = parse_faults(opts.faults)
         flavour = FLAVOURS[opts.firmware]
         if faults.runout_layer is not None and not flavour.pause_feature:
@@ -106,7 +142,7 @@ class Simulator:
         self.board = Board(config, self.log, make_deposition())
         self.server = SimServer(self.board, speed=opts.speed, baud=opts.baud, tcp_port=opts.tcp,
                                 link_path=opts.link_path)
-        self.camera = Camera(self.server, opts.resolution, seed=opts.seed)
+        self.camera = Camera(self.server, camera, seed=opts.seed)
         try:
             self.http = SimHTTPServer(self.server, self.camera, port=opts.http_port)
         except OSError as exc:

@@ -1,94 +1,50 @@
 """A camera above the bed: a photo-like BGR image (and JPEG) of what the printer has deposited.
 
-Pipeline (at image resolution): the static background (textured sheet, ArUco markers, frame, uneven
-lighting) is warped once per configuration and cached; per frame only the printed window of the height map
-is reduced to about one pixel per image pixel, shaded (normals from the height gradient, a light direction,
-height, newest layer brighter and glossier, older layers darker), warped into its image rectangle and
-composited; then sensor noise. The homography bed-mm -> image px comes from a pinhole tilted by `tilt_deg`.
+Pipeline (at image resolution): the static background (the sheet's surface, ArUco markers, frame, uneven
+lighting, the room mirrored in the sheet) is warped once per configuration and cached; per frame only the
+printed window of the height map is reduced to about one pixel per image pixel, shaded (`camera_shade`),
+optionally given its cast shadow (`camera_light`), and warped into its image rectangle: on the bed plane, or with
+`parallax` as a stack of height bands each through the pinhole at its own height (lowest first, so higher
+material covers lower: from above, nothing lower can hide it), with its mirror image first on a glass sheet;
+then the print head and gantry if in view (`camera_head`), the room light's drift and the camera's
+auto-exposure, then sensor noise. The homography bed-mm -> image px
+comes from a pinhole tilted by `tilt_deg` (`camera_geometry`).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import cv2
 import numpy as np
-import numpy.typing as npt
 
-from firmware_sim.camera_markers import MARKER_DICT, MARKERS, PLATE_PX_PER_MM, plate_raster
+from firmware_sim.camera_config import CameraConfig, CameraConfigError
+from firmware_sim.camera_geometry import bed_homography, height_homography, project_px
+from firmware_sim.camera_head import draw_head
+from firmware_sim.camera_light import cast_shadow, drift_factor, expose, glare, shadow_length
+from firmware_sim.camera_markers import (
+    MARKER_DICT,
+    MARKERS,
+    PLATE_PX_PER_MM,
+    SHEET,
+    marker_corners,
+    plate_raster,
+)
+from firmware_sim.camera_shade import Shading, shade
 from firmware_sim.deposition import Deposition
-from firmware_sim.errors import SimError
 
-__all__ = ["MARKERS", "MARKER_DICT", "CameraConfig", "camera_matrix", "encode_jpeg", "render"]
+__all__ = ["MARKERS", "MARKER_DICT", "CameraConfig", "CameraConfigError", "camera_matrix", "encode_jpeg",
+           "project_px", "render"]
 
-_LIGHT = np.array([-0.45, 0.55, 1.0]) / np.linalg.norm([-0.45, 0.55, 1.0])
-_HALF = (_LIGHT + [0, 0, 1]) / np.linalg.norm(_LIGHT + [0, 0, 1])
-_COVER_MM = 0.06        # material thinner than this (after reduction to image pixels) fades into the sheet
 _NOISE_PAD = 64         # the noise bank is this much larger than the frame; frames use random crops of it
 _NOISE: dict[tuple[int, int, float], np.ndarray] = {}
+_BAND_PX = 1.0          # with parallax, successive height bands move at most this many pixels in the image
+_MAX_BANDS = 400
 
 
-@dataclass(frozen=True)
-class CameraConfig:
-    """Camera and scene: resolution, colours, noise, uneven light, tilt and the bed rectangle framed."""
-
-    resolution: tuple[int, int] = (1280, 960)
-    filament_bgr: tuple[int, int, int] = (40, 90, 230)
-    bed_bgr: tuple[int, int, int] = (35, 35, 35)
-    noise_sigma: float = 3.0
-    lighting: float = 0.25
-    tilt_deg: float = 4.0
-    view: tuple[float, float, float, float] = (-30.0, -30.0, 250.0, 250.0)
-    jpeg_quality: int = 90
-
-    def __post_init__(self) -> None:
-        """Reject settings no camera could have, naming the option and its limit."""
-        w, h = self.resolution
-        if not (16 <= w <= 8192 and 16 <= h <= 8192):
-            raise CameraConfigError(f"resolution must be between 16x16 and 8192x8192 pixels, got {w}x{h}")
-        if not 1 <= self.jpeg_quality <= 100:
-            raise CameraConfigError(f"jpeg_quality must be 1..100, got {self.jpeg_quality}")
-        if self.view[2] <= self.view[0] or self.view[3] <= self.view[1]:
-            raise CameraConfigError(f"view must be (x0, y0, x1, y1) with x1 > x0 and y1 > y0, got {self.view}")
-        if not 0.0 <= self.tilt_deg < 45.0:
-            raise CameraConfigError(f"tilt_deg must be in [0, 45), got {self.tilt_deg}")
-        if self.noise_sigma < 0 or not 0.0 <= self.lighting < 1.0:
-            raise CameraConfigError("noise_sigma must be >= 0 and lighting in [0, 1)")
-
-
-class CameraConfigError(SimError):
-    """A camera setting is out of range."""
-
-
-def _project(config: CameraConfig, pts: np.ndarray) -> np.ndarray:
-    """Pinhole projection (unscaled) of bed-mm points for a camera tilted toward the back of the bed."""
-    x0, y0, x1, y1 = config.view
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    dist = 2.0 * max(x1 - x0, y1 - y0)
-    t = math.radians(config.tilt_deg)
-    cam = np.array([0.0, -dist * math.sin(t), dist * math.cos(t)])
-    fwd = np.array([0.0, math.sin(t), -math.cos(t)])
-    right = np.array([1.0, 0.0, 0.0])
-    down = np.cross(fwd, right)
-    d = np.column_stack([pts[:, 0] - cx, pts[:, 1] - cy, np.zeros(len(pts))]) - cam
-    depth = d @ fwd
-    return np.column_stack([(d @ right) / depth, (d @ down) / depth])
-
-
-@lru_cache(maxsize=8)
 def _matrix(config: CameraConfig) -> np.ndarray:
-    """Homography bed-mm -> image px fitting the view rectangle into the image (aspect kept, centred)."""
-    x0, y0, x1, y1 = config.view
-    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float64)
-    uv = _project(config, corners)
-    w, h = config.resolution
-    span = uv.max(axis=0) - uv.min(axis=0)
-    scale = min((w - 1) / span[0], (h - 1) / span[1])
-    offset = np.array([w - 1, h - 1]) / 2 - scale * (uv.max(axis=0) + uv.min(axis=0)) / 2
-    dst = uv * scale + offset
-    return cv2.getPerspectiveTransform(corners.astype(np.float32), dst.astype(np.float32)).astype(np.float64)
+    """Homography bed-mm -> image px (cached in camera_geometry)."""
+    return bed_homography(config)
 
 
 def camera_matrix(config: CameraConfig) -> np.ndarray:
@@ -101,6 +57,20 @@ def _to_image(hom: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return cv2.perspectiveTransform(pts.reshape(-1, 1, 2).astype(np.float64), hom).reshape(-1, 2)
 
 
+def _sheet_mask(config: CameraConfig, hom: np.ndarray) -> np.ndarray:
+    """(H, W, 1) float32: 1 on the sheet where it mirrors the room, 0 off it and on the marker stickers."""
+    w, h = config.resolution
+    mask = np.zeros((h, w), np.float32)
+    sx0, sy0, sx1, sy1 = SHEET
+    sheet = np.array([[sx0, sy0], [sx1, sy0], [sx1, sy1], [sx0, sy1]])
+    cv2.fillConvexPoly(mask, np.round(_to_image(hom, sheet) * 16).astype(np.int32), 1.0, cv2.LINE_AA, 4)
+    for i in MARKERS:
+        c = marker_corners(i)
+        grown = c + np.sign(c - c.mean(axis=0)) * config.surface.marker_margin
+        cv2.fillConvexPoly(mask, np.round(_to_image(hom, grown) * 16).astype(np.int32), 0.0, cv2.LINE_AA, 4)
+    return mask[..., None]
+
+
 @lru_cache(maxsize=4)
 def _background(config: CameraConfig) -> tuple[np.ndarray, np.ndarray]:
     """Lit background image (uint8) and the lighting field (float32, H×W×1) for a configuration."""
@@ -111,7 +81,7 @@ def _background(config: CameraConfig) -> tuple[np.ndarray, np.ndarray]:
     mm = _to_image(inv, img_corners)
     bx0, by0 = math.floor(mm[:, 0].min()) - 2, math.floor(mm[:, 1].min()) - 2
     bx1, by1 = math.ceil(mm[:, 0].max()) + 2, math.ceil(mm[:, 1].max()) + 2
-    plate = plate_raster((bx0, by0, bx1, by1), config.bed_bgr)
+    plate = plate_raster((bx0, by0, bx1, by1), config.sheet_bgr, config.surface, config.bed_logo)
     s = PLATE_PX_PER_MM
     px_to_mm = np.array([[1 / s, 0, bx0 + 0.5 / s], [0, -1 / s, by1 - 0.5 / s], [0, 0, 1]])
     bg = cv2.warpPerspective(plate, hom @ px_to_mm, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -120,54 +90,12 @@ def _background(config: CameraConfig) -> tuple[np.ndarray, np.ndarray]:
     r2 = (u[None, :] ** 2 + v[:, None] ** 2) / 2
     light = 1.0 - config.lighting * (0.75 * r2 + 0.25 * (u[None, :] + 1) / 2 + 0.1 * (v[:, None] + 1) / 2)
     light = (light / light.max()).astype(np.float32)[..., None]
-    lit = np.clip(bg.astype(np.float32) * light, 0, 255).astype(np.uint8)
+    lit_f = bg.astype(np.float32) * light
+    surface = config.surface
+    if surface.glare > 0:
+        lit_f += (glare(config, surface.glare, surface.glare_blur)[..., None] * _sheet_mask(config, hom))
+    lit = np.clip(lit_f, 0, 255).astype(np.uint8)
     return lit, light
-
-
-def _f32(a: Any) -> npt.NDArray[np.float32]:
-    """An OpenCV result as a float32 array (for the type checker; no copy)."""
-    return np.asarray(a, np.float32)
-
-
-def _shade(height: np.ndarray, fresh: np.ndarray, mm_px: float, config: CameraConfig) -> np.ndarray:
-    """Premultiplied BGRA float32 of printed material: Lambert + gloss, height and layer-age shading."""
-    lx, ly, lz = (float(v) for v in _LIGHT)
-    hx, hy, hz = (float(v) for v in _HALF)
-    gx = _f32(cv2.Sobel(height, cv2.CV_32F, 1, 0, ksize=3, scale=1.0 / (8 * mm_px)))
-    gy = _f32(cv2.Sobel(height, cv2.CV_32F, 0, 1, ksize=3, scale=1.0 / (8 * mm_px)))
-    inv_n = gx * gx
-    inv_n += gy * gy
-    inv_n += 1.0
-    cv2.sqrt(inv_n, inv_n)
-    np.reciprocal(inv_n, out=inv_n)
-    ndl = _f32(cv2.addWeighted(gx, -lx, gy, -ly, lz))
-    ndl *= inv_n
-    np.maximum(ndl, 0.0, out=ndl)
-    ndh = _f32(cv2.addWeighted(gx, -hx, gy, -hy, hz))
-    ndh *= inv_n
-    np.maximum(ndh, 0.0, out=ndh)
-    top = float(height.max()) or 1.0
-    diffuse = ndl
-    diffuse *= 0.65
-    diffuse += 0.35
-    diffuse *= _f32(cv2.addWeighted(height, 0.2 / top, height, 0.0, 0.8))  # shaded by height
-    diffuse *= _f32(cv2.addWeighted(fresh, 0.2, fresh, 0.0, 0.84))         # newest layer brighter, older darker
-    g = ndh * ndh                                                          # gloss = 90 * fresh * ndh^24
-    g *= g
-    g *= g
-    gloss = g * g
-    gloss *= g
-    gloss *= fresh
-    gloss *= 90.0
-    alpha = np.minimum(height * np.float32(1.0 / _COVER_MM), np.float32(1.0))
-    out = np.empty((*height.shape, 4), np.float32)
-    for ch in range(3):
-        plane = diffuse * float(config.filament_bgr[ch])
-        plane += gloss
-        plane *= alpha
-        out[..., ch] = plane
-    out[..., 3] = alpha
-    return out
 
 
 def _noise_bank(w: int, h: int, sigma: float) -> np.ndarray:
@@ -182,13 +110,21 @@ def _noise_bank(w: int, h: int, sigma: float) -> np.ndarray:
     return bank
 
 
-def render(dep: Deposition, current_layer: int, config: CameraConfig, rng: np.random.Generator) -> np.ndarray:
-    """Photo-like BGR uint8 image of the bed with what has been deposited; deterministic for a seed."""
+def render(dep: Deposition, current_layer: int, config: CameraConfig, rng: np.random.Generator,
+           photo: int = 0, seed: int = 0, head: tuple[float, float, float] | None = None) -> np.ndarray:
+    """Photo-like BGR uint8 image of the bed with what has been deposited; deterministic for a seed.
+
+    `photo` counts the photos this camera has taken and `seed` is the scene's: with `light_drift` the room
+    light of a photo depends on both only. `head` is the nozzle tip (bed mm), drawn with `head_in_view`."""
     w, h = config.resolution
     lit, light = _background(config)
     out = lit.copy()
     if dep.extent is not None:
         _composite(out, light, dep, current_layer, config)
+    if config.head_in_view and head is not None:
+        draw_head(out, config, head)
+    if config.light_drift > 0 or config.auto_exposure > 0:
+        out = expose(out, drift_factor(config.light_drift, seed, photo), config.auto_exposure)
     oy, ox = (int(v) for v in rng.integers(0, _NOISE_PAD, 2))
     if config.noise_sigma > 0:
         bank = _noise_bank(w, h, config.noise_sigma)
@@ -203,6 +139,18 @@ def _aligned(a0: int, a1: int, f: int, n: int) -> tuple[int, int]:
     return a0, a0 + size
 
 
+def _bands(config: CameraConfig, box: np.ndarray, top: float) -> np.ndarray:
+    """Heights (mm) of the bands material is drawn at: the bed plane only, or with parallax enough bands that
+    the top of the window moves at most `_BAND_PX` pixels from one to the next."""
+    if not config.parallax or top <= 0:
+        return np.zeros(1)
+    low = project_px(config, np.column_stack([box, np.zeros(len(box))]))
+    high = project_px(config, np.column_stack([box, np.full(len(box), top)]))
+    move = float(np.linalg.norm(high - low, axis=1).max())
+    n = int(min(_MAX_BANDS, max(1, math.ceil(move / _BAND_PX))))
+    return np.arange(n + 1) * (top / n) if n > 1 else np.array([0.0, top])
+
+
 def _composite(out: np.ndarray, light: np.ndarray, dep: Deposition, current_layer: int, config: CameraConfig
                ) -> None:
     """Shade the printed window of the height map and blend it into `out` in place."""
@@ -211,10 +159,20 @@ def _composite(out: np.ndarray, light: np.ndarray, dep: Deposition, current_laye
     rows, cols = dep.height.shape
     r0, r1, c0, c1 = dep.extent  # type: ignore[misc]
     cell = dep.cell
+    top_mm = float(dep.height[r0:r1, c0:c1].max())
+    if config.shadow > 0:                          # the window grows by the reach of the shadow
+        grow = math.ceil(shadow_length(top_mm) / cell) + 2
+        r0, r1, c0, c1 = max(0, r0 - grow), min(rows, r1 + grow), max(0, c0 - grow), min(cols, c1 + grow)
     box = np.array([[c0, r0], [c1, r0], [c1, r1], [c0, r1]], np.float64) * cell
     img_box = _to_image(hom, box)
-    ux0, uy0 = max(0, math.floor(img_box[:, 0].min()) - 1), max(0, math.floor(img_box[:, 1].min()) - 1)
-    ux1, uy1 = min(w, math.ceil(img_box[:, 0].max()) + 2), min(h, math.ceil(img_box[:, 1].max()) + 2)
+    bands = _bands(config, box, top_mm)
+    reach = img_box
+    if len(bands) > 1:
+        reach = np.vstack([img_box, _to_image(height_homography(config, top_mm), box)])
+        if config.surface.mirror > 0:
+            reach = np.vstack([reach, _to_image(height_homography(config, -top_mm), box)])
+    ux0, uy0 = max(0, math.floor(reach[:, 0].min()) - 1), max(0, math.floor(reach[:, 1].min()) - 1)
+    ux1, uy1 = min(w, math.ceil(reach[:, 0].max()) + 2), min(h, math.ceil(reach[:, 1].max()) + 2)
     if ux1 <= ux0 or uy1 <= uy0:
         return
     px_per_mm = max((img_box[:, 0].max() - img_box[:, 0].min()) / ((c1 - c0) * cell),
@@ -231,21 +189,96 @@ def _composite(out: np.ndarray, light: np.ndarray, dep: Deposition, current_laye
     fresh_f = fresh.astype(np.float32)
     fresh_f *= 1.0 / 255.0
     step = cell * f
-    rgba = _shade(hgt, fresh_f, step, config)
+    shadow = cast_shadow(hgt, step) if config.shadow > 0 else None
+    shading = shade(hgt, fresh_f, step, config, shadow)
     # reduced pixel (j, i) centre -> bed mm, then -> image px, then -> ROI px
     px_to_mm = np.array([[step, 0, c0 * cell + step / 2], [0, step, r0 * cell + step / 2], [0, 0, 1]])
     shift = np.array([[1, 0, -ux0], [0, 1, -uy0], [0, 0, 1]], np.float64)
-    warped = cv2.warpPerspective(rgba, shift @ hom @ px_to_mm, (ux1 - ux0, uy1 - uy0), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    size = (ux1 - ux0, uy1 - uy0)
     roi = out[uy0:uy1, ux0:ux1]
-    alpha = warped[..., 3:4]
-    col = warped[..., :3]
-    col *= light[uy0:uy1, ux0:ux1]
     base = roi.astype(np.float32)
-    base *= 1.0 - alpha
+    if shadow is not None:                         # the shadow on the bare sheet
+        lamp = 1.0 - shadow * np.float32(config.shadow * 0.8)
+        base *= _warp(lamp[..., None], shift @ hom @ px_to_mm, size, 1.0)[..., None]
+    if len(bands) == 1:
+        rgba = np.empty((*hgt.shape, 4), np.float32)
+        for ch in range(3):
+            rgba[..., ch] = shading.top[ch] * shading.alpha
+        rgba[..., 3] = shading.alpha
+        warped = _warp(rgba, shift @ hom @ px_to_mm, size, 0.0)
+        col, keep = warped[..., :3], 1.0 - warped[..., 3:4]
+    else:
+        lift_ = np.array(bands)
+        if config.surface.mirror > 0:              # the mirror image first: its top (deepest) band first
+            col, keep = _stack(hgt, shading, -lift_[::-2], config, shift, px_to_mm, size, config.surface.mirror)
+            pcol, pkeep = _stack(hgt, shading, lift_, config, shift, px_to_mm, size, 1.0)
+            col = col * pkeep + pcol
+            keep = keep * pkeep
+        else:
+            col, keep = _stack(hgt, shading, lift_, config, shift, px_to_mm, size, 1.0)
+    col *= light[uy0:uy1, ux0:ux1]
+    base *= keep
     base += col
     np.clip(base, 0, 255, out=base)
     roi[:] = base
+
+
+def _warp(src: np.ndarray, hom: np.ndarray, size: tuple[int, int], border: float) -> np.ndarray:
+    """warpPerspective of a float32 array into the ROI."""
+    bv = (border,) * 4
+    return np.asarray(cv2.warpPerspective(src, hom, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                          borderValue=bv), np.float32)
+
+
+def _stack(hgt: np.ndarray, shading: Shading, lifts: np.ndarray, config: CameraConfig, shift: np.ndarray,
+           px_to_mm: np.ndarray, size: tuple[int, int], gain: float) -> tuple[np.ndarray, np.ndarray]:
+    """Premultiplied colour (h, w, 3) and transmittance (h, w, 1) of the material drawn band by band, each band
+    (cells at least that high) through the pinhole at its height; walls where material rises above the band."""
+    top3 = np.dstack(shading.top)
+    wall3 = np.dstack(shading.wall) if shading.wall is not None else top3
+    rise3 = top3 - wall3
+    gaps = np.abs(np.diff(lifts))
+    inv_dz = np.float32(1.0 / float(gaps.max())) if len(gaps) else np.float32(1.0)
+    acc = np.zeros((size[1], size[0], 4), np.float32)   # premultiplied colour and transmittance
+    acc[..., 3] = 1.0
+    alpha = shading.alpha * np.float32(gain)
+    rowmax, colmax = hgt.max(axis=1), hgt.max(axis=0)
+    for z in lifts:
+        level = abs(float(z))
+        rows, cols = np.flatnonzero(rowmax > level), np.flatnonzero(colmax > level)
+        if len(rows) == 0 or len(cols) == 0:
+            continue
+        ra, rb, ca, cb = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        above = hgt[ra:rb, ca:cb] - np.float32(level)
+        above *= inv_dz                                  # in bands
+        rgba = np.empty((rb - ra, cb - ca, 4), np.float32)
+        sub = rgba[..., 3]
+        if level > 0:
+            np.clip(above, 0.0, 1.0, out=sub)
+            sub *= alpha[ra:rb, ca:cb]
+        else:
+            sub[:] = alpha[ra:rb, ca:cb]
+        np.subtract(2.0, above, out=above)
+        np.clip(above, 0.0, 1.0, out=above)              # 1 on the top surface, 0 on walls below it
+        mix = rgba[..., :3]
+        np.multiply(rise3[ra:rb, ca:cb], above[..., None], out=mix)
+        mix += wall3[ra:rb, ca:cb]
+        mix *= sub[..., None]
+        np.subtract(1.0, sub, out=sub)                   # the band's transmittance
+        hom = shift @ height_homography(config, float(z)) @ px_to_mm
+        corners = _to_image(hom, np.array([[ca, ra], [cb, ra], [cb, rb], [ca, rb]], np.float64) - 0.5)
+        x0, y0 = max(0, math.floor(corners[:, 0].min()) - 1), max(0, math.floor(corners[:, 1].min()) - 1)
+        x1, y1 = min(size[0], math.ceil(corners[:, 0].max()) + 2), min(size[1], math.ceil(corners[:, 1].max()) + 2)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        place = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64) @ hom
+        place = place @ np.array([[1, 0, ca], [0, 1, ra], [0, 0, 1]], np.float64)
+        warped = np.asarray(cv2.warpPerspective(rgba, place, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                                                borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0, 1)))
+        dst = acc[y0:y1, x0:x1]
+        dst *= warped[..., 3:4]
+        dst[..., :3] += warped[..., :3]
+    return acc[..., :3], acc[..., 3:4]
 
 
 def encode_jpeg(image: np.ndarray, quality: int = 90) -> bytes:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from firmware_sim.camera_surfaces import SURFACES, Surface, draw_logo, sheet_raster
+
 MARKER_DICT = cv2.aruco.DICT_4X4_50
 MARKER_SIZE = 18.0            # mm, side of the black marker square
-MARKER_BORDER = 4.0           # mm of white quiet zone around each marker
+MARKER_BORDER = 4.0           # mm of white quiet zone around each marker on the black sheet (Surface.marker_margin)
 # ids 0..3 near the four bed corners, outside the 220 × 220 print area
 MARKERS: dict[int, tuple[float, float]] = {0: (-14.0, -14.0), 1: (234.0, -14.0), 2: (234.0, 234.0), 3: (-14.0, 234.0)}
 SHEET = (-32.0, -32.0, 252.0, 252.0)   # mm extent of the textured print sheet (markers sit on it)
@@ -25,8 +27,10 @@ def marker_corners(marker_id: int) -> np.ndarray:
     return np.array([[x - h, y + h], [x + h, y + h], [x + h, y - h], [x - h, y - h]], np.float64)
 
 
-def plate_raster(bounds: tuple[int, int, int, int], bed_bgr: tuple[int, int, int]) -> np.ndarray:
-    """Top-down BGR uint8 raster of bounds (x0, y0, x1, y1 mm, integers), row 0 at y1, PLATE_PX_PER_MM."""
+def plate_raster(bounds: tuple[int, int, int, int], bed_bgr: tuple[int, int, int],
+                 surface: Surface = SURFACES["black"], logo: bool = False) -> np.ndarray:
+    """Top-down BGR uint8 raster of bounds (x0, y0, x1, y1 mm, integers), row 0 at y1, PLATE_PX_PER_MM:
+    the machine frame, the sheet (its surface's texture, optionally its printed logo) and the markers."""
     x0, y0, x1, y1 = bounds
     s = PLATE_PX_PER_MM
     w, h = (x1 - x0) * s, (y1 - y0) * s
@@ -35,21 +39,21 @@ def plate_raster(bounds: tuple[int, int, int, int], bed_bgr: tuple[int, int, int
     frame = np.empty((h, w, 3), np.float32)
     frame[:] = np.linspace(78, 62, h, dtype=np.float32)[:, None, None]
     frame += cv2.GaussianBlur(rng.normal(0, 6, (h, w)).astype(np.float32), (0, 0), sigmaX=6, sigmaY=0.7)[..., None]
-    # textured sheet: fine grain plus faint mottling
-    grain = np.asarray(cv2.GaussianBlur(rng.normal(0, 7, (h, w)).astype(np.float32), (0, 0), 0.8))
-    mottle = cv2.resize(rng.normal(0, 2.0, (h // 64 + 2, w // 64 + 2)).astype(np.float32), (w, h),
-                        interpolation=cv2.INTER_CUBIC)
-    sheet = np.asarray(bed_bgr, np.float32)[None, None, :] + (grain + mottle)[..., None]
+    sheet = sheet_raster(surface, (h, w), bed_bgr, rng)     # fine grain plus faint mottling (and speckles)
     img = frame
     sx0, sy0, sx1, sy1 = SHEET
     c0, c1 = int((sx0 - x0) * s), int((sx1 - x0) * s)
     r0, r1 = int((y1 - sy1) * s), int((y1 - sy0) * s)
     cs0, cs1, rs0, rs1 = max(c0, 0), min(c1, w), max(r0, 0), min(r1, h)
     img[rs0:rs1, cs0:cs1] = sheet[rs0:rs1, cs0:cs1]
+    if surface.mirror > 0:                                   # a glass sheet's edges look green
+        cv2.rectangle(img, (c0, r0), (c1 - 1, r1 - 1), (88, 118, 84), 2 * s)
     out = np.clip(img, 0, 255).astype(np.uint8)
+    if logo:
+        draw_logo(out, bounds, s, bed_bgr)
     dictionary = cv2.aruco.getPredefinedDictionary(MARKER_DICT)
     side = round(MARKER_SIZE * s)
-    pad = round(MARKER_BORDER * s)
+    pad = round(surface.marker_margin * s)
     for marker_id, (mx, my) in MARKERS.items():
         col = round((mx - MARKER_SIZE / 2 - x0) * s)
         row = round((y1 - (my + MARKER_SIZE / 2)) * s)

@@ -1,7 +1,8 @@
 """The board's webcam and status page: `/snapshot.jpg` and `/status.json` on a stdlib ThreadingHTTPServer.
 
 Snapshots are rendered on request from the deposition raster as it is at that moment (beads batched so far are
-deposited first) and cached until the layer or the deposited bead count changes.
+deposited first) and cached until the layer or the deposited bead count changes (or, with the head in view,
+the head moves).
 """
 from __future__ import annotations
 
@@ -20,13 +21,12 @@ from firmware_sim.serve import SimServer
 class Camera:
     """Renders and caches JPEG snapshots of one board's bed."""
 
-    def __init__(self, server: SimServer, resolution: tuple[int, int], seed: int = 0,
-                 quality: int = CameraConfig.jpeg_quality) -> None:
+    def __init__(self, server: SimServer, config: CameraConfig, seed: int = 0) -> None:
         self.server = server
-        self.resolution = resolution
-        self.quality = quality
+        self.config = config
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
-        self._cache: tuple[tuple[int, int], bytes] | None = None
+        self._cache: tuple[tuple[int, int, tuple[float, float, float] | None], bytes] | None = None
         self._render_lock = threading.Lock()
         self.frames = 0
 
@@ -36,13 +36,16 @@ class Camera:
         with self._render_lock, self.server.lock:
             head = self.server.board.printhead
             head.flush()
-            key = (head.layer, head.deposited)
+            x, y, z, _e = head.position_at(self.server.board.now)
+            nozzle = (float(x), float(y), float(z)) if self.config.head_in_view else None
+            key = (head.layer, head.deposited, nozzle)
             if self._cache is not None and self._cache[0] == key:
                 return self._cache[1]
             if head.deposition is None:
                 raise SimError("this board has no deposition model to photograph")
-            img = render(head.deposition, head.layer, CameraConfig(resolution=self.resolution), self.rng)
-            jpeg = encode_jpeg(img, self.quality)  # the camera's default quality unless told otherwise
+            img = render(head.deposition, head.layer, self.config, self.rng, photo=self.frames, seed=self.seed,
+                         head=nozzle)
+            jpeg = encode_jpeg(img, self.config.jpeg_quality)
             self._cache = (key, jpeg)
             self.frames += 1
             return jpeg

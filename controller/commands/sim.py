@@ -32,6 +32,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="reply spellings and protocol of Marlin 2.1, Prusa-Firmware 3.x or Klipper (default marlin)")
     p.add_argument("--link-path", default=None, metavar="PATH",
                    help="also make a symlink to the pty here (e.g. /tmp/printer, as Klipper does)")
+    cam = p.add_argument_group("camera scene", "what the simulated webcam sees (defaults: the original look)")
+    cam.add_argument("--filament", default="orange", metavar="NAME",
+                     help="filament colour and finish: orange, white, black, grey (PETG), translucent, silk")
+    cam.add_argument("--bed", default="black", metavar="SURFACE",
+                     help="print sheet: black, textured-pei, smooth-pei, glass (default black)")
+    cam.add_argument("--bed-logo", action="store_true", help="a logo printed on the sheet, in the print area")
+    cam.add_argument("--camera-tilt", type=float, default=None, metavar="DEG",
+                     help="camera at the front looking down and back, DEG from vertical (0..60); material is "
+                          "projected at its height (default: 4, drawn on the bed plane)")
+    cam.add_argument("--shadow", type=float, default=0.0, metavar="S",
+                     help="the part casts a soft shadow from the lamp, S of its light (0..1, default 0)")
+    cam.add_argument("--light-drift", type=float, default=0.0, metavar="X",
+                     help="room light drifts slowly between photos by up to ±X (0..0.9, default 0)")
+    cam.add_argument("--auto-exposure", type=float, default=0.0, metavar="S",
+                     help="the camera's gain follows the scene toward a mid-grey mean, S of the way (0..1)")
+    cam.add_argument("--head-in-view", action="store_true",
+                     help="the print head and its gantry show in the photos, wherever the head is (parked)")
     p.set_defaults(func=run)
 
 
@@ -43,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
             resolution=parse_resolution(args.resolution), executed_log=args.executed_log,
             http_port=args.http_port, advanced_ok=not args.no_advanced_ok, rx_buffer=args.rx_buffer,
             bufsize=args.bufsize, firmware=args.firmware, link_path=args.link_path,
+            filament=args.filament, bed=args.bed, bed_logo=args.bed_logo, camera_tilt=args.camera_tilt,
+            shadow=args.shadow, light_drift=args.light_drift, auto_exposure=args.auto_exposure,
+            head_in_view=args.head_in_view,
         )
         sim = Simulator(opts)
     except (FaultSpecError, SimOptionError) as exc:
