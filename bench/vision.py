@@ -3,7 +3,12 @@
 Drives firmware_sim's Deposition and camera directly from the G-code toolpaths (faults applied here the way the
 simulated board applies them), not the full serial loop, to keep a campaign of hundreds of prints fast.
 
-    /work/venv/bin/python bench/vision.py [--prints 200] [--seed 1] [--models cube.cura,cube.prusa,...]
+    .venv/bin/python bench/vision.py [--prints 200] [--seed 1] [--models cube.cura,cube.prusa,...]
+    .venv/bin/python bench/vision.py --conditions all --split judge --prints 60   # one row per camera condition
+
+A condition is `filament/bed` (the simulator's --filament and --bed) or `tilt<DEG>` (orange on black, seen from
+the front at DEG with parallax). `--split tune` takes the models the thresholds were fitted on, `--split judge`
+the ones they never saw.
 """
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import argparse
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -32,6 +37,10 @@ SHARED = REPO.parent / "shared"
 CLASSES = ("layer_shift", "missing_layer", "under_extrusion", "spaghetti")
 VERBOSE = False
 DUMP: list[dict] | None = None
+TUNE_MODELS = ("cube.cura", "cube.prusa", "20mm-xyz-cube", "3DBenchy")
+JUDGE_MODELS = ("bunny_mm", "featuretype_mm", "idler_riser_mm", "teapot", "torus_mm")
+ALL_CONDITIONS = ("orange/black", "white/textured-pei", "orange/smooth-pei", "black/black", "grey/glass",
+                  "translucent/smooth-pei", "silk/textured-pei", "tilt30")
 FAULT_OF = {"layer_shift": "layer_shift", "missing_layer": "clog", "under_extrusion": "under",
             "spaghetti": "spaghetti"}
 
@@ -88,11 +97,27 @@ def apply_layer(dep: Deposition, lp: LayerPaths, fault: str | None, params: dict
     dep.deposit(seg, e, lp.z, lp.height, lp.index)
 
 
+def photo(dep: Deposition, n: int, cam: CameraConfig, rng: np.random.Generator) -> np.ndarray:
+    """The simulator camera's JPEG snapshot after layer n, decoded (as a webcam's frame arrives)."""
+    jpeg = np.frombuffer(encode_jpeg(render(dep, n, cam, rng)), np.uint8)
+    return np.asarray(cv2.imdecode(jpeg, cv2.IMREAD_COLOR))
+
+
+def condition_camera(condition: str) -> CameraConfig:
+    """The simulator camera of a named condition (see the module docstring)."""
+    if condition.startswith("tilt"):
+        return CameraConfig(tilt_deg=float(condition[4:]), parallax=True)
+    filament, _, bed = condition.partition("/")
+    return CameraConfig(filament=filament, bed=bed or "black")
+
+
 def simulate(model: str, layers: list[LayerPaths], fault: str | None, rng: np.random.Generator,
-             cfg: VisionConfig, timings: list[float], max_layers: int) -> Outcome:
+             cfg: VisionConfig, timings: list[float], max_layers: int, base: CameraConfig | None = None) -> Outcome:
     """Print up to max_layers layers (or until 2 layers after the fault), checking each one."""
-    cam = CameraConfig(noise_sigma=float(rng.uniform(1.0, 6.0)), lighting=float(rng.uniform(0.0, 0.5)),
-                       tilt_deg=float(rng.uniform(0.0, 8.0)))
+    base = base or CameraConfig()
+    tilt = base.tilt_deg if base.parallax else float(rng.uniform(0.0, 8.0))
+    cam = replace(base, noise_sigma=float(rng.uniform(1.0, 6.0)), lighting=float(rng.uniform(0.0, 0.5)),
+                  tilt_deg=tilt)
     dep = Deposition()
     n_layers = min(len(layers), max_layers)
     fault_layer = int(rng.integers(2, max(3, n_layers - 2))) if fault else None
@@ -101,13 +126,13 @@ def simulate(model: str, layers: list[LayerPaths], fault: str | None, rng: np.ra
     mag = rng.uniform(1.5, 4.0)
     params["dx"], params["dy"] = float(mag * np.cos(ang)), float(mag * np.sin(ang))
     last = n_layers if fault_layer is None else min(n_layers, fault_layer + 3)
-    first = cv2.imdecode(np.frombuffer(encode_jpeg(render(dep, 0, cam, rng)), np.uint8), cv2.IMREAD_COLOR)
+    first = photo(dep, 0, cam, rng)
     checker = LayerChecker(layers, register(first, cfg), cfg)
     detected, status, false_alarms, clean = None, None, 0, 0
     for n in range(last):
         active = fault_layer is not None and n >= fault_layer
         apply_layer(dep, layers[n], fault, params, active, rng)
-        img = cv2.imdecode(np.frombuffer(encode_jpeg(render(dep, n, cam, rng)), np.uint8), cv2.IMREAD_COLOR)
+        img = photo(dep, n, cam, rng)
         t0 = time.perf_counter()
         verdict, _ = checker.check(img, n, annotated=False)
         timings.append(1000 * (time.perf_counter() - t0))
@@ -126,6 +151,48 @@ def simulate(model: str, layers: list[LayerPaths], fault: str | None, rng: np.ra
     return Outcome(model, fault, fault_layer, detected, status, false_alarms, clean)
 
 
+def recall(outcomes: list[Outcome], cls: str) -> tuple[int, float, float, float]:
+    """(prints, recall within 2 layers with the right class, with any class, mean delay) of one fault class."""
+    rows = [o for o in outcomes if o.fault == FAULT_OF[cls]]
+    hit = [o for o in rows if o.detected_layer is not None and o.fault_layer is not None
+           and o.detected_layer - o.fault_layer <= 2 and o.detected_status == cls]
+    any_hit = [o for o in rows if o.detected_layer is not None and o.fault_layer is not None
+               and o.detected_layer - o.fault_layer <= 2]
+    delay = statistics.mean(o.detected_layer - o.fault_layer for o in hit  # type: ignore[operator]
+                            ) if hit else float("nan")
+    return len(rows), len(hit) / max(1, len(rows)), len(any_hit) / max(1, len(rows)), delay
+
+
+def campaign(models: dict[str, list[LayerPaths]], prints: int, seed: int, max_layers: int,
+             base: CameraConfig | None = None) -> tuple[list[Outcome], list[float]]:
+    """`prints` simulated prints cycling through the models and the fault kinds (None = clean)."""
+    rng = np.random.default_rng(seed)
+    cfg = VisionConfig()
+    faults = [None, "layer_shift", "clog", "under", "spaghetti"]
+    timings: list[float] = []
+    outcomes: list[Outcome] = []
+    names = sorted(models)
+    for i in range(prints):
+        model = names[i % len(names)]
+        fault = faults[(i // len(names)) % len(faults)]
+        outcomes.append(simulate(model, models[model], fault, rng, cfg, timings, max_layers, base))
+    return outcomes, timings
+
+
+def condition_table(models: dict[str, list[LayerPaths]], conditions: list[str], prints: int, seed: int,
+                    max_layers: int) -> None:
+    """One row per camera condition: recall@2 per class, false alarms per 1,000 clean layers, ms per check."""
+    print(f"{'condition':<24}" + "".join(f"{c[:12]:>13}" for c in CLASSES) + f"{'FA/1000':>9}{'ms p50':>8}")
+    for condition in conditions:
+        outcomes, timings = campaign(models, prints, seed, max_layers, condition_camera(condition))
+        clean = sum(o.clean_layers for o in outcomes)
+        alarms = sum(o.false_alarms for o in outcomes)
+        cells = "".join(f"{recall(outcomes, c)[1]:>13.2f}" for c in CLASSES)
+        print(f"{condition:<24}{cells}{1000 * alarms / max(1, clean):>9.1f}{statistics.median(timings):>8.1f}",
+              flush=True)
+    print("goals: recall >= 0.95 for every class, <= 1 false alarm per 1,000 clean layers, <= 20 ms per check")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the campaign and print the table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -136,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
                     "idler_riser_mm,teapot,torus_mm")
     ap.add_argument("--verbose", action="store_true", help="print every failed or faulty layer's figures")
     ap.add_argument("--dump", type=Path, default=None, help="write every layer's figures as JSON lines")
+    ap.add_argument("--conditions", default=None,
+                    help="comma-separated camera conditions for a table by condition, or 'all'")
+    ap.add_argument("--split", choices=("tune", "judge", "both"), default=None,
+                    help="the models thresholds were fitted on (tune), the others (judge), or both tables")
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)    # ms per check is quoted for one core
     global VERBOSE, DUMP
@@ -143,18 +214,20 @@ def main(argv: list[str] | None = None) -> int:
     DUMP = [] if args.dump else None
     cache = Path("/tmp/printloop-bench-vision")
     cache.mkdir(exist_ok=True)
-    models = load_models(args.models.split(","), cache)
-    rng = np.random.default_rng(args.seed)
-    cfg = VisionConfig()
-    faults = [None, "layer_shift", "clog", "under", "spaghetti"]
-    timings: list[float] = []
-    outcomes: list[Outcome] = []
+    splits = {"tune": TUNE_MODELS, "judge": JUDGE_MODELS}
+    if args.conditions:
+        conditions = list(ALL_CONDITIONS) if args.conditions == "all" else args.conditions.split(",")
+        for split in (("tune", "judge") if args.split in (None, "both") else (args.split,)):
+            models = load_models(list(splits[split]), cache)
+            print(f"# {split} models: {', '.join(sorted(models))}; {args.prints} prints per condition, seed "
+                  f"{args.seed}, first {args.max_layers} layers")
+            condition_table(models, conditions, args.prints, args.seed, args.max_layers)
+        return 0
+    names_wanted = list(splits[args.split]) if args.split in splits else args.models.split(",")
+    models = load_models(names_wanted, cache)
     t0 = time.perf_counter()
     names = sorted(models)
-    for i in range(args.prints):
-        model = names[i % len(names)]
-        fault = faults[(i // len(names)) % len(faults)]
-        outcomes.append(simulate(model, models[model], fault, rng, cfg, timings, args.max_layers))
+    outcomes, timings = campaign(models, args.prints, args.seed, args.max_layers)
     wall = time.perf_counter() - t0
     if args.dump and DUMP is not None:
         import json
@@ -167,14 +240,8 @@ def main(argv: list[str] | None = None) -> int:
           "0-0.5, tilt 0-8 deg")
     print(f"{'class':<17}{'prints':>7}{'recall@2':>10}{'any class':>12}{'mean delay':>11}")
     for cls in CLASSES:
-        fault = FAULT_OF[cls]
-        rows = [o for o in outcomes if o.fault == fault]
-        hit = [o for o in rows if o.detected_layer is not None and o.detected_layer - o.fault_layer <= 2
-               and o.detected_status == cls]
-        any_hit = [o for o in rows if o.detected_layer is not None and o.detected_layer - o.fault_layer <= 2]
-        delay = statistics.mean(o.detected_layer - o.fault_layer for o in hit) if hit else float("nan")
-        print(f"{cls:<17}{len(rows):>7}{len(hit) / max(1, len(rows)):>10.3f}{len(any_hit) / max(1, len(rows)):>12.3f}"
-              f"{delay:>11.2f}")
+        n, hit, any_hit, delay = recall(outcomes, cls)
+        print(f"{cls:<17}{n:>7}{hit:>10.3f}{any_hit:>12.3f}{delay:>11.2f}")
     clean = sum(o.clean_layers for o in outcomes)
     alarms = sum(o.false_alarms for o in outcomes)
     print(f"false alarms: {alarms} in {clean} clean layers = {1000 * alarms / max(1, clean):.2f} per 1,000")

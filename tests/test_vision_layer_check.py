@@ -97,6 +97,9 @@ def test_clog_triggers_the_policy_once_and_files_are_kept(tmp_path, cam, policy,
     assert cv2.imread(str(tmp_path / "job" / "layer_0003_check.jpg")).shape == (960, 1280, 3)
     assert len((tmp_path / "job" / "verdicts.jsonl").read_text().splitlines()) == 5
     assert (tmp_path / "printer" / "registration.json").exists()
+    measured = json.loads((tmp_path / "job" / "layer_0000.json").read_text())["calibration"]
+    assert 0 < measured["material_threshold"] <= VisionConfig().material_contrast
+    assert json.loads((tmp_path / "printer" / "calibration.json").read_text()) == measured
 
 
 @pytest.mark.parametrize("policy,expected", [("pause", ["pause"]), ("cancel", ["cancel"]), ("warn", [])])

@@ -11,6 +11,7 @@ import numpy as np
 
 from slicing.toolpath import LayerPaths
 from vision.annotate import annotate
+from vision.calibration import Calibration, calibrate, with_threshold
 from vision.classify import Verdict, by_object, classify
 from vision.compare import Observation, ageing, bed_ratio, compare, observe, prior_fraction
 from vision.config import VisionConfig
@@ -42,6 +43,7 @@ class LayerChecker:
         self.regions = (ObjectRegions(layers, grid, count, (self.config.filament_diameter, self.config.min_bead_mm,
                                                             self.config.max_bead_mm)) if count >= 2 else None)
         self.skipped: set[int] = set()                    # copies no longer printed (not judged, not expected)
+        self.calibration: Calibration | None = None        # this job's camera figures, from its first layer
 
     @property
     def grid(self):
@@ -57,6 +59,11 @@ class LayerChecker:
         obs = self.observe(image, n)
         prev = self._prev if self._prev_n == n - 1 else None
         top = self._top(n)
+        if n == 0 and prev is None and self.calibration is None:
+            self.calibration = calibrate(obs, top, self.grid, self.config)
+            if self.calibration is not None:
+                self.config = self.config.replace(material_contrast=self.calibration.material_threshold)
+                obs = with_threshold(obs, self.calibration.material_threshold)
         below = self.refs.below(n)
         prev_top = self.refs.layer(n - 1) if (prev is not None and n > 0) else None
         fraction = None

@@ -238,6 +238,7 @@ class LayerCheck:
         record["check_ms"] = round(1000 * (t2 - t1), 2)
         record["registration_ms"] = round(1000 * (t1 - t0), 2)
         record.update(taken or {})
+        self._keep_calibration(n, record)
         stem = self.out_dir / f"layer_{n:04d}"
         cv2.imwrite(str(stem) + ".jpg", image)
         if annotated is not None:
@@ -247,6 +248,17 @@ class LayerCheck:
         if self.on_verdict is not None:
             self.on_verdict(verdict)
         return verdict
+
+    def _keep_calibration(self, n: int, record: dict[str, Any]) -> None:
+        """The job's camera figures, measured on its first layer: in that layer's record and, per printer, beside
+        the stored registration (calibration-<printer>.json), so a technician sees what the camera sees."""
+        cal = self._checker.calibration if self._checker is not None else None
+        if n != 0 or cal is None:
+            return
+        record["calibration"] = cal.to_dict()
+        if self.registration_path is not None:
+            cal.save(self.registration_path.with_name(self.registration_path.name.replace("registration",
+                                                                                          "calibration", 1)))
 
     def act(self, verdict: Verdict, job: JobControl) -> None:
         """Apply the policy to a failed layer; the job keeps the failure (class, layer, message) and the reason."""
