@@ -26,6 +26,7 @@ from controller.store.records import Printer, Run
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 RECONNECT_S = 5.0
+WRITERS_S = 120.0   # how long stop() waits for timelapses still being written
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Fleet:
         self.state_version = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._writers: list[threading.Thread] = []    # timelapses being written (finished before stop returns)
 
     # -- start-up and the loop ------------------------------------------------------------------------
     def recover(self) -> list[Run]:
@@ -96,6 +98,9 @@ class Fleet:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        deadline = time.monotonic() + WRITERS_S
+        for writer in self._writers:   # a video half written when the process exits would abort it
+            writer.join(timeout=max(0.0, deadline - time.monotonic()))
         with self.lock:
             for slot in self.slots.values():
                 try:
@@ -356,7 +361,8 @@ class Fleet:
                                   self.clock(), job_id=run.job_id, run_id=run.id, printer=run.printer,
                                   data={"frames": made.frames, "codec": made.codec, "web_codec": made.web_codec,
                                         "seconds": made.seconds})
-        write_in_background(folder, done)
+        self._writers = [t for t in self._writers if t.is_alive()]
+        self._writers.append(write_in_background(folder, done))
 
     def emergency_stop(self, name: str) -> None:
         """M112 on one printer; its running copy is failed and the printer needs attention."""
