@@ -4,6 +4,8 @@ timelapse that cannot be written is an event, never a failed print; Chromium pla
 (and would not play the mp4v MP4, which is why there are two)."""
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import cv2
@@ -19,7 +21,15 @@ from controller.farm.driver import LayerCallback, RunProgress
 from controller.farm.fleet import Fleet
 from controller.farm.intake import count_layers
 from controller.farm.service import LabService
-from controller.printer.timelapse import FILE_NAME, WEB_NAME, frame, layer_photos, write_timelapse
+from controller.printer.timelapse import (
+    FILE_NAME,
+    WEB_NAME,
+    WRITER_NICENESS,
+    frame,
+    layer_photos,
+    write_in_background,
+    write_timelapse,
+)
 from controller.store import Store, history, jobs, printers
 from tests.sim_rig import small_part_gcode, start_sims, wait_for
 
@@ -151,6 +161,19 @@ def test_frames_are_resized_to_at_most_960_wide_and_photos_in_layer_order(tmp_pa
         assert [round(float(f[200:, 300:].mean()) / 20) for f in frames] == [0, 1, 2, 10]
     labelled = frame(np.full((720, 960, 3), 128, np.uint8), 4, (960, 720))
     assert labelled[5:30, 5:60].mean() < 100 and labelled[5:40, 5:140].max() > 200
+
+
+def test_a_timelapse_is_written_at_low_priority_beside_the_prints(tmp_path: Path) -> None:
+    cv2.imwrite(str(tmp_path / "layer_0000.jpg"), np.full((240, 320, 3), 90, np.uint8))
+    seen: list[tuple[int, object]] = []
+
+    def done(made, why: str) -> None:   # called on the writer's own thread
+        seen.append((os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), made))
+
+    write_in_background(tmp_path, done).join(60)
+    assert seen and seen[0][1] is not None
+    assert seen[0][0] >= WRITER_NICENESS
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < WRITER_NICENESS  # the caller is not lowered
 
 
 class PhotoDriver:

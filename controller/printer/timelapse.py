@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 FILE_NAME, WEB_NAME = "timelapse.mp4", "timelapse.webm"
 FORMATS = {"mp4": ("mp4v", "vp09"), "webm": ("VP80", "VP90")}   # per container, the first the wheel can encode
 PLAYABLE = {"VP80", "VP90", "vp09"}   # what Chromium plays (mp4v is not)
+WRITER_NICENESS = 10                 # background writers run at this nice value (a print's threads at 0)
 DENOISE_PX = 1.0                     # Gaussian sigma on each frame: sensor noise doubles the VP8/VP9 work
 _PHOTO = re.compile(r"^layer_(\d{4,})\.jpg$")
 _locks: dict[Path, threading.RLock] = {}
@@ -183,6 +184,7 @@ def write_in_background(photo_dir: Path, done: Callable[[Timelapse | None, str],
     """Write the timelapse in a daemon thread; `done(timelapse, "")` after, or `done(None, why)` when it could
     not be written (a run without photos is not an error and calls nothing). Nothing is raised to the caller."""
     def work() -> None:
+        lower_priority()
         try:
             result = write_timelapse(photo_dir)
         except NoPhotosError:
@@ -200,6 +202,16 @@ def write_in_background(photo_dir: Path, done: Callable[[Timelapse | None, str],
     thread = threading.Thread(target=work, name=f"timelapse-{Path(photo_dir).name}", daemon=True)
     thread.start()
     return thread
+
+
+def lower_priority(niceness: int = WRITER_NICENESS) -> None:
+    """Make the calling thread (and the encoder threads it starts) yield the CPU to the printers' threads and
+    simulators: on Linux a thread's nice value is its own and is inherited by the threads it creates."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), niceness))
+    except (AttributeError, OSError):   # not Linux, or not allowed: written at normal priority
+        pass
 
 
 def _report(done: Callable[[Timelapse | None, str], None], result: Timelapse | None, why: str) -> None:
