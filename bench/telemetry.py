@@ -52,6 +52,12 @@ BASE = "printloop"
 KEY = "bench"
 UTIL = "p01"
 FINAL = ("completed", "failed", "cancelled")
+CONSUMER_NICE = 0   # nice value of the consumers (mosquitto_sub, the OPC UA client): --consumer-nice
+
+
+def _niced(cmd: list[str]) -> list[str]:
+    """A consumer's command line, run at CONSUMER_NICE: it takes only the CPU the farm leaves (as elsewhere)."""
+    return ["nice", "-n", str(CONSUMER_NICE), *cmd] if CONSUMER_NICE else cmd
 
 
 def free_port() -> int:
@@ -112,7 +118,7 @@ class MqttWatcher:
         self.procs: list[subprocess.Popen[bytes]] = []
         for out, topic, fmt in ((self.all, "#", "%U %l %t"), (self.layers, f"{BASE}/+/event/ZChange", "%U %p")):
             with out.open("w") as fh:
-                self.procs.append(subprocess.Popen([*common, "-t", topic, "-F", fmt], stdout=fh,
+                self.procs.append(subprocess.Popen(_niced([*common, "-t", topic, "-F", fmt]), stdout=fh,
                                                    stderr=subprocess.DEVNULL))
 
     def stop(self) -> tuple[list[float], list[tuple[float, dict[str, Any]]]]:
@@ -134,8 +140,8 @@ class OpcUaWatcher:
         """Start the client and wait until its subscription is in place."""
         self.out = folder / "opcua-changes.txt"
         with self.out.open("w") as fh:
-            self.proc = subprocess.Popen([sys.executable, __file__, "--opcua-consumer", endpoint, "--names",
-                                          ",".join(names), "--opcua-publish-ms", str(publish_ms)],
+            self.proc = subprocess.Popen(_niced([sys.executable, __file__, "--opcua-consumer", endpoint, "--names",
+                                                 ",".join(names), "--opcua-publish-ms", str(publish_ms)]),
                                          stdin=subprocess.PIPE, stdout=fh, text=True, cwd=REPO)
         deadline = time.monotonic() + 90
         while not self.out.read_text().startswith("ready\n"):
@@ -418,9 +424,14 @@ def main() -> int:
     ap.add_argument("--baud", type=int, default=250000, help="baud rate of the printer whose link is measured")
     ap.add_argument("--opcua-publish-ms", type=float, default=50.0, help="the OPC UA subscription's interval")
     ap.add_argument("--timeout", type=float, default=600.0, help="seconds a run may take to print")
+    ap.add_argument("--consumer-nice", type=int, default=0,
+                    help="run the consumers (mosquitto_sub, the OPC UA client) at this nice value, as if on another "
+                         "machine: they then take only the CPU the farm leaves")
     ap.add_argument("--opcua-consumer", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--names", default="", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global CONSUMER_NICE
+    CONSUMER_NICE = args.consumer_nice
     if args.opcua_consumer:
         asyncio.run(opcua_consume(args.opcua_consumer, args.names.split(","), args.opcua_publish_ms))
         return 0
