@@ -3,7 +3,8 @@
 # it; a farm of hosts shares one), the peer slicers whose G-code the job plan is proven on (PrusaSlicer,
 # CuraEngine), Mosquitto's broker and clients (the MQTT publisher is proven against them), Prometheus (server and
 # promtool) and Node with npm when missing. Installed only when missing, only as root with apt-get. Then the npm
-# packages of the tests' OPC UA client (node-opcua, tests/opcua_client) when they are not installed yet.
+# packages of the tests' OPC UA client (node-opcua, tests/opcua_client) and the OPC UA NodeSets the service loads
+# beside ../shared (scripts/opcua-nodesets: PADIM and IRDI) when they are not installed yet.
 set -u
 want=(chromium chromium-driver prusa-slicer cura-engine postgresql mosquitto mosquitto-clients prometheus)
 command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
@@ -27,6 +28,15 @@ if [ ! -d "$client/node_modules" ]; then
       || echo "warning: npm ci in $client failed; the OPC UA tests need node-opcua-client" >&2
   else
     echo "warning: npm not found; the OPC UA tests need Node 20, npm and npm ci --prefix $client" >&2
+  fi
+fi
+nodesets="$(dirname "$0")/opcua-nodesets"
+if [ ! -d "$nodesets/node_modules" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    npm ci --prefix "$nodesets" --no-audit --no-fund --loglevel=error >/dev/null \
+      || echo "warning: npm ci in $nodesets failed; OPC UA serves without Machinery/ProcessValues (PADIM, IRDI)" >&2
+  else
+    echo "warning: npm not found; OPC UA serves without Machinery/ProcessValues (npm ci --prefix $nodesets)" >&2
   fi
 fi
 exit 0

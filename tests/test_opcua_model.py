@@ -11,7 +11,13 @@ import pytest
 from controller.config import parse_config
 from controller.errors import ConfigError
 from controller.events import Event
-from controller.publish.opcua_nodesets import BASE_URI, find_nodesets, load_nodesets, load_order
+from controller.publish.opcua_nodesets import (
+    BASE_URI,
+    PACKAGED_DIR,
+    find_nodesets,
+    load_nodesets,
+    load_order,
+)
 from controller.publish.opcua_state import MachineValues, layer_alarm, values_from_event
 from tests.conftest import SHARED
 
@@ -53,18 +59,21 @@ def test_a_missing_nodeset_folder_is_reported_naming_the_option(tmp_path: Path) 
     assert all("[opcua] nodesets" in why and "nowhere" in why for why in report.failed.values())
 
 
-def test_the_shared_nodesets_import_into_an_asyncua_server() -> None:
+def test_the_shared_nodesets_and_the_packaged_padim_and_irdi_import_into_an_asyncua_server() -> None:
     from asyncua import Server
 
-    async def load() -> tuple[list[str], list[str]]:
+    async def load() -> tuple[list[str], list[str], dict[str, str]]:
         server = Server()
         await server.init()
-        report = await load_nodesets(server, NODESETS)
-        return report.loaded, await server.get_namespace_array()
+        report = await load_nodesets(server, NODESETS, fallback=(PACKAGED_DIR,))
+        return report.loaded, await server.get_namespace_array(), report.failed
 
-    loaded, namespaces = asyncio.run(load())
-    for tail in ("DI", "IA", "Machinery", "ISA95-JOBCONTROL_V2", "Machinery/Jobs", "MachineTool"):
+    loaded, namespaces, failed = asyncio.run(load())
+    assert failed == {}, failed
+    for tail in ("DI", "IA", "Machinery", "ISA95-JOBCONTROL_V2", "Machinery/Jobs", "MachineTool", "PADIM",
+                 "Machinery/ProcessValues"):
         assert f"{BASE_URI}{tail}/" in loaded and f"{BASE_URI}{tail}/" in namespaces
+    assert loaded.index(f"{BASE_URI}PADIM/") < loaded.index(f"{BASE_URI}Machinery/ProcessValues/")
 
 
 def _event(kind: str, data: dict, printer: str = "mk3") -> Event:

@@ -163,6 +163,8 @@ def test_node_client_browses_the_machines_and_reads_the_nozzle_temperature(lab: 
     read = lab.watcher.of("read")[0]
     assert read["status"] == "Good" and isinstance(read["read"], int | float) and 0 < read["read"] < 60
     assert read["am_technology"] == "MEX"
+    report = lab.svc.publishers["opcua"].report   # every companion model, PADIM and IRDI from node-opcua's set
+    assert report is not None and report.failed == {} and report.has("Machinery/ProcessValues"), report.summary()
 
 
 def test_subscription_sees_the_nozzle_temperature_rise_while_the_printer_heats(lab: Lab) -> None:

@@ -25,7 +25,13 @@ from controller.events import LOGGED, PRINTER_KINDS, Event, EventBus, Subscripti
 from controller.farm.fleet import Fleet
 from controller.publish import opcua_model as model
 from controller.publish.opcua_auth import ConfiguredUsers, ReadOnlyAnonymous
-from controller.publish.opcua_nodesets import DEFAULT_DIR, LoadReport, load_nodesets, quiet_asyncua
+from controller.publish.opcua_nodesets import (
+    DEFAULT_DIR,
+    PACKAGED_DIR,
+    LoadReport,
+    load_nodesets,
+    quiet_asyncua,
+)
 from controller.publish.opcua_state import ITEM_STATES, MachineValues, layer_alarm, values_from_event
 from controller.store import Store, history, jobs, printers
 
@@ -156,7 +162,7 @@ class OpcUaPublisher:
         if self.config.anonymous == "read":
             tokens.insert(0, ua.AnonymousIdentityToken)
         server.set_identity_tokens(tokens)
-        self.report = await load_nodesets(server, self.folder)
+        self.report = await load_nodesets(server, self.folder, fallback=(PACKAGED_DIR,))
         (_log.warning if self.report.failed else _log.info)("%s", self.report.summary())
         ns = await model.namespaces(server, self.report)
         folder = await model.machines_folder(server, ns)

@@ -20,6 +20,10 @@ _NS = {"u": "http://opcfoundation.org/UA/2011/03/UANodeSet.xsd"}
 BASE_URI = "http://opcfoundation.org/UA/"
 DEFAULT_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "standards" / "opcua"
 """Where the NodeSets are in a checkout: ../shared/standards/opcua beside the project."""
+PACKAGED_DIR = (Path(__file__).resolve().parents[2] / "scripts" / "opcua-nodesets" / "node_modules"
+                / "node-opcua-nodesets" / "nodesets")
+"""node-opcua's published NodeSets (npm `node-opcua-nodesets`, installed by `make setup`'s system step): where the
+models the first folder lacks are taken from (PADIM and IRDI, which Machinery/ProcessValues requires)."""
 
 WANTED = ("DI", "IA", "Machinery", "ISA95-JOBCONTROL_V2", "Machinery/Jobs", "Machinery/ProcessValues",
           "MachineTool")
@@ -138,15 +142,22 @@ def load_order(files: dict[str, NodeSetFile], wanted: tuple[str, ...] = WANTED) 
     return order, failed
 
 
-async def load_nodesets(server: Any, folder: Path, wanted: tuple[str, ...] = WANTED) -> LoadReport:
-    """Import the wanted NodeSets from the folder into an asyncua Server, in dependency order."""
+async def load_nodesets(server: Any, folder: Path, wanted: tuple[str, ...] = WANTED,
+                        fallback: tuple[Path, ...] = ()) -> LoadReport:
+    """Import the wanted NodeSets from the folder into an asyncua Server, in dependency order; a model the folder
+    does not hold is taken from the first `fallback` folder that does."""
     report = LoadReport(folder)
     if not folder.is_dir():
         for tail in wanted:
             report.failed[f"{BASE_URI}{tail}/"] = (f"NodeSet folder {folder} not found (set [opcua] nodesets to the "
                                                    "folder holding Opc.Ua.Di.NodeSet2.xml and the others)")
         return report
-    order, failed = load_order(find_nodesets(folder), wanted)
+    files: dict[str, NodeSetFile] = {}
+    for extra in reversed(fallback):
+        if extra.is_dir():
+            files.update(find_nodesets(extra))
+    files.update(find_nodesets(folder))
+    order, failed = load_order(files, wanted)
     report.failed.update(failed)
     for f in order:
         if any(r in report.failed for r in f.requires):
