@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import trimesh
 
+from controller.api.app import create_app
+from controller.api.live import LiveServer
+from controller.config import parse_config
+from controller.farm.service import LabService
 from controller.sim_procs import SimProcess, launch_sim
 from tests.conftest import MODELS
 
@@ -61,3 +66,26 @@ def wait_for(cond: Callable[[], object], timeout: float, what: str, every: float
             return value
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@contextmanager
+def served_lab(folder: Path, key: str, timeout: float = 60.0, name: str = "mk3-a"
+               ) -> Iterator[tuple[httpx.Client, LabService, SimProcess, LiveServer]]:
+    """One simulated printer with its camera, behind `printloop serve`'s app on a live loopback port, and an API
+    client holding `key`; everything is stopped at the end."""
+    (sim,) = start_sims([""], folder)
+    server: LiveServer | None = None
+    svc: LabService | None = None
+    try:
+        cfg = parse_config({"data_dir": str(folder / "data"), "api_keys": [key], "printers": [
+            {"name": name, "port": sim.serial, "camera": sim.camera}]})
+        svc = LabService(cfg)
+        server = LiveServer(create_app(svc)).start()
+        with httpx.Client(base_url=server.url, headers={"X-Api-Key": key}, timeout=timeout) as api:
+            yield api, svc, sim, server
+    finally:
+        if server is not None:
+            server.stop()
+        if svc is not None:
+            svc.stop()
+        sim.stop()

@@ -14,14 +14,10 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from controller.api.app import create_app
-from controller.api.live import LiveServer
-from controller.config import parse_config
-from controller.farm.service import LabService
 from firmware_sim.camera import CameraConfig, encode_jpeg, render
 from firmware_sim.deposition import Deposition
 from slicing.job_plan import plan_file
-from tests.sim_rig import small_part_gcode, start_sims, take_part_off, wait_for
+from tests.sim_rig import served_lab, small_part_gcode, take_part_off, wait_for
 from vision.bed_clear import BedClearConfig, judge_bed
 
 KEY = "bed-key"
@@ -110,19 +106,8 @@ def test_a_photo_that_shows_nothing_or_no_markers_is_unknown(empty: np.ndarray) 
 @pytest.fixture()
 def lab(tmp_path: Path):
     gcode = small_part_gcode(tmp_path, height_mm=1.0)  # 5 layers of a 14 mm block in the middle of the bed
-    sims = start_sims([""], tmp_path)
-    cfg = parse_config({"data_dir": str(tmp_path / "data"), "api_keys": [KEY], "printers": [
-        {"name": "mk3-a", "port": sims[0].serial, "camera": sims[0].camera}]})
-    svc = LabService(cfg)
-    server = LiveServer(create_app(svc)).start()
-    api = httpx.Client(base_url=server.url, headers={"X-Api-Key": KEY}, timeout=60)
-    try:
-        yield api, svc, gcode, sims[0], server
-    finally:
-        api.close()
-        server.stop()
-        svc.stop()
-        sims[0].stop()
+    with served_lab(tmp_path, KEY) as (api, svc, sim, server):
+        yield api, svc, gcode, sim, server
 
 
 def _print_one(api: httpx.Client, gcode: Path) -> dict:

@@ -14,13 +14,9 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from controller.api.app import create_app
-from controller.api.live import LiveServer
-from controller.config import parse_config
 from controller.farm.driver import LayerCallback, RunProgress
 from controller.farm.fleet import Fleet
 from controller.farm.intake import count_layers
-from controller.farm.service import LabService
 from controller.printer.timelapse import (
     FILE_NAME,
     WEB_NAME,
@@ -31,7 +27,7 @@ from controller.printer.timelapse import (
     write_timelapse,
 )
 from controller.store import Store, history, jobs, printers
-from tests.sim_rig import small_part_gcode, start_sims, wait_for
+from tests.sim_rig import served_lab, small_part_gcode, wait_for
 
 KEY = "tl-key"
 CHROMIUM = "/usr/bin/chromium"
@@ -54,19 +50,8 @@ def decode(path: Path) -> list[np.ndarray]:
 def lab(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("lab")
     gcode = small_part_gcode(folder, height_mm=3.0)  # 15 layers
-    sims = start_sims([""], folder)
-    cfg = parse_config({"data_dir": str(folder / "data"), "api_keys": [KEY], "printers": [
-        {"name": "mk3-a", "port": sims[0].serial, "camera": sims[0].camera}]})
-    svc = LabService(cfg)
-    server = LiveServer(create_app(svc)).start()
-    api = httpx.Client(base_url=server.url, headers={"X-Api-Key": KEY}, timeout=120)
-    try:
+    with served_lab(folder, KEY, timeout=120) as (api, svc, _sim, server):
         yield api, svc, gcode, server
-    finally:
-        api.close()
-        server.stop()
-        svc.stop()
-        sims[0].stop()
 
 
 def _run(api: httpx.Client, job_id: int) -> dict:
