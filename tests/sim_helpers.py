@@ -67,7 +67,7 @@ class Sim:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         try:
-            return self.proc.wait(timeout=15)
+            return self.proc.wait(timeout=30)  # a loaded 2-core machine can take its time
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
