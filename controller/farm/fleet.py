@@ -187,7 +187,7 @@ class Fleet:
         if claimed is None:
             return
         run, gcode = claimed
-        photo_dir = self.data_dir / "photos" / f"job-{run.job_id}" / f"run-{run.id}"
+        photo_dir = run_photo_dir(self.data_dir, run)
         photo_dir.mkdir(parents=True, exist_ok=True)
         slot.failure = None
         try:

@@ -229,6 +229,15 @@ def finish_run(store: Store, run_id: int, state: str, t: float, message: str = "
         return _named_run(row, _printer_names(s))
 
 
+def _queue_again(s: Session, old: RunRow, job: JobRow, t: float, excluded: list[str], objects: list[str],
+                 replaces: int | None) -> RunRow:
+    """A new queued run of the same copy as `old` (the objects it prints, [] = the whole plate)."""
+    new = RunRow(job_id=old.job_id, copy_index=old.copy_index, state="queued", excluded=excluded, created_at=t,
+                 layer_count=job.layer_count or 0, objects=objects, skipped=[], replaces=replaces)
+    s.add(new)
+    return new
+
+
 def requeue_copy(store: Store, run_id: int, exclude: str, t: float) -> Run:
     """Queue the copy of a failed run again, never on the printer that failed it. The new run makes what the
     failed one was to make (a replacement stays a replacement); replacements still queued for objects the failed
@@ -236,11 +245,8 @@ def requeue_copy(store: Store, run_id: int, exclude: str, t: float) -> Run:
     with store.session() as s:
         old = get_row(s, RunRow, run_id, "run")
         job = get_row(s, JobRow, old.job_id, "job")
-        new = RunRow(job_id=old.job_id, copy_index=old.copy_index, state="queued",
-                     excluded=sorted(set(old.excluded or []) | {exclude}), created_at=t,
-                     layer_count=job.layer_count or 0, objects=list(old.objects or []), skipped=[],
-                     replaces=old.replaces)
-        s.add(new)
+        new = _queue_again(s, old, job, t, sorted(set(old.excluded or []) | {exclude}), list(old.objects or []),
+                           old.replaces)
         for waiting in s.scalars(select(RunRow).where(RunRow.replaces == old.id, RunRow.state == "queued")):
             waiting.state, waiting.finished_at = "cancelled", t
             waiting.message = f"run {old.id} failed; its copy is made again whole"
@@ -264,9 +270,7 @@ def record_skipped(store: Store, run_id: int, names: list[str] | tuple[str, ...]
         job = get_row(s, JobRow, old.job_id, "job")
         if job.state == "cancelled":
             return None
-        new = RunRow(job_id=old.job_id, copy_index=old.copy_index, state="queued", excluded=list(old.excluded or []),
-                     created_at=t, layer_count=job.layer_count or 0, objects=fresh, skipped=[], replaces=old.id)
-        s.add(new)
+        new = _queue_again(s, old, job, t, list(old.excluded or []), fresh, old.id)
         s.flush()
         _refresh_job(s, job.id, t)
         return _run(new, None)
