@@ -91,7 +91,7 @@ def move_times(moves: np.ndarray, limits: MotionLimits = MotionLimits()) -> np.n
         return times
     delta = np.diff(moves[:, :4], axis=0)
     xyz = np.sqrt((delta[:, :3] ** 2).sum(axis=1))
-    e_only = xyz < _MIN_MOVE_MM
+    e_only = xyz <= _MIN_MOVE_MM  # the same cut as `real` below: a move is XYZ or E-only, never dropped
     length = np.where(e_only, np.abs(delta[:, 3]), xyz)
     real = np.flatnonzero(length > _MIN_MOVE_MM)
     if real.shape[0] == 0:

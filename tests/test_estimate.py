@@ -94,7 +94,8 @@ def test_estimate_lies_between_length_over_feed_and_stopping_after_every_move(st
     stop_each = sum(estimate_time(rows[[i, i + 1]], limits) for i in range(len(steps)))
     assert cruise_only - 1e-9 <= t <= stop_each + 1e-9
     fast = MotionLimits(acceleration=1e9, travel_acceleration=1e9, retract_acceleration=1e9,
-                        max_feedrate=(1e12, 1e12, 1e12, 1e12), max_acceleration=(1e12, 1e12, 1e12, 1e12))
+                        max_feedrate=(1e12, 1e12, 1e12, 1e12), max_acceleration=(1e12, 1e12, 1e12, 1e12),
+                        jerk=(1e12, 1e12, 1e12, 1e12))  # no limit at all, jerk included
     assert estimate_time(rows, fast) == pytest.approx(cruise_only, rel=1e-3, abs=1e-6)
 
 
@@ -122,3 +123,8 @@ def test_fast_move_brakes_in_time_for_a_slower_next_move():
     first = 100 / 1000 + (100 - 20) / 1000 + (100 - 100**2 / 2000 - (100**2 - 20**2) / 2000) / 100
     second = 20 / 1000 + (100 - 20**2 / 2000) / 20
     assert t[1:].tolist() == pytest.approx([first, second])
+
+
+def test_a_move_at_the_length_cut_counts_as_an_extruder_move_not_as_nothing():
+    rows = np.array([(0.0, 0.0, 0.0, 0.0, 50.0), (0.0, 0.0, 1e-9, 1.0, 5.0)])
+    assert estimate_time(rows, NO_JERK) > 0.19  # 1 mm of filament at 5 mm/s
