@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 CLASSES = ("layer_shift", "missing_layer", "under_extrusion", "spaghetti")
 VERBOSE = False
+BED_PHOTO = True
 DUMP: list[dict] | None = None
 TUNE_MODELS = ("cube.cura", "cube.prusa", "20mm-xyz-cube", "3DBenchy")
 JUDGE_MODELS = ("bunny_mm", "featuretype_mm", "idler_riser_mm", "teapot", "torus_mm")
@@ -127,7 +128,7 @@ def simulate(model: str, layers: list[LayerPaths], fault: str | None, rng: np.ra
     params["dx"], params["dy"] = float(mag * np.cos(ang)), float(mag * np.sin(ang))
     last = n_layers if fault_layer is None else min(n_layers, fault_layer + 3)
     first = photo(dep, 0, cam, rng)
-    checker = LayerChecker(layers, register(first, cfg), cfg)
+    checker = LayerChecker(layers, register(first, cfg), cfg, bed_photo=first if BED_PHOTO else None)
     detected, status, false_alarms, clean = None, None, 0, 0
     for n in range(last):
         active = fault_layer is not None and n >= fault_layer
@@ -148,6 +149,8 @@ def simulate(model: str, layers: list[LayerPaths], fault: str | None, rng: np.ra
         elif verdict.failed and detected is None:
             detected, status = n, verdict.status
             break
+    if VERBOSE:
+        print(f"  {model}: ageing samples {[round(r, 3) for r in checker.old_ratios]}")
     return Outcome(model, fault, fault_layer, detected, status, false_alarms, clean)
 
 
@@ -207,10 +210,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated camera conditions for a table by condition, or 'all'")
     ap.add_argument("--split", choices=("tune", "judge", "both"), default=None,
                     help="the models thresholds were fitted on (tune), the others (judge), or both tables")
+    ap.add_argument("--no-bed-photo", action="store_true",
+                    help="tell material from the bed's colour only, not from the bare bed's photo")
     args = ap.parse_args(argv)
     cv2.setNumThreads(1)    # ms per check is quoted for one core
-    global VERBOSE, DUMP
+    global VERBOSE, DUMP, BED_PHOTO
     VERBOSE = args.verbose
+    BED_PHOTO = not args.no_bed_photo
     DUMP = [] if args.dump else None
     cache = Path("/tmp/printloop-bench-vision")
     cache.mkdir(exist_ok=True)

@@ -51,13 +51,6 @@ class Calibration:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1))
 
 
-def colour_distance(obs: Observation) -> np.ndarray:
-    """Per raster pixel: the largest channel difference from the observation's bed colour (uint8)."""
-    bed = np.full_like(obs.bgr, np.round(np.asarray(obs.bed_bgr)).astype(np.uint8))
-    b, g, r = cv2.split(cv2.absdiff(obs.bgr, bed))
-    return np.asarray(cv2.max(cv2.max(b, g), r))
-
-
 def calibrate(obs: Observation, top: np.ndarray, grid: BedGrid, config: VisionConfig) -> Calibration | None:
     """Measure bed spread and material contrast on the first layer's photo (`top`: its planned beads, uint8).
 
@@ -70,7 +63,7 @@ def calibrate(obs: Observation, top: np.ndarray, grid: BedGrid, config: VisionCo
     solid = cv2.erode(top, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * inner + 1, 2 * inner + 1))) > 0
     if int(solid.sum()) < MIN_PIXELS:
         solid = top > 0
-    dist = colour_distance(obs)
+    dist = obs.distance
     n_bed, n_mat = int(bed.sum()), int(solid.sum())
     if n_bed < MIN_PIXELS or n_mat < MIN_PIXELS:
         return None
@@ -83,4 +76,23 @@ def calibrate(obs: Observation, top: np.ndarray, grid: BedGrid, config: VisionCo
 
 def with_threshold(obs: Observation, threshold: float) -> Observation:
     """The observation with material segmented at another colour-distance threshold."""
-    return Observation(obs.bgr, obs.grey, colour_distance(obs) > threshold, obs.bed_bgr)
+    return Observation(obs.bgr, obs.grey, obs.distance > threshold, obs.bed_bgr, obs.distance)
+
+
+AGEING_MIN_PX = 60          # fewer once-fresh, now-uncovered pixels than this: no ageing sample from a layer
+AGEING_RANGE = (0.35, 0.98)  # a sample outside this is a fault or a change of light, not ageing
+
+
+def ageing_sample(obs: Observation, prev: Observation, prev_fraction: np.ndarray, top: np.ndarray,
+                  grid: BedGrid, config: VisionConfig) -> float | None:
+    """Old/fresh brightness ratio of this camera and material, measured on a layer judged sound: material that
+    was fresh in the previous photo (its fraction ≥ 0.9) and that this layer does not cover has aged by exactly
+    the ratio the check must expect. None when the layer leaves too little such material uncovered."""
+    reach = max(1, round(config.psf_mm * grid.px_per_mm))
+    covered = cv2.dilate(top, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))) > 0
+    was_fresh = prev_fraction >= 0.8
+    sample = was_fresh & ~covered & obs.material & prev.material
+    if np.count_nonzero(sample) < AGEING_MIN_PX:
+        return None
+    ratio = float(np.median(obs.grey[sample] / np.maximum(prev.grey[sample], 1.0)))
+    return ratio if AGEING_RANGE[0] <= ratio <= AGEING_RANGE[1] else None

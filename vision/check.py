@@ -11,9 +11,18 @@ import numpy as np
 
 from slicing.toolpath import LayerPaths
 from vision.annotate import annotate
-from vision.calibration import Calibration, calibrate, with_threshold
+from vision.calibration import Calibration, ageing_sample, calibrate, with_threshold
 from vision.classify import Verdict, by_object, classify
-from vision.compare import Observation, ageing, bed_ratio, compare, observe, prior_fraction
+from vision.compare import (
+    Background,
+    Observation,
+    ageing,
+    background,
+    bed_ratio,
+    compare,
+    observe,
+    prior_fraction,
+)
 from vision.config import VisionConfig
 from vision.objects import ObjectRegions, object_count, only
 from vision.reference import References, draw_layer, make_grid
@@ -26,10 +35,13 @@ class LayerChecker:
     """Checks the layers of one job in order against references drawn from its toolpaths."""
 
     def __init__(self, layers: Sequence[LayerPaths], registration: Registration,
-                 config: VisionConfig | None = None, object_names: Sequence[str] = ()) -> None:
+                 config: VisionConfig | None = None, object_names: Sequence[str] = (),
+                 bed_photo: np.ndarray | None = None) -> None:
         """`object_names` name the labelled objects (copies) of the layers; with two or more each copy is also
-        judged in its own region."""
+        judged in its own region. `bed_photo`, the bare bed before the first layer from the same camera, is the
+        per-pixel bed material is told from (else the bed's colour at the raster's rim)."""
         self.config = config or VisionConfig()
+        self._defaults = self.config
         self.registration = registration
         grid = make_grid(layers, self.config.px_per_mm, margin_mm=self.config.margin_mm)
         self.refs = References(layers, grid, self.config.filament_diameter, self.config.min_bead_mm,
@@ -44,6 +56,10 @@ class LayerChecker:
                                                             self.config.max_bead_mm)) if count >= 2 else None)
         self.skipped: set[int] = set()                    # copies no longer printed (not judged, not expected)
         self.calibration: Calibration | None = None        # this job's camera figures, from its first layer
+        self.bed_photo = bed_photo
+        self.old_ratios: list[float] = []                 # ageing measured on this job's sound layers
+        self.learned: VisionConfig | None = None          # the config with this job's measured ageing
+        self._background: tuple[Registration, Background] | None = None
 
     @property
     def grid(self):
@@ -52,7 +68,15 @@ class LayerChecker:
 
     def observe(self, image: np.ndarray, n: int) -> Observation:
         """Warp and segment a photo taken after layer n."""
-        return observe(image, self.registration, self.grid, self.config)
+        return observe(image, self.registration, self.grid, self.config, self._bed())
+
+    def _bed(self) -> Background | None:
+        """The bed photo warped by the current registration (again when the camera was registered anew)."""
+        if self.bed_photo is None or self.bed_photo.shape[:2] != tuple(reversed(self.registration.image_size)):
+            return None
+        if self._background is None or self._background[0] is not self.registration:
+            self._background = (self.registration, background(self.bed_photo, self.registration, self.grid))
+        return self._background[1]
 
     def check(self, image: np.ndarray, n: int, annotated: bool = True) -> tuple[Verdict, np.ndarray | None]:
         """Judge the photo taken after layer n was printed; remembers it as the previous photo for layer n+1."""
@@ -78,8 +102,12 @@ class LayerChecker:
         rho = ageing(prev_top, self.grid, self.config)
         comparison = compare(obs, prev, top, below, fraction, self.grid, self.config, self._on_bed, rho)
         verdict = classify(n, comparison, self.config)
+        if verdict.status == "under_extrusion" and self.learned is not None:
+            verdict = self._clog_or_low_flow(n, verdict, obs, prev, top, below, fraction, prev_top)
         if self.regions is not None:
             verdict = by_object(n, verdict, self._copies(n, obs, prev, fraction, rho))
+        if prev is not None and fraction is not None and verdict.status == "ok":
+            self._learn_ageing(ageing_sample(obs, prev, fraction, top, self.grid, self.config))
         self._prev, self._prev_n = obs, n
         self._prev_fraction = None if verdict.status == "ok" else comparison.fraction
         picture = None
@@ -87,6 +115,29 @@ class LayerChecker:
             picture = annotate(image, verdict, top, comparison.missing, comparison.excess, self.grid,
                                self.registration)
         return verdict, picture
+
+    def _learn_ageing(self, sample: float | None) -> None:
+        """Keep a layer's ageing sample; the job's old/fresh ratios become the median of the samples so far (the
+        narrow-line ratio moved with the wide one), instead of the constants of one renderer."""
+        if sample is None:
+            return
+        self.old_ratios.append(sample)
+        wide = float(np.median(self.old_ratios))
+        base = self._defaults
+        narrow = 1.0 - (1.0 - wide) * (1.0 - base.old_ratio_narrow) / max(1e-6, 1.0 - base.old_ratio)
+        self.learned = self.config.replace(old_ratio=wide, old_ratio_narrow=min(0.98, narrow))
+
+    def _clog_or_low_flow(self, n: int, verdict: Verdict, obs: Observation, prev: Observation | None,
+                          top: np.ndarray, below: np.ndarray, fraction: np.ndarray | None,
+                          prev_top: np.ndarray | None) -> Verdict:
+        """A layer failed for too little fresh material: judged again with the ageing this job measured, a clog
+        (next to nothing laid) is told from low flow where the configured ratio reads aged material as some fresh.
+        Whether a layer fails stays the configured ratio's call (a glossy finish's highlights vary by layer)."""
+        assert self.learned is not None
+        rho = ageing(prev_top, self.grid, self.learned)
+        again = compare(obs, prev, top, below, fraction, self.grid, self.learned, self._on_bed, rho)
+        second = classify(n, again, self.learned)
+        return second if second.status == "missing_layer" else verdict
 
     def skip(self, name: str) -> None:
         """A copy is no longer printed: from now on it is neither expected nor judged."""
@@ -117,9 +168,8 @@ class LayerChecker:
             if not top.any():
                 continue
             region = self.regions.region(k)
-            o = Observation(obs.bgr[box], obs.grey[box], obs.material[box] & region, obs.bed_bgr)
-            p = None if prev is None else Observation(prev.bgr[box], prev.grey[box], prev.material[box] & region,
-                                                      prev.bed_bgr)
+            o = obs.crop(box, region)
+            p = None if prev is None else prev.crop(box, region)
             f = None if fraction is None else np.where(region, fraction[box], 0.0).astype(np.float32)
             r = rho[box] if isinstance(rho, np.ndarray) else rho
             c = compare(o, p, top, self.regions.below(n, k), f, self.grid, self.config, self._on_bed, r)

@@ -26,6 +26,21 @@ class Observation:
     grey: np.ndarray       # (H, W) float32, blurred luminance
     material: np.ndarray   # (H, W) bool, colour far enough from the bed's
     bed_bgr: tuple[float, float, float]
+    distance: np.ndarray   # (H, W) uint8, largest channel difference from the bare bed (its photo, or its colour)
+
+    def crop(self, box: tuple[slice, slice], region: np.ndarray) -> Observation:
+        """The observation inside a copy's box, material only within its region (both raster px)."""
+        return Observation(self.bgr[box], self.grey[box], self.material[box] & region, self.bed_bgr,
+                           self.distance[box])
+
+
+@dataclass(frozen=True, eq=False)
+class Background:
+    """The bare bed as the job started, warped to the job raster: a per-pixel bed that every later photo is told
+    from, so the sheet's texture, a printed logo and fixed reflections are never taken for material."""
+
+    bgr: np.ndarray        # (H, W, 3) float32
+    rim_bgr: np.ndarray    # (3,) median colour of the raster's rim in the bed photo (its exposure)
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,27 +70,54 @@ def _disk(radius_px: float) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
-def observe(image: np.ndarray, registration: Registration, grid: BedGrid, config: VisionConfig) -> Observation:
-    """Warp a BGR photo to the raster, take the bed colour from the raster's rim and segment material.
-
-    The rim (the outer 2 mm of a raster that reaches `margin_mm` beyond the part) is bare bed on a sound print;
-    a median keeps a few strands there from moving the estimate.
-    """
+def _warped(image: np.ndarray, registration: Registration, grid: BedGrid) -> np.ndarray:
+    """A photo warped to the job raster."""
     m = grid.mm_to_px() @ registration.homography
     rows, cols = grid.shape
-    bgr = cv2.warpPerspective(image, m, (cols, rows), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    grey: np.ndarray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    if config.blur_px > 0:
-        grey = cv2.GaussianBlur(grey, (0, 0), config.blur_px)
+    return np.asarray(cv2.warpPerspective(image, m, (cols, rows), flags=cv2.INTER_LINEAR,
+                                          borderMode=cv2.BORDER_REPLICATE))
+
+
+def _rim_colour(bgr: np.ndarray, grid: BedGrid) -> np.ndarray:
+    """Median colour of the outer 2 mm of the raster (bare bed on a sound print; a few strands do not move it)."""
     r = max(1, round(2.0 * grid.px_per_mm))
     rim = np.concatenate([bgr[:r].reshape(-1, 3), bgr[-r:].reshape(-1, 3),
                           bgr[r:-r, :r].reshape(-1, 3), bgr[r:-r, -r:].reshape(-1, 3)])
-    bed = np.median(rim[::3], axis=0).astype(np.float32)
-    diff = cv2.absdiff(bgr, np.full_like(bgr, np.round(bed).astype(np.uint8)))
-    b, g, rr = cv2.split(diff)
-    dist = cv2.max(cv2.max(b, g), rr)          # largest channel difference from the bed colour
+    return np.median(rim[::3], axis=0).astype(np.float32)
+
+
+def background(image: np.ndarray, registration: Registration, grid: BedGrid) -> Background:
+    """The bare bed's photo (taken before the first layer) as the per-pixel bed of a job's checks."""
+    bgr = _warped(image, registration, grid)
+    return Background(cv2.GaussianBlur(bgr, (0, 0), 0.7).astype(np.float32), _rim_colour(bgr, grid))
+
+
+def _distance(bgr: np.ndarray, bed: np.ndarray, back: Background | None) -> np.ndarray:
+    """Largest channel difference of each pixel from the bare bed: from its own pixel in the bed photo (scaled by
+    the rim's change of exposure since) when there is one, else from the bed's one colour."""
+    if back is None:
+        diff = cv2.absdiff(bgr, np.full_like(bgr, np.round(bed).astype(np.uint8)))
+    else:
+        gain = bed / np.maximum(back.rim_bgr, 1.0)
+        expected = back.bgr * gain.reshape(1, 1, 3).astype(np.float32)
+        diff = np.asarray(cv2.absdiff(cv2.GaussianBlur(bgr, (0, 0), 0.7).astype(np.float32), expected))
+        diff = np.clip(diff, 0, 255).astype(np.uint8)
+    b, g, r = cv2.split(diff)
+    return np.asarray(cv2.max(cv2.max(b, g), r))
+
+
+def observe(image: np.ndarray, registration: Registration, grid: BedGrid, config: VisionConfig,
+            back: Background | None = None) -> Observation:
+    """Warp a BGR photo to the raster, take the bed colour from the raster's rim and segment material: colour far
+    from the bare bed's photo (`back`) pixel by pixel when there is one, else from the rim's colour."""
+    bgr = _warped(image, registration, grid)
+    grey: np.ndarray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    if config.blur_px > 0:
+        grey = cv2.GaussianBlur(grey, (0, 0), config.blur_px)
+    bed = _rim_colour(bgr, grid)
+    dist = _distance(bgr, bed, back)
     material = dist > config.material_contrast
-    return Observation(bgr, grey, material, (float(bed[0]), float(bed[1]), float(bed[2])))
+    return Observation(bgr, grey, material, (float(bed[0]), float(bed[1]), float(bed[2])), dist)
 
 
 def prior_fraction(prev: Observation, prev_top: np.ndarray | None, grid: BedGrid, config: VisionConfig) -> np.ndarray:

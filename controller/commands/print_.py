@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
             with _OUT:  # every layer's verdict, with each copy's when the plate has several
                 print(json.dumps({"event": "verdict", **verdict.to_dict()}), flush=True)
         check.on_verdict = verdict_line
+    if check is not None:
+        check.photograph_bed()  # the bare bed, before anything is printed: what every layer is told from
     try:
         job = session.start_job(plan, layer_hook=check, name=str(args.file))
         final = _follow(job, args.json)

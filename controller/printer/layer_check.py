@@ -161,6 +161,7 @@ class LayerCheck:
         self.left_out = [n for n in left_out if n in self.object_names]
         self.skipped: list[tuple[str, int, str]] = []   # (copy, layer, why) of each copy dropped from the plate
         self._checker: LayerChecker | None = None
+        self.bed_image: np.ndarray | None = None
         self.freshness = freshness or Freshness()
         self.out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -174,6 +175,7 @@ class LayerCheck:
             return None
         path = self.out_dir / name
         cv2.imwrite(str(path), image)
+        self.bed_image = image   # the per-pixel bare bed this run's layers are told from
         return path
 
     def __call__(self, point: CheckPoint, job: JobControl) -> None:
@@ -226,7 +228,8 @@ class LayerCheck:
             if self.registration_path is not None:
                 registration.save(self.registration_path)
         if self._checker is None:
-            self._checker = LayerChecker(self.layers, registration, self.config, self.object_names)
+            self._checker = LayerChecker(self.layers, registration, self.config, self.object_names,
+                                         bed_photo=self.bed_image)
             for name in self.left_out:
                 self._checker.skip(name)
         self._checker.registration = registration
