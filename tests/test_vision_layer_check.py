@@ -99,7 +99,22 @@ def test_clog_triggers_the_policy_once_and_files_are_kept(tmp_path, cam, policy,
     assert (tmp_path / "printer" / "registration.json").exists()
     measured = json.loads((tmp_path / "job" / "layer_0000.json").read_text())["calibration"]
     assert 0 < measured["material_threshold"] <= VisionConfig().material_contrast
-    assert json.loads((tmp_path / "printer" / "calibration.json").read_text()) == measured
+    kept = json.loads((tmp_path / "printer" / "calibration.json").read_text())
+    assert {k: kept[k] for k in measured} == measured
+
+
+def test_the_next_job_starts_from_the_ageing_the_printer_measured_before(tmp_path, cam):
+    printer = tmp_path / "printer"
+    printer.mkdir()
+    (printer / "calibration.json").write_text(json.dumps({"old_ratio": 0.8}))
+    hook = LayerCheck(LAYERS, HttpCamera(cam.url), tmp_path / "job", VisionConfig(),
+                      registration_path=printer / "registration.json")
+    cam.scene.deposit(LAYERS[0], 0)
+    cam.current = 0
+    hook(done(0), RecordingJob())
+    assert json.loads((tmp_path / "job" / "layer_0000.json").read_text())["old_ratio"] == 0.8
+    kept = json.loads((printer / "calibration.json").read_text())
+    assert kept["old_ratio"] == 0.8 and "material_threshold" in kept
 
 
 @pytest.mark.parametrize("policy,expected", [("pause", ["pause"]), ("cancel", ["cancel"]), ("warn", [])])

@@ -36,10 +36,11 @@ class LayerChecker:
 
     def __init__(self, layers: Sequence[LayerPaths], registration: Registration,
                  config: VisionConfig | None = None, object_names: Sequence[str] = (),
-                 bed_photo: np.ndarray | None = None) -> None:
+                 bed_photo: np.ndarray | None = None, old_ratio: float | None = None) -> None:
         """`object_names` name the labelled objects (copies) of the layers; with two or more each copy is also
         judged in its own region. `bed_photo`, the bare bed before the first layer from the same camera, is the
-        per-pixel bed material is told from (else the bed's colour at the raster's rim)."""
+        per-pixel bed material is told from (else the bed's colour at the raster's rim). `old_ratio` is the
+        old/fresh ratio this printer's earlier jobs measured (see `old_ratio` below), counted as one sample."""
         self.config = config or VisionConfig()
         self._defaults = self.config
         self.registration = registration
@@ -59,6 +60,9 @@ class LayerChecker:
         self.bed_photo = bed_photo
         self.old_ratios: list[float] = []                 # ageing measured on this job's sound layers
         self.learned: VisionConfig | None = None          # the config with this job's measured ageing
+        self._kept = old_ratio
+        if old_ratio is not None:
+            self._learn_ageing(None)
         self._background: tuple[Registration, Background] | None = None
 
     @property
@@ -119,13 +123,20 @@ class LayerChecker:
     def _learn_ageing(self, sample: float | None) -> None:
         """Keep a layer's ageing sample; the job's old/fresh ratios become the median of the samples so far (the
         narrow-line ratio moved with the wide one), instead of the constants of one renderer."""
-        if sample is None:
+        if sample is not None:
+            self.old_ratios.append(sample)
+        samples = self.old_ratios + ([self._kept] if self._kept is not None else [])
+        if not samples:
             return
-        self.old_ratios.append(sample)
-        wide = float(np.median(self.old_ratios))
+        wide = float(np.median(samples))
         base = self._defaults
         narrow = 1.0 - (1.0 - wide) * (1.0 - base.old_ratio_narrow) / max(1e-6, 1.0 - base.old_ratio)
         self.learned = self.config.replace(old_ratio=wide, old_ratio_narrow=min(0.98, narrow))
+
+    @property
+    def old_ratio(self) -> float | None:
+        """The old/fresh brightness ratio this job now expects (measured, or kept from earlier jobs), if any."""
+        return None if self.learned is None else self.learned.old_ratio
 
     def _clog_or_low_flow(self, n: int, verdict: Verdict, obs: Observation, prev: Observation | None,
                           top: np.ndarray, below: np.ndarray, fraction: np.ndarray | None,

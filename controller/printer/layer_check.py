@@ -229,7 +229,7 @@ class LayerCheck:
                 registration.save(self.registration_path)
         if self._checker is None:
             self._checker = LayerChecker(self.layers, registration, self.config, self.object_names,
-                                         bed_photo=self.bed_image)
+                                         bed_photo=self.bed_image, old_ratio=self._kept_old_ratio())
             for name in self.left_out:
                 self._checker.skip(name)
         self._checker.registration = registration
@@ -252,16 +252,45 @@ class LayerCheck:
             self.on_verdict(verdict)
         return verdict
 
+    def _calibration_path(self) -> Path | None:
+        """calibration-<printer>.json beside the printer's stored registration (None without one)."""
+        if self.registration_path is None:
+            return None
+        return self.registration_path.with_name(self.registration_path.name.replace("registration", "calibration", 1))
+
+    def _kept_old_ratio(self) -> float | None:
+        """The old/fresh ratio this printer's earlier jobs measured, from its calibration file."""
+        path = self._calibration_path()
+        try:
+            value = json.loads(path.read_text()).get("old_ratio") if path is not None and path.exists() else None
+        except (OSError, ValueError):
+            return None
+        return float(value) if isinstance(value, (int, float)) else None
+
     def _keep_calibration(self, n: int, record: dict[str, Any]) -> None:
-        """The job's camera figures, measured on its first layer: in that layer's record and, per printer, beside
-        the stored registration (calibration-<printer>.json), so a technician sees what the camera sees."""
-        cal = self._checker.calibration if self._checker is not None else None
-        if n != 0 or cal is None:
+        """The job's camera figures: measured on its first layer, and the old/fresh ratio as its sound layers
+        measure it; in the layer's record and, per printer, beside the stored registration
+        (calibration-<printer>.json), so a technician sees what the camera sees and the next job starts from it."""
+        if self._checker is None:
             return
-        record["calibration"] = cal.to_dict()
-        if self.registration_path is not None:
-            cal.save(self.registration_path.with_name(self.registration_path.name.replace("registration",
-                                                                                          "calibration", 1)))
+        cal, path = self._checker.calibration, self._calibration_path()
+        kept: dict[str, Any] = {}
+        if path is not None and path.exists():
+            try:
+                kept = dict(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                kept = {}
+        if n == 0 and cal is not None:
+            record["calibration"] = cal.to_dict()
+            kept.update(cal.to_dict())
+        ratio = self._checker.old_ratio
+        if ratio is not None:
+            record["old_ratio"] = round(ratio, 4)
+        changed = (n == 0 and cal is not None) or (ratio is not None and kept.get("old_ratio") != round(ratio, 4))
+        if path is not None and changed:
+            if ratio is not None:
+                kept["old_ratio"] = round(ratio, 4)
+            path.write_text(json.dumps(kept, indent=1))
 
     def act(self, verdict: Verdict, job: JobControl) -> None:
         """Apply the policy to a failed layer; the job keeps the failure (class, layer, message) and the reason."""
