@@ -25,6 +25,7 @@ from vision.compare import (
 )
 from vision.config import VisionConfig
 from vision.objects import ObjectRegions, object_count, only
+from vision.parallax import Parallax
 from vision.reference import References, draw_layer, make_grid
 from vision.registration import Registration
 
@@ -60,6 +61,7 @@ class LayerChecker:
         self.bed_photo = bed_photo
         self.old_ratios: list[float] = []                 # ageing measured on this job's sound layers
         self.learned: VisionConfig | None = None          # the config with this job's measured ageing
+        self.parallax = Parallax(self.config.shift_mm)    # a tilted camera's drift with height, learned
         self._kept = old_ratio
         if old_ratio is not None:
             self._learn_ageing(None)
@@ -71,8 +73,9 @@ class LayerChecker:
         return self.refs.grid
 
     def observe(self, image: np.ndarray, n: int) -> Observation:
-        """Warp and segment a photo taken after layer n."""
-        return observe(image, self.registration, self.grid, self.config, self._bed())
+        """Warp and segment a photo taken after layer n, registered at that layer's height."""
+        at = self.parallax.at_height(self.registration, float(self.refs.layers[n].z))
+        return observe(image, at, self.grid, self.config, self._bed())
 
     def _bed(self) -> Background | None:
         """The bed photo warped by the current registration (again when the camera was registered anew)."""
@@ -92,7 +95,8 @@ class LayerChecker:
             if self.calibration is not None:
                 self.config = self.config.replace(material_contrast=self.calibration.material_threshold)
                 obs = with_threshold(obs, self.calibration.material_threshold)
-        below = self.refs.below(n)
+        below = self.parallax.walls(np.maximum(self.refs.below(n), top), float(self.refs.layers[n].z),
+                                    self.grid.px_per_mm)
         prev_top = self.refs.layer(n - 1) if (prev is not None and n > 0) else None
         fraction = None
         if prev is not None:
@@ -112,6 +116,8 @@ class LayerChecker:
             verdict = by_object(n, verdict, self._copies(n, obs, prev, fraction, rho))
         if prev is not None and fraction is not None and verdict.status == "ok":
             self._learn_ageing(ageing_sample(obs, prev, fraction, top, self.grid, self.config))
+        if verdict.status == "ok":
+            self.parallax.learn(float(self.refs.layers[n].z), comparison.offset_mm, comparison.response)
         self._prev, self._prev_n = obs, n
         self._prev_fraction = None if verdict.status == "ok" else comparison.fraction
         picture = None
