@@ -7,10 +7,10 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from controller.api.deps import Auth, Service
+from controller.api.deps import READERS, Service, allow, principal
 from controller.api.schemas import EventOut
 from controller.api.views import all_printers, job_out
 from controller.events import LOGGED
@@ -18,7 +18,7 @@ from controller.events import Event as BusEvent
 from controller.farm.service import LabService
 from controller.store import history, jobs
 
-router = APIRouter(prefix="/api/v1", tags=["live"], dependencies=Auth)
+router = APIRouter(prefix="/api/v1", tags=["live"], dependencies=[Depends(principal)])
 HEARTBEAT_S = 5.0
 BACKLOG = 50            # events a newly connected client gets from before it connected
 
@@ -29,7 +29,7 @@ def snapshot(svc: LabService) -> dict:
             "jobs": [job_out(svc, j).model_dump() for j in jobs.list_jobs(svc.store, limit=20)]}
 
 
-@router.get("/snapshot")
+@router.get("/snapshot", **allow(READERS))
 def get_snapshot(svc: Service) -> dict:
     """The same snapshot the stream sends, for clients that poll."""
     return snapshot(svc)
@@ -80,7 +80,7 @@ async def _events(request: Request, svc: LabService, tick_s: float) -> AsyncIter
 
 
 @router.get("/stream", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}}})
+            responses={200: {"content": {"text/event-stream": {}}}}, **allow(READERS))
 async def stream(request: Request, svc: Service) -> StreamingResponse:
     """Server-sent events; browsers pass the key as ?api_key=."""
     return StreamingResponse(_events(request, svc, 0.5), media_type="text/event-stream",

@@ -1,0 +1,51 @@
+"""Accounts: users (role, Argon2 password hash, SHA-256 of the API key) and the user who submitted each job.
+
+Revision ID: b7d2c91e5a30
+Revises: 4941e68421c9
+Create Date: 2026-12-02 12:37:24.632148
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = 'b7d2c91e5a30'
+down_revision: str | Sequence[str] | None = '4941e68421c9'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Add the users and job_submitters tables (existing jobs keep no submitter: only admins and viewers see them
+    all, as before)."""
+    op.create_table('users',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('role', sa.String(length=16), nullable=False),
+    sa.Column('password_hash', sa.String(length=255), nullable=False),
+    sa.Column('key_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('key_hash'),
+    sa.UniqueConstraint('name')
+    )
+    op.create_table('job_submitters',
+    sa.Column('job_id', sa.Integer(), nullable=False),
+    sa.Column('user', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['job_id'], ['jobs.id'], ),
+    sa.PrimaryKeyConstraint('job_id')
+    )
+    with op.batch_alter_table('job_submitters', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_job_submitters_user'), ['user'], unique=False)
+
+
+
+def downgrade() -> None:
+    """Drop the two tables."""
+    with op.batch_alter_table('job_submitters', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_job_submitters_user'))
+
+    op.drop_table('job_submitters')
+    op.drop_table('users')
