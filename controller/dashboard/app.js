@@ -4,6 +4,7 @@
 const params = new URLSearchParams(location.search);
 if (params.get("key")) localStorage.setItem("printloop-key", params.get("key"));
 let KEY = localStorage.getItem("printloop-key") || "";
+let CSRF = sessionStorage.getItem("printloop-csrf") || "";   // set by a sign-in; the session itself is a cookie
 let shownJob = null;
 const bedViews = {};   // printer -> the camera's latest opinion of its bed (GET /api/v1/printers/{name}/bed)
 let shownTimelapses = "";
@@ -11,10 +12,10 @@ let shownTimelapses = "";
 const $ = (sel) => document.querySelector(sel);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;",
   '"': "&quot;", "'": "&#39;"}[c]));
-const withKey = (url) => url + (url.includes("?") ? "&" : "?") + "api_key=" + encodeURIComponent(KEY);
+const withKey = (url) => KEY ? url + (url.includes("?") ? "&" : "?") + "api_key=" + encodeURIComponent(KEY) : url;
 
 async function api(method, url, body) {
-  const opts = {method, headers: {"X-Api-Key": KEY}};
+  const opts = {method, headers: KEY ? {"X-Api-Key": KEY} : {"X-CSRF-Token": CSRF}, credentials: "same-origin"};
   if (body instanceof FormData) opts.body = body;
   else if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
   const r = await fetch(url, opts);
@@ -201,16 +202,45 @@ async function refresh() {
   try { render(await api("GET", "/api/v1/snapshot")); } catch (err) { $("#live").textContent = err.message; }
 }
 
+function signedOut() {
+  $("#loginform").hidden = false; $("#keyform").hidden = false; $("#whoami").hidden = true; $("#logout").hidden = true;
+  $("#live").textContent = "sign in or give an API key";
+}
+
+$("#loginform").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    const me = await api("POST", "/api/v1/login", {name: $("#login-name").value, password: $("#login-password").value});
+    CSRF = me.csrf_token; sessionStorage.setItem("printloop-csrf", CSRF);
+    KEY = ""; localStorage.removeItem("printloop-key");
+    $("#login-password").value = ""; $("#login-msg").textContent = "";
+    connect();
+  } catch (err) {
+    $("#login-msg").textContent = err.message;
+  }
+});
+
+$("#logout").addEventListener("click", async () => {
+  await fetch("/api/v1/logout", {method: "POST"});
+  KEY = ""; CSRF = ""; localStorage.removeItem("printloop-key"); sessionStorage.removeItem("printloop-csrf");
+  if (source) source.close();
+  signedOut();
+});
+
 let source = null;
-function connect() {
-  if (!KEY) { $("#keyform").hidden = false; $("#live").textContent = "API key needed"; return; }
+async function connect() {
+  let me;
+  try { me = await api("GET", "/api/v1/me"); } catch (err) { signedOut(); return; }
+  $("#loginform").hidden = true; $("#keyform").hidden = true;
+  $("#whoami").hidden = false; $("#whoami").textContent = `${me.name} (${me.role})`; $("#logout").hidden = false;
+  document.body.dataset.role = me.role;
   if (source) source.close();
   source = new EventSource(withKey("/api/v1/stream"));
   source.addEventListener("snapshot", (m) => { $("#live").textContent = "live"; render(JSON.parse(m.data)); });
   source.addEventListener("event", (m) => addEvent(JSON.parse(m.data)));
   source.onerror = () => {
     $("#live").textContent = "reconnecting…";
-    fetch(withKey("/api/v1/queue")).then((r) => { if (r.status === 401) { source.close(); $("#keyform").hidden = false; } });
+    fetch(withKey("/api/v1/me")).then((r) => { if (r.status === 401) { source.close(); signedOut(); } });
   };
 }
 

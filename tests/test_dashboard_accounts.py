@@ -1,0 +1,75 @@
+"""The dashboard's sign-in in headless Chromium against a live service with a simulated printer: a wrong password
+is refused on the page, a submitter signs in, queues a file through the page (the cookie and CSRF token carry it),
+watches it print, and sees only their own job."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from controller.api.app import create_app
+from controller.api.live import LiveServer
+from controller.config import parse_config
+from controller.farm.service import LabService
+from tests.sim_rig import cube_gcode, start_sims
+from tests.test_dashboard import ARGS, CHROMIUM
+
+KEY = "dash-accounts-key"
+PASSWORD = "sam's long password"
+
+
+@pytest.fixture()
+def live(tmp_path: Path):
+    gcode = cube_gcode(tmp_path)
+    sims = start_sims([""], tmp_path, speed="20")
+    cfg = parse_config({"data_dir": str(tmp_path / "data"), "api_keys": [KEY], "printers": [
+        {"name": "mk3-a", "port": sims[0].serial, "camera": sims[0].camera}]})
+    svc = LabService(cfg)
+    server = LiveServer(create_app(svc)).start()
+    try:
+        yield server, gcode
+    finally:
+        server.stop()
+        svc.stop()
+        sims[0].stop()
+
+
+def test_submitter_signs_in_queues_a_file_and_watches_it_print(live) -> None:
+    server, gcode = live
+    admin = httpx.Client(base_url=server.url, headers={"X-Api-Key": KEY}, timeout=10)
+    sam = admin.post("/api/v1/users", json={"name": "sam", "role": "submitter", "password": PASSWORD}).json()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{server.url}/")
+            expect(page.locator("#loginform")).to_be_visible(timeout=10_000)
+            page.fill("#login-name", "sam")
+            page.fill("#login-password", "not it")
+            page.click('#loginform button[type="submit"]')
+            expect(page.locator("#login-msg")).to_contain_text("wrong name or password", timeout=10_000)
+            page.fill("#login-password", PASSWORD)
+            page.click('#loginform button[type="submit"]')
+            expect(page.locator("#whoami")).to_have_text("sam (submitter)", timeout=10_000)
+            assert "dash-accounts-key" not in page.content() and sam["api_key"] not in page.content()
+
+            page.set_input_files('#upload input[name="file"]', str(gcode))
+            page.click('#upload button[type="submit"]')
+            expect(page.locator("#upload-msg")).to_contain_text("queued", timeout=10_000)
+            mine = httpx.get(f"{server.url}/api/v1/jobs", headers={"X-Api-Key": sam["api_key"]}).json()
+            assert len(mine) == 1
+            other = admin.post("/api/v1/jobs", files={"file": ("other.gcode", gcode.read_bytes())}).json()
+            card = page.locator('.card[data-printer="mk3-a"]')
+            expect(card.locator(".state")).to_have_text("printing", timeout=30_000)
+            assert admin.get(f"/api/v1/jobs/{mine[0]['id']}").json()["runs"][0]["state"] == "printing"
+            expect(page.locator(f'#jobs tr[data-job="{mine[0]["id"]}"]')).to_be_visible(timeout=10_000)
+            expect(page.locator(f'#jobs tr[data-job="{other["id"]}"]')).to_have_count(0)
+
+            page.click("#logout")
+            expect(page.locator("#loginform")).to_be_visible(timeout=10_000)
+        finally:
+            browser.close()
+    admin.post(f"/api/v1/jobs/{other['id']}/cancel")
+    admin.post(f"/api/v1/jobs/{mine[0]['id']}/cancel")
