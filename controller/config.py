@@ -160,6 +160,7 @@ class ServiceConfig(BaseModel):
     default_profile: str | None = None
     temperature_interval_s: float = Field(default=5.0, gt=0)
     camera_clears_bed: bool = False
+    require_approval: bool = False      # a submitter's job waits as awaiting_approval for an operator
     printers: list[PrinterConfig] = Field(default_factory=list)
     mqtt: MqttConfig | None = None
     opcua: OpcUaConfig | None = None

@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from controller.api.deps import EVERYONE, OPERATORS, SUBMITTERS, Caller, Service, allow, principal
-from controller.api.uploading import accept_upload
+from controller.api.uploading import accept_upload, hold_for, submitted_by
 from controller.errors import ConflictError, NotFoundError
 from controller.farm.service import LabService
-from controller.store import jobs, printers, users
+from controller.store import jobs, printers
 from controller.store.records import Printer
 
 router = APIRouter(prefix="/api", tags=["octoprint"], dependencies=[Depends(principal)])
@@ -54,9 +54,9 @@ def upload(request: Request, svc: Service, who: Caller, file: Annotated[UploadFi
     if _truthy(select) or _truthy(print_):
         request.app.state.selected = (saved, stored.id)
     if _truthy(print_):
-        job = svc.intake.submit(saved, stored.id, copies=1)
-        if who.user is not None:
-            users.set_submitter(svc.store, job.id, who.user)
+        held = hold_for(svc, who.role)
+        job = svc.intake.submit(saved, stored.id, copies=1, held=held)
+        submitted_by(svc, job.id, who.user, held)
         body["job_id"] = job.id
     location = str(request.url_for("file_info", filename=saved.name))
     return JSONResponse(body, status_code=201, headers={"Location": location})

@@ -176,3 +176,9 @@ class TimelapseOut(BaseModel):
 
 
 PrinterOut.model_rebuild()
+
+
+class RejectIn(BaseModel):
+    """Why a job awaiting approval is refused."""
+
+    reason: str = Field(min_length=1, max_length=2000)

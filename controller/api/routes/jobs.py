@@ -16,10 +16,10 @@ from controller.api.deps import (
     principal,
     sees_job,
 )
-from controller.api.schemas import EventOut, JobOut, LayerCheckOut, Message
-from controller.api.uploading import accept_upload
+from controller.api.schemas import EventOut, JobOut, LayerCheckOut, Message, RejectIn
+from controller.api.uploading import accept_upload, hold_for, submitted_by
 from controller.api.views import check_out, job_out
-from controller.store import history, jobs, users
+from controller.store import approval, history, jobs, users
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[Depends(principal)])
 
@@ -33,9 +33,9 @@ def create(request: Request, svc: Service, who: Caller, file: Annotated[UploadFi
     """Queue N copies of an uploaded file; a mesh is sliced in the background (see slice_progress)."""
     saved, stored = accept_upload(svc, request, file)
     allowed = [p.strip() for p in (printers or "").split(",") if p.strip()]
-    job = svc.intake.submit(saved, stored.id, copies, priority, profile, allowed)
-    if who.user is not None:
-        users.set_submitter(svc.store, job.id, who.user)
+    held = hold_for(svc, who.role)
+    job = svc.intake.submit(saved, stored.id, copies, priority, profile, allowed, held=held)
+    submitted_by(svc, job.id, who.user, held)
     return job_out(svc, job)
 
 
@@ -77,6 +77,25 @@ def cancel(job_id: Id, svc: Service, who: Caller) -> Message:
     sees_job(svc, who, job_id)
     n = svc.fleet.cancel_job(job_id)
     return Message(message=f"job {job_id} cancelled; {n} printing copies stopped")
+
+
+@router.post("/{job_id}/approve", response_model=JobOut, **allow(OPERATORS))
+def approve(job_id: Id, svc: Service, who: Caller) -> JobOut:
+    """Let a job awaiting approval join the queue."""
+    job = approval.approve(svc.store, job_id)
+    history.add_event(svc.store, "approved", f"job {job_id} approved by {who.actor}", svc.clock(), job_id=job_id,
+                      data={"actor": who.actor})
+    svc.fleet.notify()
+    return job_out(svc, job)
+
+
+@router.post("/{job_id}/reject", response_model=JobOut, **allow(OPERATORS))
+def reject(job_id: Id, body: RejectIn, svc: Service, who: Caller) -> JobOut:
+    """Refuse a job awaiting approval, saying why (the reason becomes the job's message)."""
+    job = approval.reject(svc.store, job_id, body.reason, svc.clock())
+    history.add_event(svc.store, "rejected", f"job {job_id} rejected by {who.actor}: {body.reason}", svc.clock(),
+                      job_id=job_id, data={"actor": who.actor})
+    return job_out(svc, job)
 
 
 @router.get("/{job_id}/events", response_model=list[EventOut], **allow(EVERYONE))
