@@ -12,7 +12,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controller.api import octoprint
-from controller.api.routes import checks, health, jobs, metrics, mtconnect, printers, queue, stream, users
+from controller.api.routes import (
+    audit,
+    checks,
+    health,
+    jobs,
+    metrics,
+    mtconnect,
+    printers,
+    queue,
+    stream,
+    users,
+)
 from controller.api.sessions import LoginThrottle, Sessions
 from controller.api.views import PrintersCache
 from controller.errors import (
@@ -88,7 +99,7 @@ def create_app(service: LabService, run_fleet: bool = True) -> FastAPI:
     app.state.printers_cache = PrintersCache()
     app.state.sessions, app.state.login_throttle = Sessions(service.clock), LoginThrottle(service.clock)
     _install_errors(app)
-    for module in (health, users, printers, jobs, queue, checks, stream):
+    for module in (health, users, printers, jobs, queue, checks, stream, audit):
         app.include_router(module.router)
     app.include_router(octoprint.router)
     metrics.install(app, service)

@@ -55,7 +55,7 @@ def upload(request: Request, svc: Service, who: Caller, file: Annotated[UploadFi
         request.app.state.selected = (saved, stored.id)
     if _truthy(print_):
         held = hold_for(svc, who.role)
-        job = svc.intake.submit(saved, stored.id, copies=1, held=held)
+        job = svc.intake.submit(saved, stored.id, copies=1, held=held, actor=who.actor)
         submitted_by(svc, job.id, who.user, held)
         body["job_id"] = job.id
     location = str(request.url_for("file_info", filename=saved.name))
@@ -127,23 +127,23 @@ def _current_job_id(svc: LabService, printer: str | None) -> int:
 
 
 @router.post("/job", status_code=204, response_class=Response, **allow(OPERATORS))
-def job_command(cmd: JobCommand, request: Request, svc: Service,
+def job_command(cmd: JobCommand, request: Request, svc: Service, who: Caller,
                 printer: Annotated[str | None, Query(max_length=64)] = None) -> Response:
     """start queues the selected file; cancel/pause act on the current copy's job."""
     if cmd.command == "start":
         selected = getattr(request.app.state, "selected", None)
         if selected is None:
             raise ConflictError("no file is selected: upload one with select=true first")
-        svc.intake.submit(selected[0], selected[1], copies=1)
+        svc.intake.submit(selected[0], selected[1], copies=1, actor=who.actor)
     elif cmd.command == "cancel":
-        svc.fleet.cancel_job(_current_job_id(svc, printer))
+        svc.fleet.cancel_job(_current_job_id(svc, printer), who.actor)
     elif cmd.command == "pause":
         job_id = _current_job_id(svc, printer)
         p = _pick_printer(svc, printer)
         action = cmd.action or "toggle"
         if action == "toggle":
             action = "resume" if p.state == "paused" else "pause"
-        (svc.fleet.pause_job if action == "pause" else svc.fleet.resume_job)(job_id)
+        (svc.fleet.pause_job if action == "pause" else svc.fleet.resume_job)(job_id, who.actor)
     else:
         raise ConflictError("restart is not supported: cancel the job and start it again")
     return Response(status_code=204)

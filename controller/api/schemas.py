@@ -104,6 +104,8 @@ class EventOut(BaseModel):
     kind: str
     message: str
     data: dict[str, Any]
+    actor: str = Field(description="who or what caused it: a user, key:NAME, service:queue|vision|timeout, "
+                                   "printer:NAME")
 
 
 class LayerCheckOut(BaseModel):

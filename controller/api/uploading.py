@@ -37,4 +37,4 @@ def submitted_by(svc: LabService, job_id: int, user: str | None, held: bool) -> 
         users.set_submitter(svc.store, job_id, user)
     if held:
         history.add_event(svc.store, "awaiting_approval", f"job {job_id} from {user} awaits an operator's approval",
-                          svc.clock(), job_id=job_id, data={"actor": user})
+                          svc.clock(), job_id=job_id, actor=user or "service:queue")

@@ -34,7 +34,7 @@ def create(request: Request, svc: Service, who: Caller, file: Annotated[UploadFi
     saved, stored = accept_upload(svc, request, file)
     allowed = [p.strip() for p in (printers or "").split(",") if p.strip()]
     held = hold_for(svc, who.role)
-    job = svc.intake.submit(saved, stored.id, copies, priority, profile, allowed, held=held)
+    job = svc.intake.submit(saved, stored.id, copies, priority, profile, allowed, held=held, actor=who.actor)
     submitted_by(svc, job.id, who.user, held)
     return job_out(svc, job)
 
@@ -58,16 +58,16 @@ def get(job_id: Id, svc: Service, who: Caller) -> JobOut:
 
 
 @router.post("/{job_id}/pause", response_model=Message, **allow(OPERATORS))
-def pause(job_id: Id, svc: Service) -> Message:
+def pause(job_id: Id, svc: Service, who: Caller) -> Message:
     """Pause the job's printing copies."""
-    n = svc.fleet.pause_job(job_id)
+    n = svc.fleet.pause_job(job_id, who.actor)
     return Message(message=f"pausing {n} copies of job {job_id}")
 
 
 @router.post("/{job_id}/resume", response_model=Message, **allow(OPERATORS))
-def resume(job_id: Id, svc: Service) -> Message:
+def resume(job_id: Id, svc: Service, who: Caller) -> Message:
     """Resume the job's paused copies."""
-    n = svc.fleet.resume_job(job_id)
+    n = svc.fleet.resume_job(job_id, who.actor)
     return Message(message=f"resuming {n} copies of job {job_id}")
 
 
@@ -75,7 +75,7 @@ def resume(job_id: Id, svc: Service) -> Message:
 def cancel(job_id: Id, svc: Service, who: Caller) -> Message:
     """Cancel the job: queued copies dropped, printing ones stopped (a submitter cancels only their own)."""
     sees_job(svc, who, job_id)
-    n = svc.fleet.cancel_job(job_id)
+    n = svc.fleet.cancel_job(job_id, who.actor)
     return Message(message=f"job {job_id} cancelled; {n} printing copies stopped")
 
 
@@ -84,7 +84,7 @@ def approve(job_id: Id, svc: Service, who: Caller) -> JobOut:
     """Let a job awaiting approval join the queue."""
     job = approval.approve(svc.store, job_id)
     history.add_event(svc.store, "approved", f"job {job_id} approved by {who.actor}", svc.clock(), job_id=job_id,
-                      data={"actor": who.actor})
+                      actor=who.actor)
     svc.fleet.notify()
     return job_out(svc, job)
 
@@ -94,7 +94,7 @@ def reject(job_id: Id, body: RejectIn, svc: Service, who: Caller) -> JobOut:
     """Refuse a job awaiting approval, saying why (the reason becomes the job's message)."""
     job = approval.reject(svc.store, job_id, body.reason, svc.clock())
     history.add_event(svc.store, "rejected", f"job {job_id} rejected by {who.actor}: {body.reason}", svc.clock(),
-                      job_id=job_id, data={"actor": who.actor})
+                      job_id=job_id, actor=who.actor)
     return job_out(svc, job)
 
 

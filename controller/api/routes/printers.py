@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 
-from controller.api.deps import ADMINS, EVERYONE, OPERATORS, READERS, Service, allow, principal
+from controller.api.deps import ADMINS, EVERYONE, OPERATORS, READERS, Caller, Service, allow, principal
 from controller.api.schemas import BedOut, BedRegionOut, Message, PrinterIn, PrinterOut, TemperatureOut
 from controller.api.views import printer_out
 from controller.errors import NotFoundError
@@ -21,11 +21,12 @@ async def list_all(request: Request, svc: Service) -> Response:
 
 
 @router.post("", response_model=PrinterOut, status_code=201, **allow(ADMINS))
-def add(body: PrinterIn, svc: Service) -> PrinterOut:
+def add(body: PrinterIn, svc: Service, who: Caller) -> PrinterOut:
     """Add a printer; the fleet connects to it within a second."""
     p = printers.add_printer(svc.store, body.name, body.port, body.baud, body.camera, body.profile,
                              body.on_failure, svc.clock())
-    history.add_event(svc.store, "printer", f"printer {p.name} added on {p.port}", svc.clock(), printer=p.name)
+    history.add_event(svc.store, "printer", f"printer {p.name} added on {p.port} by {who.actor}", svc.clock(),
+                      printer=p.name, actor=who.actor)
     svc.fleet.notify()
     return printer_out(svc, p)
 
@@ -37,13 +38,15 @@ def get(name: str, svc: Service) -> PrinterOut:
 
 
 @router.delete("/{name}", response_model=Message, **allow(ADMINS))
-def remove(name: str, svc: Service) -> Message:
+def remove(name: str, svc: Service, who: Caller) -> Message:
     """Remove a printer (its history stays); refused while it prints."""
     _, run, _ = svc.fleet.live(name)
     if run is not None:
         from controller.errors import ConflictError
         raise ConflictError(f"printer {name!r} is printing run {run.id}; cancel it first")
     printers.remove_printer(svc.store, name)
+    history.add_event(svc.store, "printer", f"printer {name} removed by {who.actor}", svc.clock(), printer=name,
+                      actor=who.actor)
     svc.fleet.notify()
     return Message(message=f"printer {name} removed")
 
@@ -83,9 +86,9 @@ def bed_out(seen: BedCheck) -> BedOut:
 
 
 @router.post("/{name}/clear-bed", response_model=Message, **allow(OPERATORS))
-def clear_bed(name: str, svc: Service) -> Message:
+def clear_bed(name: str, svc: Service, who: Caller) -> Message:
     """Confirm the bed is empty so the printer takes the next copy."""
-    camera = svc.fleet.clear_bed(name)
+    camera = svc.fleet.clear_bed(name, who.actor)
     return Message(message=f"{name}: bed confirmed clear (camera: {camera})")
 
 

@@ -1,4 +1,5 @@
-"""Accounts: users (role, Argon2 password hash, SHA-256 of the API key) and the user who submitted each job.
+"""Accounts: users (role, Argon2 password hash, SHA-256 of the API key), the user who submitted each job, and
+who or what caused each event (events.actor; events from before say `unknown`).
 
 Revision ID: b7d2c91e5a30
 Revises: 4941e68421c9
@@ -18,8 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Add the users and job_submitters tables (existing jobs keep no submitter: only admins and viewers see them
-    all, as before)."""
+    """Add the users and job_submitters tables (existing jobs keep no submitter) and events.actor."""
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
@@ -39,11 +39,17 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('job_submitters', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_job_submitters_user'), ['user'], unique=False)
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('actor', sa.String(length=128), server_default='unknown', nullable=False))
+        batch_op.create_index(batch_op.f('ix_events_actor'), ['actor'], unique=False)
 
 
 
 def downgrade() -> None:
-    """Drop the two tables."""
+    """Drop events.actor and the two tables."""
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_events_actor'))
+        batch_op.drop_column('actor')
     with op.batch_alter_table('job_submitters', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_job_submitters_user'))
 
