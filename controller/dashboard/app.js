@@ -96,8 +96,13 @@ function jobRow(j) {
   return `<tr data-job="${j.id}"><td>${j.id}</td><td>${esc(j.name)}</td><td class="job-state">${esc(state)}</td>` +
     `<td>${j.copies}</td><td>${c.completed || 0}</td><td>${c.queued || 0}</td>` +
     `<td>${(c.printing || 0) + (c.paused || 0)}</td><td>${c.failed || 0}</td>` +
-    `<td><button data-action="history" data-job="${j.id}">Layers</button></td></tr>`;
+    `<td><button data-action="history" data-job="${j.id}">Layers</button>${approvalButtons(j)}</td></tr>`;
 }
+
+// Approve / Reject for a job waiting for an operator (the API refuses other roles anyway).
+const approvalButtons = (j) => j.state !== "awaiting_approval" || !["admin", "operator"].includes(document.body.dataset.role)
+  ? "" : ` <button data-action="approve" data-job="${j.id}">Approve</button>` +
+    ` <button data-action="reject" data-job="${j.id}">Reject</button>`;
 
 function render(snap) {
   $("#printers").innerHTML = snap.printers.map(printerCard).join("") || '<p class="muted">no printers</p>';
@@ -150,12 +155,30 @@ async function timelapseSoFar(runId, btn) {
 }
 
 let lastEventId = 0;
+const eventLine = (e) => `${new Date(e.t * 1000).toLocaleTimeString()} ${e.printer ? "[" + e.printer + "] " : ""}` +
+  `${e.message} — ${e.actor}`;
+
+$("#audit").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const q = new URLSearchParams();
+  for (const name of ["actor", "kind"]) { const v = $(`#audit [name=${name}]`).value.trim(); if (v) q.set(name, v); }
+  q.set("limit", "500");
+  try {
+    const found = await api("GET", "/api/v1/events?" + q.toString());
+    $("#audit-list").innerHTML = found.map((e) => `<li data-actor="${esc(e.actor)}" data-kind="${esc(e.kind)}">` +
+      `${esc(eventLine(e))}</li>`).join("") || '<li class="muted">no events match</li>';
+  } catch (err) {
+    $("#audit-list").innerHTML = `<li class="muted">${esc(err.message)}</li>`;
+  }
+});
+
 function addEvent(e) {
   if (e.id <= lastEventId) return;  // a new connection starts with recent events this page may already show
   lastEventId = e.id;
   const li = document.createElement("li");
   li.dataset.id = e.id;
-  li.textContent = `${new Date(e.t * 1000).toLocaleTimeString()} ${e.printer ? "[" + e.printer + "] " : ""}${e.message}`;
+  li.dataset.actor = e.actor;
+  li.textContent = eventLine(e);
   $("#events").prepend(li);
   while ($("#events").children.length > 200) $("#events").lastChild.remove();
 }
@@ -169,7 +192,11 @@ document.addEventListener("click", async (ev) => {
     if (action === "check-bed") return lookAtBed(printer);
     if (action === "timelapse") return await timelapseSoFar(Number(run), btn);
     btn.disabled = true;
-    if (job) await api("POST", `/api/v1/jobs/${job}/${action}`);
+    if (action === "reject") {
+      const reason = prompt("Why is this job rejected?");
+      if (!reason) return;
+      await api("POST", `/api/v1/jobs/${job}/reject`, {reason});
+    } else if (job) await api("POST", `/api/v1/jobs/${job}/${action}`);
     else await api("POST", `/api/v1/printers/${encodeURIComponent(printer)}/${action}`);
     refresh();
   } catch (err) {
