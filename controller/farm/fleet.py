@@ -142,7 +142,8 @@ class Fleet:
         if self._state(slot) != state:
             printers.set_printer_state(self.store, slot.printer.name, state, message)
             history.add_event(self.store, "printer", f"{slot.printer.name} is {state}"
-                              + (f": {message}" if message else ""), self.clock(), printer=slot.printer.name)
+                              + (f": {message}" if message else ""), self.clock(), printer=slot.printer.name,
+                              data={"state": state})
             self.notify()
 
     def _sync_printers(self) -> None:

@@ -1,5 +1,6 @@
 """Accounts: users (role, Argon2 password hash, SHA-256 of the API key), the user who submitted each job, and
-who or what caused each event (events.actor; events from before say `unknown`).
+who or what caused each event (events.actor; events from before say `unknown`), and every attempt to send a
+notification.
 
 Revision ID: b7d2c91e5a30
 Revises: 4941e68421c9
@@ -19,7 +20,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Add the users and job_submitters tables (existing jobs keep no submitter) and events.actor."""
+    """Add the users, job_submitters and notification_attempts tables (existing jobs keep no submitter) and
+    events.actor."""
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
@@ -39,6 +41,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('job_submitters', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_job_submitters_user'), ['user'], unique=False)
+    op.create_table('notification_attempts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('t', sa.Float(), nullable=False),
+    sa.Column('event', sa.String(length=32), nullable=False),
+    sa.Column('target', sa.String(length=512), nullable=False),
+    sa.Column('event_id', sa.Integer(), nullable=True),
+    sa.Column('attempt', sa.Integer(), nullable=False),
+    sa.Column('ok', sa.Boolean(), nullable=False),
+    sa.Column('detail', sa.Text(), nullable=False),
+    sa.Column('seconds', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+    )
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('actor', sa.String(length=128), server_default='unknown', nullable=False))
         batch_op.create_index(batch_op.f('ix_events_actor'), ['actor'], unique=False)
@@ -53,5 +67,6 @@ def downgrade() -> None:
     with op.batch_alter_table('job_submitters', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_job_submitters_user'))
 
+    op.drop_table('notification_attempts')
     op.drop_table('job_submitters')
     op.drop_table('users')
