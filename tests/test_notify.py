@@ -140,3 +140,40 @@ def test_the_test_button_reaches_every_target_and_only_an_admin_may_press_it(tmp
             assert {a["event"] for a in shown} == {"test"}
     finally:
         svc.stop()
+
+
+def test_failed_layer_e_mail_reaches_a_local_smtp_server_with_the_photo_attached(tmp_path: Path) -> None:
+    import email
+
+    from aiosmtpd.controller import Controller
+
+    mails: list[bytes] = []
+
+    class Inbox:
+        async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+            mails.append(envelope.content)
+            return "250 OK"
+
+    port = free_port()
+    smtp = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    smtp.start()
+    try:
+        cfg = parse_config({"data_dir": str(tmp_path / "data"), "api_keys": [KEY], "notify": [
+            {"url": f"mailto://lab@127.0.0.1:{port}?mode=insecure&from=printloop@lab.example&to=tech@lab.example",
+             "events": ["layer_failed"]}]})
+        svc = LabService(cfg)
+        svc.add_publisher("notify", Notifier(cfg, svc.bus, svc.store, svc.clock, backoff_s=(0.05,)))
+        svc.start()
+        try:
+            _failed_layer(svc, tmp_path)
+            wait_for(lambda: mails, 20, "the e-mail")
+        finally:
+            svc.stop()
+    finally:
+        smtp.stop()
+    message = email.message_from_bytes(mails[0])
+    assert message["To"] == "tech@lab.example" and "layer_failed" in message["Subject"]
+    parts = list(message.walk())
+    assert any("spaghetti" in str(p.get_payload(decode=True) or b"", "utf-8", "replace") for p in parts)
+    photos = [p for p in parts if p.get_content_type() == "image/jpeg"]
+    assert photos and photos[0].get_payload(decode=True)[:2] == b"\xff\xd8"
