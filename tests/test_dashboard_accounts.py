@@ -14,7 +14,7 @@ from controller.api.app import create_app
 from controller.api.live import LiveServer
 from controller.config import parse_config
 from controller.farm.service import LabService
-from tests.sim_rig import cube_gcode, start_sims
+from tests.sim_rig import cube_gcode, start_sims, wait_for
 from tests.test_dashboard import ARGS, CHROMIUM
 
 KEY = "dash-accounts-key"
@@ -123,3 +123,28 @@ def test_operator_approves_a_submitted_job_on_the_page_and_the_audit_trail_names
             expect(card.locator(".state")).to_have_text("awaiting_clear", timeout=30_000)
         finally:
             browser.close()
+
+
+def test_the_test_notice_button_reaches_a_webhook(tmp_path: Path) -> None:
+    from tests.test_notify import Receiver
+
+    hook = Receiver()
+    cfg = parse_config({"data_dir": str(tmp_path / "data"), "api_keys": [KEY], "webhooks": [
+        {"url": f"http://127.0.0.1:{hook.port}/hook", "secret": "a webhook secret", "events": ["job_done"]}]})
+    svc = LabService(cfg)
+    server = LiveServer(create_app(svc)).start()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(f"{server.url}/?key={KEY}")
+                page.click("#notify-test")
+                expect(page.locator("#notify-msg")).to_have_text("test notice sent to 1 targets", timeout=10_000)
+            finally:
+                browser.close()
+        wait_for(lambda: hook.got, 20, "the webhook to be told")
+    finally:
+        server.stop()
+        svc.stop()
+        hook.close()

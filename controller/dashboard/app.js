@@ -172,6 +172,14 @@ $("#audit").addEventListener("submit", async (ev) => {
   }
 });
 
+$("#notify-test").addEventListener("click", async () => {
+  try {
+    $("#notify-msg").textContent = (await api("POST", "/api/v1/notifications/test")).message;
+  } catch (err) {
+    $("#notify-msg").textContent = err.message;
+  }
+});
+
 function addEvent(e) {
   if (e.id <= lastEventId) return;  // a new connection starts with recent events this page may already show
   lastEventId = e.id;
