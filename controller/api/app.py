@@ -17,6 +17,7 @@ from controller.api.routes import (
     checks,
     health,
     jobs,
+    maintenance,
     metrics,
     mtconnect,
     notifications,
@@ -100,7 +101,7 @@ def create_app(service: LabService, run_fleet: bool = True) -> FastAPI:
     app.state.printers_cache = PrintersCache()
     app.state.sessions, app.state.login_throttle = Sessions(service.clock), LoginThrottle(service.clock)
     _install_errors(app)
-    for module in (health, users, printers, jobs, queue, checks, stream, audit, notifications):
+    for module in (health, users, printers, jobs, queue, checks, stream, audit, notifications, maintenance):
         app.include_router(module.router)
     app.include_router(octoprint.router)
     metrics.install(app, service)

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controller.errors import ConflictError
+from controller.store import maintenance
 from controller.store.db import Store, get_row
 from controller.store.models import FileRow, JobRow, PrinterRow, RunRow
 from controller.store.records import RUN_ACTIVE, Job, Run, StoredFile
@@ -180,7 +181,7 @@ def claim_next_run(store: Store, printer: str, t: float) -> tuple[Run, str] | No
     """
     with store.session() as s:
         prow = s.scalar(select(PrinterRow).where(PrinterRow.name == printer, PrinterRow.removed.is_(False)))
-        if prow is None:
+        if prow is None or maintenance.is_out(s, printer):
             return None
         q = (select(RunRow, JobRow).join(JobRow, JobRow.id == RunRow.job_id)
              .where(RunRow.state == "queued", JobRow.state.in_(("queued", "printing")))

@@ -1,6 +1,6 @@
 """Accounts: users (role, Argon2 password hash, SHA-256 of the API key), the user who submitted each job, and
 who or what caused each event (events.actor; events from before say `unknown`), and every attempt to send a
-notification.
+notification, and the printers out of rotation.
 
 Revision ID: b7d2c91e5a30
 Revises: 4941e68421c9
@@ -20,8 +20,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Add the users, job_submitters and notification_attempts tables (existing jobs keep no submitter) and
-    events.actor."""
+    """Add the users, job_submitters, notification_attempts and out_of_rotation tables (existing jobs keep no
+    submitter) and events.actor."""
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=64), nullable=False),
@@ -53,6 +53,13 @@ def upgrade() -> None:
     sa.Column('seconds', sa.Float(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
+    op.create_table('out_of_rotation',
+    sa.Column('printer', sa.String(length=64), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('by', sa.String(length=128), nullable=False),
+    sa.Column('since', sa.Float(), nullable=False),
+    sa.PrimaryKeyConstraint('printer')
+    )
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('actor', sa.String(length=128), server_default='unknown', nullable=False))
         batch_op.create_index(batch_op.f('ix_events_actor'), ['actor'], unique=False)
@@ -67,6 +74,7 @@ def downgrade() -> None:
     with op.batch_alter_table('job_submitters', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_job_submitters_user'))
 
+    op.drop_table('out_of_rotation')
     op.drop_table('notification_attempts')
     op.drop_table('job_submitters')
     op.drop_table('users')
