@@ -148,6 +148,36 @@ class MTConnectConfig(BaseModel):
     buffer_size: int = Field(default=131072, ge=16, le=16_777_216)
 
 
+NOTICE_KINDS = ("layer_failed", "paused", "job_done", "bed_waiting", "printer_offline", "printer_error", "runout",
+                "awaiting_approval", "maintenance_due", "test")
+
+
+class NotifyConfig(BaseModel):
+    """One notification target: an Apprise URL (mailto://, ntfys://, slack://, tgram://, json://, ...), the event
+    kinds it wants ("*" for all) and, if any, the only printers it cares about."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    url: str = Field(min_length=3, max_length=2048)
+    events: list[str] = Field(default_factory=lambda: ["*"])
+    printers: list[str] = Field(default_factory=list)
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, value: list[str]) -> list[str]:
+        """A misspelt event name would silently never notify."""
+        bad = [e for e in value if e != "*" and e not in NOTICE_KINDS]
+        if bad:
+            raise ValueError(f"unknown event {bad[0]!r}; use one of {', '.join(NOTICE_KINDS)} or \"*\"")
+        return value
+
+
+class WebhookConfig(NotifyConfig):
+    """A webhook: the JSON body is POSTed to `url` and signed with HMAC-SHA256 of `secret` in
+    X-Printloop-Signature."""
+
+    secret: str = Field(min_length=8, max_length=512)
+
+
 class ServiceConfig(BaseModel):
     """The whole service: data directory, database, API keys, upload limit and printers."""
 
@@ -160,11 +190,14 @@ class ServiceConfig(BaseModel):
     default_profile: str | None = None
     temperature_interval_s: float = Field(default=5.0, gt=0)
     camera_clears_bed: bool = False
+    require_approval: bool = False      # a submitter's job waits as awaiting_approval for an operator
     printers: list[PrinterConfig] = Field(default_factory=list)
     mqtt: MqttConfig | None = None
     opcua: OpcUaConfig | None = None
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     mtconnect: MTConnectConfig = Field(default_factory=MTConnectConfig)
+    notify: list[NotifyConfig] = Field(default_factory=list)
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
 
     @field_validator("printers")
     @classmethod

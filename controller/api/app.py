@@ -12,7 +12,21 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controller.api import octoprint
-from controller.api.routes import checks, health, jobs, metrics, mtconnect, printers, queue, stream
+from controller.api.routes import (
+    audit,
+    checks,
+    health,
+    jobs,
+    maintenance,
+    metrics,
+    mtconnect,
+    notifications,
+    printers,
+    queue,
+    stream,
+    users,
+)
+from controller.api.sessions import LoginThrottle, Sessions
 from controller.api.views import PrintersCache
 from controller.errors import (
     ConfigError,
@@ -80,12 +94,14 @@ def create_app(service: LabService, run_fleet: bool = True) -> FastAPI:
                 service.fleet.stop()
 
     app = FastAPI(title="printloop lab service", version="0.1.0", lifespan=lifespan,
-                  description="Queue over several FDM printers with per-layer camera checks. Send X-Api-Key.")
+                  description="Queue over several FDM printers with per-layer camera checks. Send X-Api-Key (a config "
+                              "key, or a user's), or sign in; each operation lists the roles it allows in x-roles.")
     app.state.service = service
     app.state.selected = None
     app.state.printers_cache = PrintersCache()
+    app.state.sessions, app.state.login_throttle = Sessions(service.clock), LoginThrottle(service.clock)
     _install_errors(app)
-    for module in (health, printers, jobs, queue, checks, stream):
+    for module in (health, users, printers, jobs, queue, checks, stream, audit, notifications, maintenance):
         app.include_router(module.router)
     app.include_router(octoprint.router)
     metrics.install(app, service)

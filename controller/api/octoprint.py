@@ -4,18 +4,18 @@ from __future__ import annotations
 import functools
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from controller.api.deps import Auth, Service
-from controller.api.uploading import accept_upload
+from controller.api.deps import EVERYONE, OPERATORS, SUBMITTERS, Caller, Service, allow, principal
+from controller.api.uploading import accept_upload, hold_for, submitted_by
 from controller.errors import ConflictError, NotFoundError
 from controller.farm.service import LabService
 from controller.store import jobs, printers
 from controller.store.records import Printer
 
-router = APIRouter(prefix="/api", tags=["octoprint"], dependencies=Auth)
+router = APIRouter(prefix="/api", tags=["octoprint"], dependencies=[Depends(principal)])
 OCTOPRINT_VERSION = "1.10.2"
 _STATE_TEXT = {"idle": "Operational", "printing": "Printing", "paused": "Paused", "awaiting_clear": "Operational",
                "needs_attention": "Error", "offline": "Offline", "error": "Error"}
@@ -36,14 +36,14 @@ def _pick_printer(svc: LabService, name: str | None) -> Printer:
     return next((p for p in found if p.state in ("printing", "paused")), found[0])
 
 
-@router.get("/version")
+@router.get("/version", **allow(EVERYONE))
 def version() -> dict[str, str]:
     """What slicers call to test the connection; `text` must start with OctoPrint."""
     return {"api": "0.1", "server": OCTOPRINT_VERSION, "text": f"OctoPrint {OCTOPRINT_VERSION} (printloop)"}
 
 
-@router.post("/files/local", status_code=201)
-def upload(request: Request, svc: Service, file: Annotated[UploadFile, File()],
+@router.post("/files/local", status_code=201, **allow(SUBMITTERS))
+def upload(request: Request, svc: Service, who: Caller, file: Annotated[UploadFile, File()],
            path: Annotated[str | None, Form()] = None, select: Annotated[str | None, Form()] = None,
            print_: Annotated[str | None, Form(alias="print")] = None) -> JSONResponse:
     """Store an upload; `print=true` queues one copy, `select=true` makes it the file `POST /api/job` starts."""
@@ -54,13 +54,15 @@ def upload(request: Request, svc: Service, file: Annotated[UploadFile, File()],
     if _truthy(select) or _truthy(print_):
         request.app.state.selected = (saved, stored.id)
     if _truthy(print_):
-        job = svc.intake.submit(saved, stored.id, copies=1)
+        held = hold_for(svc, who.role)
+        job = svc.intake.submit(saved, stored.id, copies=1, held=held, actor=who.actor)
+        submitted_by(svc, job.id, who.user, held)
         body["job_id"] = job.id
     location = str(request.url_for("file_info", filename=saved.name))
     return JSONResponse(body, status_code=201, headers={"Location": location})
 
 
-@router.get("/files/local/{filename}", name="file_info")
+@router.get("/files/local/{filename}", name="file_info", **allow(EVERYONE))
 def file_info(filename: str, svc: Service) -> dict[str, Any]:
     """Information on an uploaded file (the newest with that name)."""
     f = next((f for f in jobs.list_files(svc.store) if f.name == filename), None)
@@ -84,7 +86,7 @@ def gcode_analysis(path: str, sha256: str) -> dict[str, Any]:
             "layerCount": job_plan.layer_count, "filament": {"tool0": {"length": job_plan.filament_mm}}}
 
 
-@router.get("/job")
+@router.get("/job", **allow(EVERYONE))
 def job_status(svc: Service, printer: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
     """The current copy of a printer (the first printing one by default), as OctoPrint reports a job."""
     p = _pick_printer(svc, printer)
@@ -124,30 +126,30 @@ def _current_job_id(svc: LabService, printer: str | None) -> int:
     return run.job_id
 
 
-@router.post("/job", status_code=204, response_class=Response)
-def job_command(cmd: JobCommand, request: Request, svc: Service,
+@router.post("/job", status_code=204, response_class=Response, **allow(OPERATORS))
+def job_command(cmd: JobCommand, request: Request, svc: Service, who: Caller,
                 printer: Annotated[str | None, Query(max_length=64)] = None) -> Response:
     """start queues the selected file; cancel/pause act on the current copy's job."""
     if cmd.command == "start":
         selected = getattr(request.app.state, "selected", None)
         if selected is None:
             raise ConflictError("no file is selected: upload one with select=true first")
-        svc.intake.submit(selected[0], selected[1], copies=1)
+        svc.intake.submit(selected[0], selected[1], copies=1, actor=who.actor)
     elif cmd.command == "cancel":
-        svc.fleet.cancel_job(_current_job_id(svc, printer))
+        svc.fleet.cancel_job(_current_job_id(svc, printer), who.actor)
     elif cmd.command == "pause":
         job_id = _current_job_id(svc, printer)
         p = _pick_printer(svc, printer)
         action = cmd.action or "toggle"
         if action == "toggle":
             action = "resume" if p.state == "paused" else "pause"
-        (svc.fleet.pause_job if action == "pause" else svc.fleet.resume_job)(job_id)
+        (svc.fleet.pause_job if action == "pause" else svc.fleet.resume_job)(job_id, who.actor)
     else:
         raise ConflictError("restart is not supported: cancel the job and start it again")
     return Response(status_code=204)
 
 
-@router.get("/printer")
+@router.get("/printer", **allow(EVERYONE))
 def printer_state(svc: Service, printer: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
     """State and temperatures in OctoPrint's shape; 409 if the printer is not connected, as OctoPrint does."""
     p = _pick_printer(svc, printer)
@@ -165,7 +167,7 @@ def printer_state(svc: Service, printer: Annotated[str | None, Query(max_length=
     return out
 
 
-@router.get("/connection")
+@router.get("/connection", **allow(EVERYONE))
 def connection(svc: Service, printer: Annotated[str | None, Query(max_length=64)] = None) -> dict[str, Any]:
     """Connection settings in OctoPrint's shape."""
     found = printers.list_printers(svc.store)

@@ -104,6 +104,8 @@ class EventOut(BaseModel):
     kind: str
     message: str
     data: dict[str, Any]
+    actor: str = Field(description="who or what caused it: a user, key:NAME, service:queue|vision|timeout, "
+                                   "printer:NAME")
 
 
 class LayerCheckOut(BaseModel):
@@ -176,3 +178,9 @@ class TimelapseOut(BaseModel):
 
 
 PrinterOut.model_rebuild()
+
+
+class RejectIn(BaseModel):
+    """Why a job awaiting approval is refused."""
+
+    reason: str = Field(min_length=1, max_length=2000)

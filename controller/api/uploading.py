@@ -8,7 +8,7 @@ from fastapi import Request, UploadFile
 from controller.errors import UploadTooLargeError
 from controller.farm.service import LabService
 from controller.farm.uploads import SavedUpload, save_upload
-from controller.store import jobs
+from controller.store import history, jobs, users
 from controller.store.records import StoredFile
 
 
@@ -24,3 +24,17 @@ def accept_upload(svc: LabService, request: Request, file: UploadFile) -> tuple[
     stored = jobs.add_file(svc.store, saved.name, str(saved.path), saved.kind, saved.size, saved.sha256,
                            svc.clock())
     return saved, stored
+
+
+def hold_for(svc: LabService, role: str) -> bool:
+    """Does a job from this role wait for approval? Only a submitter's, and only if the config asks."""
+    return svc.config.require_approval and role == "submitter"
+
+
+def submitted_by(svc: LabService, job_id: int, user: str | None, held: bool) -> None:
+    """Record the job's submitter (a user; config keys leave none) and announce a job waiting for approval."""
+    if user is not None:
+        users.set_submitter(svc.store, job_id, user)
+    if held:
+        history.add_event(svc.store, "awaiting_approval", f"job {job_id} from {user} awaits an operator's approval",
+                          svc.clock(), job_id=job_id, actor=user or "service:queue")

@@ -29,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     from controller.api.app import create_app
     from controller.farm.service import LabService
+    from controller.store.users import bootstrap_admin
 
     cfg = load_config(args.config) if args.config else ServiceConfig()
     cfg, created = ensure_api_key(cfg)
@@ -37,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper())
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     service = LabService(cfg)
+    first_admin = bootstrap_admin(service.store, service.clock())
+    if first_admin is not None:
+        print(f"printloop serve: first start: user admin created with password {first_admin[0]} and API key "
+              f"{first_admin[1]} (shown this once; sign in at /)", flush=True)
     app = create_app(service)
     print(f"printloop serve: http://{args.host}:{args.port}/  ({len(cfg.printers)} printers, data in "
           f"{service.data_dir})", flush=True)

@@ -4,6 +4,7 @@
 const params = new URLSearchParams(location.search);
 if (params.get("key")) localStorage.setItem("printloop-key", params.get("key"));
 let KEY = localStorage.getItem("printloop-key") || "";
+let CSRF = sessionStorage.getItem("printloop-csrf") || "";   // set by a sign-in; the session itself is a cookie
 let shownJob = null;
 const bedViews = {};   // printer -> the camera's latest opinion of its bed (GET /api/v1/printers/{name}/bed)
 let shownTimelapses = "";
@@ -11,10 +12,10 @@ let shownTimelapses = "";
 const $ = (sel) => document.querySelector(sel);
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&": "&amp;", "<": "&lt;", ">": "&gt;",
   '"': "&quot;", "'": "&#39;"}[c]));
-const withKey = (url) => url + (url.includes("?") ? "&" : "?") + "api_key=" + encodeURIComponent(KEY);
+const withKey = (url) => KEY ? url + (url.includes("?") ? "&" : "?") + "api_key=" + encodeURIComponent(KEY) : url;
 
 async function api(method, url, body) {
-  const opts = {method, headers: {"X-Api-Key": KEY}};
+  const opts = {method, headers: KEY ? {"X-Api-Key": KEY} : {"X-CSRF-Token": CSRF}, credentials: "same-origin"};
   if (body instanceof FormData) opts.body = body;
   else if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
   const r = await fetch(url, opts);
@@ -95,8 +96,13 @@ function jobRow(j) {
   return `<tr data-job="${j.id}"><td>${j.id}</td><td>${esc(j.name)}</td><td class="job-state">${esc(state)}</td>` +
     `<td>${j.copies}</td><td>${c.completed || 0}</td><td>${c.queued || 0}</td>` +
     `<td>${(c.printing || 0) + (c.paused || 0)}</td><td>${c.failed || 0}</td>` +
-    `<td><button data-action="history" data-job="${j.id}">Layers</button></td></tr>`;
+    `<td><button data-action="history" data-job="${j.id}">Layers</button>${approvalButtons(j)}</td></tr>`;
 }
+
+// Approve / Reject for a job waiting for an operator (the API refuses other roles anyway).
+const approvalButtons = (j) => j.state !== "awaiting_approval" || !["admin", "operator"].includes(document.body.dataset.role)
+  ? "" : ` <button data-action="approve" data-job="${j.id}">Approve</button>` +
+    ` <button data-action="reject" data-job="${j.id}">Reject</button>`;
 
 function render(snap) {
   $("#printers").innerHTML = snap.printers.map(printerCard).join("") || '<p class="muted">no printers</p>';
@@ -149,12 +155,38 @@ async function timelapseSoFar(runId, btn) {
 }
 
 let lastEventId = 0;
+const eventLine = (e) => `${new Date(e.t * 1000).toLocaleTimeString()} ${e.printer ? "[" + e.printer + "] " : ""}` +
+  `${e.message} — ${e.actor}`;
+
+$("#audit").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const q = new URLSearchParams();
+  for (const name of ["actor", "kind"]) { const v = $(`#audit [name=${name}]`).value.trim(); if (v) q.set(name, v); }
+  q.set("limit", "500");
+  try {
+    const found = await api("GET", "/api/v1/events?" + q.toString());
+    $("#audit-list").innerHTML = found.map((e) => `<li data-actor="${esc(e.actor)}" data-kind="${esc(e.kind)}">` +
+      `${esc(eventLine(e))}</li>`).join("") || '<li class="muted">no events match</li>';
+  } catch (err) {
+    $("#audit-list").innerHTML = `<li class="muted">${esc(err.message)}</li>`;
+  }
+});
+
+$("#notify-test").addEventListener("click", async () => {
+  try {
+    $("#notify-msg").textContent = (await api("POST", "/api/v1/notifications/test")).message;
+  } catch (err) {
+    $("#notify-msg").textContent = err.message;
+  }
+});
+
 function addEvent(e) {
   if (e.id <= lastEventId) return;  // a new connection starts with recent events this page may already show
   lastEventId = e.id;
   const li = document.createElement("li");
   li.dataset.id = e.id;
-  li.textContent = `${new Date(e.t * 1000).toLocaleTimeString()} ${e.printer ? "[" + e.printer + "] " : ""}${e.message}`;
+  li.dataset.actor = e.actor;
+  li.textContent = eventLine(e);
   $("#events").prepend(li);
   while ($("#events").children.length > 200) $("#events").lastChild.remove();
 }
@@ -168,7 +200,11 @@ document.addEventListener("click", async (ev) => {
     if (action === "check-bed") return lookAtBed(printer);
     if (action === "timelapse") return await timelapseSoFar(Number(run), btn);
     btn.disabled = true;
-    if (job) await api("POST", `/api/v1/jobs/${job}/${action}`);
+    if (action === "reject") {
+      const reason = prompt("Why is this job rejected?");
+      if (!reason) return;
+      await api("POST", `/api/v1/jobs/${job}/reject`, {reason});
+    } else if (job) await api("POST", `/api/v1/jobs/${job}/${action}`);
     else await api("POST", `/api/v1/printers/${encodeURIComponent(printer)}/${action}`);
     refresh();
   } catch (err) {
@@ -201,16 +237,45 @@ async function refresh() {
   try { render(await api("GET", "/api/v1/snapshot")); } catch (err) { $("#live").textContent = err.message; }
 }
 
+function signedOut() {
+  $("#loginform").hidden = false; $("#keyform").hidden = false; $("#whoami").hidden = true; $("#logout").hidden = true;
+  $("#live").textContent = "sign in or give an API key";
+}
+
+$("#loginform").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    const me = await api("POST", "/api/v1/login", {name: $("#login-name").value, password: $("#login-password").value});
+    CSRF = me.csrf_token; sessionStorage.setItem("printloop-csrf", CSRF);
+    KEY = ""; localStorage.removeItem("printloop-key");
+    $("#login-password").value = ""; $("#login-msg").textContent = "";
+    connect();
+  } catch (err) {
+    $("#login-msg").textContent = err.message;
+  }
+});
+
+$("#logout").addEventListener("click", async () => {
+  await fetch("/api/v1/logout", {method: "POST"});
+  KEY = ""; CSRF = ""; localStorage.removeItem("printloop-key"); sessionStorage.removeItem("printloop-csrf");
+  if (source) source.close();
+  signedOut();
+});
+
 let source = null;
-function connect() {
-  if (!KEY) { $("#keyform").hidden = false; $("#live").textContent = "API key needed"; return; }
+async function connect() {
+  let me;
+  try { me = await api("GET", "/api/v1/me"); } catch (err) { signedOut(); return; }
+  $("#loginform").hidden = true; $("#keyform").hidden = true;
+  $("#whoami").hidden = false; $("#whoami").textContent = `${me.name} (${me.role})`; $("#logout").hidden = false;
+  document.body.dataset.role = me.role;
   if (source) source.close();
   source = new EventSource(withKey("/api/v1/stream"));
   source.addEventListener("snapshot", (m) => { $("#live").textContent = "live"; render(JSON.parse(m.data)); });
   source.addEventListener("event", (m) => addEvent(JSON.parse(m.data)));
   source.onerror = () => {
     $("#live").textContent = "reconnecting…";
-    fetch(withKey("/api/v1/queue")).then((r) => { if (r.status === 401) { source.close(); $("#keyform").hidden = false; } });
+    fetch(withKey("/api/v1/me")).then((r) => { if (r.status === 401) { source.close(); signedOut(); } });
   };
 }
 

@@ -142,7 +142,8 @@ class Fleet:
         if self._state(slot) != state:
             printers.set_printer_state(self.store, slot.printer.name, state, message)
             history.add_event(self.store, "printer", f"{slot.printer.name} is {state}"
-                              + (f": {message}" if message else ""), self.clock(), printer=slot.printer.name)
+                              + (f": {message}" if message else ""), self.clock(), printer=slot.printer.name,
+                              data={"state": state})
             self.notify()
 
     def _sync_printers(self) -> None:
@@ -238,7 +239,7 @@ class Fleet:
             new = jobs.requeue_copy(self.store, run.id, name, now)
             history.add_event(self.store, "vision_failure", f"{msg} on {name}; copy re-queued as run {new.id}",
                               now, job_id=run.job_id, run_id=run.id, printer=name,
-                              data={"layer": failure.layer, "verdict": failure.verdict})
+                              data={"layer": failure.layer, "verdict": failure.verdict}, actor="service:vision")
             slot.held = slot.handle if prog.state not in ("completed", "cancelled", "failed") else None
             slot.handle, slot.run = None, None
             self._set_state(slot, "needs_attention", msg)
@@ -246,7 +247,7 @@ class Fleet:
         if prog.state == "completed":
             jobs.finish_run(self.store, run.id, "completed", now)
             history.add_event(self.store, "completed", f"copy {run.copy_index + 1} finished on {name}", now,
-                              job_id=run.job_id, run_id=run.id, printer=name)
+                              job_id=run.job_id, run_id=run.id, printer=name, actor=f"printer:{name}")
             slot.handle, slot.run = None, None
             self._set_state(slot, "awaiting_clear", "remove the part, then confirm the bed is clear")
         elif prog.state in ("cancelled", "failed"):
@@ -255,7 +256,7 @@ class Fleet:
             if state == "failed":
                 jobs.requeue_copy(self.store, run.id, name, now)
             history.add_event(self.store, state, f"copy {run.copy_index + 1} {state} on {name}: {prog.reason}",
-                              now, job_id=run.job_id, run_id=run.id, printer=name)
+                              now, job_id=run.job_id, run_id=run.id, printer=name, actor=f"printer:{name}")
             slot.handle, slot.run = None, None
             self._set_state(slot, "awaiting_clear" if state == "cancelled" else "needs_attention", prog.reason)
 
@@ -287,15 +288,15 @@ class Fleet:
         jobs.get_job(self.store, job_id)
         return [s for s in self.slots.values() if s.run is not None and s.run.job_id == job_id]
 
-    def pause_job(self, job_id: int) -> int:
+    def pause_job(self, job_id: int, actor: str = "service:queue") -> int:
         """Pause every running copy of a job; returns how many."""
-        return self._signal_job(job_id, "pause")
+        return self._signal_job(job_id, "pause", actor)
 
-    def resume_job(self, job_id: int) -> int:
+    def resume_job(self, job_id: int, actor: str = "service:queue") -> int:
         """Resume every paused copy of a job; returns how many."""
-        return self._signal_job(job_id, "resume")
+        return self._signal_job(job_id, "resume", actor)
 
-    def _signal_job(self, job_id: int, action: str) -> int:
+    def _signal_job(self, job_id: int, action: str, actor: str) -> int:
         """Call `pause` or `resume` on every printing copy of a job and record the request as a job event."""
         with self.lock:
             slots = self._job_handles(job_id)
@@ -304,11 +305,11 @@ class Fleet:
             for s in slots:
                 assert s.handle is not None
                 getattr(s.handle, action)()
-            history.add_event(self.store, action, f"{action} requested for {len(slots)} copies", self.clock(),
-                              job_id=job_id)
+            history.add_event(self.store, action, f"{action} requested for {len(slots)} copies by {actor}",
+                              self.clock(), job_id=job_id, actor=actor)
         return len(slots)
 
-    def cancel_job(self, job_id: int) -> int:
+    def cancel_job(self, job_id: int, actor: str = "service:queue") -> int:
         """Cancel a job: drop its queued copies and stop the printing ones; returns how many were stopped."""
         with self.lock:
             active = jobs.cancel_job(self.store, job_id, self.clock())
@@ -317,12 +318,12 @@ class Fleet:
                 if s.run is not None and s.run.id in {r.id for r in active} and s.handle is not None:
                     s.handle.cancel()
                     stopped += 1
-            history.add_event(self.store, "cancel", f"job cancelled; {stopped} printing copies stopped",
-                              self.clock(), job_id=job_id)
+            history.add_event(self.store, "cancel", f"job cancelled by {actor}; {stopped} printing copies stopped",
+                              self.clock(), job_id=job_id, actor=actor)
             self.notify()
         return stopped
 
-    def clear_bed(self, name: str) -> str:
+    def clear_bed(self, name: str, actor: str = "service:queue") -> str:
         """The technician confirms the bed is empty: the printer may take the next copy. The camera's opinion
         (photographed now, outside the lock) is recorded beside the confirmation and returned; it never refuses."""
         seen = check_bed(self.data_dir, printers.get_printer(self.store, name), jobs.last_run_on(self.store, name),
@@ -339,7 +340,7 @@ class Fleet:
             job_id = jobs.get_run(self.store, seen.run_id).job_id if seen.run_id is not None else None
             history.add_event(self.store, "bed_cleared", f"{name}: bed confirmed clear; {seen.summary()}",
                               self.clock(), job_id=job_id, run_id=seen.run_id, printer=name,
-                              data={"confirmed": True, **seen.event_data()})
+                              data={"confirmed": True, **seen.event_data()}, actor=actor)
             self._set_state(slot, "idle" if slot.connected else "offline")
         return seen.verdict.status
 

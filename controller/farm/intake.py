@@ -45,20 +45,24 @@ class Intake:
         self.pending: dict[int, Future[None]] = {}
 
     def submit(self, saved: SavedUpload, file_id: int, copies: int = 1, priority: int = 0,
-               profile: str | None = None, printers: list[str] | None = None) -> Job:
-        """Queue N copies of an uploaded file; meshes are sliced first, in the background."""
+               profile: str | None = None, printers: list[str] | None = None, held: bool = False,
+               actor: str = "service:queue") -> Job:
+        """Queue N copies of an uploaded file; meshes are sliced first, in the background; a `held` job waits
+        for an operator's approval."""
         if not 1 <= copies <= MAX_COPIES:
             raise UploadError(f"copies must be between 1 and {MAX_COPIES}, got {copies}")
         now = self.clock()
         if saved.kind == "gcode":
             job = jobs.create_job(self.store, file_id, saved.name, copies, priority, now, profile=profile,
-                                  printers=printers, gcode_path=str(saved.path), layer_count=count_layers(saved.path))
-            history.add_event(self.store, "queued", f"{copies} copies of {saved.name} queued", now, job_id=job.id)
+                                  printers=printers, gcode_path=str(saved.path), layer_count=count_layers(saved.path),
+                                  held=held)
+            history.add_event(self.store, "queued", f"{copies} copies of {saved.name} queued"
+                              + (", awaiting approval" if held else ""), now, job_id=job.id, actor=actor)
             return job
         profile = profile or self.default_profile
         job = jobs.create_job(self.store, file_id, saved.name, copies, priority, now, profile=profile,
-                              printers=printers)
-        history.add_event(self.store, "slicing", f"slicing {saved.name}", now, job_id=job.id)
+                              printers=printers, held=held)
+        history.add_event(self.store, "slicing", f"slicing {saved.name}", now, job_id=job.id, actor=actor)
         self.pending[job.id] = self._pool.submit(self._slice, job.id, saved.path, profile)
         return job
 

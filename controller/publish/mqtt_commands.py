@@ -66,21 +66,23 @@ def execute(cmd: Command, printer: str, fleet: Fleet, store: Store, keys: Sequen
     """Check the key, then carry out the command on the fleet; every refusal names why and changes nothing."""
     if not key_accepted(cmd.key, keys):
         return Reply(cmd.id, False, "wrong API key: nothing was done")
+    actor = next(f"key:config-{i}" for i, k in enumerate(keys, start=1)
+                 if secrets.compare_digest(cmd.key.encode(), k.encode()))
     try:
         printers.get_printer(store, printer)  # NotFoundError for a printer the service does not know
         if cmd.command == "clear_bed":
-            fleet.clear_bed(printer)
+            fleet.clear_bed(printer, actor)
             return Reply(cmd.id, True, f"{printer}: bed confirmed clear")
         _, run, _ = fleet.live(printer)
         if run is None:
             raise ConflictError(f"printer {printer!r} is not printing")
         if cmd.command == "pause":
-            n = fleet.pause_job(run.job_id)
+            n = fleet.pause_job(run.job_id, actor)
             return Reply(cmd.id, True, f"{printer}: pause requested for {n} copies of job {run.job_id}")
         if cmd.command == "resume":
-            n = fleet.resume_job(run.job_id)
+            n = fleet.resume_job(run.job_id, actor)
             return Reply(cmd.id, True, f"{printer}: resume requested for {n} copies of job {run.job_id}")
-        n = fleet.cancel_job(run.job_id)
+        n = fleet.cancel_job(run.job_id, actor)
         return Reply(cmd.id, True, f"{printer}: job {run.job_id} cancelled; {n} printing copies stopped")
     except ControllerError as exc:
         return Reply(cmd.id, False, str(exc))

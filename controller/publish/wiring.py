@@ -1,4 +1,5 @@
-"""The publishers a service's config asks for, built and added to it: `[mqtt]` and `[opcua]` (Prometheus and
+"""The publishers a service's config asks for, built and added to it: `[mqtt]`, `[opcua]`, `[[notify]]` and
+`[[webhooks]]` (Prometheus and
 MTConnect are served by the API's routes). Lives here, above `farm/`, so the service never imports a publisher."""
 from __future__ import annotations
 
@@ -19,4 +20,8 @@ def attach_publishers(service: LabService) -> LabService:
 
         service.add_publisher("opcua", OpcUaPublisher(cfg.opcua, service.bus, service.store, service.fleet,
                                                       service.clock))
+    if (cfg.notify or cfg.webhooks) and "notify" not in service.publishers:
+        from controller.publish.notify import Notifier
+
+        service.add_publisher("notify", Notifier(cfg, service.bus, service.store, service.clock))
     return service

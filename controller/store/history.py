@@ -12,9 +12,9 @@ from controller.store.models import EventRow, LayerCheckRow, RunRow
 from controller.store.records import Event, LayerCheck
 
 
-def _event(r: EventRow) -> Event:
+def event_record(r: EventRow) -> Event:
     """ORM row to record."""
-    return Event(r.id, r.job_id, r.run_id, r.printer, r.t, r.kind, r.message, dict(r.data or {}))
+    return Event(r.id, r.job_id, r.run_id, r.printer, r.t, r.kind, r.message, dict(r.data or {}), r.actor)
 
 
 def _check(r: LayerCheckRow) -> LayerCheck:
@@ -24,14 +24,18 @@ def _check(r: LayerCheckRow) -> LayerCheck:
 
 
 def add_event(store: Store, kind: str, message: str, t: float, job_id: int | None = None,
-              run_id: int | None = None, printer: str | None = None, data: dict[str, Any] | None = None) -> Event:
-    """Append an event to the log."""
+              run_id: int | None = None, printer: str | None = None, data: dict[str, Any] | None = None,
+              actor: str | None = None) -> Event:
+    """Append an event to the log, naming who or what caused it (by default the printer for a printer's own
+    event, else the queue service)."""
+    if actor is None:
+        actor = f"printer:{printer}" if printer and job_id is None else "service:queue"
     with store.session() as s:
         row = EventRow(kind=kind, message=message, t=t, job_id=job_id, run_id=run_id, printer=printer,
-                       data=data or {})
+                       data=data or {}, actor=actor)
         s.add(row)
         s.flush()
-        record = _event(row)
+        record = event_record(row)
     store.notify(record)
     return record
 
@@ -42,7 +46,7 @@ def list_events(store: Store, job_id: int | None = None, after_id: int = 0, limi
         q = select(EventRow).where(EventRow.id > after_id).order_by(EventRow.id).limit(limit)
         if job_id is not None:
             q = q.where(EventRow.job_id == job_id)
-        return [_event(r) for r in s.scalars(q)]
+        return [event_record(r) for r in s.scalars(q)]
 
 
 def add_layer_check(store: Store, run_id: int, layer: int, ok: bool, verdict: str, t: float,
@@ -103,6 +107,7 @@ def record_printer_events(store: Store, bus: EventBus) -> Subscription:
     def keep(event: BusEvent) -> None:
         if event.kind in ("paused", "resumed") and event.data.get("by") != "printer":
             return
-        add_event(store, event.kind, event.message, event.t, printer=event.printer, data=dict(event.data))
+        add_event(store, event.kind, event.message, event.t, printer=event.printer, data=dict(event.data),
+                  actor=f"printer:{event.printer}")
 
     return bus.subscribe(keep, PRINTER_HISTORY_KINDS, name="history")

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controller.errors import ConflictError
+from controller.store import maintenance
 from controller.store.db import Store, get_row
 from controller.store.models import FileRow, JobRow, PrinterRow, RunRow
 from controller.store.records import RUN_ACTIVE, Job, Run, StoredFile
@@ -73,11 +74,13 @@ def _add_runs(s: Session, job: JobRow, t: float) -> None:
 
 def create_job(store: Store, file_id: int, name: str, copies: int, priority: int, t: float,
                profile: str | None = None, printers: list[str] | None = None,
-               gcode_path: str | None = None, layer_count: int | None = None) -> Job:
-    """Create a job; with a G-code path its copies are queued at once, else it waits for slicing."""
+               gcode_path: str | None = None, layer_count: int | None = None, held: bool = False) -> Job:
+    """Create a job; with a G-code path its copies are queued at once, else it waits for slicing; a `held` job
+    waits as awaiting_approval (its copies made but not taken) until an operator approves it."""
     with store.session() as s:
+        state = "awaiting_approval" if held else "queued" if gcode_path else "slicing"
         row = JobRow(file_id=file_id, name=name, copies=copies, priority=priority, profile=profile,
-                     printers=list(printers or []), state="queued" if gcode_path else "slicing",
+                     printers=list(printers or []), state=state,
                      slice_progress=1.0 if gcode_path else 0.0, gcode_path=gcode_path, layer_count=layer_count,
                      message="", created_at=t)
         s.add(row)
@@ -101,8 +104,8 @@ def job_sliced(store: Store, job_id: int, gcode_path: str, layer_count: int, t: 
     with store.session() as s:
         row = get_row(s, JobRow, job_id, "job")
         row.gcode_path, row.layer_count, row.slice_progress = gcode_path, layer_count, 1.0
-        if row.state == "slicing":
-            row.state = "queued"
+        if row.state in ("slicing", "awaiting_approval"):
+            row.state = "queued" if row.state == "slicing" else row.state
             _add_runs(s, row, t)
         s.flush()
         return _job(s, row)
@@ -178,7 +181,7 @@ def claim_next_run(store: Store, printer: str, t: float) -> tuple[Run, str] | No
     """
     with store.session() as s:
         prow = s.scalar(select(PrinterRow).where(PrinterRow.name == printer, PrinterRow.removed.is_(False)))
-        if prow is None:
+        if prow is None or maintenance.is_out(s, printer):
             return None
         q = (select(RunRow, JobRow).join(JobRow, JobRow.id == RunRow.job_id)
              .where(RunRow.state == "queued", JobRow.state.in_(("queued", "printing")))
@@ -280,7 +283,7 @@ def cancel_job(store: Store, job_id: int, t: float) -> list[Run]:
     """Cancel a job: queued copies are dropped; returns the active runs the fleet must stop."""
     with store.session() as s:
         job = get_row(s, JobRow, job_id, "job")
-        if job.state in ("done", "failed", "cancelled"):
+        if job.state in ("done", "failed", "cancelled", "rejected"):
             raise ConflictError(f"job {job_id} is already {job.state}")
         names = _printer_names(s)
         active = []

@@ -94,6 +94,8 @@ class EventRow(Base):
     kind: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text)
     data: Mapped[dict] = mapped_column(JSON, default=dict)
+    # who or what caused it: a user's name, key:NAME, service:queue|vision|timeout, printer:NAME
+    actor: Mapped[str] = mapped_column(String(128), server_default="unknown", index=True)
 
 
 class LayerCheckRow(Base):

@@ -104,6 +104,7 @@ class Event(Record):
     kind: str
     message: str
     data: dict[str, Any]
+    actor: str = "unknown"
 
 
 @dataclass(frozen=True)

@@ -4,35 +4,46 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
-from controller.api.deps import Auth, Service
+from controller.api.deps import EVERYONE, Caller, Principal, Service, allow, principal
 from controller.api.schemas import EventOut
 from controller.api.views import all_printers, job_out
 from controller.events import LOGGED
 from controller.events import Event as BusEvent
 from controller.farm.service import LabService
-from controller.store import history, jobs
+from controller.store import history, jobs, users
 
-router = APIRouter(prefix="/api/v1", tags=["live"], dependencies=Auth)
+router = APIRouter(prefix="/api/v1", tags=["live"], dependencies=[Depends(principal)])
 HEARTBEAT_S = 5.0
 BACKLOG = 50            # events a newly connected client gets from before it connected
 
 
-def snapshot(svc: LabService) -> dict:
-    """Printers and recent jobs, as the dashboard draws them."""
+def snapshot(svc: LabService, who: Principal | None = None) -> dict:
+    """Printers and recent jobs, as the dashboard draws them (a submitter's own jobs only)."""
+    found = jobs.list_jobs(svc.store, limit=20)
+    if who is not None and who.role == "submitter":
+        mine = users.jobs_of(svc.store, who.user or "")
+        found = [j for j in found if j.id in mine]
     return {"printers": [p.model_dump() for p in all_printers(svc)],
-            "jobs": [job_out(svc, j).model_dump() for j in jobs.list_jobs(svc.store, limit=20)]}
+            "jobs": [job_out(svc, j).model_dump() for j in found]}
 
 
-@router.get("/snapshot")
-def get_snapshot(svc: Service) -> dict:
+def _shown_to(svc: LabService, who: Principal) -> Callable[[Any], bool]:
+    """Which history events the caller sees: all, or for a submitter those of their own jobs and of no job."""
+    if who.role != "submitter":
+        return lambda _e: True
+    return lambda e: e.job_id is None or users.submitter_of(svc.store, e.job_id) == who.user
+
+
+@router.get("/snapshot", **allow(EVERYONE))
+def get_snapshot(svc: Service, who: Caller) -> dict:
     """The same snapshot the stream sends, for clients that poll."""
-    return snapshot(svc)
+    return snapshot(svc, who)
 
 
 def _resume_after(request: Request, svc: LabService) -> int:
@@ -44,9 +55,10 @@ def _resume_after(request: Request, svc: LabService) -> int:
     return max(0, history.last_event_id(svc.store) - BACKLOG)
 
 
-async def _events(request: Request, svc: LabService, tick_s: float) -> AsyncIterator[str]:
+async def _events(request: Request, svc: LabService, who: Principal, tick_s: float) -> AsyncIterator[str]:
     """Yield SSE frames: `event` (with its id) for each history entry as the bus delivers it, after the backlog
     read once from the store; `snapshot` when the fleet changed, after events, or as a heartbeat."""
+    shown = _shown_to(svc, who)
     loop = asyncio.get_running_loop()
     pushed: asyncio.Queue[Any] = asyncio.Queue()
 
@@ -70,18 +82,21 @@ async def _events(request: Request, svc: LabService, tick_s: float) -> AsyncIter
             for e in sorted(new, key=lambda e: e.id):
                 if e.id > last_event:
                     last_event = e.id
+                    if not shown(e):
+                        continue
                     yield f"id: {e.id}\nevent: event\ndata: {EventOut(**e.to_dict()).model_dump_json()}\n\n"
             if svc.fleet.version != seen or new or idle >= HEARTBEAT_S:
                 seen, idle = svc.fleet.version, 0.0
-                data = await asyncio.to_thread(snapshot, svc)
+                data = await asyncio.to_thread(snapshot, svc, who)
                 yield f"event: snapshot\ndata: {json.dumps(data)}\n\n"
     finally:
         await asyncio.to_thread(svc.bus.unsubscribe, sub)
 
 
 @router.get("/stream", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}}}})
-async def stream(request: Request, svc: Service) -> StreamingResponse:
-    """Server-sent events; browsers pass the key as ?api_key=."""
-    return StreamingResponse(_events(request, svc, 0.5), media_type="text/event-stream",
+            responses={200: {"content": {"text/event-stream": {}}}}, **allow(EVERYONE))
+async def stream(request: Request, svc: Service, who: Caller) -> StreamingResponse:
+    """Server-sent events; browsers pass the key as ?api_key= or send their session cookie (a submitter sees
+    their own jobs' events only)."""
+    return StreamingResponse(_events(request, svc, who, 0.5), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache"})
