@@ -23,6 +23,7 @@ TYPE_NAMES = {
     Feature.SKIRT: "SKIRT",
     Feature.BRIM: "BRIM",
     Feature.SUPPORT: "SUPPORT",
+    Feature.SUPPORT_INTERFACE: "SUPPORT-INTERFACE",
     Feature.OTHER: "OTHER",
 }
 
@@ -103,6 +104,7 @@ def feature_speeds(profile: Profile, first_layer: bool) -> np.ndarray:
     speeds[Feature.WALL_INNER] = profile.wall_inner_speed
     speeds[Feature.SKIN] = profile.skin_speed
     speeds[Feature.FILL] = profile.infill_speed
+    speeds[Feature.SUPPORT] = speeds[Feature.SUPPORT_INTERFACE] = profile.support_speed
     if first_layer:
         speeds[:] = profile.first_layer_speed
     speeds[Feature.SKIRT] = speeds[Feature.BRIM] = profile.skirt_speed

@@ -21,6 +21,7 @@ class Feature(IntEnum):
     SKIRT = 5
     SUPPORT = 6
     BRIM = 7
+    SUPPORT_INTERFACE = 8
 
 
 @dataclass(frozen=True)
