@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyclipper
 
-from slicing.layers import LayerRegions
 from slicing.infill import line_fill_indexed, sparse_spacing
+from slicing.layers import LayerRegions
 from slicing.profile import Profile
 from slicing.regions import SCALE, IntPaths, area, boolean, offset, pyclipper_union
 
@@ -68,7 +68,7 @@ def overhangs(outlines: list[IntPaths], heights: list[float], profile: Profile) 
         # as CuraEngine does: the band the allowance held is supported too where it borders a real overhang,
         # so the thin bands of a slope add up to its whole underside further down
         full = boolean(outlines[i], outlines[i - 1], _DIFF)
-        out.append(boolean(offset(basic, heights[i] * tan), full, _AND))
+        out.append(_drop_small(boolean(offset(basic, heights[i] * tan), full, _AND), profile.support_min_area))
     return out
 
 
@@ -83,9 +83,10 @@ def support_areas(outlines: list[IntPaths], tops: np.ndarray, profile: Profile) 
     if not any(hangs):
         return empty
     h = profile.layer_height
-    gap = max(int(math.ceil(profile.support_z_gap / h - 1e-6)), 0)
+    gap = max(math.ceil(profile.support_z_gap / h - 1e-6), 0)
     k_int = profile.support_interface_layers
-    grown = [offset(o, profile.support_xy_gap) if o else [] for o in outlines]
+    clear = profile.support_xy_gap + 0.5 * profile.line_width  # from the part's edge to a support line's centre
+    grown = [offset(o, clear) if o else [] for o in outlines]
     below_part: list[IntPaths] = []  # union of the part at or below each layer (buildplate mode)
     if profile.support == "buildplate":
         acc: IntPaths = []
@@ -100,24 +101,44 @@ def support_areas(outlines: list[IntPaths], tops: np.ndarray, profile: Profile) 
             carried = pyclipper_union(carried + hangs[src])
         if not carried:
             continue
+        own = _keep_clear(outlines, grown, j, src, max(k_int, 1), profile.line_width)
         if profile.support == "everywhere":
             carried = boolean(carried, outlines[j], _DIFF)  # the column stops on the part
-            blocked = pyclipper_union([p for k in range(max(j - gap, 0), j + 1) for p in grown[k]])
+            # the bottom Z gap: no support on the part's top within `gap` layers under it
+            under = [p for k in range(max(j - gap, 0), j) for p in outlines[k]]
+            blocked = pyclipper_union(own + offset(pyclipper_union(under), profile.line_width)) if under else own
         else:
-            blocked = offset(below_part[j], profile.support_xy_gap) if below_part[j] else []
+            blocked = pyclipper_union(own + offset(below_part[j], clear)) if below_part[j] else own
         body = boolean(carried, blocked, _DIFF) if blocked else carried
-        body = _drop_small(body, profile.support_min_area)
         if not body:
             continue
         interface: IntPaths = []
         if k_int > 0:
             above = [p for k in range(src, min(src + k_int, n)) for p in outlines[k]]
             if above:
-                interface = boolean(body, pyclipper_union(above), _AND)
+                # reaching an XY gap past the part above, so the edge of a slope sits on dense lines too
+                interface = boolean(body, offset(pyclipper_union(above), clear), _AND)
                 if interface:
                     body = boolean(body, interface, _DIFF)
         out[j] = SupportAreas(body, interface)
     return out
+
+
+def _keep_clear(outlines: list[IntPaths], grown: list[IntPaths], j: int, src: int, depth: int,
+                w: float) -> IntPaths:
+    """Where layer j's support may not go beside the part: the XY gap around it, but under what the `depth`
+    layers from `src` up overhang, where only half a line's gap is kept (CuraEngine's "Z overrides X/Y") so the
+    edge of a slope or a shelf's first line is held too."""
+    if not outlines[j]:
+        return []
+    above = [p for k in range(src, min(src + depth, len(outlines))) for p in outlines[k]]
+    if not above:
+        return grown[j]
+    above = pyclipper_union(above)
+    band = boolean(above, outlines[src - 1], _DIFF) if outlines[src - 1] else above
+    if not band:
+        return grown[j]
+    return pyclipper_union(boolean(grown[j], band, _DIFF) + offset(outlines[j], w))
 
 
 def support_paths(areas: SupportAreas, index: int, profile: Profile) -> SupportPaths:
@@ -128,7 +149,7 @@ def support_paths(areas: SupportAreas, index: int, profile: Profile) -> SupportP
     body, body_lines = line_fill_indexed(areas.body, spacing, body_dirs, min_length=w)
     dense = w * 100.0 / profile.support_interface_density
     interface, interface_lines = line_fill_indexed(areas.interface, dense, (45.0 + 90.0 * (index % 2),),
-                                                   min_length=w)
+                                                   min_length=0.5 * w)
     return SupportPaths(body, body_lines, interface, interface_lines)
 
 
