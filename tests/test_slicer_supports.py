@@ -97,17 +97,21 @@ def test_interface_layers_are_the_top_of_the_support_and_the_lattice_below():
     assert lengths[0] > 3.0 * lengths[1]
 
 
-def test_support_keeps_the_xy_gap_from_the_part():
-    _, job = sliced("mushroom", support="everywhere", support_xy_gap=1.0)
-    for i in support_layers(job):
-        part = points(job, i, PART)
-        if len(part) == 0:
-            continue
-        sup = points(job, i, SUPPORTS)
-        d = shapely.distance(shapely.multipoints(part), shapely.points(sup))
-        # support line centres are the gap plus half the two line widths from the wall centre lines (less a bit
-        # for the sampling of the line ends)
-        assert d.min() >= 1.0 + 0.4 - 0.05, i
+def gap_to_part(job: GcodeJob, index: int) -> float:
+    """Least distance (mm) between support and part line points on a layer."""
+    part, sup = points(job, index, PART), points(job, index, SUPPORTS)
+    return float(shapely.distance(shapely.multipoints(part), shapely.points(sup)).min())
+
+
+def test_support_keeps_the_xy_gap_from_the_walls_and_comes_close_only_under_the_overhang():
+    _, job = sliced("shelf", support="everywhere", support_xy_gap=1.0, support_interface_layers=2)
+    layers = support_layers(job)
+    top = max(layers)
+    # centre to centre: the gap plus half of each line (less a little for sampling the line ends)
+    for i in layers[1:-3]:
+        assert gap_to_part(job, i) >= 1.0 + 0.4 - 0.05, i
+    # just under the shelf the support comes within half a line of the post, so the shelf's edge is held
+    assert gap_to_part(job, top) < 1.0
 
 
 def test_buildplate_support_stands_only_on_the_bed():
