@@ -20,6 +20,7 @@ FEATURE_NAMES: dict[str, Feature] = {
     "wall-outer": Feature.WALL_OUTER, "wall-inner": Feature.WALL_INNER, "skin": Feature.SKIN,
     "fill": Feature.FILL, "skirt": Feature.SKIRT, "support": Feature.SUPPORT, "brim": Feature.BRIM,
     "support-interface": Feature.SUPPORT_INTERFACE, "support-infill": Feature.SUPPORT, "other": Feature.OTHER,
+    "bridge": Feature.BRIDGE,
     # PrusaSlicer, OrcaSlicer, Bambu Studio
     "external perimeter": Feature.WALL_OUTER, "overhang perimeter": Feature.WALL_OUTER,
     "outer wall": Feature.WALL_OUTER, "inner wall": Feature.WALL_INNER, "overhang wall": Feature.WALL_OUTER,

@@ -24,6 +24,7 @@ TYPE_NAMES = {
     Feature.BRIM: "BRIM",
     Feature.SUPPORT: "SUPPORT",
     Feature.SUPPORT_INTERFACE: "SUPPORT-INTERFACE",
+    Feature.BRIDGE: "BRIDGE",
     Feature.OTHER: "OTHER",
 }
 
@@ -105,6 +106,7 @@ def feature_speeds(profile: Profile, first_layer: bool) -> np.ndarray:
     speeds[Feature.SKIN] = profile.skin_speed
     speeds[Feature.FILL] = profile.infill_speed
     speeds[Feature.SUPPORT] = speeds[Feature.SUPPORT_INTERFACE] = profile.support_speed
+    speeds[Feature.BRIDGE] = profile.bridge_speed
     if first_layer:
         speeds[:] = profile.first_layer_speed
     speeds[Feature.SKIRT] = speeds[Feature.BRIM] = profile.skirt_speed
@@ -154,6 +156,9 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[
     e_per_mm = profile.line_width * plan.height / profile.filament_area
     de = np.zeros(len(pts))
     de[1:] = seg_len * e_per_mm
+    if profile.bridge_flow != 100.0 and (feats == Feature.BRIDGE).any():  # bridge flow, percent
+        flow = np.where(feats == Feature.BRIDGE, profile.bridge_flow / 100.0, 1.0)
+        de *= np.repeat(flow, counts)
     de[~is_ext] = 0.0
     e_cum = state.e_abs + np.cumsum(de)  # absolute E after each point
     e_before_path = e_cum[first_idx]  # de at a path's first point is 0

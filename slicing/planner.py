@@ -79,7 +79,8 @@ def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile) -> _Block
         parts.extend(ordered)
         counts.extend(len(lp) for lp in ordered)
         feats.extend([Feature.WALL_OUTER if depth == 0 else Feature.WALL_INNER] * len(ordered))
-    for segs, lines, feat in ((isl.skin, isl.skin_lines, Feature.SKIN), (isl.fill, isl.fill_lines, Feature.FILL)):
+    for segs, lines, feat in ((isl.bridge, isl.bridge_lines, Feature.BRIDGE), (isl.skin, isl.skin_lines, Feature.SKIN),
+                              (isl.fill, isl.fill_lines, Feature.FILL)):
         if len(segs):
             ordered_segs, pos = order_spans(segs, lines, pos)
             parts.append(ordered_segs.reshape(-1, 2))

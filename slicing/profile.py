@@ -75,6 +75,9 @@ _LIMITS: dict[str, tuple[float, float, bool]] = {
     "support_interface_density": (0.0, 100.0, True),
     "support_min_area": (0.0, 1e4, False),
     "support_speed": (0.0, 2000.0, True),
+    # bridges (slicing/bridges.py)
+    "bridge_speed": (0.0, 2000.0, True),
+    "bridge_flow": (0.0, 200.0, True),
 }
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -156,6 +159,10 @@ class Profile:
     support_pattern: str
     support_min_area: float
     support_speed: float
+    # bridges (slicing/bridges.py)
+    bridges: bool
+    bridge_speed: float
+    bridge_flow: float
 
     @property
     def filament_area(self) -> float:

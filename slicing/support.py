@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyclipper
 
+from slicing.bridges import bridgeable
 from slicing.infill import line_fill_indexed, sparse_spacing
 from slicing.layers import LayerRegions
 from slicing.profile import Profile
@@ -68,7 +69,11 @@ def overhangs(outlines: list[IntPaths], heights: list[float], profile: Profile) 
         # as CuraEngine does: the band the allowance held is supported too where it borders a real overhang,
         # so the thin bands of a slope add up to its whole underside further down
         full = boolean(outlines[i], outlines[i - 1], _DIFF)
-        out.append(_drop_small(boolean(offset(basic, heights[i] * tan), full, _AND), profile.support_min_area))
+        hang = boolean(offset(basic, heights[i] * tan), full, _AND)
+        if profile.bridges and hang:  # a span held on two sides is bridged, not supported
+            spans = bridgeable(hang, outlines[i - 1], profile.line_width)
+            hang = boolean(hang, offset(spans, profile.line_width), _DIFF) if spans else hang
+        out.append(_drop_small(hang, profile.support_min_area))
     return out
 
 

@@ -22,6 +22,7 @@ class Feature(IntEnum):
     SUPPORT = 6
     BRIM = 7
     SUPPORT_INTERFACE = 8
+    BRIDGE = 9
 
 
 @dataclass(frozen=True)
