@@ -67,12 +67,12 @@ def build_layers(sections: list[list[np.ndarray]], profile: Profile, progress: P
         skin_angle = (profile.skin_angle + 90.0 * (i % 2),)
         fill_dirs = fill_angles(profile.infill_pattern, profile.skin_angle, i)
         isl_out = []
-        below = [p for r in regs[i - 1] for p in r.outline] if i > 0 and profile.bridges else []
+        under: IntPaths = [p for r in regs[i - 1] for p in r.outline] if i > 0 and profile.bridges else []
         for r in layer:
             solid, sparse = split_solid(r.inner, covered, w * w)
             bridge, bridge_lines = _empty_lines()
             if profile.bridges and i > 0 and solid:
-                solid, bridge, bridge_lines = bridge_lines_of(solid, below, w)
+                solid, bridge, bridge_lines = bridge_lines_of(solid, under, w)
             skin, skin_lines = line_fill_indexed(solid, w, skin_angle, min_length=0.5 * w)
             fill, fill_lines = line_fill_indexed(sparse, spacing, fill_dirs, min_length=0.5 * w)
             contour = np.asarray(r.outline[0], dtype=np.float64) / SCALE

@@ -79,13 +79,8 @@ def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile) -> _Block
         parts.extend(ordered)
         counts.extend(len(lp) for lp in ordered)
         feats.extend([Feature.WALL_OUTER if depth == 0 else Feature.WALL_INNER] * len(ordered))
-    for segs, lines, feat in ((isl.bridge, isl.bridge_lines, Feature.BRIDGE), (isl.skin, isl.skin_lines, Feature.SKIN),
-                              (isl.fill, isl.fill_lines, Feature.FILL)):
-        if len(segs):
-            ordered_segs, pos = order_spans(segs, lines, pos)
-            parts.append(ordered_segs.reshape(-1, 2))
-            counts.extend([2] * len(ordered_segs))
-            feats.extend([feat] * len(ordered_segs))
+    pos = _append_spans(((isl.bridge, isl.bridge_lines, Feature.BRIDGE), (isl.skin, isl.skin_lines, Feature.SKIN),
+                         (isl.fill, isl.fill_lines, Feature.FILL)), pos, parts, counts, feats)
     points = np.concatenate(parts) if parts else np.zeros((0, 2))
     inside = np.zeros(len(counts), dtype=bool)
     if len(counts) > 1 and profile.combing:
@@ -158,8 +153,14 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
 def _support_block(sup: SupportPaths, pos: np.ndarray, parts: list[np.ndarray], counts: list[int],
                    feats: list[int]) -> np.ndarray:
     """Append one copy's support lines (lattice, then interface) in zig-zag order; the nozzle's position after."""
-    for segs, lines, feat in ((sup.body, sup.body_lines, Feature.SUPPORT),
-                              (sup.interface, sup.interface_lines, Feature.SUPPORT_INTERFACE)):
+    return _append_spans(((sup.body, sup.body_lines, Feature.SUPPORT),
+                          (sup.interface, sup.interface_lines, Feature.SUPPORT_INTERFACE)), pos, parts, counts, feats)
+
+
+def _append_spans(groups: tuple[tuple[np.ndarray, np.ndarray, Feature], ...], pos: np.ndarray,
+                  parts: list[np.ndarray], counts: list[int], feats: list[int]) -> np.ndarray:
+    """Append each (segments, scanline ids, feature) group in zig-zag order; the nozzle's position after."""
+    for segs, lines, feat in groups:
         if len(segs):
             ordered, pos = order_spans(segs, lines, pos)
             parts.append(ordered.reshape(-1, 2))

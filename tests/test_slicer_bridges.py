@@ -34,7 +34,7 @@ def test_bridge_lines_print_at_the_bridge_speed_and_flow():
     start = lines.index(";TYPE:BRIDGE")
     first = lines[start + 1]
     assert re.search(r"F1200\b", first), first
-    (index, segs), = bridge_segments(job)
+    (index, _), = bridge_segments(job)
     lay = job.layers[index]
     widths = lay.widths()[lay.feature == Feature.BRIDGE]
     assert np.allclose(widths, 0.9 * 0.4, rtol=0.02)

@@ -65,7 +65,7 @@ def test_every_overhanging_part_is_held_up_when_supports_are_on(part):
 
 
 def test_a_40_degree_overhang_gets_no_support():
-    gcode, job = sliced("chamfer40", support="everywhere")
+    _, job = sliced("chamfer40", support="everywhere")
     assert support_layers(job) == []
     assert hang_report(job).total_unsupported_mm < 1.0
 
@@ -75,8 +75,8 @@ def test_z_gap_between_the_support_top_and_the_shelf_holds_in_the_gcode():
         _, job = sliced("shelf", support="everywhere", support_z_gap=gap)
         top = max(support_layers(job))
         shelf = shapely.buffer(shapely.multipoints(points(job, top, SUPPORTS)), 0.3)
-        first_over = [i for i in range(top + 1, len(job.layers))
-                      if shapely.contains_xy(shelf, *points(job, i, PART).T).any()][0]
+        first_over = next(i for i in range(top + 1, len(job.layers))
+                          if shapely.contains_xy(shelf, *points(job, i, PART).T).any())
         # the part's lowest layer over the support sits `gap` above the support's top
         assert job.layers[first_over].z - job.layers[first_over].height - job.layers[top].z == pytest.approx(gap)
         assert first_over == top + gap_layers + 1
