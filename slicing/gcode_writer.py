@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from slicing.cooling import slow_for_layer_time
 from slicing.profile import Profile
 from slicing.toolpath import Feature
 
@@ -170,7 +171,11 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[
     kind = np.empty(total, dtype=np.int64)
     vals = np.zeros((total, 5))
     speeds = feature_speeds(profile, plan.index == 0)
-    f_print = speeds[feats] * 60.0
+    path_speed = speeds[feats]
+    if profile.min_layer_time > 0:
+        path_len = np.bincount(path_of_pt[is_ext], weights=np.concatenate([[0.0], seg_len])[is_ext], minlength=m)
+        path_speed = slow_for_layer_time(path_len, path_speed, profile)
+    f_print = path_speed * 60.0
     f_travel = profile.travel_speed * 60.0
     f_retract = profile.retract_speed * 60.0
     z = plan.z

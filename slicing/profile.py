@@ -78,6 +78,9 @@ _LIMITS: dict[str, tuple[float, float, bool]] = {
     # bridges (slicing/bridges.py)
     "bridge_speed": (0.0, 2000.0, True),
     "bridge_flow": (0.0, 200.0, True),
+    # cooling (slicing/cooling.py)
+    "min_layer_time": (0.0, 600.0, False),
+    "min_print_speed": (0.0, 2000.0, True),
 }
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -163,6 +166,9 @@ class Profile:
     bridges: bool
     bridge_speed: float
     bridge_flow: float
+    # cooling (slicing/cooling.py)
+    min_layer_time: float
+    min_print_speed: float
 
     @property
     def filament_area(self) -> float:
