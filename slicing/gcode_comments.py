@@ -19,7 +19,8 @@ FEATURE_NAMES: dict[str, Feature] = {
     # Cura and printloop
     "wall-outer": Feature.WALL_OUTER, "wall-inner": Feature.WALL_INNER, "skin": Feature.SKIN,
     "fill": Feature.FILL, "skirt": Feature.SKIRT, "support": Feature.SUPPORT, "brim": Feature.BRIM,
-    "support-interface": Feature.SUPPORT, "support-infill": Feature.SUPPORT, "other": Feature.OTHER,
+    "support-interface": Feature.SUPPORT_INTERFACE, "support-infill": Feature.SUPPORT, "other": Feature.OTHER,
+    "bridge": Feature.BRIDGE,
     # PrusaSlicer, OrcaSlicer, Bambu Studio
     "external perimeter": Feature.WALL_OUTER, "overhang perimeter": Feature.WALL_OUTER,
     "outer wall": Feature.WALL_OUTER, "inner wall": Feature.WALL_INNER, "overhang wall": Feature.WALL_OUTER,
@@ -28,7 +29,7 @@ FEATURE_NAMES: dict[str, Feature] = {
     "top solid infill": Feature.SKIN, "top surface": Feature.SKIN, "bottom surface": Feature.SKIN,
     "bridge infill": Feature.SKIN, "gap fill": Feature.FILL, "gap infill": Feature.FILL,
     "skirt/brim": Feature.SKIRT, "support material": Feature.SUPPORT,
-    "support material interface": Feature.SUPPORT,
+    "support material interface": Feature.SUPPORT_INTERFACE,
 }
 """`;TYPE:` names (lower case) of the slicers we read, to Feature; unknown names are Feature.OTHER."""
 

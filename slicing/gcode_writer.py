@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from slicing.cooling import slow_for_layer_time
 from slicing.profile import Profile
 from slicing.toolpath import Feature
 
@@ -23,6 +24,8 @@ TYPE_NAMES = {
     Feature.SKIRT: "SKIRT",
     Feature.BRIM: "BRIM",
     Feature.SUPPORT: "SUPPORT",
+    Feature.SUPPORT_INTERFACE: "SUPPORT-INTERFACE",
+    Feature.BRIDGE: "BRIDGE",
     Feature.OTHER: "OTHER",
 }
 
@@ -103,6 +106,8 @@ def feature_speeds(profile: Profile, first_layer: bool) -> np.ndarray:
     speeds[Feature.WALL_INNER] = profile.wall_inner_speed
     speeds[Feature.SKIN] = profile.skin_speed
     speeds[Feature.FILL] = profile.infill_speed
+    speeds[Feature.SUPPORT] = speeds[Feature.SUPPORT_INTERFACE] = profile.support_speed
+    speeds[Feature.BRIDGE] = profile.bridge_speed
     if first_layer:
         speeds[:] = profile.first_layer_speed
     speeds[Feature.SKIRT] = speeds[Feature.BRIM] = profile.skirt_speed
@@ -152,6 +157,9 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[
     e_per_mm = profile.line_width * plan.height / profile.filament_area
     de = np.zeros(len(pts))
     de[1:] = seg_len * e_per_mm
+    if profile.bridge_flow != 100.0 and (feats == Feature.BRIDGE).any():  # bridge flow, percent
+        flow = np.where(feats == Feature.BRIDGE, profile.bridge_flow / 100.0, 1.0)
+        de *= np.repeat(flow, counts)
     de[~is_ext] = 0.0
     e_cum = state.e_abs + np.cumsum(de)  # absolute E after each point
     e_before_path = e_cum[first_idx]  # de at a path's first point is 0
@@ -163,7 +171,11 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[
     kind = np.empty(total, dtype=np.int64)
     vals = np.zeros((total, 5))
     speeds = feature_speeds(profile, plan.index == 0)
-    f_print = speeds[feats] * 60.0
+    path_speed = speeds[feats]
+    if profile.min_layer_time > 0:
+        path_len = np.bincount(path_of_pt[is_ext], weights=np.concatenate([[0.0], seg_len])[is_ext], minlength=m)
+        path_speed = slow_for_layer_time(path_len, path_speed, profile)
+    f_print = path_speed * 60.0
     f_travel = profile.travel_speed * 60.0
     f_retract = profile.retract_speed * 60.0
     z = plan.z

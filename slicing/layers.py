@@ -6,10 +6,11 @@ with wall loops per depth, skin segments and sparse fill segments, in the copy's
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from slicing.bridges import bridge_lines_of
 from slicing.infill import fill_angles, line_fill_indexed, sparse_spacing
 from slicing.profile import Profile
 from slicing.regions import SCALE, IntPaths, intersect_all, island_regions, islands, split_solid
@@ -28,6 +29,8 @@ class IslandPaths:
     fill: np.ndarray  # (F, 2, 2)
     skin_lines: np.ndarray  # (S,) scanline ids, for zig-zag ordering
     fill_lines: np.ndarray  # (F,)
+    bridge: np.ndarray = field(default_factory=lambda: np.zeros((0, 2, 2)))  # (B, 2, 2) lines over air
+    bridge_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 @dataclass(frozen=True)
@@ -64,13 +67,23 @@ def build_layers(sections: list[list[np.ndarray]], profile: Profile, progress: P
         skin_angle = (profile.skin_angle + 90.0 * (i % 2),)
         fill_dirs = fill_angles(profile.infill_pattern, profile.skin_angle, i)
         isl_out = []
+        under: IntPaths = [p for r in regs[i - 1] for p in r.outline] if i > 0 and profile.bridges else []
         for r in layer:
             solid, sparse = split_solid(r.inner, covered, w * w)
+            bridge, bridge_lines = _empty_lines()
+            if profile.bridges and i > 0 and solid:
+                solid, bridge, bridge_lines = bridge_lines_of(solid, under, w)
             skin, skin_lines = line_fill_indexed(solid, w, skin_angle, min_length=0.5 * w)
             fill, fill_lines = line_fill_indexed(sparse, spacing, fill_dirs, min_length=0.5 * w)
             contour = np.asarray(r.outline[0], dtype=np.float64) / SCALE
-            isl_out.append(IslandPaths(r.outline, contour, r.walls, skin, fill, skin_lines, fill_lines))
+            isl_out.append(IslandPaths(r.outline, contour, r.walls, skin, fill, skin_lines, fill_lines, bridge,
+                                       bridge_lines))
         out.append(LayerRegions(isl_out, float(sum(r.thin_area for r in layer))))
         if progress is not None:
             progress("infill", i + 1, n)
     return out
+
+
+def _empty_lines() -> tuple[np.ndarray, np.ndarray]:
+    """No segments and no scanline ids."""
+    return np.zeros((0, 2, 2)), np.zeros(0, dtype=np.int64)

@@ -13,6 +13,7 @@ from slicing.layers import IslandPaths, LayerRegions
 from slicing.order import order_loops, order_spans, travels_inside
 from slicing.profile import Profile
 from slicing.regions import SCALE, IntPaths, from_clipper, offset, pyclipper_union
+from slicing.support import SupportPaths
 from slicing.toolpath import Feature
 
 
@@ -78,12 +79,8 @@ def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile) -> _Block
         parts.extend(ordered)
         counts.extend(len(lp) for lp in ordered)
         feats.extend([Feature.WALL_OUTER if depth == 0 else Feature.WALL_INNER] * len(ordered))
-    for segs, lines, feat in ((isl.skin, isl.skin_lines, Feature.SKIN), (isl.fill, isl.fill_lines, Feature.FILL)):
-        if len(segs):
-            ordered_segs, pos = order_spans(segs, lines, pos)
-            parts.append(ordered_segs.reshape(-1, 2))
-            counts.extend([2] * len(ordered_segs))
-            feats.extend([feat] * len(ordered_segs))
+    pos = _append_spans(((isl.bridge, isl.bridge_lines, Feature.BRIDGE), (isl.skin, isl.skin_lines, Feature.SKIN),
+                         (isl.fill, isl.fill_lines, Feature.FILL)), pos, parts, counts, feats)
     points = np.concatenate(parts) if parts else np.zeros((0, 2))
     inside = np.zeros(len(counts), dtype=bool)
     if len(counts) > 1 and profile.combing:
@@ -99,11 +96,12 @@ def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile) -> _Block
 
 
 def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray, profile: Profile,
-                progress: Callable[[str, int, int], None] | None = None) -> list[LayerPlan]:
+                progress: Callable[[str, int, int], None] | None = None,
+                supports: list[SupportPaths] | None = None) -> list[LayerPlan]:
     """Order every layer's paths for all copies (shifted by `shifts`, (C, 2) mm) from the nozzle's position.
 
     Islands are visited nearest-first over all copies; an island is ordered once per layer and the same
-    order is translated to the other copies.
+    order is translated to the other copies. Each copy's support of a layer (if any) is printed before its parts.
     """
     pos = np.zeros(2)
     plans: list[LayerPlan] = []
@@ -123,6 +121,11 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
                 feats.extend([feat] * len(ordered))
                 inside.extend([False] * len(ordered))
                 owner.extend([-1] * len(ordered))
+        if supports is not None:
+            for c, t in enumerate(shifts):
+                pos = _support_block(supports[i], pos - t, parts, counts, feats) + t
+                inside.extend([False] * (len(counts) - len(inside)))
+                owner.extend([c] * (len(counts) - len(owner)))
         blocks: dict[int, _Block] = {}
         units = [(c, k) for c in range(len(shifts)) for k in range(len(layer.islands))]
         while units:
@@ -145,6 +148,25 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
         if progress is not None:
             progress("order", i + 1, len(layers))
     return plans
+
+
+def _support_block(sup: SupportPaths, pos: np.ndarray, parts: list[np.ndarray], counts: list[int],
+                   feats: list[int]) -> np.ndarray:
+    """Append one copy's support lines (lattice, then interface) in zig-zag order; the nozzle's position after."""
+    return _append_spans(((sup.body, sup.body_lines, Feature.SUPPORT),
+                          (sup.interface, sup.interface_lines, Feature.SUPPORT_INTERFACE)), pos, parts, counts, feats)
+
+
+def _append_spans(groups: tuple[tuple[np.ndarray, np.ndarray, Feature], ...], pos: np.ndarray,
+                  parts: list[np.ndarray], counts: list[int], feats: list[int]) -> np.ndarray:
+    """Append each (segments, scanline ids, feature) group in zig-zag order; the nozzle's position after."""
+    for segs, lines, feat in groups:
+        if len(segs):
+            ordered, pos = order_spans(segs, lines, pos)
+            parts.append(ordered.reshape(-1, 2))
+            counts.extend([2] * len(ordered))
+            feats.extend([feat] * len(ordered))
+    return np.asarray(pos, dtype=np.float64)
 
 
 def _distance(isl: IslandPaths, t: np.ndarray, pos: np.ndarray) -> float:

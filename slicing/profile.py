@@ -66,12 +66,29 @@ _LIMITS: dict[str, tuple[float, float, bool]] = {
     "max_feedrate_y": (0.0, 1e4, True),
     "max_feedrate_z": (0.0, 1e4, True),
     "max_feedrate_e": (0.0, 1e4, True),
+    # supports (slicing/support.py)
+    "support_angle": (0.0, 90.0, False),
+    "support_z_gap": (0.0, 10.0, False),
+    "support_xy_gap": (0.0, 20.0, False),
+    "support_interface_layers": (0.0, 100.0, False),
+    "support_density": (0.0, 100.0, True),
+    "support_interface_density": (0.0, 100.0, True),
+    "support_min_area": (0.0, 1e4, False),
+    "support_speed": (0.0, 2000.0, True),
+    # bridges (slicing/bridges.py)
+    "bridge_speed": (0.0, 2000.0, True),
+    "bridge_flow": (0.0, 200.0, True),
+    # cooling (slicing/cooling.py)
+    "min_layer_time": (0.0, 600.0, False),
+    "min_print_speed": (0.0, 2000.0, True),
 }
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "flavor": ("marlin",),
     "infill_pattern": ("lines", "grid"),
     "seam": ("aligned", "nearest"),
+    "support": ("off", "buildplate", "everywhere"),
+    "support_pattern": ("lines", "grid"),
 }
 
 
@@ -134,6 +151,24 @@ class Profile:
     max_feedrate_e: float
     start_gcode: str
     end_gcode: str
+    # supports (slicing/support.py)
+    support: str
+    support_angle: float
+    support_z_gap: float
+    support_xy_gap: float
+    support_interface_layers: int
+    support_density: float
+    support_interface_density: float
+    support_pattern: str
+    support_min_area: float
+    support_speed: float
+    # bridges (slicing/bridges.py)
+    bridges: bool
+    bridge_speed: float
+    bridge_flow: float
+    # cooling (slicing/cooling.py)
+    min_layer_time: float
+    min_print_speed: float
 
     @property
     def filament_area(self) -> float:
@@ -149,6 +184,8 @@ _TYPES: dict[str, type] = {
 def _coerce(key: str, value: Any, source: str) -> Any:
     """Check one value's type (ints accepted for floats) and return it as the field's type."""
     want = _TYPES[key]
+    if key == "support" and isinstance(value, bool):  # `--set support=true` means supports everywhere
+        value = "everywhere" if value else "off"
     if want is bool:
         if not isinstance(value, bool):
             raise ProfileError(f"option '{key}' in {source} must be true or false, not {value!r}")

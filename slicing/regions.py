@@ -74,6 +74,13 @@ def islands(polygons: list[np.ndarray], tolerance: float = SIMPLIFY_MM) -> list[
         paths = [p for p in pyclipper.CleanPolygons(paths, tolerance * SCALE) if len(p) >= 3]
     if not paths:
         return []
+    return components(paths)
+
+
+def components(paths: IntPaths) -> list[IntPaths]:
+    """Union clipper paths and split them into pieces: each an outer contour followed by its holes."""
+    if not paths:
+        return []
     pc = pyclipper.Pyclipper()
     try:
         pc.AddPaths(paths, pyclipper.PT_SUBJECT, True)

@@ -15,6 +15,7 @@ from slicing.mesh import LoadedMesh, load_mesh, place_on_bed
 from slicing.planner import plan_layers
 from slicing.profile import Profile, load_profile
 from slicing.sections import layer_tops, mid_planes, slice_mesh
+from slicing.support import plan_supports
 from slicing.toolpath import Feature
 
 Progress = Callable[[str, int, int], None]
@@ -86,7 +87,7 @@ def slice_mesh_to_gcode(loaded: LoadedMesh, profile: Profile, copies: int = 1,
     if progress is not None:
         progress("sections", 1, 1)
     layers = build_layers(sections, profile, progress)
-    plans = plan_layers(layers, tops, shifts, profile, progress)
+    plans = plan_layers(layers, tops, shifts, profile, progress, supports=plan_supports(layers, tops, profile))
     program = write_program(plans, profile, progress, objects=copies)
     seconds = float(estimate_time(program.moves, motion_limits(profile)))
     grams = program.filament_mm * profile.filament_area * profile.filament_density / 1000.0

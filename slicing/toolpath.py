@@ -21,6 +21,8 @@ class Feature(IntEnum):
     SKIRT = 5
     SUPPORT = 6
     BRIM = 7
+    SUPPORT_INTERFACE = 8
+    BRIDGE = 9
 
 
 @dataclass(frozen=True)
