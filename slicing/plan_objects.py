@@ -83,8 +83,8 @@ def object_spans(commands: tuple[str, ...], command_line: np.ndarray,
         events = list(zip(at.tolist(), notes.object_names))
         names = {n: n for n in notes.object_names if n is not None}
     order: dict[str, int] = {}
-    for key in names:
-        order.setdefault(key, len(order))
+    for name in names:
+        order.setdefault(name, len(order))
     for _i, key in events:
         if key is not None and key not in order:
             order[key] = len(order)
