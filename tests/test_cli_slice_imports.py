@@ -1,4 +1,5 @@
-"""`printloop slice` loads only what slicing needs: not the web service, the store or OpenCV (start-up time)."""
+"""`printloop slice` loads only what slicing needs: not the web service, the store, OpenCV, trimesh or scipy
+(start-up time)."""
 from __future__ import annotations
 
 import subprocess
@@ -22,7 +23,8 @@ def test_the_slice_command_imports_neither_the_web_service_nor_the_store_nor_ope
     assert run.returncode == 0, run.stderr
     loaded = set(run.stdout.split())
     assert out.stat().st_size > 0 and "slicing.slicer" in loaded
-    heavy = {"fastapi", "sqlalchemy", "cv2", "uvicorn", "alembic", "controller.config", "vision.camera"}
+    heavy = {"fastapi", "sqlalchemy", "cv2", "uvicorn", "alembic", "controller.config", "vision.camera",
+             "trimesh", "scipy.sparse"}   # a binary STL is read and sliced with numpy alone
     assert not heavy & loaded, sorted(heavy & loaded)
 
 
