@@ -202,8 +202,11 @@ def bench_cura(engine: str, model: Path, out: Path, repeat: int, copies: int = 1
     """Slice with CuraEngine as a whole process, with the shared profile."""
     peers = SHARED / "peers"
     settings = json.loads((peers / "cura.json").read_text())
-    cmd = cura_command(engine, peers / "cura-definitions" / "fdmprinter.def.json", settings, model, out,
-                       plate_positions(model, copies))
+    try:
+        positions = plate_positions(model, copies)
+    except SlicingError as exc:  # the plate does not fit: a row, not a crash
+        return Run(model.stem, "CuraEngine", None, error=f"{type(exc).__name__}: {exc}")
+    cmd = cura_command(engine, peers / "cura-definitions" / "fdmprinter.def.json", settings, model, out, positions)
     wall, cpu, proc = _timed_process(cmd, repeat)
     if proc.returncode != 0 or not out.exists():
         return _failed(model, "CuraEngine", proc)
