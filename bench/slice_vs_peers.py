@@ -1,10 +1,15 @@
-"""Slice the shared models with printloop and with CuraEngine in one run and print a side-by-side table.
+"""Slice the shared models with printloop, CuraEngine and PrusaSlicer in one run and print a side-by-side table.
 
-Usage: python bench/slice_vs_peers.py [--models cube torus ...] [--repeat 3] [--cura PATH] [--keep DIR]
+Usage: python bench/slice_vs_peers.py [--models cube torus ...] [--copies 1] [--repeat 3] [--cura PATH]
+       [--prusa PATH] [--keep DIR]
 
-Wall time (and CPU time, steadier on a shared machine) is the median over repeats of the whole operation: for printloop, loading the mesh, slicing and
-writing the G-code file (in this process, after imports); for CuraEngine, the whole `CuraEngine slice`
-process. Both G-code files are then read back with printloop's reader and timed with printloop's estimator,
+Wall time (and CPU time, steadier on a shared machine) is the median over repeats of the whole operation. printloop
+is timed twice: `process` is the whole `python -m controller slice` process (start-up and imports included), as the
+peers are; `in-proc` is loading the mesh, slicing and writing the file in this process, after imports. CuraEngine
+is the whole `CuraEngine slice` process, PrusaSlicer the whole `prusa-slicer --export-gcode` process. With
+`--copies N` every tool prints N copies of the model on one plate (CuraEngine: the model loaded N times, at the
+positions printloop's plate gives; PrusaSlicer: `--duplicate N`,
+which PrusaSlicer 2.5 refuses with this profile, 'Objects could not fit on the bed': its row says so). The ratios are printloop's process wall time over each peer's. Both G-code files are then read back with printloop's reader and timed with printloop's estimator,
 so the "est. (model)" column compares like with like; "est. (own)" is each tool's own figure.
 It prints figures only and never asserts on time.
 """
@@ -36,6 +41,7 @@ from slicing.job_plan import parse_moves, read_gcode
 
 SHARED = REPO.parent / "shared"
 DEFAULT_MODELS = ["20mm-xyz-cube", "idler_riser_mm", "torus_mm", "3DBenchy"]
+PRUSA_HINT = "PrusaSlicer not found ({exe}): install it with `apt-get install -y prusa-slicer` or pass --prusa PATH."
 INSTALL_HINT = ("CuraEngine not found ({engine}): install it with `apt-get update && apt-get install -y "
                 "cura-engine` (CuraEngine 4.13) or pass --cura PATH; printing printloop's figures only.")
 FILAMENT_DIAMETER_MM = 1.75
@@ -49,6 +55,7 @@ class Run:
     model: str
     tool: str
     wall_s: float | None
+    mode: str = "process"
     cpu_s: float | None = None
     layers: int | None = None
     lines: int | None = None
@@ -59,16 +66,20 @@ class Run:
 
 
 def cura_command(engine: str, definitions: Path, settings: dict[str, object], model: Path,
-                 out: Path) -> list[str]:
-    """CuraEngine argv: every setting as -s key=value before and after -e0 (extruder settings need both)."""
+                 out: Path, positions: list[tuple[float, float]] | None = None) -> list[str]:
+    """CuraEngine argv: every setting as -s key=value before and after -e0 (extruder settings need both); with
+    `positions`, the model once per (x, y) offset from the bed centre (mm)."""
     pairs: list[str] = []
     for key, value in settings.items():
         if key.startswith("_"):
             continue
         text = ("true" if value else "false") if isinstance(value, bool) else str(value)
         pairs += ["-s", f"{key}={text}"]
-    return [engine, "slice", "-v", "-j", str(definitions), *pairs, "-e0", *pairs, "-l", str(model),
-            "-o", str(out)]
+    meshes = ["-l", str(model)]
+    if positions:
+        meshes = [a for x, y in positions for a in ("-l", str(model), "-s", f"mesh_position_x={x:g}",
+                                                    "-s", f"mesh_position_y={y:g}")]
+    return [engine, "slice", "-v", "-j", str(definitions), *pairs, "-e0", *pairs, *meshes, "-o", str(out)]
 
 
 _PRINT_TIME = re.compile(r"Print time \(s\):\s*([\d.]+)")
@@ -107,43 +118,101 @@ def _read_back(path: Path) -> tuple[int, int, float]:
     return len(job.layers), job.line_count, estimate_time(parse_moves(text).xyzef)
 
 
-def bench_printloop(model: Path, out: Path, repeat: int) -> Run:
+def bench_printloop(model: Path, out: Path, repeat: int, copies: int = 1) -> Run:
     """Slice with printloop in this process: load, slice, write the file."""
     try:
         from slicing.slicer import SliceResult, slice_file
     except ImportError as exc:
-        return Run(model.stem, "printloop", None, error=f"printloop slicer unavailable: {exc}")
+        return Run(model.stem, "printloop", None, mode="in-proc", error=f"printloop slicer unavailable: {exc}")
 
     def once() -> SliceResult:
-        result = slice_file(model)
+        result = slice_file(model, copies=copies)
         out.write_text(result.gcode)
         return result
 
     try:
         wall, cpu, result = _median_wall(once, repeat)
     except SlicingError as exc:  # a model the slicer refuses is a row, not a crash of the whole table
-        return Run(model.stem, "printloop", None, error=f"{type(exc).__name__}: {exc}")
+        return Run(model.stem, "printloop", None, mode="in-proc", error=f"{type(exc).__name__}: {exc}")
     _, lines, est = _read_back(out)
-    return Run(model.stem, "printloop", wall, cpu, result.layer_count, lines, result.filament_mm / 1000.0,
+    return Run(model.stem, "printloop", wall, "in-proc", cpu, result.layer_count, lines, result.filament_mm / 1000.0,
                result.estimated_time_s, est)
 
 
-def bench_cura(engine: str, model: Path, out: Path, repeat: int) -> Run:
+def _timed_process(cmd: list[str], repeat: int) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Median wall and CPU time of a whole process over repeat runs, and the last run."""
+    def once() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600, cwd=REPO)
+
+    return _median_wall(once, repeat)
+
+
+def _failed(model: Path, tool: str, proc: subprocess.CompletedProcess[str]) -> Run:
+    """A row saying why a tool's process gave no G-code."""
+    tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+    return Run(model.stem, tool, None, error=f"exit {proc.returncode}: {tail[0][:120]}")
+
+
+def bench_printloop_process(model: Path, out: Path, repeat: int, copies: int = 1) -> Run:
+    """Slice with printloop as a whole process (`python -m controller slice`), as a user runs it."""
+    cmd = [sys.executable, "-m", "controller", "slice", str(model), "-o", str(out), "--quiet", "--copies", str(copies)]
+    wall, cpu, proc = _timed_process(cmd, repeat)
+    if proc.returncode != 0 or not out.exists():
+        return _failed(model, "printloop", proc)
+    layers, lines, est = _read_back(out)
+    head = out.read_text(errors="replace")[:2000]
+    own = re.search(r"^;TIME:(\d+)", head, re.MULTILINE)
+    fil = re.search(r"^;Filament used: ([\d.]+)m", head, re.MULTILINE)
+    return Run(model.stem, "printloop", wall, "process", cpu, layers, lines, float(fil.group(1)) if fil else None,
+               float(own.group(1)) if own else None, est)
+
+
+def bench_prusa(exe: str, model: Path, out: Path, repeat: int, copies: int = 1) -> Run:
+    """Slice with PrusaSlicer as a whole process, with the shared profile."""
+    cmd = [exe, "--export-gcode", "--load", str(SHARED / "peers" / "prusa.ini"), *(
+        ["--duplicate", str(copies)] if copies > 1 else []), str(model), "-o", str(out)]
+    wall, cpu, proc = _timed_process(cmd, repeat)
+    if proc.returncode != 0 or not out.exists():
+        return _failed(model, "PrusaSlicer", proc)
+    layers, lines, est = _read_back(out)
+    head = out.read_text(errors="replace")
+    own = re.search(r"estimated printing time \(normal mode\) = (?:(\d+)d )?(?:(\d+)h )?(?:(\d+)m )?(\d+)s", head)
+    est_own = None
+    if own:
+        d, h, m, sec = (int(g) if g else 0 for g in own.groups())
+        est_own = float(((d * 24 + h) * 60 + m) * 60 + sec)
+    fil = re.search(r"filament used \[mm\] = ([\d.]+)", head)
+    return Run(model.stem, "PrusaSlicer", wall, "process", cpu, layers, lines,
+               float(fil.group(1)) / 1000.0 if fil else None, est_own, est)
+
+
+def plate_positions(model: Path, copies: int) -> list[tuple[float, float]] | None:
+    """Offsets from the bed centre of each copy on printloop's plate (None for one copy)."""
+    if copies <= 1:
+        return None
+    from slicing.mesh import load_mesh
+    from slicing.plate import arrange
+
+    ext = load_mesh(model).mesh.extents
+    centres = arrange((float(ext[0]), float(ext[1])), copies, (220.0, 220.0))
+    return [(float(x) - 110.0, float(y) - 110.0) for x, y in centres]
+
+
+def bench_cura(engine: str, model: Path, out: Path, repeat: int, copies: int = 1) -> Run:
     """Slice with CuraEngine as a whole process, with the shared profile."""
     peers = SHARED / "peers"
     settings = json.loads((peers / "cura.json").read_text())
-    cmd = cura_command(engine, peers / "cura-definitions" / "fdmprinter.def.json", settings, model, out)
-
-    def once() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=600)
-
-    wall, cpu, proc = _median_wall(once, repeat)
+    try:
+        positions = plate_positions(model, copies)
+    except SlicingError as exc:  # the plate does not fit: a row, not a crash
+        return Run(model.stem, "CuraEngine", None, error=f"{type(exc).__name__}: {exc}")
+    cmd = cura_command(engine, peers / "cura-definitions" / "fdmprinter.def.json", settings, model, out, positions)
+    wall, cpu, proc = _timed_process(cmd, repeat)
     if proc.returncode != 0 or not out.exists():
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        return Run(model.stem, "CuraEngine", None, error=f"exit {proc.returncode}: {tail[0][:120]}")
+        return _failed(model, "CuraEngine", proc)
     est_own, filament_m = parse_cura_report(proc.stdout + proc.stderr)
     layers, lines, est = _read_back(out)
-    return Run(model.stem, "CuraEngine", wall, cpu, layers, lines, filament_m, est_own, est)
+    return Run(model.stem, "CuraEngine", wall, "process", cpu, layers, lines, filament_m, est_own, est)
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -160,27 +229,27 @@ def _clock(seconds: float | None) -> str:
 
 
 def print_table(runs: list[Run]) -> None:
-    """The side-by-side table, with printloop ÷ CuraEngine wall time per model."""
-    head = (f"{'model':<16} {'tool':<11} {'wall s':>8} {'cpu s':>7} {'layers':>6} {'lines':>8} {'filament m':>10} "
-            f"{'est. (own)':>10} {'est. (model)':>12} {'wall ratio':>10} {'cpu ratio':>9}")
+    """The side-by-side table, with printloop's whole-process wall time over each peer's, per model."""
+    head = (f"{'model':<16} {'tool':<11} {'mode':<7} {'wall s':>8} {'cpu s':>7} {'layers':>6} {'lines':>8} "
+            f"{'filament m':>10} {'est. (own)':>10} {'est. (model)':>12} {'vs Cura':>8} {'vs Prusa':>8}")
     print(head)
     print("-" * len(head))
     by_model: dict[str, dict[str, Run]] = {}
     for r in runs:
-        by_model.setdefault(r.model, {})[r.tool] = r
+        if r.mode == "process":
+            by_model.setdefault(r.model, {})[r.tool] = r
     for r in runs:
         if r.error:
-            print(f"{r.model:<16} {r.tool:<11} {r.error}")
+            print(f"{r.model:<16} {r.tool:<11} {r.mode:<7} {r.error}")
             continue
-        ratio = cpu_ratio = ""
-        peer = by_model[r.model].get("CuraEngine")
-        if r.tool == "printloop" and peer and peer.wall_s and r.wall_s is not None:
-            ratio = f"{r.wall_s / peer.wall_s:.2f}x"
-            if peer.cpu_s and r.cpu_s is not None:
-                cpu_ratio = f"{r.cpu_s / peer.cpu_s:.2f}x"
-        print(f"{r.model:<16} {r.tool:<11} {_fmt(r.wall_s, '8.2f')} {_fmt(r.cpu_s, '7.2f')} {_fmt(r.layers, '6d')} "
-              f"{_fmt(r.lines, '8d')} {_fmt(r.filament_m, '10.2f')} {_clock(r.est_own_s):>10} "
-              f"{_clock(r.est_model_s):>12} {ratio:>10} {cpu_ratio:>9}")
+        ratios = []
+        for peer_name in ("CuraEngine", "PrusaSlicer"):
+            peer = by_model.get(r.model, {}).get(peer_name)
+            ok = r.tool == "printloop" and peer is not None and peer.wall_s and r.wall_s is not None
+            ratios.append(f"{r.wall_s / peer.wall_s:.2f}x" if ok and peer and peer.wall_s and r.wall_s else "")
+        print(f"{r.model:<16} {r.tool:<11} {r.mode:<7} {_fmt(r.wall_s, '8.2f')} {_fmt(r.cpu_s, '7.2f')} "
+              f"{_fmt(r.layers, '6d')} {_fmt(r.lines, '8d')} {_fmt(r.filament_m, '10.2f')} {_clock(r.est_own_s):>10} "
+              f"{_clock(r.est_model_s):>12} {ratios[0]:>8} {ratios[1]:>8}")
 
 
 def resolve_model(name: str) -> Path:
@@ -200,23 +269,32 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--models", nargs="+", default=DEFAULT_MODELS, help="model names in ../shared/models or paths")
     ap.add_argument("--repeat", type=int, default=3, help="runs per tool and model; the median is shown")
     ap.add_argument("--cura", default=os.environ.get("CURAENGINE", "CuraEngine"), help="CuraEngine executable")
+    ap.add_argument("--prusa", default=os.environ.get("PRUSASLICER", "prusa-slicer"), help="PrusaSlicer executable")
+    ap.add_argument("--copies", type=int, default=1, help="copies of each model on one plate (default 1)")
     ap.add_argument("--keep", type=Path, help="keep the G-code files in this folder")
     args = ap.parse_args(argv)
     engine = shutil.which(args.cura)
     if engine is None:
         print(INSTALL_HINT.format(engine=args.cura))
+    prusa = shutil.which(args.prusa)
+    if prusa is None:
+        print(PRUSA_HINT.format(exe=args.prusa))
     models = [resolve_model(m) for m in args.models]
     runs: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp:
         outdir = args.keep or Path(tmp)
         outdir.mkdir(parents=True, exist_ok=True)
+        n, k = max(1, args.repeat), args.copies
         for model in models:
-            runs.append(bench_printloop(model, outdir / f"{model.stem}.printloop.gcode", max(1, args.repeat)))
+            runs.append(bench_printloop_process(model, outdir / f"{model.stem}.printloop.gcode", n, k))
+            runs.append(bench_printloop(model, outdir / f"{model.stem}.printloop-in.gcode", n, k))
             if engine is not None:
-                runs.append(bench_cura(engine, model, outdir / f"{model.stem}.cura.gcode", max(1, args.repeat)))
+                runs.append(bench_cura(engine, model, outdir / f"{model.stem}.cura.gcode", n, k))
+            if prusa is not None:
+                runs.append(bench_prusa(prusa, model, outdir / f"{model.stem}.prusa.gcode", n, k))
             print(f"  done {model.name}", file=sys.stderr)
-    print(f"median of {args.repeat} run(s); {os.cpu_count()} CPU(s); est. (model) = printloop's estimator "
-          f"on each tool's G-code")
+    print(f"median of {args.repeat} run(s); {os.cpu_count()} CPU(s); {args.copies} cop(ies) per plate; "
+          f"est. (model) = printloop's estimator on each tool's G-code")
     print_table(runs)
     return 0
 

@@ -1,18 +1,19 @@
 """Marlin G-code text from ordered layer paths, built in bulk: one %-format per layer over numpy columns.
 
 Extrusion: E = line width × layer height × length ÷ filament cross-section, absolute (M82) or relative (M83).
-Each copy on the plate is an object (`M486 T<copies>` once, `M486 S<k>` before its paths, `M486 S-1` before the
-skirt and brim), as Marlin's cancel-objects and every host that skips a failed copy read them.
+Each copy on the plate is a labelled object (slicing/labels.py: `M486`, `; printing object`, `EXCLUDE_OBJECT_DEFINE`;
+the skirt and brim belong to none), as Marlin's cancel-objects and every host that skips a failed copy read them.
 Alongside the text the writer returns the machine state after every move, for the time estimate.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from slicing.cooling import slow_for_layer_time
+from slicing.labels import Outlines, header_lines, object_names, switch_text
 from slicing.profile import Profile
 from slicing.toolpath import Feature
 
@@ -32,7 +33,7 @@ TYPE_NAMES = {
 # row kinds of one layer's text; the value columns are F (mm/min), X, Y, Z, E
 _RETRACT, _HOP_UP, _TRAVEL, _HOP_DOWN, _UNRETRACT, _FIRST, _EXTRUDE, _TRAVEL_Z = range(8)
 _TYPE0 = 8  # + Feature code: a ;TYPE: comment
-_OBJECT = _TYPE0 + len(Feature)  # M486 S<copy>: the paths that follow belong to that copy
+_OBJECT = _TYPE0 + len(Feature)  # a label switch: the paths that follow belong to another copy (or none)
 _TEMPLATES = [
     "G1 F%d E%.5f",
     "G0 F%d Z%.3f",
@@ -42,7 +43,7 @@ _TEMPLATES = [
     "G1 F%d X%.3f Y%.3f E%.5f",
     "G1 X%.3f Y%.3f E%.5f",
     "G0 F%d X%.3f Y%.3f Z%.3f",
-] + [f";TYPE:{TYPE_NAMES[Feature(i)]}" for i in range(len(Feature))] + ["M486 S%d"]
+] + [f";TYPE:{TYPE_NAMES[Feature(i)]}" for i in range(len(Feature))] + ["M486 S-1"]
 _TEMPLATE_ARR = np.array(_TEMPLATES, dtype=object)
 # which of the columns F, X, Y, Z, E each kind prints
 _USES = np.zeros((len(_TEMPLATES), 5), dtype=bool)
@@ -52,7 +53,7 @@ _USES[_TRAVEL] = [1, 1, 1, 0, 0]
 _USES[_FIRST] = [1, 1, 1, 0, 1]
 _USES[_EXTRUDE] = [0, 1, 1, 0, 1]
 _USES[_TRAVEL_Z] = [1, 1, 1, 1, 0]
-_USES[_OBJECT] = [1, 0, 0, 0, 0]
+_USES[_OBJECT] = [0, 0, 0, 0, 0]  # the label lines are written whole (labels.switch_text)
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,10 @@ def feature_speeds(profile: Profile, first_layer: bool) -> np.ndarray:
     return speeds
 
 
-def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[str, np.ndarray]:
-    """G-code text of one layer's moves and the (R, 5) machine states [x, y, z, e_abs, f mm/s] after each move."""
+def write_layer(plan: LayerPlan, profile: Profile, state: WriterState,
+                names: Sequence[str] = ()) -> tuple[str, np.ndarray]:
+    """G-code text of one layer's moves and the (R, 5) machine states [x, y, z, e_abs, f mm/s] after each move;
+    a labelled plan's copies are named `names` (by default `object_<k>`)."""
     counts = np.asarray(plan.counts, dtype=np.int64)
     keep = counts >= 2
     pts = np.asarray(plan.points, dtype=np.float64)
@@ -204,10 +207,15 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[
         vals[i_travel[0], 3] = z
     t = typ == 1
     kind[(i_first - 1)[t]] = _TYPE0 + feats[t]
+    switches: list[str] = []
     if owners is not None:
         o = obj == 1
         kind[block[o]] = _OBJECT
-        vals[block[o], 0] = owners[o]
+        before = np.concatenate([[state.object], owners[:-1]])[o]
+        if not names:
+            names = object_names("object", int(owners.max()) + 1)
+        switches = [switch_text(names, int(b), int(a), profile.flavor)
+                    for b, a in zip(before.tolist(), owners[o].tolist())]
         state.object = int(owners[-1])
     er = ext_rows[is_ext]
     kind[er] = _EXTRUDE
@@ -216,7 +224,10 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState) -> tuple[
     vals[er, 4] = de[is_ext] if relative else e_cum[is_ext]
     vals[i_first, 0] = f_print
 
-    template = "\n".join(_TEMPLATE_ARR[kind].tolist())
+    rows = _TEMPLATE_ARR[kind]
+    if switches:
+        rows[block[obj == 1]] = switches
+    template = "\n".join(rows.tolist())
     text = template % tuple(vals[_USES[kind]].tolist())
 
     # machine state after each move row (comments dropped), for the estimate
@@ -271,9 +282,10 @@ class Program:
 
 
 def write_program(plans: list[LayerPlan], profile: Profile,
-                  progress: Callable[[str, int, int], None] | None = None, objects: int = 0) -> Program:
+                  progress: Callable[[str, int, int], None] | None = None, objects: int = 0,
+                  names: Sequence[str] = ()) -> Program:
     """Preamble (temperatures, E mode, start G-code), every layer, then the end G-code; with `objects` copies
-    labelled (`M486 T` first, `M486 S-1` before the end G-code)."""
+    labelled (named `names`, by default `object_<k>`): their labels and outlines first, no copy's at the end."""
     fan = round(255 * profile.fan_speed / 100.0)
     preamble = [
         f"M140 S{profile.bed_temperature:g}",
@@ -287,9 +299,9 @@ def write_program(plans: list[LayerPlan], profile: Profile,
         "G92 E0",
         f";LAYER_COUNT:{len(plans)}",
     ]
-    if objects:
-        preamble.append(f"M486 T{objects}")
-    chunks = ["\n".join(preamble)]
+    names = tuple(names) or object_names("object", objects)
+    outlines = Outlines(objects)
+    chunks = [""]
     state = WriterState()
     moves = [np.array([[0.0, 0.0, 0.0, 0.0, profile.travel_speed]])]
     lo = np.full(3, np.inf)
@@ -301,7 +313,9 @@ def write_program(plans: list[LayerPlan], profile: Profile,
         if plan.index == profile.fan_start_layer - 1 and fan > 0:
             head.append(f"M106 S{fan}")
         chunks.append("\n".join(head))
-        text, st = write_layer(plan, profile, state)
+        text, st = write_layer(plan, profile, state, names)
+        if objects and plan.objects is not None:
+            outlines.add(plan.points, np.repeat(np.asarray(plan.objects, dtype=np.int64), plan.counts))
         if text:
             chunks.append(text)
             moves.append(st)
@@ -313,7 +327,11 @@ def write_program(plans: list[LayerPlan], profile: Profile,
                 hi[2] = max(hi[2], plan.z)
         if progress is not None:
             progress("gcode", n + 1, len(plans))
-    chunks.append(("M486 S-1\n" if objects else "") + "M107\n" + profile.end_gcode.strip() + "\n")
+    if objects:
+        preamble += header_lines(names, outlines, profile.flavor)
+    chunks[0] = "\n".join(preamble)
+    last = switch_text(names, state.object, -1, profile.flavor) + "\n" if objects and state.object >= 0 else ""
+    chunks.append(last + "M107\n" + profile.end_gcode.strip() + "\n")
     if not np.isfinite(lo).all():
         lo[:] = 0.0
         hi[:] = 0.0

@@ -7,13 +7,30 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from slicing.section_union import COLLINEAR_MM, polygon_area
 
 _SNAP_MM = 1.0  # an open chain whose ends are closer than this is closed as it is
 _JOIN_MM = 10.0  # open chains are joined end to start across at most this gap
+
+
+def chain_components(succ: np.ndarray) -> tuple[int, np.ndarray]:
+    """(count, label) of the chains and cycles that successor links (-1: none; each segment has at most one
+    predecessor) make, labelled in order of their lowest member, as scipy's weak connected_components labels
+    them; by pointer doubling (no scipy import on the command line's path)."""
+    n = len(succ)
+    if n == 0:
+        return 0, np.zeros(0, dtype=np.int64)
+    idx = np.arange(n)
+    fwd = np.where(succ >= 0, succ, idx)
+    back = idx.copy()
+    back[succ[succ >= 0]] = idx[succ >= 0]
+    low = idx.copy()
+    for _ in range(int(np.ceil(np.log2(n))) + 1):
+        low = np.minimum(low, np.minimum(low[fwd], low[back]))
+        fwd, back = fwd[fwd], back[back]
+    roots, label = np.unique(low, return_inverse=True)
+    return len(roots), label.astype(np.int64)
 
 
 def assemble_loops(
@@ -29,8 +46,7 @@ def assemble_loops(
     n = len(succ)
     linked = succ >= 0
     src = np.flatnonzero(linked)
-    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, succ[src])), shape=(n, n))
-    n_comp, label = connected_components(graph, directed=True, connection="weak")
+    n_comp, label = chain_components(succ)
     has_pred = np.zeros(n, dtype=bool)
     has_pred[succ[src]] = True
     heads = np.flatnonzero(~has_pred)

@@ -8,13 +8,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import trimesh
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from slicing.errors import MeshError
+from slicing.solid import Solid
 
 _STL_RECORD = np.dtype([("normal", "<f4", (3,)), ("corners", "<f4", (3, 3)), ("attr", "<u2")])
 _WELD_MM = 1e-5  # corners closer than this (on a grid) are one vertex
@@ -27,7 +26,7 @@ _SUPPORTED = ".stl .obj .3mf .ply .off .glb .gltf .dae"
 class LoadedMesh:
     """A design file loaded into one mesh, with the repairs made and what is still wrong with it."""
 
-    mesh: trimesh.Trimesh
+    mesh: Solid
     name: str
     repairs: tuple[str, ...]
     warnings: tuple[str, ...]
@@ -66,7 +65,7 @@ def load_mesh(path: str | os.PathLike[str]) -> LoadedMesh:
     faces, counts = _drop_bad_faces(faces, len(vertices), repairs)
     if len(faces) == 0:
         raise MeshError(f"{name} has only degenerate triangles (corners welded together)")
-    mesh = trimesh.Trimesh(vertices=vertices, faces=faces, process=False, validate=False)
+    mesh = Solid(vertices, faces)
     if not np.bincount(faces.reshape(-1), minlength=len(vertices)).all():
         mesh.remove_unreferenced_vertices()
     warnings = _repair_topology(mesh, name, counts, repairs)
@@ -74,10 +73,10 @@ def load_mesh(path: str | os.PathLike[str]) -> LoadedMesh:
 
 
 def place_on_bed(
-    mesh: trimesh.Trimesh,
+    mesh: Any,
     bed_size: tuple[float, float, float],
     center: tuple[float, float] | None = None,
-) -> trimesh.Trimesh:
+) -> Solid:
     """Copy of `mesh` with its XY box centred on `center` (default: bed centre) and its lowest point at z=0."""
     vertices = np.asarray(mesh.vertices)
     lo, hi = vertices.min(axis=0), vertices.max(axis=0)
@@ -96,7 +95,7 @@ def place_on_bed(
             f"part of {size} centred at ({cx:g}, {cy:g}) leaves the {bed} bed "
             f"(spans X {new_lo[0]:.1f}..{new_hi[0]:.1f}, Y {new_lo[1]:.1f}..{new_hi[1]:.1f})"
         )
-    return trimesh.Trimesh(vertices=vertices + shift, faces=mesh.faces, process=False, validate=False)
+    return Solid(vertices + shift, np.asarray(mesh.faces))
 
 
 def _check_finite(coordinates: np.ndarray, name: str) -> None:
@@ -121,6 +120,8 @@ def _read_binary_stl(path: Path, size: int) -> np.ndarray | None:
 
 def _read_with_trimesh(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Vertices and faces of any file trimesh reads as a mesh; scenes are concatenated."""
+    import trimesh
+
     try:
         loaded = trimesh.load(str(path), force="mesh", process=False)
     except Exception as exc:  # trimesh raises many types for unreadable input
@@ -233,7 +234,7 @@ def edge_counts(faces: np.ndarray, n_vertices: int) -> tuple[int, int, bool]:
 
 
 def _repair_topology(
-    mesh: trimesh.Trimesh, name: str, counts: tuple[int, int, bool], repairs: list[str]
+    mesh: Solid, name: str, counts: tuple[int, int, bool], repairs: list[str]
 ) -> list[str]:
     """Fix winding and outward normals, fill small holes; returns warnings about what remains."""
     faces = np.asarray(mesh.faces)
@@ -252,7 +253,11 @@ def _repair_topology(
         mesh.invert()
         repairs.append("inverted all normals (mesh was inside out)")
     if n_open:
-        trimesh.repair.fill_holes(mesh)
+        import trimesh
+
+        filled = mesh.to_trimesh()
+        trimesh.repair.fill_holes(filled)
+        mesh.vertices, mesh.faces = np.asarray(filled.vertices, dtype=np.float64), np.asarray(filled.faces)
         n_open_after, n_nonmanifold, _ = edge_counts(np.asarray(mesh.faces), len(mesh.vertices))
         if n_open_after < n_open:
             repairs.append(f"filled small holes: closed {n_open - n_open_after} of {n_open} open edges")
@@ -276,6 +281,9 @@ def orient_faces(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, i
     each piece keeps the state of its lowest-numbered face, then pieces enclosing negative volume are turned
     inside out. Edges of three or more triangles do not constrain (they cannot all agree).
     """
+    from scipy.sparse import coo_matrix  # only for a mis-wound mesh: the import costs the command line 0.4 s
+    from scipy.sparse.csgraph import connected_components
+
     m = len(faces)
     a = faces.reshape(-1).astype(np.int64)
     b = faces[:, [1, 2, 0]].reshape(-1).astype(np.int64)
@@ -310,6 +318,6 @@ def _volume_terms(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return area2 * (vz[f0] + vz[f1] + vz[f2]) / 6.0
 
 
-def _signed_volume(mesh: trimesh.Trimesh) -> float:
+def _signed_volume(mesh: Solid) -> float:
     """Signed enclosed volume (positive when normals point outward), without trimesh's mass properties."""
     return float(_volume_terms(np.asarray(mesh.vertices), np.asarray(mesh.faces)).sum())

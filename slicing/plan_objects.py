@@ -3,7 +3,8 @@
 Commands: Marlin's `M486 S<id>` (S-1: none) with `M486 A<name>`, and Klipper's `EXCLUDE_OBJECT_DEFINE NAME=…`,
 `EXCLUDE_OBJECT_START NAME=…` / `EXCLUDE_OBJECT_END`. Comments: PrusaSlicer's `; printing object NAME` /
 `; stop printing object NAME` and Cura's `;MESH:name` (`;MESH:NONMESH`: none). Labels in commands win when a
-file has both.
+file has both; an object that Klipper's `EXCLUDE_OBJECT_DEFINE` only defines under the name an `M486 A` gave is the
+same object (printloop writes both).
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ def _command_events(commands: tuple[str, ...]) -> tuple[list[tuple[int, str | No
     """(command index, object key or None) where the current object changes, and a display name per key."""
     events: list[tuple[int, str | None]] = []
     names: dict[str, str] = {}
+    defined: list[str] = []
     current: str | None = None
     for i, c in enumerate(commands):
         head = c[:4].upper()
@@ -60,13 +62,16 @@ def _command_events(commands: tuple[str, ...]) -> tuple[list[tuple[int, str | No
             verb, rest = words[0].upper(), (words[1] if len(words) > 1 else "")
             name = _name_of(rest)
             if verb == "EXCLUDE_OBJECT_DEFINE" and name:
-                names.setdefault(name, name)
+                defined.append(name)
             elif verb == "EXCLUDE_OBJECT_START" and name:
                 names.setdefault(name, name)
                 events.append((i, name))
             elif verb == "EXCLUDE_OBJECT_END":
                 events.append((i, None))
-    return events, names
+    aliases = {name for key, name in names.items() if key != name}     # names M486 A gave to numbered objects
+    merged = {name: name for name in defined if name not in aliases}  # defined objects first, in their order
+    merged.update(names)
+    return events, merged
 
 
 def object_spans(commands: tuple[str, ...], command_line: np.ndarray,
@@ -78,11 +83,11 @@ def object_spans(commands: tuple[str, ...], command_line: np.ndarray,
         events = list(zip(at.tolist(), notes.object_names))
         names = {n: n for n in notes.object_names if n is not None}
     order: dict[str, int] = {}
+    for name in names:
+        order.setdefault(name, len(order))
     for _i, key in events:
         if key is not None and key not in order:
             order[key] = len(order)
-    for key in names:
-        order.setdefault(key, len(order))
     objects = tuple(PlanObject(k, names.get(key, key)) for key, k in order.items())
     out = np.full(len(commands), -1, dtype=np.int32)
     if events:

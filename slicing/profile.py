@@ -84,7 +84,7 @@ _LIMITS: dict[str, tuple[float, float, bool]] = {
 }
 
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "flavor": ("marlin",),
+    "flavor": ("marlin", "klipper"),  # klipper: objects labelled EXCLUDE_OBJECT_* (slicing/labels.py), not M486
     "infill_pattern": ("lines", "grid"),
     "seam": ("aligned", "nearest"),
     "support": ("off", "buildplate", "everywhere"),

@@ -8,8 +8,9 @@ fill) with pyclipper into outers (CCW) and holes (CW). Units: millimetres.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-import trimesh
 
 from slicing.loops import assemble_loops
 from slicing.section_union import polygon_area, union_layers
@@ -55,12 +56,12 @@ def mid_planes(tops: np.ndarray) -> np.ndarray:
     return (tops + bottoms) / 2.0
 
 
-def slice_mesh(mesh: trimesh.Trimesh, plane_z: np.ndarray) -> list[list[np.ndarray]]:
+def slice_mesh(mesh: Any, plane_z: np.ndarray) -> list[list[np.ndarray]]:
     """Closed polygons of each plane's section: (M, 2) arrays, outers CCW and holes CW."""
     return slice_mesh_report(mesh, plane_z)[0]
 
 
-def slice_mesh_report(mesh: trimesh.Trimesh, plane_z: np.ndarray) -> tuple[list[list[np.ndarray]], int]:
+def slice_mesh_report(mesh: Any, plane_z: np.ndarray) -> tuple[list[list[np.ndarray]], int]:
     """Sections as in `slice_mesh`, plus the number of open chains found (non-zero only for open meshes)."""
     planes = np.asarray(plane_z, dtype=np.float64).reshape(-1)
     loops, n_open = section_loops(np.asarray(mesh.vertices), np.asarray(mesh.faces), planes)

@@ -4,12 +4,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from slicing.errors import MeshError
 from slicing.estimate import MotionLimits, estimate_time
 from slicing.gcode_writer import header, write_program
+from slicing.labels import object_names
 from slicing.layers import build_layers
 from slicing.mesh import LoadedMesh, load_mesh, place_on_bed
 from slicing.planner import plan_layers
@@ -88,7 +90,8 @@ def slice_mesh_to_gcode(loaded: LoadedMesh, profile: Profile, copies: int = 1,
         progress("sections", 1, 1)
     layers = build_layers(sections, profile, progress)
     plans = plan_layers(layers, tops, shifts, profile, progress, supports=plan_supports(layers, tops, profile))
-    program = write_program(plans, profile, progress, objects=copies)
+    names = object_names(Path(loaded.name).stem, copies)
+    program = write_program(plans, profile, progress, objects=copies, names=names)
     seconds = float(estimate_time(program.moves, motion_limits(profile)))
     grams = program.filament_mm * profile.filament_area * profile.filament_density / 1000.0
     warnings = list(loaded.warnings)

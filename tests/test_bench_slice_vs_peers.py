@@ -48,12 +48,49 @@ def test_cura_report_gives_time_and_filament_length():
 def test_bench_without_curaengine_says_how_to_install_and_prints_printloop_figures():
     proc = subprocess.run(
         [sys.executable, "bench/slice_vs_peers.py", "--models", str(MODELS / "20mm-xyz-cube.stl"), "--repeat", "1",
-         "--cura", "/nonexistent/CuraEngine"],
+         "--cura", "/nonexistent/CuraEngine", "--prusa", "/nonexistent/prusa-slicer"],
         check=False, cwd=REPO, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "apt-get install -y cura-engine" in proc.stdout
+    assert "apt-get install -y cura-engine" in proc.stdout and "apt-get install -y prusa-slicer" in proc.stdout
     rows = [line.split() for line in proc.stdout.splitlines() if line.startswith("20mm-xyz-cube")]
-    assert len(rows) == 1 and rows[0][1] == "printloop"
-    assert rows[0][4] == "100"  # layers
-    assert 1.0 < float(rows[0][6]) < 1.6  # filament metres for a 20 mm cube at 20 % infill
+    assert [r[1:3] for r in rows] == [["printloop", "process"], ["printloop", "in-proc"]]
+    for row in rows:
+        assert row[5] == "100"  # layers
+        assert 1.0 < float(row[7]) < 1.6  # filament metres for a 20 mm cube at 20 % infill
+    process, in_proc = (float(r[3]) for r in rows)
+    assert process > in_proc  # the whole process includes start-up and imports
+
+
+def test_bench_prints_whole_process_figures_and_ratios_for_both_peers():
+    proc = subprocess.run(
+        [sys.executable, "bench/slice_vs_peers.py", "--models", str(MODELS / "20mm-xyz-cube.stl"), "--repeat", "1"],
+        check=False, cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = {(r[1], r[2]): r for r in (line.split() for line in proc.stdout.splitlines())
+            if r and r[0] == "20mm-xyz-cube"}
+    ours = rows[("printloop", "process")]
+    for k, peer in ((-2, "CuraEngine"), (-1, "PrusaSlicer")):
+        assert float(ours[k][:-1]) == pytest.approx(float(ours[3]) / float(rows[(peer, "process")][3]), rel=0.02)
+    for key, row in rows.items():
+        assert row[5] == "100" and 1.0 < float(row[7]) < 1.6, key
+
+
+def test_bench_prints_whole_process_figures_for_a_plate_of_copies():
+    proc = subprocess.run(
+        [sys.executable, "bench/slice_vs_peers.py", "--models", str(MODELS / "20mm-xyz-cube.stl"), "--repeat", "1",
+         "--copies", "2"], check=False, cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = {(r[1], r[2]): r for r in (line.split() for line in proc.stdout.splitlines())
+            if r and r[0] == "20mm-xyz-cube"}
+    assert set(rows) == {("printloop", "process"), ("printloop", "in-proc"), ("CuraEngine", "process"),
+                         ("PrusaSlicer", "process")}
+    prusa = rows.pop(("PrusaSlicer", "process"))     # PrusaSlicer 2.5 does not arrange copies with this profile
+    assert prusa[3] == "exit" or 2.0 < float(prusa[7]) < 3.2
+    ours = rows[("printloop", "process")]
+    assert ours[-1].endswith("x")                               # the ratio to CuraEngine (none to PrusaSlicer)
+    assert float(ours[-1][:-1]) == pytest.approx(float(ours[3]) / float(rows[("CuraEngine", "process")][3]), rel=0.02)
+    for key, row in rows.items():                              # two cubes: twice one cube's filament, every tool
+        assert 2.0 < float(row[7]) < 3.2, key

@@ -65,7 +65,7 @@ def _ran(sim: SimProcess) -> list[str]:
 
 def test_a_loose_copy_is_dropped_replaced_by_its_own_run_and_the_job_ends_with_every_copy(tmp_path, plate):
     gcode, job_plan = plate
-    loose = next(o for o in job_plan.objects if o.name == "object 1")
+    loose = next(o for o in job_plan.objects if o.index == 1)
     others = [o for o in job_plan.objects if o.index != loose.index]
     sim, spare = start_sims([f"loose@{LOOSE_AT}=1", ""], tmp_path)
     svc = None

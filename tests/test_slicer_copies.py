@@ -70,7 +70,7 @@ def test_each_copy_is_an_object_its_moves_labelled_and_the_skirt_no_ones(one_and
     _one, four, _j1, _j4 = one_and_four
     assert "M486 T4" in four.gcode and four.gcode.count("M486 S-1") >= 2
     job = plan(four.gcode)
-    assert sorted(o.name for o in job.objects) == [f"object {k}" for k in range(4)]
+    assert [o.name for o in job.objects] == [f"20mm-xyz-cube_{k}" for k in range(4)]
     centres = []
     for obj in job.objects:
         xy = []
