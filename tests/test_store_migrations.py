@@ -75,14 +75,11 @@ def _diff(conn: Connection) -> list[Any]:
     return compare_metadata(ctx, Base.metadata)
 
 
-def _legacy_database(url: str) -> None:
-    """A database as the store made it before migrations (the baseline revision's tables, no
-    `alembic_version`), with a few rows in it."""
-    from controller.store.schema import baseline_revision
-
-    engine = _migrate(url, baseline_revision())
+def _database_with_rows(url: str, revision: str) -> Engine:
+    """A database brought to `revision` by the migrations, with a printer, a file, a queued job and its run and
+    an event in it (rows the database numbers itself, as the store writes them)."""
+    engine = _migrate(url, revision)
     with engine.begin() as conn:
-        conn.execute(text("DROP TABLE alembic_version"))
         conn.execute(text("INSERT INTO printers (name, port, baud, on_failure, state, message, removed, "
                           "created_at) VALUES ('mk3', '/dev/ttyACM0', 115200, 'pause', 'offline', '', false, 1.0)"))
         conn.execute(text("INSERT INTO files (name, path, kind, size, sha256, created_at) "
@@ -94,6 +91,17 @@ def _legacy_database(url: str) -> None:
                           "message, created_at) VALUES (1, 0, 'queued', '[]', -1, 5, 0.0, '', 2.0)"))
         conn.execute(text("INSERT INTO events (job_id, t, kind, message, data) "
                           "VALUES (1, 2.0, 'job_created', 'cube queued', '{}')"))
+    return engine
+
+
+def _legacy_database(url: str) -> None:
+    """A database as the store made it before migrations (the baseline revision's tables, no
+    `alembic_version`), with a few rows in it."""
+    from controller.store.schema import baseline_revision
+
+    engine = _database_with_rows(url, baseline_revision())
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
     engine.dispose()
 
 
@@ -186,3 +194,24 @@ def test_postgresql_sql_of_the_migrations_is_written_by_the_helper() -> None:
     assert "CREATE TABLE runs (" in out and "id SERIAL NOT NULL" in out
     assert "CREATE INDEX ix_temperatures_printer_t ON temperatures (printer_id, t)" in out
     assert "INSERT INTO alembic_version" in out and f"'{HEAD}'" in out
+
+
+def test_database_of_the_previous_head_upgrades_to_hosts_keeping_every_row(db_url: str) -> None:
+    engine = _database_with_rows(db_url, "4941e68421c9")
+    before = {t: _rows(engine, t) for t in ("printers", "files", "jobs", "runs", "events")}
+    engine.dispose()
+    store = Store(db_url)
+    assert _versions(store.engine) == [HEAD]
+    after = {t: _rows(store.engine, t) for t in before}
+    assert {t: [r[:len(before[t][0])] for r in rows] for t, rows in after.items()} == before
+    printer = printers.get_printer(store, "mk3")
+    assert printer.host is None, "a printer from before hosts belongs to no host until one adopts it"
+    run, _ = jobs.claim_next_run(store, "mk3", 3.0) or (None, None)
+    assert run is not None and run.job_id == 1
+    store.close()
+
+
+def _rows(engine: Engine, table: str) -> list[tuple[Any, ...]]:
+    """Every row of a table in id order, its columns in table order."""
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY id"))]
