@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import socket
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -165,6 +166,17 @@ class ServiceConfig(BaseModel):
     opcua: OpcUaConfig | None = None
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     mtconnect: MTConnectConfig = Field(default_factory=MTConnectConfig)
+    # A farm of hosts on one database (PostgreSQL): this host's name, and how long a silent host keeps its runs.
+    host_name: str = Field(default_factory=lambda: socket.gethostname().split(".")[0] or "printloop")
+    host_timeout_s: float = Field(default=30.0, ge=1.0, le=3600.0)
+
+    @field_validator("host_name")
+    @classmethod
+    def _host_name_is_simple(cls, value: str) -> str:
+        """Host names appear in the API and in run messages: letters, digits, '.', '_' and '-'."""
+        if not NAME_RE.match(value):
+            raise ValueError("must be 1-64 characters of letters, digits, '.', '_' or '-' (a name, not an address)")
+        return value
 
     @field_validator("printers")
     @classmethod

@@ -127,5 +127,8 @@ def test_killed_process_keeps_finished_jobs_and_checks_and_restart_marks_run_int
     run = jobs.get_run(store, run_id)
     assert run.state == "interrupted" and "last confirmed layer 7" in run.message
     assert printers.get_printer(store, "a").state == "needs_attention"
-    assert jobs.claim_next_run(store, "a", 10.0) is None, "an interrupted copy must never be started again"
     assert fleet.recover() == []
+    again, _ = jobs.claim_next_run(store, "a", 10.0) or (None, None)
+    assert again is not None and again.id != run_id, "the interrupted run never resumes; a new run remakes it"
+    assert (again.job_id, again.copy_index) == (run.job_id, run.copy_index)
+    assert jobs.claim_next_run(store, "a", 11.0) is None

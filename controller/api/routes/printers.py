@@ -24,7 +24,7 @@ async def list_all(request: Request, svc: Service) -> Response:
 def add(body: PrinterIn, svc: Service) -> PrinterOut:
     """Add a printer; the fleet connects to it within a second."""
     p = printers.add_printer(svc.store, body.name, body.port, body.baud, body.camera, body.profile,
-                             body.on_failure, svc.clock())
+                             body.on_failure, svc.clock(), host=svc.host)
     history.add_event(svc.store, "printer", f"printer {p.name} added on {p.port}", svc.clock(), printer=p.name)
     svc.fleet.notify()
     return printer_out(svc, p)
