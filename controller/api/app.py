@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controller.api import octoprint
-from controller.api.routes import checks, health, jobs, metrics, mtconnect, printers, queue, stream
+from controller.api.routes import checks, farm, health, jobs, metrics, mtconnect, printers, queue, stream
 from controller.api.views import PrintersCache
 from controller.errors import (
     ConfigError,
@@ -85,7 +85,7 @@ def create_app(service: LabService, run_fleet: bool = True) -> FastAPI:
     app.state.selected = None
     app.state.printers_cache = PrintersCache()
     _install_errors(app)
-    for module in (health, printers, jobs, queue, checks, stream):
+    for module in (health, printers, farm, jobs, queue, checks, stream):
         app.include_router(module.router)
     app.include_router(octoprint.router)
     metrics.install(app, service)

@@ -312,6 +312,19 @@ class Fleet:
             raise ConflictError(f"printer {name!r} is not connected yet")
         return slot
 
+    def signal_printer(self, name: str, action: str) -> Run:
+        """Pause, resume or cancel the copy a printer of this host is printing; returns its run."""
+        with self.lock:
+            slot = self._slot(name)
+            if slot.handle is None or slot.run is None:
+                raise ConflictError(f"printer {name!r} is not printing; there is nothing to {action}")
+            if action not in ("pause", "resume", "cancel"):
+                raise ConflictError(f"unknown printer command {action!r}")
+            getattr(slot.handle, action)()
+            history.add_event(self.store, action, f"{action} requested on {name}", self.clock(),
+                              job_id=slot.run.job_id, run_id=slot.run.id, printer=name)
+            return slot.run
+
     def _job_handles(self, job_id: int) -> list[Slot]:
         """Slots running a copy of a job."""
         jobs.get_job(self.store, job_id)

@@ -13,6 +13,7 @@ from controller.farm.driver import PrinterDriver
 from controller.farm.fleet import Fleet
 from controller.farm.heartbeat import Heartbeat
 from controller.farm.intake import Intake
+from controller.farm.remote_commands import CommandListener
 from controller.store import Store, history, hosts, printers
 from controller.store.records import LayerCheck, Printer
 
@@ -57,6 +58,7 @@ class LabService:
         self.fleet = Fleet(self.store, self.data_dir, make_driver, clock, config.temperature_interval_s,
                            host=self.host)
         self.heartbeat = Heartbeat(self.store, self.fleet, self.host, config.host_timeout_s, clock)
+        self.commands = CommandListener(self.store, self.fleet, self.host, clock)
         self.intake = Intake(self.store, self.data_dir, config.default_profile, clock)
         self.fleet.recover()
         self.publishers: dict[str, Publisher] = {}  # added by the layer above (controller.publish.wiring)
@@ -84,10 +86,12 @@ class LabService:
         for publisher in self.publishers.values():
             publisher.start()
         self.heartbeat.start()
+        self.commands.start()
         self.fleet.start(interval_s)
 
     def stop(self) -> None:
         """Stop the fleet, the heartbeat, the publishers, the slicer and the store."""
+        self.commands.stop()
         self.fleet.stop()
         self.heartbeat.stop()
         for publisher in self.publishers.values():

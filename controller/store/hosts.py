@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from controller.errors import ConflictError
 from controller.store.db import Store
@@ -81,6 +81,8 @@ def take_over(store: Store, me: str, t: float, timeout_s: float) -> dict[str, li
     out: dict[str, list[Run]] = {}
     for host in silent_hosts(store, me, t, timeout_s):
         with store.session() as s:
+            if s.get_bind().dialect.name == "postgresql":   # a stopped host may hold a row: try again next round
+                s.execute(text("SET LOCAL lock_timeout = '2s'"))
             row = s.scalar(select(HostRow).where(HostRow.name == host).with_for_update(skip_locked=True))
             if row is None or row.last_heartbeat > t - timeout_s:
                 continue   # beating again, or another host is taking it over right now

@@ -9,6 +9,7 @@ from controller.api.schemas import BedOut, BedRegionOut, Message, PrinterIn, Pri
 from controller.api.views import printer_out
 from controller.errors import NotFoundError
 from controller.farm.bed_watch import BedCheck, check_bed, last_image
+from controller.farm.remote_commands import send_or_apply
 from controller.store import history, jobs, printers
 
 router = APIRouter(prefix="/api/v1/printers", tags=["printers"], dependencies=Auth)
@@ -85,12 +86,10 @@ def bed_out(seen: BedCheck) -> BedOut:
 @router.post("/{name}/clear-bed", response_model=Message)
 def clear_bed(name: str, svc: Service) -> Message:
     """Confirm the bed is empty so the printer takes the next copy."""
-    camera = svc.fleet.clear_bed(name)
-    return Message(message=f"{name}: bed confirmed clear (camera: {camera})")
+    return Message(message=send_or_apply(svc.store, svc.fleet, svc.host, name, "clear_bed", svc.clock))
 
 
 @router.post("/{name}/emergency-stop", response_model=Message)
 def emergency_stop(name: str, svc: Service) -> Message:
     """M112 now."""
-    svc.fleet.emergency_stop(name)
-    return Message(message=f"{name}: emergency stop sent")
+    return Message(message=send_or_apply(svc.store, svc.fleet, svc.host, name, "emergency_stop", svc.clock))
