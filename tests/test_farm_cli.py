@@ -52,3 +52,23 @@ def test_farm_makes_the_batch_over_two_hosts_on_its_own_postgresql_and_leaves_no
     summary = json.loads(rest.strip().splitlines()[-1])
     assert summary["state"] == "done" and summary["counts"].get("completed", 0) >= 4
     assert _left_running(str(out.resolve())) == []
+
+
+def test_ctrl_c_stops_every_process_the_farm_started(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "farm"
+    proc = subprocess.Popen([sys.executable, "-m", "controller", "farm", "--printers", "2", "--hosts", "2",
+                             "--copies", "4", "--out", str(out)], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    assert proc.stdout is not None
+    assert "database_url" in json.loads(proc.stdout.readline())
+    assert _left_running(str(out.resolve())), "the farm's processes carry its marker"
+    time.sleep(2)
+    os.killpg(proc.pid, signal.SIGINT)   # Ctrl-C in a terminal reaches the whole foreground group
+    assert proc.wait(120) == 130
+    deadline = time.monotonic() + 10
+    while _left_running(str(out.resolve())) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _left_running(str(out.resolve())) == []

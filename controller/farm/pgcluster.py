@@ -99,8 +99,11 @@ class PgCluster:
 
     def stop(self) -> None:
         """Stop the server at once and remove a folder we made."""
-        if self.running:
-            self._call("pg_ctl", "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop")
+        if self.running:   # already gone when a Ctrl-C reached the server too (pg_ctl status exits 3)
+            status = subprocess.run(self._cmd("pg_ctl", "-D", str(self.folder / "data"), "status"),
+                                    capture_output=True, timeout=60, check=False)
+            if status.returncode == 0:
+                self._call("pg_ctl", "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop")
             self.running = False
         if self._owned:
             shutil.rmtree(self.folder, ignore_errors=True)
