@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import re
 import secrets
+import socket
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from controller.errors import ConfigError
 
@@ -15,25 +16,27 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 API_KEY_FILE = "api_key"
 
 
+def _simple_name(value: str) -> str:
+    """Printer and host names appear in URLs and file names, so keep them to letters, digits, '.', '_' and '-'."""
+    if not NAME_RE.match(value):
+        raise ValueError("must be 1-64 characters of letters, digits, '.', '_' or '-'")
+    return value
+
+
+SimpleName = Annotated[str, AfterValidator(_simple_name)]
+
+
 class PrinterConfig(BaseModel):
     """One printer: where it is plugged in, its camera, slicing profile and what to do when vision fails."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
+    name: SimpleName
     port: str = Field(min_length=1)
     baud: int = Field(default=115200, gt=0)
     camera: str | None = None
     profile: str | None = None
     on_failure: Literal["pause", "cancel", "warn"] = "pause"
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_simple(cls, value: str) -> str:
-        """Names appear in URLs and file names, so keep them to letters, digits, '.', '_' and '-'."""
-        if not NAME_RE.match(value):
-            raise ValueError("must be 1-64 characters of letters, digits, '.', '_' or '-'")
-        return value
 
 
 class MqttConfig(BaseModel):
@@ -198,6 +201,9 @@ class ServiceConfig(BaseModel):
     mtconnect: MTConnectConfig = Field(default_factory=MTConnectConfig)
     notify: list[NotifyConfig] = Field(default_factory=list)
     webhooks: list[WebhookConfig] = Field(default_factory=list)
+    # A farm of hosts on one database (PostgreSQL): this host's name, and how long a silent host keeps its runs.
+    host_name: SimpleName = Field(default_factory=lambda: socket.gethostname().split(".")[0] or "printloop")
+    host_timeout_s: float = Field(default=30.0, ge=1.0, le=3600.0)
 
     @field_validator("printers")
     @classmethod

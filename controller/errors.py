@@ -43,3 +43,7 @@ class ProtocolError(ControllerError):
 
 class StoreSchemaError(ControllerError):
     """The database's schema is one this version cannot use: newer than the software, or not made by printloop."""
+
+
+class DatabaseError(ControllerError):
+    """The database could not be started or reached (PostgreSQL missing, a cluster that would not start)."""

@@ -1,7 +1,6 @@
 """The store keeps every committed write across a killed process and never restarts an interrupted copy."""
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -21,8 +20,8 @@ def _queue(store: Store, copies: int = 2, priority: int = 0, name: str = "part.g
     return jobs.create_job(store, f.id, name, copies, priority, 0.0, gcode_path="/tmp/" + name, layer_count=10, **kw)
 
 
-def test_jobs_claimed_by_priority_then_age(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_jobs_claimed_by_priority_then_age(db_url: str) -> None:
+    store = Store(db_url)
     printers.upsert_printer(store, "a", "/dev/null")
     low = _queue(store, copies=1, priority=0)
     high = _queue(store, copies=1, priority=5)
@@ -32,8 +31,8 @@ def test_jobs_claimed_by_priority_then_age(tmp_path: Path) -> None:
     assert jobs.claim_next_run(store, "a", 3.0) is None
 
 
-def test_requeued_copy_never_goes_back_to_the_printer_that_failed_it(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_requeued_copy_never_goes_back_to_the_printer_that_failed_it(db_url: str) -> None:
+    store = Store(db_url)
     for name in ("a", "b"):
         printers.upsert_printer(store, name, "/dev/null")
     job = _queue(store, copies=1)
@@ -48,8 +47,8 @@ def test_requeued_copy_never_goes_back_to_the_printer_that_failed_it(tmp_path: P
     assert jobs.get_job(store, job.id).state == "done"
 
 
-def test_job_fails_when_copies_end_without_being_made(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_job_fails_when_copies_end_without_being_made(db_url: str) -> None:
+    store = Store(db_url)
     printers.upsert_printer(store, "a", "/dev/null")
     job = _queue(store, copies=1)
     run, _ = jobs.claim_next_run(store, "a", 1.0)
@@ -58,8 +57,8 @@ def test_job_fails_when_copies_end_without_being_made(tmp_path: Path) -> None:
     assert got.state == "failed" and "0 of 1" in got.message
 
 
-def test_jobs_restricted_to_named_printers_and_matching_profile(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_jobs_restricted_to_named_printers_and_matching_profile(db_url: str) -> None:
+    store = Store(db_url)
     printers.upsert_printer(store, "a", "/dev/null", profile="pla.toml")
     printers.upsert_printer(store, "b", "/dev/null", profile="petg.toml")
     _queue(store, copies=1, printers=["b"])
@@ -70,8 +69,8 @@ def test_jobs_restricted_to_named_printers_and_matching_profile(tmp_path: Path) 
     assert jobs.claim_next_run(store, "a", 2.0) is not None
 
 
-def test_cancel_drops_queued_copies_and_returns_printing_ones(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_cancel_drops_queued_copies_and_returns_printing_ones(db_url: str) -> None:
+    store = Store(db_url)
     printers.upsert_printer(store, "a", "/dev/null")
     job = _queue(store, copies=3)
     run, _ = jobs.claim_next_run(store, "a", 1.0)
@@ -82,8 +81,8 @@ def test_cancel_drops_queued_copies_and_returns_printing_ones(tmp_path: Path) ->
         jobs.cancel_job(store, job.id, 3.0)
 
 
-def test_printer_names_are_unique_and_unknown_ones_are_not_found(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def test_printer_names_are_unique_and_unknown_ones_are_not_found(db_url: str) -> None:
+    store = Store(db_url)
     printers.add_printer(store, "a", "/dev/null")
     with pytest.raises(ConflictError):
         printers.add_printer(store, "a", "/dev/ttyUSB1")
@@ -112,8 +111,9 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_killed_process_keeps_finished_jobs_and_checks_and_restart_marks_run_interrupted(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+def test_killed_process_keeps_finished_jobs_and_checks_and_restart_marks_run_interrupted(tmp_path: Path,
+                                                                                        db_url: str) -> None:
+    url = db_url
     out = subprocess.run([sys.executable, "-c", WRITER, url], cwd=REPO, capture_output=True, text=True, timeout=60,
                          check=False)
     assert out.returncode == -signal.SIGKILL, out.stderr
@@ -127,6 +127,8 @@ def test_killed_process_keeps_finished_jobs_and_checks_and_restart_marks_run_int
     run = jobs.get_run(store, run_id)
     assert run.state == "interrupted" and "last confirmed layer 7" in run.message
     assert printers.get_printer(store, "a").state == "needs_attention"
-    assert jobs.claim_next_run(store, "a", 10.0) is None, "an interrupted copy must never be started again"
     assert fleet.recover() == []
-    assert os.path.exists(tmp_path / "db.sqlite")
+    again, _ = jobs.claim_next_run(store, "a", 10.0) or (None, None)
+    assert again is not None and again.id != run_id, "the interrupted run never resumes; a new run remakes it"
+    assert (again.job_id, again.copy_index) == (run.job_id, run.copy_index)
+    assert jobs.claim_next_run(store, "a", 11.0) is None

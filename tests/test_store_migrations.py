@@ -12,7 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, inspect, text
+from sqlalchemy import JSON, Connection, Engine, create_engine, inspect, text
 
 from controller.errors import StoreSchemaError
 from controller.store import Store, history, jobs, printers
@@ -23,8 +23,12 @@ from tests.conftest import REPO
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-def _url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'printloop.db'}"
+@pytest.fixture
+def other_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A second empty database on the same engine as `db_url`."""
+    if request.node.callspec.params["db_url"] == "sqlite":
+        return f"sqlite:///{tmp_path / 'other.db'}"
+    return str(request.getfixturevalue("pg_cluster").create_database(f"other_{tmp_path.name[-20:].lower()}"))
 
 
 def _reflected(engine: Engine) -> dict[str, Any]:
@@ -57,9 +61,37 @@ def _migrate(url: str, revision: str = "head") -> Engine:
     return engine
 
 
+def _json_default_differs(_ctx: Any, _inspected: Any, column: Any, inspected: str | None, _meta: Any,
+                          rendered: str | None) -> bool | None:
+    """PostgreSQL's json type has no `=`, so Alembic cannot ask the server to compare its defaults: compare text."""
+    if not isinstance(column.type, JSON):
+        return None
+    return (inspected or "").removesuffix("::json").strip("'") != (rendered or "").strip("'")
+
+
 def _diff(conn: Connection) -> list[Any]:
-    ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+    ctx = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                 "compare_server_default": _json_default_differs})
     return compare_metadata(ctx, Base.metadata)
+
+
+def _database_with_rows(url: str, revision: str) -> Engine:
+    """A database brought to `revision` by the migrations, with a printer, a file, a queued job and its run and
+    an event in it (rows the database numbers itself, as the store writes them)."""
+    engine = _migrate(url, revision)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO printers (name, port, baud, on_failure, state, message, removed, "
+                          "created_at) VALUES ('mk3', '/dev/ttyACM0', 115200, 'pause', 'offline', '', false, 1.0)"))
+        conn.execute(text("INSERT INTO files (name, path, kind, size, sha256, created_at) "
+                          "VALUES ('cube.gcode', '/data/cube.gcode', 'gcode', 10, :h, 1.0)"), {"h": "0" * 64})
+        conn.execute(text("INSERT INTO jobs (file_id, name, copies, priority, printers, state, slice_progress, "
+                          "gcode_path, layer_count, message, created_at) VALUES (1, 'cube', 1, 0, '[\"mk3\"]', "
+                          "'queued', 0.0, '/data/cube.gcode', 5, '', 2.0)"))
+        conn.execute(text("INSERT INTO runs (job_id, copy_index, state, excluded, layer, layer_count, percent, "
+                          "message, created_at) VALUES (1, 0, 'queued', '[]', -1, 5, 0.0, '', 2.0)"))
+        conn.execute(text("INSERT INTO events (job_id, t, kind, message, data) "
+                          "VALUES (1, 2.0, 'job_created', 'cube queued', '{}')"))
+    return engine
 
 
 def _legacy_database(url: str) -> None:
@@ -67,43 +99,32 @@ def _legacy_database(url: str) -> None:
     `alembic_version`), with a few rows in it."""
     from controller.store.schema import baseline_revision
 
-    engine = _migrate(url, baseline_revision())
+    engine = _database_with_rows(url, baseline_revision())
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE alembic_version"))
-        conn.execute(text("INSERT INTO printers (id, name, port, baud, on_failure, state, message, removed, "
-                          "created_at) VALUES (1, 'mk3', '/dev/ttyACM0', 115200, 'pause', 'offline', '', 0, 1.0)"))
-        conn.execute(text("INSERT INTO files (id, name, path, kind, size, sha256, created_at) "
-                          "VALUES (1, 'cube.gcode', '/data/cube.gcode', 'gcode', 10, :h, 1.0)"), {"h": "0" * 64})
-        conn.execute(text("INSERT INTO jobs (id, file_id, name, copies, priority, printers, state, slice_progress, "
-                          "gcode_path, layer_count, message, created_at) VALUES (1, 1, 'cube', 1, 0, '[\"mk3\"]', "
-                          "'queued', 0.0, '/data/cube.gcode', 5, '', 2.0)"))
-        conn.execute(text("INSERT INTO runs (id, job_id, copy_index, state, excluded, layer, layer_count, percent, "
-                          "message, created_at) VALUES (1, 1, 0, 'queued', '[]', -1, 5, 0.0, '', 2.0)"))
-        conn.execute(text("INSERT INTO events (job_id, t, kind, message, data) "
-                          "VALUES (1, 2.0, 'job_created', 'cube queued', '{}')"))
     engine.dispose()
 
 
-def test_migrations_build_exactly_the_schema_the_models_describe(tmp_path: Path) -> None:
-    engine = _migrate(_url(tmp_path))
+def test_migrations_build_exactly_the_schema_the_models_describe(db_url: str, other_db_url: str) -> None:
+    engine = _migrate(db_url)
     with engine.connect() as conn:
         assert _diff(conn) == [], "a model changed without a migration: run python -m controller.store.migrate"
-    made_by_create_all = create_engine(f"sqlite:///{tmp_path / 'create_all.db'}")
+    made_by_create_all = create_engine(other_db_url)
     Base.metadata.create_all(made_by_create_all)
     assert _reflected(engine) == _reflected(made_by_create_all)
     assert _versions(engine) == [HEAD]
 
 
-def test_new_store_is_built_by_the_migrations_at_head(tmp_path: Path) -> None:
-    store = Store(_url(tmp_path))
+def test_new_store_is_built_by_the_migrations_at_head(db_url: str) -> None:
+    store = Store(db_url)
     assert _versions(store.engine) == [HEAD]
     with store.engine.connect() as conn:
         assert _diff(conn) == []
     store.close()
 
 
-def test_database_made_by_create_all_is_recognised_as_baseline_and_keeps_its_rows(tmp_path: Path) -> None:
-    url = _url(tmp_path)
+def test_database_made_by_create_all_is_recognised_as_baseline_and_keeps_its_rows(db_url: str) -> None:
+    url = db_url
     _legacy_database(url)
     store = Store(url)
     assert _versions(store.engine) == [HEAD]
@@ -117,8 +138,8 @@ def test_database_made_by_create_all_is_recognised_as_baseline_and_keeps_its_row
     store.close()
 
 
-def test_unversioned_database_with_other_tables_is_refused_naming_what_differs(tmp_path: Path) -> None:
-    url = _url(tmp_path)
+def test_unversioned_database_with_other_tables_is_refused_naming_what_differs(db_url: str) -> None:
+    url = db_url
     _legacy_database(url)
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -131,8 +152,8 @@ def test_unversioned_database_with_other_tables_is_refused_naming_what_differs(t
     assert "alembic_version" not in inspect(engine).get_table_names()
 
 
-def test_database_from_a_newer_printloop_is_refused_naming_its_revision(tmp_path: Path) -> None:
-    url = _url(tmp_path)
+def test_database_from_a_newer_printloop_is_refused_naming_its_revision(db_url: str) -> None:
+    url = db_url
     Store(url).close()
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -144,8 +165,8 @@ def test_database_from_a_newer_printloop_is_refused_naming_its_revision(tmp_path
     assert _versions(engine) == ["f00dfeed1234"]
 
 
-def test_opening_twice_changes_nothing(tmp_path: Path) -> None:
-    url = _url(tmp_path)
+def test_opening_twice_changes_nothing(db_url: str) -> None:
+    url = db_url
     first = Store(url)
     printers.upsert_printer(first, "mk3", "/dev/ttyACM0")
     first.close()
@@ -173,3 +194,24 @@ def test_postgresql_sql_of_the_migrations_is_written_by_the_helper() -> None:
     assert "CREATE TABLE runs (" in out and "id SERIAL NOT NULL" in out
     assert "CREATE INDEX ix_temperatures_printer_t ON temperatures (printer_id, t)" in out
     assert "INSERT INTO alembic_version" in out and f"'{HEAD}'" in out
+
+
+def test_database_of_the_previous_head_upgrades_to_hosts_keeping_every_row(db_url: str) -> None:
+    engine = _database_with_rows(db_url, "4941e68421c9")
+    before = {t: _rows(engine, t) for t in ("printers", "files", "jobs", "runs", "events")}
+    engine.dispose()
+    store = Store(db_url)
+    assert _versions(store.engine) == [HEAD]
+    after = {t: _rows(store.engine, t) for t in before}
+    assert {t: [r[:len(before[t][0])] for r in rows] for t, rows in after.items()} == before
+    printer = printers.get_printer(store, "mk3")
+    assert printer.host is None, "a printer from before hosts belongs to no host until one adopts it"
+    run, _ = jobs.claim_next_run(store, "mk3", 3.0) or (None, None)
+    assert run is not None and run.job_id == 1
+    store.close()
+
+
+def _rows(engine: Engine, table: str) -> list[tuple[Any, ...]]:
+    """Every row of a table in id order, its columns in table order."""
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(f"SELECT * FROM {table} ORDER BY id"))]

@@ -15,6 +15,7 @@ from controller.api import octoprint
 from controller.api.routes import (
     audit,
     checks,
+    farm,
     health,
     jobs,
     maintenance,
@@ -101,7 +102,7 @@ def create_app(service: LabService, run_fleet: bool = True) -> FastAPI:
     app.state.printers_cache = PrintersCache()
     app.state.sessions, app.state.login_throttle = Sessions(service.clock), LoginThrottle(service.clock)
     _install_errors(app)
-    for module in (health, users, printers, jobs, queue, checks, stream, audit, notifications, maintenance):
+    for module in (health, users, printers, farm, jobs, queue, checks, stream, audit, notifications, maintenance):
         app.include_router(module.router)
     app.include_router(octoprint.router)
     metrics.install(app, service)

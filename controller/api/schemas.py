@@ -60,6 +60,7 @@ class PrinterOut(BaseModel):
     job_name: str | None = None
     last_run: RunOut | None = None
     latest_check: LayerCheckOut | None = None
+    host: str | None = None   # the host that drives it (a farm of hosts shares one database)
 
 
 class PrinterIn(BaseModel):

@@ -9,7 +9,7 @@ from pydantic import TypeAdapter
 from controller.api.schemas import JobOut, LayerCheckOut, PrinterOut, RunOut, Temperatures
 from controller.farm.service import LabService
 from controller.store import history, jobs, printers
-from controller.store.records import Job, LayerCheck, Printer
+from controller.store.records import RUN_ACTIVE, Job, LayerCheck, Printer
 
 
 def printer_out(svc: LabService, p: Printer) -> PrinterOut:
@@ -18,6 +18,8 @@ def printer_out(svc: LabService, p: Printer) -> PrinterOut:
     check, job_name = None, None
     if run is not None:
         run = jobs.get_run(svc.store, run.id)
+    elif p.host not in (None, svc.host):   # another host drives it: its copy as the store has it
+        run = next(iter(jobs.list_runs(svc.store, states=RUN_ACTIVE, printer=p.name)), None)
     shown = run or jobs.last_run_on(svc.store, p.name)
     if shown is not None:
         job_name = jobs.get_job(svc.store, shown.job_id).name
@@ -27,7 +29,7 @@ def printer_out(svc: LabService, p: Printer) -> PrinterOut:
                       on_failure=p.on_failure, state=p.state, message=p.message, connected=connected,
                       temperatures=Temperatures(**temps.__dict__) if temps else None,
                       current_run=RunOut(**run.to_dict()) if run else None, job_name=job_name,
-                      last_run=RunOut(**shown.to_dict()) if shown else None, latest_check=check)
+                      last_run=RunOut(**shown.to_dict()) if shown else None, latest_check=check, host=p.host)
 
 
 def all_printers(svc: LabService) -> list[PrinterOut]:

@@ -20,7 +20,7 @@ from controller.farm.driver import (
     RunProgress,
 )
 from controller.printer.timelapse import Timelapse, write_in_background
-from controller.store import Store, history, jobs, printers
+from controller.store import Store, history, hosts, jobs, printers
 from controller.store.records import Printer, Run
 
 log = logging.getLogger(__name__)
@@ -52,9 +52,10 @@ class Fleet:
     """Drives every printer from the store's queue; `tick()` does one round and is what tests call."""
 
     def __init__(self, store: Store, data_dir: Path, make_driver: Callable[[Printer], PrinterDriver],
-                 clock: Clock = time.time, temperature_interval_s: float = 5.0) -> None:
-        """Wire the store, the driver factory and the clock."""
+                 clock: Clock = time.time, temperature_interval_s: float = 5.0, host: str | None = None) -> None:
+        """Wire the store, the driver factory and the clock; with `host`, only that host's printers are driven."""
         self.store, self.data_dir, self.make_driver, self.clock = store, Path(data_dir), make_driver, clock
+        self.host = host
         self.temperature_interval_s = temperature_interval_s
         self.slots: dict[str, Slot] = {}
         self.lock = threading.RLock()
@@ -67,9 +68,10 @@ class Fleet:
 
     # -- start-up and the loop ------------------------------------------------------------------------
     def recover(self) -> list[Run]:
-        """After a restart: mark runs left printing as interrupted and their printers as needing attention."""
+        """After a restart: mark this host's runs left printing as interrupted (their copies queued again) and
+        their printers as needing attention."""
         t = self.clock()
-        interrupted = jobs.interrupt_active_runs(self.store, t)
+        interrupted = jobs.interrupt_active_runs(self.store, t, host=self.host)
         for run in interrupted:
             if run.printer:
                 printers.set_printer_state(self.store, run.printer, "needs_attention",
@@ -148,7 +150,11 @@ class Fleet:
 
     def _sync_printers(self) -> None:
         """Add slots for new printers and drop removed ones."""
-        current = {p.name: p for p in printers.list_printers(self.store)}
+        every = printers.list_printers(self.store)
+        if self.host is not None and any(p.host is None for p in every):   # added without a host: ours now
+            hosts.adopt_printers(self.store, self.host)
+            every = printers.list_printers(self.store)
+        current = {p.name: p for p in every if self.host is None or p.host == self.host}
         for name in list(self.slots):
             if name not in current and self.slots[name].handle is None:
                 self.slots.pop(name).driver.close()
@@ -245,7 +251,9 @@ class Fleet:
             self._set_state(slot, "needs_attention", msg)
             return
         if prog.state == "completed":
-            jobs.finish_run(self.store, run.id, "completed", now)
+            if jobs.finish_run(self.store, run.id, "completed", now).state == "interrupted":
+                self._taken_over(slot, run)
+                return
             history.add_event(self.store, "completed", f"copy {run.copy_index + 1} finished on {name}", now,
                               job_id=run.job_id, run_id=run.id, printer=name, actor=f"printer:{name}")
             slot.handle, slot.run = None, None
@@ -274,6 +282,28 @@ class Fleet:
                               printer=name, data={"objects": fresh, "replaces": run.id})
         self.notify()
 
+    # -- a farm of hosts: runs another host took over while this one was silent (controller/farm/heartbeat.py) --
+    def stop_taken_over(self) -> list[Run]:
+        """Stop, safely, every copy this host prints whose run the store says was interrupted by another host."""
+        stopped = []
+        with self.lock:
+            for slot in self.slots.values():
+                if slot.run is not None and jobs.get_run(self.store, slot.run.id).state == "interrupted":
+                    stopped.append(slot.run)
+                    self._taken_over(slot, slot.run)
+        return stopped
+
+    def _taken_over(self, slot: Slot, run: Run) -> None:
+        """Cancel the print (heaters off, head parked by the driver), say so, and wait for a person."""
+        if slot.handle is not None:
+            slot.handle.cancel()
+        slot.held, slot.handle, slot.run = None, None, None
+        msg = (f"run {run.id} was taken over by another host while {self.host or 'this host'} was silent; "
+               f"stopped here, its copy is made elsewhere: check the bed")
+        history.add_event(self.store, "taken_over", msg, self.clock(), job_id=run.job_id, run_id=run.id,
+                          printer=slot.printer.name)
+        self._set_state(slot, "needs_attention", msg)
+
     # -- commands from the API ------------------------------------------------------------------------
     def _slot(self, name: str) -> Slot:
         """A printer's slot or NotFoundError."""
@@ -282,6 +312,19 @@ class Fleet:
             printers.get_printer(self.store, name)  # raises NotFoundError for unknown names
             raise ConflictError(f"printer {name!r} is not connected yet")
         return slot
+
+    def signal_printer(self, name: str, action: str, actor: str = "service:queue") -> Run:
+        """Pause, resume or cancel the copy a printer of this host is printing; returns its run."""
+        with self.lock:
+            slot = self._slot(name)
+            if slot.handle is None or slot.run is None:
+                raise ConflictError(f"printer {name!r} is not printing; there is nothing to {action}")
+            if action not in ("pause", "resume", "cancel"):
+                raise ConflictError(f"unknown printer command {action!r}")
+            getattr(slot.handle, action)()
+            history.add_event(self.store, action, f"{action} requested on {name} by {actor}", self.clock(),
+                              job_id=slot.run.job_id, run_id=slot.run.id, printer=name, actor=actor)
+            return slot.run
 
     def _job_handles(self, job_id: int) -> list[Slot]:
         """Slots running a copy of a job."""

@@ -11,8 +11,10 @@ from controller.events import LAYER_CHECKED, LOGGED, EventBus
 from controller.events import Event as BusEvent
 from controller.farm.driver import PrinterDriver
 from controller.farm.fleet import Fleet
+from controller.farm.heartbeat import Heartbeat
 from controller.farm.intake import Intake
-from controller.store import Store, history, printers
+from controller.farm.remote_commands import CommandListener
+from controller.store import Store, history, hosts, printers
 from controller.store.records import LayerCheck, Printer
 
 
@@ -46,9 +48,17 @@ class LabService:
         self.store = Store(config.db_url)
         self._history = history.record_printer_events(self.store, self.bus)
         self.store.listeners.append(self._logged)
+        self.host = config.host_name
+        hosts.heartbeat(self.store, self.host, clock())
         for p in config.printers:
-            printers.upsert_printer(self.store, p.name, p.port, p.baud, p.camera, p.profile, p.on_failure, clock())
-        self.fleet = Fleet(self.store, self.data_dir, make_driver, clock, config.temperature_interval_s)
+            hosts.claim_printer(self.store, p.name, self.host, clock(), config.host_timeout_s)
+            printers.upsert_printer(self.store, p.name, p.port, p.baud, p.camera, p.profile, p.on_failure, clock(),
+                                    host=self.host)
+        hosts.adopt_printers(self.store, self.host)
+        self.fleet = Fleet(self.store, self.data_dir, make_driver, clock, config.temperature_interval_s,
+                           host=self.host)
+        self.heartbeat = Heartbeat(self.store, self.fleet, self.host, config.host_timeout_s, clock)
+        self.commands = CommandListener(self.store, self.fleet, self.host, clock)
         self.intake = Intake(self.store, self.data_dir, config.default_profile, clock)
         self.fleet.recover()
         self.publishers: dict[str, Publisher] = {}  # added by the layer above (controller.publish.wiring)
@@ -75,11 +85,15 @@ class LabService:
         """Start the publishers, then the fleet's loop."""
         for publisher in self.publishers.values():
             publisher.start()
+        self.heartbeat.start()
+        self.commands.start()
         self.fleet.start(interval_s)
 
     def stop(self) -> None:
-        """Stop the fleet, the publishers, the slicer and the store."""
+        """Stop the fleet, the heartbeat, the publishers, the slicer and the store."""
+        self.commands.stop()
         self.fleet.stop()
+        self.heartbeat.stop()
         for publisher in self.publishers.values():
             publisher.stop()
         self.intake.close()

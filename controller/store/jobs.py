@@ -177,7 +177,9 @@ def _compatible(job: JobRow, run: RunRow, printer: PrinterRow) -> bool:
 def claim_next_run(store: Store, printer: str, t: float) -> tuple[Run, str] | None:
     """Atomically give the best queued run a printer can take to that printer; returns it and its G-code path.
 
-    On PostgreSQL the candidate rows are locked with SKIP LOCKED, so several hosts can share one queue.
+    The candidates are read without locks, then taken one at a time with `FOR UPDATE SKIP LOCKED` and checked
+    to be still queued: on PostgreSQL hosts sharing the queue never take one copy twice, and never wait on (or
+    skip the whole queue because of) another host's claim.
     """
     with store.session() as s:
         prow = s.scalar(select(PrinterRow).where(PrinterRow.name == printer, PrinterRow.removed.is_(False)))
@@ -185,15 +187,20 @@ def claim_next_run(store: Store, printer: str, t: float) -> tuple[Run, str] | No
             return None
         q = (select(RunRow, JobRow).join(JobRow, JobRow.id == RunRow.job_id)
              .where(RunRow.state == "queued", JobRow.state.in_(("queued", "printing")))
-             .order_by(JobRow.priority.desc(), RunRow.job_id, RunRow.id)
-             .with_for_update(skip_locked=True, of=RunRow))
-        for run, job in s.execute(q):
-            if _compatible(job, run, prow) and job.gcode_path:
-                run.state, run.printer_id, run.started_at = "printing", prow.id, t
-                run.layer, run.percent = -1, 0.0
-                job.state = "printing"
-                s.flush()
-                return _run(run, printer), job.gcode_path
+             .order_by(JobRow.priority.desc(), RunRow.job_id, RunRow.id))
+        for cand, job in s.execute(q).all():
+            if not (_compatible(job, cand, prow) and job.gcode_path):
+                continue
+            run = s.scalar(select(RunRow).where(RunRow.id == cand.id, RunRow.state == "queued")
+                           .with_for_update(skip_locked=True)
+                           .execution_options(populate_existing=True))
+            if run is None:
+                continue   # another host holds or took it
+            run.state, run.printer_id, run.started_at = "printing", prow.id, t
+            run.layer, run.percent = -1, 0.0
+            job.state = "printing"
+            s.flush()
+            return _run(run, printer), job.gcode_path
         return None
 
 
@@ -219,9 +226,12 @@ def confirm_layer(store: Store, run_id: int, layer: int) -> None:
 
 def finish_run(store: Store, run_id: int, state: str, t: float, message: str = "",
                failed_layer: int | None = None) -> Run:
-    """End a run (completed, failed, cancelled, interrupted) and bring its job's state up to date."""
+    """End a run (completed, failed, cancelled, interrupted) and bring its job's state up to date. A run already
+    interrupted (its host was taken over, its copy queued again) stays so: the record comes back unchanged."""
     with store.session() as s:
         row = get_row(s, RunRow, run_id, "run")
+        if row.state == "interrupted":
+            return _named_run(row, _printer_names(s))
         row.state, row.finished_at, row.message = state, t, message
         if failed_layer is not None:
             row.failed_layer = failed_layer
@@ -242,22 +252,27 @@ def _queue_again(s: Session, old: RunRow, job: JobRow, t: float, excluded: list[
 
 
 def requeue_copy(store: Store, run_id: int, exclude: str, t: float) -> Run:
-    """Queue the copy of a failed run again, never on the printer that failed it. The new run makes what the
-    failed one was to make (a replacement stays a replacement); replacements still queued for objects the failed
-    run had dropped are withdrawn, since the new run makes the whole copy again."""
+    """Queue the copy of a failed run again, never on the printer that failed it (see `remake_copy`)."""
     with store.session() as s:
         old = get_row(s, RunRow, run_id, "run")
-        job = get_row(s, JobRow, old.job_id, "job")
-        new = _queue_again(s, old, job, t, sorted(set(old.excluded or []) | {exclude}), list(old.objects or []),
-                           old.replaces)
-        for waiting in s.scalars(select(RunRow).where(RunRow.replaces == old.id, RunRow.state == "queued")):
-            waiting.state, waiting.finished_at = "cancelled", t
-            waiting.message = f"run {old.id} failed; its copy is made again whole"
-        if job.state not in ("cancelled",):
-            job.state, job.finished_at = "printing" if job.state == "printing" else "queued", None
-        s.flush()
-        _refresh_job(s, job.id, t)
+        new = remake_copy(s, old, t, sorted(set(old.excluded or []) | {exclude}))
         return _run(new, None)
+
+
+def remake_copy(s: Session, old: RunRow, t: float, excluded: list[str]) -> RunRow:
+    """Queue again the copy an ended run was making: the new run makes what the old one was to make (a
+    replacement stays a replacement); replacements still queued for objects the old run had dropped are
+    withdrawn, since the new run makes the whole copy again."""
+    job = get_row(s, JobRow, old.job_id, "job")
+    new = _queue_again(s, old, job, t, excluded, list(old.objects or []), old.replaces)
+    for waiting in s.scalars(select(RunRow).where(RunRow.replaces == old.id, RunRow.state == "queued")):
+        waiting.state, waiting.finished_at = "cancelled", t
+        waiting.message = f"run {old.id} ended unfinished; its copy is made again whole"
+    if job.state not in ("cancelled",):
+        job.state, job.finished_at = "printing" if job.state == "printing" else "queued", None
+    s.flush()
+    _refresh_job(s, job.id, t)
+    return new
 
 
 def record_skipped(store: Store, run_id: int, names: list[str] | tuple[str, ...], t: float) -> Run | None:
@@ -296,19 +311,33 @@ def cancel_job(store: Store, job_id: int, t: float) -> list[Run]:
         return active
 
 
-def interrupt_active_runs(store: Store, t: float) -> list[Run]:
-    """At start-up: runs left printing by a killed service become interrupted at their last layer, never rerun."""
+def interrupt_active_runs(store: Store, t: float, host: str | None = None,
+                          why: str = "the service stopped while printing") -> list[Run]:
+    """At start-up: the runs left printing on `host`'s printers (every printer when None) become interrupted at
+    their last confirmed layer and never resume; a new run of each copy is queued (see `interrupt_runs_in`)."""
     with store.session() as s:
-        names = _printer_names(s)
-        out = []
-        for run in s.scalars(select(RunRow).where(RunRow.state.in_(RUN_ACTIVE))):
-            run.state, run.finished_at = "interrupted", t
-            run.message = f"the service stopped while printing; last confirmed layer {run.layer}"
-            out.append(_named_run(run, names))
+        return interrupt_runs_in(s, t, host, why)
+
+
+def interrupt_runs_in(s: Session, t: float, host: str | None, why: str) -> list[Run]:
+    """In an open transaction: interrupt the active runs of `host`'s printers (all when None), queue each copy
+    again (not for a cancelled job) and bring their jobs up to date. Returns the interrupted runs."""
+    names = _printer_names(s)
+    q = select(RunRow).where(RunRow.state.in_(RUN_ACTIVE)).order_by(RunRow.id).with_for_update()
+    if host is not None:
+        q = q.where(RunRow.printer_id.in_(select(PrinterRow.id).where(PrinterRow.host == host)))
+    out = []
+    for run in s.scalars(q).all():
+        run.state, run.finished_at = "interrupted", t
+        run.message = f"{why}; last confirmed layer {run.layer}"
+        out.append(_named_run(run, names))
         s.flush()
-        for job_id in {r.job_id for r in out}:
-            _refresh_job(s, job_id, t)
-        return out
+        if get_row(s, JobRow, run.job_id, "job").state != "cancelled":
+            remake_copy(s, run, t, list(run.excluded or []))
+    s.flush()
+    for job_id in {r.job_id for r in out}:
+        _refresh_job(s, job_id, t)
+    return out
 
 
 def _refresh_job(s: Session, job_id: int, t: float) -> None:

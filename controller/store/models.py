@@ -24,6 +24,7 @@ class PrinterRow(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)
+    host: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # the host that drives it
 
 
 class FileRow(Base):
@@ -127,3 +128,29 @@ class TemperatureRow(Base):
 
 
 Index("ix_temperatures_printer_t", TemperatureRow.printer_id, TemperatureRow.t)
+
+
+# -- a farm of hosts sharing one database (controller/store/hosts.py, controller/store/commands_queue.py) ----------
+class HostRow(Base):
+    """A `printloop serve` host sharing the database: its name and when it last said it was alive."""
+
+    __tablename__ = "hosts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    url: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    started_at: Mapped[float] = mapped_column(Float)
+    last_heartbeat: Mapped[float] = mapped_column(Float)
+
+
+class CommandRow(Base):
+    """A command for a printer sent through another host's API, waiting for the printer's own host."""
+
+    __tablename__ = "commands"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    host: Mapped[str] = mapped_column(String(64), index=True)
+    printer: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    sent_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Float)
+    done_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    result: Mapped[str] = mapped_column(Text, default="")

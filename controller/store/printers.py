@@ -12,12 +12,14 @@ from controller.store.records import Printer, TemperatureSample
 def _printer(row: PrinterRow) -> Printer:
     """ORM row to record."""
     return Printer(row.id, row.name, row.port, row.baud, row.camera, row.profile, row.on_failure,
-                   row.state, row.message)
+                   row.state, row.message, row.host)
 
 
 def upsert_printer(store: Store, name: str, port: str, baud: int = 115200, camera: str | None = None,
-                   profile: str | None = None, on_failure: str = "pause", t: float = 0.0) -> Printer:
-    """Add a printer, or update the connection settings of one with that name (config reload)."""
+                   profile: str | None = None, on_failure: str = "pause", t: float = 0.0,
+                   host: str | None = None) -> Printer:
+    """Add a printer, or update the connection settings of one with that name (config reload); with `host`,
+    that host drives it from now on."""
     with store.session() as s:
         row = s.scalar(select(PrinterRow).where(PrinterRow.name == name))
         if row is None:
@@ -25,18 +27,21 @@ def upsert_printer(store: Store, name: str, port: str, baud: int = 115200, camer
             s.add(row)
         row.port, row.baud, row.camera, row.profile, row.on_failure = port, baud, camera, profile, on_failure
         row.removed = False
+        if host is not None:
+            row.host = host
         s.flush()
         return _printer(row)
 
 
 def add_printer(store: Store, name: str, port: str, baud: int = 115200, camera: str | None = None,
-                profile: str | None = None, on_failure: str = "pause", t: float = 0.0) -> Printer:
+                profile: str | None = None, on_failure: str = "pause", t: float = 0.0,
+                host: str | None = None) -> Printer:
     """Add a new printer; a name already in use is a conflict."""
     with store.session() as s:
         row = s.scalar(select(PrinterRow).where(PrinterRow.name == name))
         if row is not None and not row.removed:
             raise ConflictError(f"a printer named {name!r} already exists")
-    return upsert_printer(store, name, port, baud, camera, profile, on_failure, t)
+    return upsert_printer(store, name, port, baud, camera, profile, on_failure, t, host)
 
 
 def remove_printer(store: Store, name: str) -> None:
@@ -49,11 +54,13 @@ def remove_printer(store: Store, name: str) -> None:
         row.state = "offline"
 
 
-def list_printers(store: Store) -> list[Printer]:
-    """All printers not removed, by name."""
+def list_printers(store: Store, host: str | None = None) -> list[Printer]:
+    """All printers not removed (only `host`'s when given), by name."""
     with store.session() as s:
-        rows = s.scalars(select(PrinterRow).where(PrinterRow.removed.is_(False)).order_by(PrinterRow.name))
-        return [_printer(r) for r in rows]
+        q = select(PrinterRow).where(PrinterRow.removed.is_(False)).order_by(PrinterRow.name)
+        if host is not None:
+            q = q.where(PrinterRow.host == host)
+        return [_printer(r) for r in s.scalars(q)]
 
 
 def get_printer(store: Store, name: str) -> Printer:

@@ -33,6 +33,7 @@ class Printer(Record):
     on_failure: str
     state: str
     message: str
+    host: str | None = None   # the host that drives it (None: a database from before hosts)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from controller.api.schemas import BedOut, BedRegionOut, Message, PrinterIn, Pri
 from controller.api.views import printer_out
 from controller.errors import NotFoundError
 from controller.farm.bed_watch import BedCheck, check_bed, last_image
+from controller.farm.remote_commands import send_or_apply
 from controller.store import history, jobs, printers
 
 router = APIRouter(prefix="/api/v1/printers", tags=["printers"], dependencies=[Depends(principal)])
@@ -24,7 +25,7 @@ async def list_all(request: Request, svc: Service) -> Response:
 def add(body: PrinterIn, svc: Service, who: Caller) -> PrinterOut:
     """Add a printer; the fleet connects to it within a second."""
     p = printers.add_printer(svc.store, body.name, body.port, body.baud, body.camera, body.profile,
-                             body.on_failure, svc.clock())
+                             body.on_failure, svc.clock(), host=svc.host)
     history.add_event(svc.store, "printer", f"printer {p.name} added on {p.port} by {who.actor}", svc.clock(),
                       printer=p.name, actor=who.actor)
     svc.fleet.notify()
@@ -88,12 +89,11 @@ def bed_out(seen: BedCheck) -> BedOut:
 @router.post("/{name}/clear-bed", response_model=Message, **allow(OPERATORS))
 def clear_bed(name: str, svc: Service, who: Caller) -> Message:
     """Confirm the bed is empty so the printer takes the next copy."""
-    camera = svc.fleet.clear_bed(name, who.actor)
-    return Message(message=f"{name}: bed confirmed clear (camera: {camera})")
+    return Message(message=send_or_apply(svc.store, svc.fleet, svc.host, name, "clear_bed", svc.clock, who.actor))
 
 
 @router.post("/{name}/emergency-stop", response_model=Message, **allow(OPERATORS))
-def emergency_stop(name: str, svc: Service) -> Message:
+def emergency_stop(name: str, svc: Service, who: Caller) -> Message:
     """M112 now."""
-    svc.fleet.emergency_stop(name)
-    return Message(message=f"{name}: emergency stop sent")
+    return Message(message=send_or_apply(svc.store, svc.fleet, svc.host, name, "emergency_stop", svc.clock,
+                                         who.actor))
