@@ -28,7 +28,7 @@ def test_the_subcommands_are_exactly_the_command_modules(capsys):
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args(["frobnicate"])
     assert exit_.value.code == 2
-    assert "(choose from 'demo', 'markers', 'print', 'serve', 'sim', 'slice')" in capsys.readouterr().err
+    assert "(choose from 'demo', 'farm', 'markers', 'print', 'serve', 'sim', 'slice')" in capsys.readouterr().err
 
 
 EVERY_OPTION = [

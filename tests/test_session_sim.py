@@ -211,7 +211,7 @@ def test_pause_asked_from_another_thread_while_a_layer_hook_moves_lets_those_mov
 
     def hook(b: CheckPoint, job: Job) -> None:
         if b.layer == 1:
-            threading.Timer(0.05, lambda: job.pause("asked by a technician")).start()
+            threading.Timer(0.0, lambda: job.pause("asked by a technician")).start()  # while the moves go
             job.execute(moves, timeout=15.0)  # its unsent moves used to be withdrawn: this waited in vain
             done.append("moved")
 

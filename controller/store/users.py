@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Float, ForeignKey, Integer, String, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from controller.errors import ConflictError
@@ -133,9 +134,13 @@ def jobs_of(store: Store, user: str) -> set[int]:
 
 def bootstrap_admin(store: Store, t: float) -> tuple[str, str] | None:
     """On a first start (no users yet), create `admin` with a random password; return (password, key) to print
-    once, else None."""
+    once, else None. Of hosts of a farm starting together on one database, one creates it; the others find it
+    made (the name is unique) and create none."""
     if count_users(store):
         return None
     password = secrets.token_urlsafe(12)
-    _, key = create_user(store, "admin", "admin", password, t)
+    try:
+        _, key = create_user(store, "admin", "admin", password, t)
+    except (IntegrityError, ConflictError):
+        return None
     return password, key
