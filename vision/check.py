@@ -43,7 +43,6 @@ class LayerChecker:
         per-pixel bed material is told from (else the bed's colour at the raster's rim). `old_ratio` is the
         old/fresh ratio this printer's earlier jobs measured (see `old_ratio` below), counted as one sample."""
         self.config = config or VisionConfig()
-        self._defaults = self.config
         self.registration = registration
         grid = make_grid(layers, self.config.px_per_mm, margin_mm=self.config.margin_mm)
         self.refs = References(layers, grid, self.config.filament_diameter, self.config.min_bead_mm,
@@ -135,7 +134,7 @@ class LayerChecker:
         if not samples:
             return
         wide = float(np.median(samples))
-        base = self._defaults
+        base = self.config   # only its material threshold is replaced during a job: its ratios are the configured
         narrow = 1.0 - (1.0 - wide) * (1.0 - base.old_ratio_narrow) / max(1e-6, 1.0 - base.old_ratio)
         self.learned = self.config.replace(old_ratio=wide, old_ratio_narrow=min(0.98, narrow))
 

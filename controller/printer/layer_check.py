@@ -162,6 +162,7 @@ class LayerCheck:
         self.skipped: list[tuple[str, int, str]] = []   # (copy, layer, why) of each copy dropped from the plate
         self._checker: LayerChecker | None = None
         self.bed_image: np.ndarray | None = None
+        self._saved_ratio: float | None = None   # the old/fresh ratio last written to the printer's file
         self.freshness = freshness or Freshness()
         self.out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -274,23 +275,26 @@ class LayerCheck:
         if self._checker is None:
             return
         cal, path = self._checker.calibration, self._calibration_path()
+        figures = cal.to_dict() if n == 0 and cal is not None else None
+        first = figures is not None
+        ratio = self._checker.old_ratio
+        if figures is not None:
+            record["calibration"] = figures
+        if ratio is not None:
+            record["old_ratio"] = round(ratio, 4)
+        if path is None or not (first or (ratio is not None and round(ratio, 4) != self._saved_ratio)):
+            return
         kept: dict[str, Any] = {}
-        if path is not None and path.exists():
+        if path.exists():
             try:
                 kept = dict(json.loads(path.read_text()))
             except (OSError, ValueError):
                 kept = {}
-        if n == 0 and cal is not None:
-            record["calibration"] = cal.to_dict()
-            kept.update(cal.to_dict())
-        ratio = self._checker.old_ratio
+        if figures is not None:
+            kept.update(figures)
         if ratio is not None:
-            record["old_ratio"] = round(ratio, 4)
-        changed = (n == 0 and cal is not None) or (ratio is not None and kept.get("old_ratio") != round(ratio, 4))
-        if path is not None and changed:
-            if ratio is not None:
-                kept["old_ratio"] = round(ratio, 4)
-            path.write_text(json.dumps(kept, indent=1))
+            kept["old_ratio"] = self._saved_ratio = round(ratio, 4)
+        path.write_text(json.dumps(kept, indent=1))
 
     def act(self, verdict: Verdict, job: JobControl) -> None:
         """Apply the policy to a failed layer; the job keeps the failure (class, layer, message) and the reason."""
