@@ -10,7 +10,8 @@ is the whole `CuraEngine slice` process, PrusaSlicer the whole `prusa-slicer --e
 `--copies N` every tool prints N copies of the model on one plate (CuraEngine: the model loaded N times, at the
 positions printloop's plate gives; PrusaSlicer: `--duplicate N`,
 which PrusaSlicer 2.5 refuses with this profile, 'Objects could not fit on the bed': its row says so). The ratios are printloop's process wall time over each peer's. Both G-code files are then read back with printloop's reader and timed with printloop's estimator,
-so the "est. (model)" column compares like with like; "est. (own)" is each tool's own figure.
+so the "est. (model)" column compares like with like; "est. (own)" is each tool's own figure; "simulated" is the
+time the file takes on `printloop sim`'s board (firmware_sim.dry_run: heating, acceleration and junctions included).
 It prints figures only and never asserts on time.
 """
 from __future__ import annotations
@@ -35,6 +36,7 @@ from typing import TypeVar
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from firmware_sim.dry_run import dry_run
 from slicing.errors import SlicingError
 from slicing.estimate import estimate_time
 from slicing.job_plan import parse_moves, read_gcode
@@ -62,6 +64,7 @@ class Run:
     filament_m: float | None = None
     est_own_s: float | None = None
     est_model_s: float | None = None
+    sim_s: float | None = None
     error: str | None = None
 
 
@@ -111,11 +114,13 @@ def _median_wall(fn: Callable[[], T], repeat: int) -> tuple[float, float, T]:
     return statistics.median(wall), statistics.median(cpu), results[-1]
 
 
-def _read_back(path: Path) -> tuple[int, int, float]:
-    """(layers, lines, estimated seconds with printloop's model) of a G-code file."""
+def _read_back(path: Path) -> tuple[int, int, float, float]:
+    """(layers, lines, estimated seconds with printloop's model, simulated seconds on `printloop sim`'s board) of a
+    G-code file."""
     text = path.read_text(errors="replace")
     job = read_gcode(text)
-    return len(job.layers), job.line_count, estimate_time(parse_moves(text).xyzef)
+    sim = dry_run(text.splitlines()).sim_s
+    return len(job.layers), job.line_count, estimate_time(parse_moves(text).xyzef), sim
 
 
 def bench_printloop(model: Path, out: Path, repeat: int, copies: int = 1) -> Run:
@@ -134,9 +139,9 @@ def bench_printloop(model: Path, out: Path, repeat: int, copies: int = 1) -> Run
         wall, cpu, result = _median_wall(once, repeat)
     except SlicingError as exc:  # a model the slicer refuses is a row, not a crash of the whole table
         return Run(model.stem, "printloop", None, mode="in-proc", error=f"{type(exc).__name__}: {exc}")
-    _, lines, est = _read_back(out)
+    _, lines, est, sim = _read_back(out)
     return Run(model.stem, "printloop", wall, "in-proc", cpu, result.layer_count, lines, result.filament_mm / 1000.0,
-               result.estimated_time_s, est)
+               result.estimated_time_s, est, sim)
 
 
 def _timed_process(cmd: list[str], repeat: int) -> tuple[float, float, subprocess.CompletedProcess[str]]:
@@ -159,12 +164,12 @@ def bench_printloop_process(model: Path, out: Path, repeat: int, copies: int = 1
     wall, cpu, proc = _timed_process(cmd, repeat)
     if proc.returncode != 0 or not out.exists():
         return _failed(model, "printloop", proc)
-    layers, lines, est = _read_back(out)
+    layers, lines, est, sim = _read_back(out)
     head = out.read_text(errors="replace")[:2000]
     own = re.search(r"^;TIME:(\d+)", head, re.MULTILINE)
     fil = re.search(r"^;Filament used: ([\d.]+)m", head, re.MULTILINE)
     return Run(model.stem, "printloop", wall, "process", cpu, layers, lines, float(fil.group(1)) if fil else None,
-               float(own.group(1)) if own else None, est)
+               float(own.group(1)) if own else None, est, sim)
 
 
 def bench_prusa(exe: str, model: Path, out: Path, repeat: int, copies: int = 1) -> Run:
@@ -174,7 +179,7 @@ def bench_prusa(exe: str, model: Path, out: Path, repeat: int, copies: int = 1) 
     wall, cpu, proc = _timed_process(cmd, repeat)
     if proc.returncode != 0 or not out.exists():
         return _failed(model, "PrusaSlicer", proc)
-    layers, lines, est = _read_back(out)
+    layers, lines, est, sim = _read_back(out)
     head = out.read_text(errors="replace")
     own = re.search(r"estimated printing time \(normal mode\) = (?:(\d+)d )?(?:(\d+)h )?(?:(\d+)m )?(\d+)s", head)
     est_own = None
@@ -183,7 +188,7 @@ def bench_prusa(exe: str, model: Path, out: Path, repeat: int, copies: int = 1) 
         est_own = float(((d * 24 + h) * 60 + m) * 60 + sec)
     fil = re.search(r"filament used \[mm\] = ([\d.]+)", head)
     return Run(model.stem, "PrusaSlicer", wall, "process", cpu, layers, lines,
-               float(fil.group(1)) / 1000.0 if fil else None, est_own, est)
+               float(fil.group(1)) / 1000.0 if fil else None, est_own, est, sim)
 
 
 def plate_positions(model: Path, copies: int) -> list[tuple[float, float]] | None:
@@ -211,8 +216,8 @@ def bench_cura(engine: str, model: Path, out: Path, repeat: int, copies: int = 1
     if proc.returncode != 0 or not out.exists():
         return _failed(model, "CuraEngine", proc)
     est_own, filament_m = parse_cura_report(proc.stdout + proc.stderr)
-    layers, lines, est = _read_back(out)
-    return Run(model.stem, "CuraEngine", wall, "process", cpu, layers, lines, filament_m, est_own, est)
+    layers, lines, est, sim = _read_back(out)
+    return Run(model.stem, "CuraEngine", wall, "process", cpu, layers, lines, filament_m, est_own, est, sim)
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -231,7 +236,7 @@ def _clock(seconds: float | None) -> str:
 def print_table(runs: list[Run]) -> None:
     """The side-by-side table, with printloop's whole-process wall time over each peer's, per model."""
     head = (f"{'model':<16} {'tool':<11} {'mode':<7} {'wall s':>8} {'cpu s':>7} {'layers':>6} {'lines':>8} "
-            f"{'filament m':>10} {'est. (own)':>10} {'est. (model)':>12} {'vs Cura':>8} {'vs Prusa':>8}")
+            f"{'filament m':>10} {'est. (own)':>10} {'est. (model)':>12} {'simulated':>10} {'vs Cura':>8} {'vs Prusa':>8}")
     print(head)
     print("-" * len(head))
     by_model: dict[str, dict[str, Run]] = {}
@@ -249,7 +254,7 @@ def print_table(runs: list[Run]) -> None:
             ratios.append(f"{r.wall_s / peer.wall_s:.2f}x" if ok and peer and peer.wall_s and r.wall_s else "")
         print(f"{r.model:<16} {r.tool:<11} {r.mode:<7} {_fmt(r.wall_s, '8.2f')} {_fmt(r.cpu_s, '7.2f')} "
               f"{_fmt(r.layers, '6d')} {_fmt(r.lines, '8d')} {_fmt(r.filament_m, '10.2f')} {_clock(r.est_own_s):>10} "
-              f"{_clock(r.est_model_s):>12} {ratios[0]:>8} {ratios[1]:>8}")
+              f"{_clock(r.est_model_s):>12} {_clock(r.sim_s):>10} {ratios[0]:>8} {ratios[1]:>8}")
 
 
 def resolve_model(name: str) -> Path:
@@ -294,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(bench_prusa(prusa, model, outdir / f"{model.stem}.prusa.gcode", n, k))
             print(f"  done {model.name}", file=sys.stderr)
     print(f"median of {args.repeat} run(s); {os.cpu_count()} CPU(s); {args.copies} cop(ies) per plate; "
-          f"est. (model) = printloop's estimator on each tool's G-code")
+          f"est. (model) = printloop's estimator on each tool's G-code; simulated = printloop sim's board")
     print_table(runs)
     return 0
 

@@ -45,6 +45,12 @@ def test_cura_report_gives_time_and_filament_length():
     assert math.isclose(8863 / (math.pi * 0.875**2) / 1000, metres)
 
 
+def _seconds(clock: str) -> int:
+    """Seconds of an h:mm:ss cell."""
+    h, m, s = (int(v) for v in clock.split(":"))
+    return (h * 60 + m) * 60 + s
+
+
 def test_bench_without_curaengine_says_how_to_install_and_prints_printloop_figures():
     proc = subprocess.run(
         [sys.executable, "bench/slice_vs_peers.py", "--models", str(MODELS / "20mm-xyz-cube.stl"), "--repeat", "1",
@@ -58,6 +64,8 @@ def test_bench_without_curaengine_says_how_to_install_and_prints_printloop_figur
     for row in rows:
         assert row[5] == "100"  # layers
         assert 1.0 < float(row[7]) < 1.6  # filament metres for a 20 mm cube at 20 % infill
+        model_s, simulated_s = (_seconds(c) for c in row[9:11])
+        assert model_s < simulated_s < 3 * model_s  # the simulated board also heats up before it moves
     process, in_proc = (float(r[3]) for r in rows)
     assert process > in_proc  # the whole process includes start-up and imports
 
