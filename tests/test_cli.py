@@ -45,7 +45,7 @@ EVERY_OPTION = [
       "firmware": "prusa", "link_path": "/tmp/printer",
       "camera_lag": 1.5, "camera_behind": 1, "camera_fps": 10.0, "camera_no_timestamp": True,
       "filament": "orange", "bed": "black", "bed_logo": False, "camera_tilt": None, "shadow": 0.0,
-      "light_drift": 0.0, "auto_exposure": 0.0, "head_in_view": False}),
+      "light_drift": 0.0, "auto_exposure": 0.0, "head_in_view": False, "dry_run": None}),
     (["print", "part.gcode", "--port", "/dev/ttyUSB0", "--baud", "250000", "--window", "ok", "--timeout", "5",
       "--json", "--camera", "http://cam/snapshot", "--on-failure", "cancel", "--checks-dir", "checks",
       "--vision-profile", "lab.toml"], print_.run,

@@ -37,3 +37,20 @@ def test_other_slicers_files_run_to_their_last_layer(name: str):
     assert run.halted == ""
     assert run.layer + 1 == len(plan.layers)
     assert run.moves > 5000 and run.sim_s > run.print_s > 600     # a 20 mm cube takes well over ten minutes
+
+
+def test_printloop_sim_dry_run_prints_the_files_simulated_time_as_json():
+    import json
+    import subprocess
+    import sys
+
+    path = SAMPLES / "cube.cura.gcode"
+    proc = subprocess.run([sys.executable, "-m", "controller", "sim", "--dry-run", str(path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["layers"] == 100 and out["halted"] is None
+    assert out["simulated_s"] == pytest.approx(dry_run_file(path).sim_s, abs=0.1)
+    missing = subprocess.run([sys.executable, "-m", "controller", "sim", "--dry-run", str(path) + ".nope"],
+                             cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert missing.returncode == 2 and "no such G-code file" in missing.stderr

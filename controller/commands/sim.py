@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bufsize", type=int, default=None, help="command queue entries (default 4)")
     p.add_argument("--firmware", default="marlin", choices=("marlin", "prusa", "klipper"),
                    help="reply spellings and protocol of Marlin 2.1, Prusa-Firmware 3.x or Klipper (default marlin)")
+    p.add_argument("--dry-run", default=None, metavar="GCODE",
+                   help="no port: run this G-code file through the board in simulated time, print its print time "
+                        "as JSON and exit (the same board, motion and heaters as a served simulator)")
     p.add_argument("--link-path", default=None, metavar="PATH",
                    help="also make a symlink to the pty here (e.g. /tmp/printer, as Klipper does)")
     cam = p.add_argument_group("camera scene", "what the simulated webcam sees (defaults: the original look)")
@@ -72,8 +75,38 @@ def webcam_lag_options(args: argparse.Namespace) -> dict[str, object]:
 # -----------------------------------------------------------------------------------------------------------------
 
 
+def dry_run(args: argparse.Namespace) -> int:
+    """`--dry-run FILE`: the file's simulated print time as one JSON line; 2 when the file or options are bad."""
+    from pathlib import Path
+
+    from firmware_sim.board_config import BoardConfig
+    from firmware_sim.dry_run import dry_run_file
+    from firmware_sim.faults import parse_faults
+    from firmware_sim.flavours import FLAVOURS
+
+    path = Path(args.dry_run)
+    if not path.is_file():
+        print(f"printloop sim: no such G-code file: {path}", file=sys.stderr)
+        return 2
+    try:
+        faults = parse_faults(args.faults)
+    except FaultSpecError as exc:
+        print(f"printloop sim: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+    config = BoardConfig(seed=args.seed, faults=faults, flavour=FLAVOURS[args.firmware])
+    result = dry_run_file(path, config, lambda n: print(f"  {n:,} lines", file=sys.stderr, flush=True))
+    s = round(result.sim_s)
+    print(json.dumps({"file": str(path), "simulated_s": round(result.sim_s, 1), "moving_s": round(result.print_s, 1),
+                      "simulated": f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}", "lines": result.lines,
+                      "moves": result.moves, "layers": result.layer + 1, "halted": result.halted or None,
+                      "wall_s": round(result.wall_s, 2)}))
+    return 1 if result.halted else 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Start the simulator, print the endpoints line, serve until a signal; 2 on bad options."""
+    if args.dry_run is not None:
+        return dry_run(args)
     try:
         opts = SimOptions(
             tcp=args.tcp, baud=args.baud, speed=parse_speed(args.speed), faults=args.faults, seed=args.seed,
