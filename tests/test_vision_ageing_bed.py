@@ -76,3 +76,36 @@ def test_without_the_measured_ageing_a_white_clog_reads_as_low_flow(cube, monkey
     statuses, checker = _print(cube, CameraConfig(filament="white", bed="textured-pei"), "missing_layer")
     assert not checker.old_ratios
     assert statuses[FAULT_AT] == "under_extrusion"
+
+
+@pytest.fixture(scope="module")
+def two_cubes() -> list[LayerPaths]:
+    """The first layers of two labelled copies of the 20 mm cube on one plate."""
+    return read_gcode(slice_file(MODELS / "20mm-xyz-cube.stl", copies=2).gcode).layers[:LAYERS]
+
+
+@pytest.mark.parametrize("fault", ["missing_layer", "under_extrusion"])
+def test_a_copy_that_clogs_on_white_is_a_missing_layer_and_its_low_flow_stays_under_extrusion(two_cubes, fault: str
+                                                                                              ) -> None:
+    rng = np.random.default_rng(5)
+    dep = Deposition()
+    cam = CameraConfig(filament="white", bed="textured-pei")
+
+    def photo(n: int) -> np.ndarray:
+        return cv2.imdecode(np.frombuffer(encode_jpeg(render(dep, n, cam, rng)), np.uint8), cv2.IMREAD_COLOR)
+
+    config = VisionConfig()
+    bed = photo(0)
+    checker = LayerChecker(two_cubes, register(bed, config), config, object_names=["a", "b"], bed_photo=bed)
+    copies = []
+    for lp in two_cubes:
+        assert lp.objects is not None
+        e = lp.extrusion.copy()
+        if lp.index >= FAULT_AT:
+            e[lp.objects == 1] *= 0.0 if fault == "missing_layer" else 0.4
+        dep.deposit(lp.segments, e, lp.z, lp.height, lp.index)
+        verdict, _ = checker.check(photo(lp.index), lp.index, annotated=False)
+        copies.append({o["name"]: o["status"] for o in verdict.objects})
+    assert checker.old_ratios
+    assert all(c == {"a": "ok", "b": "ok"} for c in copies[:FAULT_AT])
+    assert copies[FAULT_AT] == {"a": "ok", "b": fault}

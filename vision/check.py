@@ -109,10 +109,9 @@ class LayerChecker:
         rho = ageing(prev_top, self.grid, self.config)
         comparison = compare(obs, prev, top, below, fraction, self.grid, self.config, self._on_bed, rho)
         verdict = classify(n, comparison, self.config)
-        if verdict.status == "under_extrusion" and self.learned is not None:
-            verdict = self._clog_or_low_flow(n, verdict, obs, prev, top, below, fraction, prev_top)
+        verdict = self._clog_or_low_flow(n, verdict, obs, prev, top, below, fraction, prev_top)
         if self.regions is not None:
-            verdict = by_object(n, verdict, self._copies(n, obs, prev, fraction, rho))
+            verdict = by_object(n, verdict, self._copies(n, obs, prev, fraction, rho, prev_top))
         if prev is not None and fraction is not None and verdict.status == "ok":
             self._learn_ageing(ageing_sample(obs, prev, fraction, top, self.grid, self.config))
         if verdict.status == "ok":
@@ -145,12 +144,16 @@ class LayerChecker:
 
     def _clog_or_low_flow(self, n: int, verdict: Verdict, obs: Observation, prev: Observation | None,
                           top: np.ndarray, below: np.ndarray, fraction: np.ndarray | None,
-                          prev_top: np.ndarray | None) -> Verdict:
-        """A layer failed for too little fresh material: judged again with the ageing this job measured, a clog
-        (next to nothing laid) is told from low flow where the configured ratio reads aged material as some fresh.
-        Whether a layer fails stays the configured ratio's call (a glossy finish's highlights vary by layer)."""
-        assert self.learned is not None
+                          prev_top: np.ndarray | None, box: tuple[slice, slice] | None = None) -> Verdict:
+        """A layer (or a copy, inside `box`) failed for too little fresh material: judged again with the ageing
+        this job measured, a clog (next to nothing laid) is told from low flow where the configured ratio reads
+        aged material as some fresh. Whether it fails stays the configured ratio's call (a glossy finish's
+        highlights vary by layer)."""
+        if verdict.status != "under_extrusion" or self.learned is None:
+            return verdict
         rho = ageing(prev_top, self.grid, self.learned)
+        if box is not None and isinstance(rho, np.ndarray):
+            rho = rho[box]
         again = compare(obs, prev, top, below, fraction, self.grid, self.learned, self._on_bed, rho)
         second = classify(n, again, self.learned)
         return second if second.status == "missing_layer" else verdict
@@ -171,7 +174,7 @@ class LayerChecker:
                           max_width=c.max_bead_mm)
 
     def _copies(self, n: int, obs: Observation, prev: Observation | None, fraction: np.ndarray | None,
-                rho: np.ndarray | float) -> list[tuple[str, Verdict]]:
+                rho: np.ndarray | float, prev_top: np.ndarray | None) -> list[tuple[str, Verdict]]:
         """Each copy still printed that has material in layer n, judged in its own region (cropped to the copy's
         footprint and margin, so a plate's check costs little more per copy than its share of the plate)."""
         assert self.regions is not None
@@ -188,8 +191,10 @@ class LayerChecker:
             p = None if prev is None else prev.crop(box, region)
             f = None if fraction is None else np.where(region, fraction[box], 0.0).astype(np.float32)
             r = rho[box] if isinstance(rho, np.ndarray) else rho
-            c = compare(o, p, top, self.regions.below(n, k), f, self.grid, self.config, self._on_bed, r)
-            out.append((name, classify(n, c, self.config)))
+            below = self.regions.below(n, k)
+            c = compare(o, p, top, below, f, self.grid, self.config, self._on_bed, r)
+            verdict = self._clog_or_low_flow(n, classify(n, c, self.config), o, p, top, below, f, prev_top, box)
+            out.append((name, verdict))
         return out
 
     def remember(self, image: np.ndarray, n: int) -> None:
