@@ -8,6 +8,7 @@ from functools import lru_cache
 
 import numpy as np
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
 
 from controller.store.db import Store
 from controller.store.models import EventRow, JobRow, PrinterRow, RunRow
@@ -17,7 +18,7 @@ from slicing import plan_file
 from slicing.errors import SlicingError
 
 ROTATION = {"out_of_rotation": "out", "back_in_rotation": "back"}
-DISPOSITIONS = ("accepted", "rejected")   # an operator's verdict on a copy: an event of that kind naming the run
+DISPOSITIONS = ("accepted", "rejected")
 
 
 @dataclass(frozen=True)
@@ -82,14 +83,20 @@ def used_mm(run: RunRow, gcode_path: str | None) -> float | None:
     return usage.used_mm(last, list(run.objects or []))
 
 
+def dispositions(s: Session) -> dict[int, str]:
+    """Run id -> the operator's latest verdict on the copy (accepted or rejected): an event of that kind naming
+    the run (a job refused before printing names no run)."""
+    q = (select(EventRow.run_id, EventRow.kind).where(EventRow.kind.in_(DISPOSITIONS), EventRow.run_id.is_not(None))
+         .order_by(EventRow.t, EventRow.id))
+    return {r: k for r, k in s.execute(q) if r is not None}
+
+
 def load_runs(store: Store, t0: float, t1: float, default: Filament) -> list[RunFacts]:
     """Every copy started in [t0, t1), or queued then and never started, oldest first."""
     with store.session() as s:
         names = {i: n for i, n in s.execute(select(PrinterRow.id, PrinterRow.name))}
         users = {j: u for j, u in s.execute(select(JobSubmitterRow.job_id, JobSubmitterRow.user))}
-        verdicts = {r: k for r, k in s.execute(select(EventRow.run_id, EventRow.kind)
-                                               .where(EventRow.kind.in_(DISPOSITIONS), EventRow.run_id.is_not(None))
-                                               .order_by(EventRow.t, EventRow.id))}
+        verdicts = dispositions(s)
         q = (select(RunRow, JobRow).join(JobRow, JobRow.id == RunRow.job_id)
              .where(or_(RunRow.started_at.between(t0, t1), RunRow.started_at.is_(None)
                         & RunRow.created_at.between(t0, t1)))
