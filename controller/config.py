@@ -8,7 +8,15 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from controller.errors import ConfigError
 
@@ -196,10 +204,18 @@ class CostsConfig(BaseModel):
     density: float | None = Field(default=None, gt=0, le=5)    # g/cm³; None: MATERIAL_DENSITY[material]
     currency: str = Field(default="", max_length=8)
 
+    @model_validator(mode="after")
+    def _density_known(self) -> CostsConfig:
+        """A material of unknown density would make every gram figure wrong without a word."""
+        if self.density is None and self.material.upper() not in MATERIAL_DENSITY:
+            raise ValueError(f"no density known for material {self.material!r}: set density (g/cm³) or use one "
+                             f"of {', '.join(MATERIAL_DENSITY)}")
+        return self
+
     @property
     def material_density(self) -> float:
-        """The stated density, else the material's usual one (PLA's for an unknown material)."""
-        return self.density or MATERIAL_DENSITY.get(self.material.upper(), MATERIAL_DENSITY["PLA"])
+        """The stated density, else the material's usual one."""
+        return self.density or MATERIAL_DENSITY[self.material.upper()]
 
 
 class ServiceConfig(BaseModel):

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from controller.api.app import create_app
 from controller.config import parse_config
+from controller.errors import ConfigError
 from controller.farm.service import LabService
 from controller.store import Store, stats, stats_rows
 from tests.stats_history import DAYS, PRINTERS, T0, History, SeedRun, seed
@@ -178,3 +179,11 @@ def test_runs_csv_has_a_header_and_one_row_per_copy(seeded) -> None:
                                           "good" if run.state == "completed" else "")
     window = client.get("/api/v1/runs.csv", params={"from": _iso(FROM), "to": _iso(TO)}, headers={"X-Api-Key": KEY})
     assert len(window.text.splitlines()) == 1 + len(_inside(h))
+
+
+def test_costs_config_knows_common_densities_and_refuses_an_unknown_material_without_one() -> None:
+    assert parse_config({"costs": {"material": "petg"}}).costs.material_density == 1.27
+    assert parse_config({}).costs.material_density == 1.24
+    with pytest.raises(ConfigError, match=r"costs: no density known for material 'wood'"):
+        parse_config({"costs": {"material": "wood"}})
+    assert parse_config({"costs": {"material": "wood", "density": 1.15}}).costs.material_density == 1.15
