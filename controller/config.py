@@ -8,7 +8,15 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from controller.errors import ConfigError
 
@@ -181,6 +189,35 @@ class WebhookConfig(NotifyConfig):
     secret: str = Field(min_length=8, max_length=512)
 
 
+MATERIAL_DENSITY = {"PLA": 1.24, "PETG": 1.27, "ABS": 1.04, "ASA": 1.07, "TPU": 1.21, "PC": 1.20, "PA": 1.14}
+"""g/cm³ of the common filaments, for a material whose density the config does not state."""
+
+
+class CostsConfig(BaseModel):
+    """What a part costs: the default filament (material, diameter, density, price per kg) and machine time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    hourly_rate: float = Field(default=0.0, ge=0)              # per printer-hour, printing or failing
+    filament_cost_per_kg: float = Field(default=0.0, ge=0)
+    material: str = Field(default="PLA", min_length=1, max_length=32)
+    diameter: float = Field(default=1.75, gt=0, le=5)          # mm
+    density: float | None = Field(default=None, gt=0, le=5)    # g/cm³; None: MATERIAL_DENSITY[material]
+    currency: str = Field(default="", max_length=8)
+
+    @model_validator(mode="after")
+    def _density_known(self) -> CostsConfig:
+        """A material of unknown density would make every gram figure wrong without a word."""
+        if self.density is None and self.material.upper() not in MATERIAL_DENSITY:
+            raise ValueError(f"no density known for material {self.material!r}: set density (g/cm³) or use one "
+                             f"of {', '.join(MATERIAL_DENSITY)}")
+        return self
+
+    @property
+    def material_density(self) -> float:
+        """The stated density, else the material's usual one."""
+        return self.density or MATERIAL_DENSITY[self.material.upper()]
+
+
 class ServiceConfig(BaseModel):
     """The whole service: data directory, database, API keys, upload limit and printers."""
 
@@ -201,6 +238,7 @@ class ServiceConfig(BaseModel):
     mtconnect: MTConnectConfig = Field(default_factory=MTConnectConfig)
     notify: list[NotifyConfig] = Field(default_factory=list)
     webhooks: list[WebhookConfig] = Field(default_factory=list)
+    costs: CostsConfig = Field(default_factory=CostsConfig)
     # A farm of hosts on one database (PostgreSQL): this host's name, and how long a silent host keeps its runs.
     host_name: SimpleName = Field(default_factory=lambda: socket.gethostname().split(".")[0] or "printloop")
     host_timeout_s: float = Field(default=30.0, ge=1.0, le=3600.0)

@@ -1,0 +1,136 @@
+"""The rows statistics are computed from: every copy (run) with its job, submitter, disposition and the filament
+it used (read from its G-code through the job plan), and every printer state change, between two times."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from controller.store.db import Store
+from controller.store.models import EventRow, JobRow, PrinterRow, RunRow
+from controller.store.stats import NO_USER, Filament, RunFacts, StateChange
+from controller.store.users import JobSubmitterRow
+from slicing import plan_file
+from slicing.errors import SlicingError
+
+ROTATION = {"out_of_rotation": "out", "back_in_rotation": "back"}
+DISPOSITIONS = ("accepted", "rejected")
+
+
+@dataclass(frozen=True)
+class PlanUsage:
+    """Net E length (mm) a G-code file extrudes per layer and object: `by_layer[k, i]` for object i (the last
+    column: extrusion of no object, such as a skirt or purge line)."""
+
+    objects: tuple[str, ...]
+    by_layer: np.ndarray
+
+    def used_mm(self, through_layer: int | None, objects: list[str]) -> float:
+        """E length of layers 0..through_layer (all when None) of the named objects (all when empty), with the
+        extrusion that belongs to no object."""
+        rows = self.by_layer if through_layer is None else self.by_layer[:max(0, through_layer + 1)]
+        if not objects:
+            return float(rows.sum())
+        cols = [i for i, n in enumerate(self.objects) if n in objects] + [len(self.objects)]
+        return float(rows[:, cols].sum())
+
+
+def plan_usage(path: str) -> PlanUsage | None:
+    """The usage of the G-code at `path` (None if it is gone or unreadable); re-read only when the file changes."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return _usage(path, st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=64)
+def _usage(path: str, _mtime_ns: int, _size: int) -> PlanUsage | None:
+    """Read a plan once per version of the file."""
+    try:
+        plan = plan_file(path)
+    except (OSError, SlicingError, UnicodeDecodeError):
+        return None
+    n = len(plan.objects)
+    table = np.zeros((plan.layer_count, n + 1))
+    for k, layer in enumerate(plan.layers):
+        owner = layer.paths.objects
+        idx = np.full(layer.paths.extrusion.shape[0], n) if owner is None else np.where(owner >= 0, owner, n)
+        np.add.at(table[k], idx, layer.paths.extrusion)
+    return PlanUsage(tuple(o.name for o in plan.objects), table)
+
+
+def filament_of(run: RunRow, default: Filament) -> Filament:
+    """The filament a copy was printed with, whose price makes its material cost: for now the config's default
+    filament ([costs]); this is the one place to answer with the spool the copy was printed from."""
+    del run
+    return default
+
+
+def used_mm(run: RunRow, gcode_path: str | None) -> float | None:
+    """Net E length a copy used: its whole plan (of its objects) when completed, else through its last printed
+    layer; None when its G-code cannot be read."""
+    usage = plan_usage(gcode_path) if gcode_path else None
+    if usage is None:
+        return None
+    if run.state == "completed":
+        return usage.used_mm(None, list(run.objects or []))
+    last = max(run.layer, run.failed_layer if run.failed_layer is not None else -1)
+    return usage.used_mm(last, list(run.objects or []))
+
+
+def dispositions(s: Session) -> dict[int, str]:
+    """Run id -> the operator's latest verdict on the copy (accepted or rejected): an event of that kind naming
+    the run (a job refused before printing names no run)."""
+    q = (select(EventRow.run_id, EventRow.kind).where(EventRow.kind.in_(DISPOSITIONS), EventRow.run_id.is_not(None))
+         .order_by(EventRow.t, EventRow.id))
+    return {r: k for r, k in s.execute(q) if r is not None}
+
+
+def load_runs(store: Store, t0: float, t1: float, default: Filament) -> list[RunFacts]:
+    """Every copy started in [t0, t1), or queued then and never started, oldest first."""
+    with store.session() as s:
+        names = {i: n for i, n in s.execute(select(PrinterRow.id, PrinterRow.name))}
+        users = {j: u for j, u in s.execute(select(JobSubmitterRow.job_id, JobSubmitterRow.user))}
+        verdicts = dispositions(s)
+        q = (select(RunRow, JobRow).join(JobRow, JobRow.id == RunRow.job_id)
+             .where(or_(RunRow.started_at.between(t0, t1), RunRow.started_at.is_(None)
+                        & RunRow.created_at.between(t0, t1)))
+             .order_by(RunRow.id))
+        out = []
+        for run, job in s.execute(q):
+            if (run.started_at if run.started_at is not None else run.created_at) >= t1:
+                continue   # between() includes t1
+            out.append(RunFacts(
+                run.id, run.job_id, job.name, run.copy_index, names.get(run.printer_id) if run.printer_id else None,
+                users.get(run.job_id, NO_USER), run.state, verdicts.get(run.id) == "rejected", run.created_at,
+                run.started_at, run.finished_at, run.layer, run.failed_layer, used_mm(run, job.gcode_path),
+                filament_of(run, default)))
+        return out
+
+
+def load_states(store: Store, t1: float) -> tuple[list[StateChange], dict[str, float]]:
+    """Every printer state change and rotation change before t1 (the states before a period set its start), and
+    when each printer was added."""
+    with store.session() as s:
+        since = {n: t for n, t in s.execute(select(PrinterRow.name, PrinterRow.created_at))}
+        q = (select(EventRow.printer, EventRow.t, EventRow.kind, EventRow.data)
+             .where(EventRow.kind.in_(("printer", *ROTATION)), EventRow.printer.is_not(None), EventRow.t < t1)
+             .order_by(EventRow.t, EventRow.id))
+        changes = []
+        for printer, t, kind, data in s.execute(q):
+            state = ROTATION.get(kind) or (data or {}).get("state")
+            if state:
+                changes.append(StateChange(printer, t, str(state)))
+        return changes, since
+
+
+def history_start(store: Store) -> float:
+    """The time of the oldest event or copy (0.0 for an empty history): where "all history" begins."""
+    with store.session() as s:
+        times = [s.scalar(select(func.min(EventRow.t))), s.scalar(select(func.min(RunRow.created_at)))]
+        return min((float(t) for t in times if t is not None), default=0.0)
