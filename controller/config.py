@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from controller.errors import ConfigError
+from controller.store.records import Capabilities
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 API_KEY_FILE = "api_key"
@@ -37,6 +38,18 @@ class PrinterConfig(BaseModel):
     camera: str | None = None
     profile: str | None = None
     on_failure: Literal["pause", "cancel", "warn"] = "pause"
+    # what it can make: the queue gives it only jobs whose requirements these meet (controller/farm/matching.py)
+    nozzle: float = Field(default=0.4, gt=0, le=3)                       # mm
+    materials: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(default_factory=list)  # [] = any
+    tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list)
+    bed: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] | None \
+        = None   # [x, y, z] mm of the print volume
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The printer's capabilities as the store keeps them."""
+        return Capabilities(self.nozzle, tuple(self.materials), tuple(self.tags),
+                            self.bed)
 
 
 class MqttConfig(BaseModel):
@@ -204,6 +217,8 @@ class ServiceConfig(BaseModel):
     # A farm of hosts on one database (PostgreSQL): this host's name, and how long a silent host keeps its runs.
     host_name: SimpleName = Field(default_factory=lambda: socket.gethostname().split(".")[0] or "printloop")
     host_timeout_s: float = Field(default=30.0, ge=1.0, le=3600.0)
+    # Where a lab runs Spoolman, it is the spool store (http://host:7912); otherwise printloop keeps its own.
+    spoolman_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
     @field_validator("printers")
     @classmethod
