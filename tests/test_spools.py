@@ -18,8 +18,8 @@ from controller.store.spoolman import SpoolmanError, SpoolmanSpools
 from controller.store.spools import NewSpool
 from slicing.job_plan import plan_file
 from tests.conftest import GCODE_SAMPLES
-from tests.spoolman_rig import SpoolmanServer
 from tests.sim_rig import small_part_gcode
+from tests.spoolman_rig import SpoolmanServer
 
 KEY = "spool-key"
 ADMIN = {"X-Api-Key": KEY}
