@@ -64,6 +64,18 @@ def test_grams_of_a_plan_are_its_net_filament_times_section_times_density(tmp_pa
     assert 0 < needs["reach"][2] <= 2.2
 
 
+def test_a_printers_nozzle_and_bed_default_to_its_slicing_profiles(tmp_path: Path) -> None:
+    prof = tmp_path / "mk4.toml"
+    prof.write_text("nozzle_diameter = 0.6\nline_width = 0.65\nbed_x = 250.0\nbed_y = 210.0\nbed_z = 220.0\n")
+    cfg = parse_config({"printers": [
+        {"name": "a", "port": "/dev/a", "profile": str(prof), "materials": ["PETG"], "tags": ["enclosed"]},
+        {"name": "b", "port": "/dev/b"},
+        {"name": "c", "port": "/dev/c", "profile": str(prof), "nozzle": 0.8, "bed": [180, 180, 180]}]})
+    assert cfg.printers[0].capabilities == Capabilities(0.6, ("PETG",), ("enclosed",), (250.0, 210.0, 220.0))
+    assert cfg.printers[1].capabilities == Capabilities(0.4, (), (), None)
+    assert cfg.printers[2].capabilities == Capabilities(0.8, (), (), (180.0, 180.0, 180.0))
+
+
 def test_upload_fields_become_the_jobs_requirements() -> None:
     assert parse_requirements(" PETG ", "", 0.6, "enclosed, rack A,") == {
         "material": "PETG", "nozzle": 0.6, "tags": ["enclosed", "rack A"]}
@@ -93,6 +105,9 @@ def test_spools_are_added_read_loaded_and_unloaded_through_the_api(svc: LabServi
         assert api.get("/api/v1/spools/99", headers=ADMIN).status_code == 404
         r = api.post("/api/v1/printers/mk3-a/spool", headers=ADMIN, json={"spool_id": spool["id"]})
         assert r.status_code == 200 and r.json()["printer"] == "mk3-a"
+        r = api.post("/api/v1/printers", headers=ADMIN, json={"name": "xl", "port": "/dev/null-x", "nozzle": 0.8,
+                                                              "materials": ["PC"], "tags": ["enclosed"]})
+        assert r.status_code == 201 and (r.json()["nozzle"], r.json()["materials"]) == (0.8, ["PC"])
         printer = api.get("/api/v1/printers/mk3-a", headers=ADMIN).json()
         assert printer["spool_id"] == spool["id"] and printer["nozzle"] == 0.6 and printer["tags"] == ["enclosed"]
         assert printer["materials"] == ["PETG"] and printer["bed"] == [250, 210, 210]

@@ -79,6 +79,10 @@ class PrinterIn(BaseModel):
     camera: str | None = Field(default=None, max_length=512)
     profile: str | None = Field(default=None, max_length=512)
     on_failure: Literal["pause", "cancel", "warn"] = "pause"
+    nozzle: float = Field(default=0.4, gt=0, le=3)
+    materials: list[str] = Field(default_factory=list, max_length=64, description="what it may print; [] = any")
+    tags: list[str] = Field(default_factory=list, max_length=64)
+    bed: tuple[float, float, float] | None = Field(default=None, description="[x, y, z] mm of the print volume")
 
 
 class JobOut(BaseModel):
