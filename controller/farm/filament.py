@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,7 @@ from controller.store.records import Capabilities, Printer, Run, Spool
 from controller.store.spools import SpoolStore
 
 log = logging.getLogger(__name__)
+SPOOL_READ_S = 2.0   # how long a spool read for judging copies is taken as current
 
 
 @dataclass(frozen=True)
@@ -49,30 +51,42 @@ def capabilities(p: Printer) -> Capabilities:
 class Ledger:
     """Matches copies to printers by their loaded spool, and deducts what copies print from the spool store."""
 
-    def __init__(self, store: Store, spool_store: SpoolStore) -> None:
+    def __init__(self, store: Store, spool_store: SpoolStore, clock: Callable[[], float]) -> None:
         """Spools are kept in `spool_store` (printloop's own or Spoolman); runs and printers in `store`."""
-        self.store, self.spools = store, spool_store
+        self.store, self.spools, self.clock = store, spool_store, clock
         self._spool_of_run: dict[int, tuple[float, float]] = {}   # run id -> (diameter, density) of its spool
         self._done: dict[int, tuple[int, tuple[str, ...]]] = {}    # run id -> layers done and dropped, last charged
+        self._read: dict[int, tuple[float, Spool]] = {}            # spool id -> (when read, spool)
 
-    def loaded(self, name: str) -> tuple[Printer, Spool | None]:
-        """A printer's stored record and the spool loaded on it (None: none, or the spool store did not answer,
-        which is logged)."""
+    def judge(self, name: str) -> tuple[Printer, Judge]:
+        """A printer's stored record, and why it, with the spool loaded on it, may not make a copy of a job (None:
+        it may). The spool is read when a first copy is judged, at most once per SPOOL_READ_S (an idle printer
+        looks at the queue several times a second); a spool store that does not answer refuses every copy."""
         p = printers.get_printer(self.store, name)
-        if p.spool_id is None:
-            return p, None
-        try:
-            return p, self.spools.get(p.spool_id)
-        except ControllerError as exc:
-            log.warning("spool %s of %s: %s", p.spool_id, name, exc)
-            return p, None
-
-    def judge(self, p: Printer, spool: Spool | None) -> Judge:
-        """Why this printer with this spool may not make a copy of a job (None: it may)."""
         caps = capabilities(p)
-        if p.spool_id is not None and spool is None:
-            return lambda requires, needs, objects: f"its spool {p.spool_id} could not be read from the spool store"
-        return lambda requires, needs, objects: refusal(requires, caps, spool, needs, objects)
+        got: list[Spool | None] = []
+
+        def why(requires: dict, needs: dict, objects: list[str]) -> str | None:
+            if not got:
+                got.append(self._spool(p.spool_id) if p.spool_id is not None else None)
+            if p.spool_id is not None and got[0] is None:
+                return f"cannot read its spool {p.spool_id} from the spool store"
+            return refusal(requires, caps, got[0], needs, objects)
+        return p, why
+
+    def _spool(self, spool_id: int) -> Spool | None:
+        """A spool as recently read (None, logged, when the spool store does not answer)."""
+        now = self.clock()
+        seen = self._read.get(spool_id)
+        if seen is not None and now - seen[0] < SPOOL_READ_S:
+            return seen[1]
+        try:
+            spool = self.spools.get(spool_id)
+        except ControllerError as exc:
+            log.warning("cannot read spool %s: %s", spool_id, exc)
+            return None
+        self._read[spool_id] = (now, spool)
+        return spool
 
     def charge(self, run: Run, gcode: str, line: int | None, skipped: tuple[str, ...] = ()) -> float:
         """Deduct from the run's spool what its layers done by command `line` (None: every layer) used, less what
@@ -89,7 +103,7 @@ class Ledger:
             total = grams(filament_through(pf.names, pf.per_layer, done, run.objects, skipped), diameter, density)
             delta = total - self._used(run)
             if delta > 1e-9:
-                self.spools.use(run.spool_id, delta)
+                self._read[run.spool_id] = (self.clock(), self.spools.use(run.spool_id, delta))
                 spools.set_used(self.store, run.id, total)
             self._done[run.id] = (done, skipped)
             return max(delta, 0.0)

@@ -60,7 +60,7 @@ class Fleet:
         """Wire the store, the driver factory and the clock; with `host`, only that host's printers are driven;
         spools are kept in `spool_store` (printloop's own by default)."""
         self.store, self.data_dir, self.make_driver, self.clock = store, Path(data_dir), make_driver, clock
-        self.ledger = Ledger(store, spool_store or LocalSpools(store))
+        self.ledger = Ledger(store, spool_store or LocalSpools(store), clock)
         self.host = host
         self.temperature_interval_s = temperature_interval_s
         self.slots: dict[str, Slot] = {}
@@ -196,9 +196,8 @@ class Fleet:
     def _assign(self, slot: Slot) -> None:
         """Start the best queued copy this printer can take."""
         now = self.clock()
-        stored, spool = self.ledger.loaded(slot.printer.name)
-        claimed = jobs.claim_next_run(self.store, slot.printer.name, now, self.ledger.judge(stored, spool),
-                                      stored.spool_id)
+        stored, judge = self.ledger.judge(slot.printer.name)
+        claimed = jobs.claim_next_run(self.store, slot.printer.name, now, judge, stored.spool_id)
         if claimed is None:
             return
         run, gcode = claimed
