@@ -77,7 +77,7 @@ def test_a_petg_job_on_a_06_nozzle_goes_only_to_the_printer_with_both(tmp_path: 
             return jobs.get_job(svc.store, job).state in ("done", "failed")
         wait_for(progress, 120, "both copies", every=0.3)
         runs = jobs.list_runs(svc.store, job_id=job)
-        assert jobs.get_job(svc.store, job).state == "done"
+        assert jobs.get_job(svc.store, job).state == "done" and message() == ""
         assert {r.printer for r in runs} == {"b"} and {r.spool_id for r in runs} == {spool["b"]}
         assert svc.spools.get(spool["b"]).remaining_g == pytest.approx(1000.0 - 2 * layer_grams(part).sum(),
                                                                           abs=1e-6)

@@ -392,6 +392,9 @@ def _refresh_job(s: Session, job_id: int, t: float) -> None:
         made = copies_made(rows)
         job.state = "done" if made >= job.copies else "failed"
         job.finished_at = t
+        if job.waiting:     # nothing left to take: why printers passed it by is history now
+            job.waiting = {}
+            job.message = "" if job.message.startswith((NOBODY, PASSED_BY)) else job.message
         if job.state == "failed":
             job.message = f"{made} of {job.copies} copies made"
 
