@@ -15,6 +15,7 @@ from controller.store import Store, printers, spools
 from controller.store.jobs import Judge
 from controller.store.records import Capabilities, Printer, Run, Spool
 from controller.store.spools import SpoolStore
+from slicing.errors import SlicingError
 
 log = logging.getLogger(__name__)
 SPOOL_READ_S = 2.0   # how long a spool read for judging copies is taken as current
@@ -107,7 +108,7 @@ class Ledger:
                 spools.set_used(self.store, run.id, total)
             self._done[run.id] = (done, skipped)
             return max(delta, 0.0)
-        except ControllerError as exc:
+        except (ControllerError, SlicingError, OSError) as exc:
             log.warning("filament of run %s not deducted from spool %s yet: %s", run.id, run.spool_id, exc)
             return 0.0
 
