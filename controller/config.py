@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from controller.errors import ConfigError
+from controller.store.records import Capabilities
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 API_KEY_FILE = "api_key"
@@ -45,6 +46,28 @@ class PrinterConfig(BaseModel):
     camera: str | None = None
     profile: str | None = None
     on_failure: Literal["pause", "cancel", "warn"] = "pause"
+    # what it can make: the queue gives it only jobs whose requirements these meet (controller/farm/matching.py)
+    nozzle: float | None = Field(default=None, gt=0, le=3)   # mm; default: the profile's nozzle_diameter, or 0.4
+    materials: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(default_factory=list)  # [] = any
+    tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list)
+    bed: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] | None \
+        = None   # [x, y, z] mm of the print volume; default: the profile's bed_x, bed_y, bed_z
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """The printer's capabilities as the store keeps them; nozzle and bed not given are its slicing profile's
+        (nozzle_diameter; bed_x, bed_y, bed_z) when it has one that loads, else a 0.4 mm nozzle and no bed size."""
+        nozzle, bed = self.nozzle, self.bed
+        if (nozzle is None or bed is None) and self.profile:
+            from slicing.errors import SlicingError
+            from slicing.profile import load_profile
+            try:
+                prof = load_profile(self.profile)
+                nozzle = nozzle if nozzle is not None else prof.nozzle_diameter
+                bed = bed if bed is not None else (prof.bed_x, prof.bed_y, prof.bed_z)
+            except (SlicingError, OSError):
+                pass   # a profile that does not load is reported when a job is sliced with it
+        return Capabilities(nozzle if nozzle is not None else 0.4, tuple(self.materials), tuple(self.tags), bed)
 
 
 class MqttConfig(BaseModel):
@@ -242,6 +265,8 @@ class ServiceConfig(BaseModel):
     # A farm of hosts on one database (PostgreSQL): this host's name, and how long a silent host keeps its runs.
     host_name: SimpleName = Field(default_factory=lambda: socket.gethostname().split(".")[0] or "printloop")
     host_timeout_s: float = Field(default=30.0, ge=1.0, le=3600.0)
+    # Where a lab runs Spoolman, it is the spool store (http://host:7912); otherwise printloop keeps its own.
+    spoolman_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
     @field_validator("printers")
     @classmethod

@@ -24,6 +24,7 @@ from controller.api.routes import (
     notifications,
     printers,
     queue,
+    spools,
     stats,
     stream,
     users,
@@ -104,7 +105,7 @@ def create_app(service: LabService, run_fleet: bool = True) -> FastAPI:
     app.state.sessions, app.state.login_throttle = Sessions(service.clock), LoginThrottle(service.clock)
     _install_errors(app)
     for module in (health, users, printers, farm, jobs, queue, checks, stream, audit, notifications, maintenance,
-                   stats):
+                   spools, stats):
         app.include_router(module.router)
     app.include_router(octoprint.router)
     metrics.install(app, service)

@@ -9,8 +9,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from controller.api.deps import EVERYONE, OPERATORS, SUBMITTERS, Caller, Service, allow, principal
-from controller.api.uploading import accept_upload, hold_for, submitted_by
+from controller.api.uploading import Colour, Material, Nozzle, Tags, accept_upload, hold_for, submitted_by
 from controller.errors import ConflictError, NotFoundError
+from controller.farm.matching import parse_requirements
 from controller.farm.service import LabService
 from controller.store import jobs, printers
 from controller.store.records import Printer
@@ -45,8 +46,10 @@ def version() -> dict[str, str]:
 @router.post("/files/local", status_code=201, **allow(SUBMITTERS))
 def upload(request: Request, svc: Service, who: Caller, file: Annotated[UploadFile, File()],
            path: Annotated[str | None, Form()] = None, select: Annotated[str | None, Form()] = None,
-           print_: Annotated[str | None, Form(alias="print")] = None) -> JSONResponse:
-    """Store an upload; `print=true` queues one copy, `select=true` makes it the file `POST /api/job` starts."""
+           print_: Annotated[str | None, Form(alias="print")] = None, material: Material = None,
+           colour: Colour = None, nozzle: Nozzle = None, tags: Tags = None) -> JSONResponse:
+    """Store an upload; `print=true` queues one copy, `select=true` makes it the file `POST /api/job` starts;
+    printloop's `material`, `colour`, `nozzle` and `tags` are the job's requirements, as in /api/v1/jobs."""
     saved, stored = accept_upload(svc, request, file)
     body: dict[str, Any] = {"done": True, "files": {"local": {
         "name": saved.name, "display": saved.name, "origin": "local", "path": saved.name,
@@ -55,7 +58,8 @@ def upload(request: Request, svc: Service, who: Caller, file: Annotated[UploadFi
         request.app.state.selected = (saved, stored.id)
     if _truthy(print_):
         held = hold_for(svc, who.role)
-        job = svc.intake.submit(saved, stored.id, copies=1, held=held, actor=who.actor)
+        job = svc.intake.submit(saved, stored.id, copies=1, held=held, actor=who.actor,
+                                requires=parse_requirements(material, colour, nozzle, tags))
         submitted_by(svc, job.id, who.user, held)
         body["job_id"] = job.id
     location = str(request.url_for("file_info", filename=saved.name))

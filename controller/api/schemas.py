@@ -41,6 +41,8 @@ class RunOut(BaseModel):
     objects: list[str] = []
     skipped: list[str] = []
     replaces: int | None = None
+    spool_id: int | None = None
+    used_g: float = 0.0
 
 
 class PrinterOut(BaseModel):
@@ -61,6 +63,11 @@ class PrinterOut(BaseModel):
     last_run: RunOut | None = None
     latest_check: LayerCheckOut | None = None
     host: str | None = None   # the host that drives it (a farm of hosts shares one database)
+    nozzle: float | None = None
+    materials: list[str] = []
+    tags: list[str] = []
+    bed: list[float] | None = None
+    spool_id: int | None = None
 
 
 class PrinterIn(BaseModel):
@@ -72,6 +79,10 @@ class PrinterIn(BaseModel):
     camera: str | None = Field(default=None, max_length=512)
     profile: str | None = Field(default=None, max_length=512)
     on_failure: Literal["pause", "cancel", "warn"] = "pause"
+    nozzle: float = Field(default=0.4, gt=0, le=3)
+    materials: list[str] = Field(default_factory=list, max_length=64, description="what it may print; [] = any")
+    tags: list[str] = Field(default_factory=list, max_length=64)
+    bed: tuple[float, float, float] | None = Field(default=None, description="[x, y, z] mm of the print volume")
 
 
 class JobOut(BaseModel):
@@ -92,6 +103,9 @@ class JobOut(BaseModel):
     finished_at: float | None
     counts: dict[str, int]
     runs: list[RunOut] = []
+    requires: dict[str, Any] = Field(default_factory=dict, description="material, colour, nozzle (mm), tags")
+    needs: dict[str, Any] = Field(default_factory=dict, description="per copy: filament mm, mm per object, "
+                                                                     "reach [x, y, z] mm")
 
 
 class EventOut(BaseModel):
@@ -185,3 +199,38 @@ class RejectIn(BaseModel):
     """Why a job awaiting approval is refused."""
 
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class SpoolIn(BaseModel):
+    """A spool to add: material, colour, diameter (mm), density (g/cm³), lot, net filament weight and price."""
+
+    material: str = Field(min_length=1, max_length=32)
+    colour: str = Field(default="", max_length=32)
+    diameter: float = Field(default=1.75, gt=0, le=5)
+    density: float = Field(default=1.24, gt=0, le=10)
+    lot: str = Field(default="", max_length=64)
+    weight_g: float = Field(gt=0, le=100_000)
+    cost_per_kg: float = Field(default=0.0, ge=0, le=1e6)
+    brand: str = Field(default="", max_length=64)
+
+
+class SpoolOut(BaseModel):
+    """A spool: what it is, how much is left, what it cost and the printer it is loaded on."""
+
+    id: int
+    material: str
+    brand: str
+    colour: str
+    diameter: float
+    density: float
+    lot: str
+    initial_g: float
+    remaining_g: float
+    cost_per_kg: float
+    printer: str | None
+
+
+class LoadSpoolIn(BaseModel):
+    """The spool to load on a printer."""
+
+    spool_id: int = Field(ge=1, le=2**53)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
-from fastapi import Request, UploadFile
+from fastapi import Form, Request, UploadFile
 
 from controller.errors import UploadTooLargeError
 from controller.farm.service import LabService
@@ -24,6 +25,12 @@ def accept_upload(svc: LabService, request: Request, file: UploadFile) -> tuple[
     stored = jobs.add_file(svc.store, saved.name, str(saved.path), saved.kind, saved.size, saved.sha256,
                            svc.clock())
     return saved, stored
+
+
+Material = Annotated[str | None, Form(max_length=32, description="the material the job needs, e.g. PETG")]
+Colour = Annotated[str | None, Form(max_length=32, description="the colour the job needs")]
+Nozzle = Annotated[float | None, Form(gt=0, le=3, description="the nozzle diameter the job needs, mm")]
+Tags = Annotated[str | None, Form(max_length=512, description="comma-separated tags the printer must all have")]
 
 
 def hold_for(svc: LabService, role: str) -> bool:

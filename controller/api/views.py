@@ -29,7 +29,8 @@ def printer_out(svc: LabService, p: Printer) -> PrinterOut:
                       on_failure=p.on_failure, state=p.state, message=p.message, connected=connected,
                       temperatures=Temperatures(**temps.__dict__) if temps else None,
                       current_run=RunOut(**run.to_dict()) if run else None, job_name=job_name,
-                      last_run=RunOut(**shown.to_dict()) if shown else None, latest_check=check, host=p.host)
+                      last_run=RunOut(**shown.to_dict()) if shown else None, latest_check=check, host=p.host,
+                      nozzle=p.nozzle, materials=p.materials, tags=p.tags, bed=p.bed, spool_id=p.spool_id)
 
 
 def all_printers(svc: LabService) -> list[PrinterOut]:

@@ -19,9 +19,11 @@ from controller.farm.driver import (
     RunHandle,
     RunProgress,
 )
+from controller.farm.filament import Ledger
 from controller.printer.timelapse import Timelapse, write_in_background
 from controller.store import Store, history, hosts, jobs, printers
 from controller.store.records import Printer, Run
+from controller.store.spools import LocalSpools, SpoolStore
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -43,6 +45,7 @@ class Slot:
     last_progress: tuple = ()
     failure: LayerReport | None = None
     skipped: tuple[str, ...] = ()          # objects the running copy has dropped (replacements queued)
+    gcode: str = ""                        # the running copy's G-code file
     temps: DriverTemps | None = None
     next_temp: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -52,9 +55,12 @@ class Fleet:
     """Drives every printer from the store's queue; `tick()` does one round and is what tests call."""
 
     def __init__(self, store: Store, data_dir: Path, make_driver: Callable[[Printer], PrinterDriver],
-                 clock: Clock = time.time, temperature_interval_s: float = 5.0, host: str | None = None) -> None:
-        """Wire the store, the driver factory and the clock; with `host`, only that host's printers are driven."""
+                 clock: Clock = time.time, temperature_interval_s: float = 5.0, host: str | None = None,
+                 spool_store: SpoolStore | None = None) -> None:
+        """Wire the store, the driver factory and the clock; with `host`, only that host's printers are driven;
+        spools are kept in `spool_store` (printloop's own by default)."""
         self.store, self.data_dir, self.make_driver, self.clock = store, Path(data_dir), make_driver, clock
+        self.ledger = Ledger(store, spool_store or LocalSpools(store), clock)
         self.host = host
         self.temperature_interval_s = temperature_interval_s
         self.slots: dict[str, Slot] = {}
@@ -190,7 +196,8 @@ class Fleet:
     def _assign(self, slot: Slot) -> None:
         """Start the best queued copy this printer can take."""
         now = self.clock()
-        claimed = jobs.claim_next_run(self.store, slot.printer.name, now)
+        stored, judge = self.ledger.judge(slot.printer.name)
+        claimed = jobs.claim_next_run(self.store, slot.printer.name, now, judge, stored.spool_id)
         if claimed is None:
             return
         run, gcode = claimed
@@ -206,7 +213,7 @@ class Fleet:
             self._set_state(slot, "error", str(exc))
             slot.connected = False
             return
-        slot.run, slot.last_progress, slot.skipped = run, (), ()
+        slot.run, slot.last_progress, slot.skipped, slot.gcode = run, (), (), gcode
         only = f" ({', '.join(run.objects)} only, replacing run {run.replaces})" if run.objects else ""
         history.add_event(self.store, "started", f"copy {run.copy_index + 1}{only} started on {slot.printer.name}",
                           now, job_id=run.job_id, run_id=run.id, printer=slot.printer.name)
@@ -228,6 +235,7 @@ class Fleet:
         assert slot.handle is not None and slot.run is not None
         prog = slot.handle.progress()
         run, now, name = slot.run, self.clock(), slot.printer.name
+        self.ledger.charge(run, slot.gcode, None if prog.state == "completed" else prog.line, prog.skipped)
         key = (prog.state, prog.layer, round(prog.percent, 1))
         if key != slot.last_progress:
             slot.last_progress = key

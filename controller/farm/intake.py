@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from controller.errors import UploadError
 from controller.farm.uploads import SavedUpload
@@ -18,9 +19,16 @@ MAX_COPIES = 100
 
 def count_layers(path: Path) -> int:
     """Layers of a G-code file, from its job plan."""
+    return read_plan(path)[0]
+
+
+def read_plan(path: Path) -> tuple[int, dict[str, Any]]:
+    """Layers of a G-code file and the filament a copy of it needs, from its job plan (read once)."""
+    from controller.farm.matching import needs_of
     from slicing.job_plan import plan_file
 
-    return plan_file(path).layer_count
+    job_plan = plan_file(path)
+    return job_plan.layer_count, needs_of(job_plan)
 
 
 # Share of the slicing time each stage of slicing.slicer reports, in order; unknown stages count as the last.
@@ -46,22 +54,24 @@ class Intake:
 
     def submit(self, saved: SavedUpload, file_id: int, copies: int = 1, priority: int = 0,
                profile: str | None = None, printers: list[str] | None = None, held: bool = False,
-               actor: str = "service:queue") -> Job:
+               actor: str = "service:queue", requires: dict[str, Any] | None = None) -> Job:
         """Queue N copies of an uploaded file; meshes are sliced first, in the background; a `held` job waits
-        for an operator's approval."""
+        for an operator's approval; `requires` is what a printer must have to take it (material, colour,
+        nozzle, tags)."""
         if not 1 <= copies <= MAX_COPIES:
             raise UploadError(f"copies must be between 1 and {MAX_COPIES}, got {copies}")
         now = self.clock()
         if saved.kind == "gcode":
+            layer_count, needs = read_plan(saved.path)
             job = jobs.create_job(self.store, file_id, saved.name, copies, priority, now, profile=profile,
-                                  printers=printers, gcode_path=str(saved.path), layer_count=count_layers(saved.path),
-                                  held=held)
+                                  printers=printers, gcode_path=str(saved.path), layer_count=layer_count,
+                                  held=held, requires=requires, needs=needs)
             history.add_event(self.store, "queued", f"{copies} copies of {saved.name} queued"
                               + (", awaiting approval" if held else ""), now, job_id=job.id, actor=actor)
             return job
         profile = profile or self.default_profile
         job = jobs.create_job(self.store, file_id, saved.name, copies, priority, now, profile=profile,
-                              printers=printers, held=held)
+                              printers=printers, held=held, requires=requires)
         history.add_event(self.store, "slicing", f"slicing {saved.name}", now, job_id=job.id, actor=actor)
         self.pending[job.id] = self._pool.submit(self._slice, job.id, saved.path, profile)
         return job
@@ -89,7 +99,8 @@ class Intake:
             out = self.data_dir / "gcode" / f"job-{job_id}.gcode"
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(result.gcode)
-            job = jobs.job_sliced(self.store, job_id, str(out), int(result.layer_count), self.clock())
+            layer_count, needs = read_plan(out)
+            job = jobs.job_sliced(self.store, job_id, str(out), layer_count, self.clock(), needs=needs)
             history.add_event(self.store, "sliced", f"{mesh.name}: {result.layer_count} layers, "
                               f"{result.filament_g:.1f} g, {result.estimated_time_s / 60:.1f} min per copy",
                               self.clock(), job_id=job_id, data={"warnings": list(result.warnings)})

@@ -16,6 +16,8 @@ from controller.farm.intake import Intake
 from controller.farm.remote_commands import CommandListener
 from controller.store import Store, history, hosts, printers
 from controller.store.records import LayerCheck, Printer
+from controller.store.spoolman import SpoolmanSpools
+from controller.store.spools import LocalSpools, SpoolStore
 
 
 class Publisher(Protocol):
@@ -53,10 +55,12 @@ class LabService:
         for p in config.printers:
             hosts.claim_printer(self.store, p.name, self.host, clock(), config.host_timeout_s)
             printers.upsert_printer(self.store, p.name, p.port, p.baud, p.camera, p.profile, p.on_failure, clock(),
-                                    host=self.host)
+                                    host=self.host, caps=p.capabilities)
         hosts.adopt_printers(self.store, self.host)
+        self.spools: SpoolStore = SpoolmanSpools(config.spoolman_url) if config.spoolman_url \
+            else LocalSpools(self.store)
         self.fleet = Fleet(self.store, self.data_dir, make_driver, clock, config.temperature_interval_s,
-                           host=self.host)
+                           host=self.host, spool_store=self.spools)
         self.heartbeat = Heartbeat(self.store, self.fleet, self.host, config.host_timeout_s, clock)
         self.commands = CommandListener(self.store, self.fleet, self.host, clock)
         self.intake = Intake(self.store, self.data_dir, config.default_profile, clock)
@@ -97,5 +101,7 @@ class LabService:
         for publisher in self.publishers.values():
             publisher.stop()
         self.intake.close()
+        if isinstance(self.spools, SpoolmanSpools):
+            self.spools.close()
         self.bus.close()
         self.store.close()

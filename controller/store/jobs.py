@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,7 +23,8 @@ def _run(row: RunRow, printer: str | None) -> Run:
     """ORM row to record."""
     return Run(row.id, row.job_id, row.copy_index, printer, row.state, list(row.excluded or []), row.layer,
                row.layer_count, row.percent, row.failed_layer, row.message, row.created_at, row.started_at,
-               row.finished_at, list(row.objects or []), list(row.skipped or []), row.replaces)
+               row.finished_at, list(row.objects or []), list(row.skipped or []), row.replaces, row.spool_id,
+               row.used_g or 0.0)
 
 
 def _job(s: Session, row: JobRow) -> Job:
@@ -30,7 +32,7 @@ def _job(s: Session, row: JobRow) -> Job:
     counts = Counter(s.scalars(select(RunRow.state).where(RunRow.job_id == row.id)))
     return Job(row.id, row.file_id, row.name, row.copies, row.priority, row.profile, list(row.printers or []),
                row.state, row.slice_progress, row.gcode_path, row.layer_count, row.message, row.created_at,
-               row.finished_at, dict(counts))
+               row.finished_at, dict(counts), dict(row.requires or {}), dict(row.needs or {}))
 
 
 def _named_run(row: RunRow, names: dict[int, str]) -> Run:
@@ -74,15 +76,17 @@ def _add_runs(s: Session, job: JobRow, t: float) -> None:
 
 def create_job(store: Store, file_id: int, name: str, copies: int, priority: int, t: float,
                profile: str | None = None, printers: list[str] | None = None,
-               gcode_path: str | None = None, layer_count: int | None = None, held: bool = False) -> Job:
+               gcode_path: str | None = None, layer_count: int | None = None, held: bool = False,
+               requires: dict | None = None, needs: dict | None = None) -> Job:
     """Create a job; with a G-code path its copies are queued at once, else it waits for slicing; a `held` job
-    waits as awaiting_approval (its copies made but not taken) until an operator approves it."""
+    waits as awaiting_approval (its copies made but not taken) until an operator approves it. `requires` is what
+    it asks of a printer, `needs` the filament per copy (controller/farm/matching.py)."""
     with store.session() as s:
         state = "awaiting_approval" if held else "queued" if gcode_path else "slicing"
         row = JobRow(file_id=file_id, name=name, copies=copies, priority=priority, profile=profile,
                      printers=list(printers or []), state=state,
                      slice_progress=1.0 if gcode_path else 0.0, gcode_path=gcode_path, layer_count=layer_count,
-                     message="", created_at=t)
+                     message="", created_at=t, requires=dict(requires or {}), needs=dict(needs or {}))
         s.add(row)
         s.flush()
         if gcode_path:
@@ -99,11 +103,14 @@ def set_slice_progress(store: Store, job_id: int, fraction: float) -> None:
             row.slice_progress = max(0.0, min(1.0, fraction))
 
 
-def job_sliced(store: Store, job_id: int, gcode_path: str, layer_count: int, t: float) -> Job:
-    """Slicing finished: keep the G-code and queue the copies (unless the job was cancelled meanwhile)."""
+def job_sliced(store: Store, job_id: int, gcode_path: str, layer_count: int, t: float,
+               needs: dict | None = None) -> Job:
+    """Slicing finished: keep the G-code (and the filament a copy needs) and queue the copies (unless the job was
+    cancelled meanwhile)."""
     with store.session() as s:
         row = get_row(s, JobRow, job_id, "job")
         row.gcode_path, row.layer_count, row.slice_progress = gcode_path, layer_count, 1.0
+        row.needs = dict(needs or {})
         if row.state in ("slicing", "awaiting_approval"):
             row.state = "queued" if row.state == "slicing" else row.state
             _add_runs(s, row, t)
@@ -174,9 +181,17 @@ def _compatible(job: JobRow, run: RunRow, printer: PrinterRow) -> bool:
     return not (job.profile and printer.profile and job.profile != printer.profile)
 
 
-def claim_next_run(store: Store, printer: str, t: float) -> tuple[Run, str] | None:
+Judge = Callable[[dict, dict, list[str]], "str | None"]  # (requires, needs, objects) -> why not, or None
+NOBODY = "no printer can take it: "
+PASSED_BY = "not taken by "
+
+
+def claim_next_run(store: Store, printer: str, t: float, judge: Judge | None = None,
+                   spool_id: int | None = None) -> tuple[Run, str] | None:
     """Atomically give the best queued run a printer can take to that printer; returns it and its G-code path.
 
+    `judge` says why the printer (its capabilities and loaded spool) may not make a copy; each such reason is
+    kept on the job (see `_passed_by`) and the run taken records `spool_id`, the spool it prints from.
     The candidates are read without locks, then taken one at a time with `FOR UPDATE SKIP LOCKED` and checked
     to be still queued: on PostgreSQL hosts sharing the queue never take one copy twice, and never wait on (or
     skip the whole queue because of) another host's claim.
@@ -191,17 +206,39 @@ def claim_next_run(store: Store, printer: str, t: float) -> tuple[Run, str] | No
         for cand, job in s.execute(q).all():
             if not (_compatible(job, cand, prow) and job.gcode_path):
                 continue
+            why = judge(dict(job.requires or {}), dict(job.needs or {}), list(cand.objects or [])) if judge else None
+            _passed_by(s, job, printer, why)
+            if why is not None:
+                continue
             run = s.scalar(select(RunRow).where(RunRow.id == cand.id, RunRow.state == "queued")
                            .with_for_update(skip_locked=True)
                            .execution_options(populate_existing=True))
             if run is None:
                 continue   # another host holds or took it
             run.state, run.printer_id, run.started_at = "printing", prow.id, t
-            run.layer, run.percent = -1, 0.0
+            run.layer, run.percent, run.spool_id, run.used_g = -1, 0.0, spool_id, 0.0
             job.state = "printing"
             s.flush()
             return _run(run, printer), job.gcode_path
         return None
+
+
+def _passed_by(s: Session, job: JobRow, printer: str, why: str | None) -> None:
+    """Keep why `printer` did not take a copy of the job (None: it could) and say it in the job's message:
+    "no printer can take it: …" once every printer has said why, else "not taken by …"."""
+    waiting = dict(job.waiting or {})
+    if why is None:
+        waiting.pop(printer, None)
+    else:
+        waiting[printer] = why
+    if waiting == (job.waiting or {}):
+        return
+    job.waiting = waiting
+    if job.message and not job.message.startswith((NOBODY, PASSED_BY)):
+        return   # a message of its own (a rejection, a failure) stays
+    names = set(s.scalars(select(PrinterRow.name).where(PrinterRow.removed.is_(False))))
+    reasons = "; ".join(f"{p} {r}" for p, r in sorted(waiting.items()))
+    job.message = "" if not waiting else (NOBODY if names <= set(waiting) else PASSED_BY) + reasons
 
 
 def update_run_progress(store: Store, run_id: int, layer: int, layer_count: int, percent: float,
@@ -355,6 +392,9 @@ def _refresh_job(s: Session, job_id: int, t: float) -> None:
         made = copies_made(rows)
         job.state = "done" if made >= job.copies else "failed"
         job.finished_at = t
+        if job.waiting:     # nothing left to take: why printers passed it by is history now
+            job.waiting = {}
+            job.message = "" if job.message.startswith((NOBODY, PASSED_BY)) else job.message
         if job.state == "failed":
             job.message = f"{made} of {job.copies} copies made"
 

@@ -25,6 +25,12 @@ class PrinterRow(Base):
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[float] = mapped_column(Float)
     host: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)  # the host that drives it
+    # capabilities (from the config): nozzle mm, materials it may print ([] = any), tags, bed [x, y, z] mm
+    nozzle: Mapped[float | None] = mapped_column(Float, nullable=True)
+    materials: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    tags: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    bed: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    spool_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the loaded spool (ours or Spoolman's)
 
 
 class FileRow(Base):
@@ -58,6 +64,11 @@ class JobRow(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[float] = mapped_column(Float)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # what the job asks of a printer: {material, colour, nozzle, tags}
+    requires: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+    # filament per copy from the job plan: {mm, objects: {name: mm}, size: [x, y, z]} (see farm/filament.py)
+    needs: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
+    waiting: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")  # printer -> why it did not take it
 
 
 class RunRow(Base):
@@ -81,6 +92,25 @@ class RunRow(Base):
     objects: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")  # only these objects; [] = all
     skipped: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")  # dropped while printing
     replaces: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)  # the run it remakes
+    spool_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)  # the spool it printed from
+    used_g: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")     # filament deducted so far
+
+
+class SpoolRow(Base):
+    """A spool of filament in printloop's own spool store (a lab running Spoolman keeps its spools there)."""
+
+    __tablename__ = "spools"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    material: Mapped[str] = mapped_column(String(32))
+    brand: Mapped[str] = mapped_column(String(64), default="")
+    colour: Mapped[str] = mapped_column(String(32), default="")
+    diameter: Mapped[float] = mapped_column(Float)      # mm
+    density: Mapped[float] = mapped_column(Float)       # g/cm³
+    lot: Mapped[str] = mapped_column(String(64), default="")
+    initial_g: Mapped[float] = mapped_column(Float)
+    remaining_g: Mapped[float] = mapped_column(Float)
+    cost_per_kg: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[float] = mapped_column(Float)
 
 
 class EventRow(Base):

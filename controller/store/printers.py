@@ -6,20 +6,21 @@ from sqlalchemy import select
 from controller.errors import ConflictError, NotFoundError
 from controller.store.db import Store
 from controller.store.models import PrinterRow, TemperatureRow
-from controller.store.records import Printer, TemperatureSample
+from controller.store.records import Capabilities, Printer, TemperatureSample
 
 
 def _printer(row: PrinterRow) -> Printer:
     """ORM row to record."""
     return Printer(row.id, row.name, row.port, row.baud, row.camera, row.profile, row.on_failure,
-                   row.state, row.message, row.host)
+                   row.state, row.message, row.host, row.nozzle, list(row.materials or []), list(row.tags or []),
+                   list(row.bed) if row.bed else None, row.spool_id)
 
 
 def upsert_printer(store: Store, name: str, port: str, baud: int = 115200, camera: str | None = None,
                    profile: str | None = None, on_failure: str = "pause", t: float = 0.0,
-                   host: str | None = None) -> Printer:
+                   host: str | None = None, caps: Capabilities | None = None) -> Printer:
     """Add a printer, or update the connection settings of one with that name (config reload); with `host`,
-    that host drives it from now on."""
+    that host drives it from now on; with `caps`, these are its capabilities from now on."""
     with store.session() as s:
         row = s.scalar(select(PrinterRow).where(PrinterRow.name == name))
         if row is None:
@@ -29,19 +30,22 @@ def upsert_printer(store: Store, name: str, port: str, baud: int = 115200, camer
         row.removed = False
         if host is not None:
             row.host = host
+        if caps is not None:
+            row.nozzle, row.materials, row.tags = caps.nozzle, list(caps.materials), list(caps.tags)
+            row.bed = list(caps.bed) if caps.bed else None
         s.flush()
         return _printer(row)
 
 
 def add_printer(store: Store, name: str, port: str, baud: int = 115200, camera: str | None = None,
                 profile: str | None = None, on_failure: str = "pause", t: float = 0.0,
-                host: str | None = None) -> Printer:
+                host: str | None = None, caps: Capabilities | None = None) -> Printer:
     """Add a new printer; a name already in use is a conflict."""
     with store.session() as s:
         row = s.scalar(select(PrinterRow).where(PrinterRow.name == name))
         if row is not None and not row.removed:
             raise ConflictError(f"a printer named {name!r} already exists")
-    return upsert_printer(store, name, port, baud, camera, profile, on_failure, t, host)
+    return upsert_printer(store, name, port, baud, camera, profile, on_failure, t, host, caps)
 
 
 def remove_printer(store: Store, name: str) -> None:

@@ -34,6 +34,21 @@ class Printer(Record):
     state: str
     message: str
     host: str | None = None   # the host that drives it (None: a database from before hosts)
+    nozzle: float | None = None                          # mm
+    materials: list[str] = field(default_factory=list)   # what it may print; [] = any
+    tags: list[str] = field(default_factory=list)
+    bed: list[float] | None = None                       # [x, y, z] mm, when known
+    spool_id: int | None = None                          # the spool loaded on it
+
+
+@dataclass(frozen=True)
+class Capabilities(Record):
+    """What a printer can make: nozzle (mm), the materials it may print (empty: any), tags and bed [x, y, z] mm."""
+
+    nozzle: float | None = None
+    materials: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    bed: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,8 @@ class Job(Record):
     created_at: float
     finished_at: float | None
     counts: dict[str, int] = field(default_factory=dict)
+    requires: dict[str, Any] = field(default_factory=dict)   # {material, colour, nozzle, tags}
+    needs: dict[str, Any] = field(default_factory=dict)      # filament per copy: {mm, objects: {name: mm}, size}
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,25 @@ class Run(Record):
     objects: list[str] = field(default_factory=list)   # only these objects (copies) of the plate; [] = all
     skipped: list[str] = field(default_factory=list)   # objects dropped from the plate while it printed
     replaces: int | None = None                        # the run whose skipped objects this one makes again
+    spool_id: int | None = None                        # the spool it printed from
+    used_g: float = 0.0                                # filament deducted from that spool so far
+
+
+@dataclass(frozen=True)
+class Spool(Record):
+    """A spool of filament: what it is, how much is left and what it cost (from printloop's store or Spoolman's)."""
+
+    id: int
+    material: str
+    brand: str
+    colour: str
+    diameter: float      # mm
+    density: float       # g/cm³
+    lot: str
+    initial_g: float
+    remaining_g: float
+    cost_per_kg: float
+    printer: str | None = None   # the printer it is loaded on
 
 
 @dataclass(frozen=True)

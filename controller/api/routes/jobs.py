@@ -17,8 +17,9 @@ from controller.api.deps import (
     sees_job,
 )
 from controller.api.schemas import EventOut, JobOut, LayerCheckOut, Message, RejectIn
-from controller.api.uploading import accept_upload, hold_for, submitted_by
+from controller.api.uploading import Colour, Material, Nozzle, Tags, accept_upload, hold_for, submitted_by
 from controller.api.views import check_out, job_out
+from controller.farm.matching import parse_requirements
 from controller.store import approval, history, jobs, users
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[Depends(principal)])
@@ -28,13 +29,15 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], dependencies=[Depends(p
 def create(request: Request, svc: Service, who: Caller, file: Annotated[UploadFile, File(description="G-code or mesh")],
            copies: Annotated[int, Form(ge=1, le=100)] = 1, priority: Annotated[int, Form(ge=-1000, le=1000)] = 0,
            profile: Annotated[str | None, Form(max_length=512)] = None,
-           printers: Annotated[str | None, Form(description="comma-separated printer names allowed")] = None
-           ) -> JobOut:
-    """Queue N copies of an uploaded file; a mesh is sliced in the background (see slice_progress)."""
+           printers: Annotated[str | None, Form(description="comma-separated printer names allowed")] = None,
+           material: Material = None, colour: Colour = None, nozzle: Nozzle = None, tags: Tags = None) -> JobOut:
+    """Queue N copies of an uploaded file; a mesh is sliced in the background (see slice_progress). Only a
+    printer with the material, colour, nozzle and every tag asked for, and enough filament, takes a copy."""
     saved, stored = accept_upload(svc, request, file)
     allowed = [p.strip() for p in (printers or "").split(",") if p.strip()]
     held = hold_for(svc, who.role)
-    job = svc.intake.submit(saved, stored.id, copies, priority, profile, allowed, held=held, actor=who.actor)
+    job = svc.intake.submit(saved, stored.id, copies, priority, profile, allowed, held=held, actor=who.actor,
+                            requires=parse_requirements(material, colour, nozzle, tags))
     submitted_by(svc, job.id, who.user, held)
     return job_out(svc, job)
 

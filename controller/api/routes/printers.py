@@ -11,6 +11,7 @@ from controller.errors import NotFoundError
 from controller.farm.bed_watch import BedCheck, check_bed, last_image
 from controller.farm.remote_commands import send_or_apply
 from controller.store import history, jobs, printers
+from controller.store.records import Capabilities
 
 router = APIRouter(prefix="/api/v1/printers", tags=["printers"], dependencies=[Depends(principal)])
 
@@ -24,8 +25,9 @@ async def list_all(request: Request, svc: Service) -> Response:
 @router.post("", response_model=PrinterOut, status_code=201, **allow(ADMINS))
 def add(body: PrinterIn, svc: Service, who: Caller) -> PrinterOut:
     """Add a printer; the fleet connects to it within a second."""
+    caps = Capabilities(body.nozzle, tuple(body.materials), tuple(body.tags), body.bed)
     p = printers.add_printer(svc.store, body.name, body.port, body.baud, body.camera, body.profile,
-                             body.on_failure, svc.clock(), host=svc.host)
+                             body.on_failure, svc.clock(), host=svc.host, caps=caps)
     history.add_event(svc.store, "printer", f"printer {p.name} added on {p.port} by {who.actor}", svc.clock(),
                       printer=p.name, actor=who.actor)
     svc.fleet.notify()
