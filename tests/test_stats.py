@@ -187,3 +187,27 @@ def test_costs_config_knows_common_densities_and_refuses_an_unknown_material_wit
     with pytest.raises(ConfigError, match=r"costs: no density known for material 'wood'"):
         parse_config({"costs": {"material": "wood"}})
     assert parse_config({"costs": {"material": "wood", "density": 1.15}}).costs.material_density == 1.15
+
+
+def test_copies_printed_from_a_spool_are_costed_by_its_material_density_and_price(tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from controller.store.models import RunRow, SpoolRow
+
+    store = Store(f"sqlite:///{tmp_path / 'p.db'}")
+    h = seed(store, tmp_path)
+    on_spool = [r for r in _inside(h) if r.printer == PRINTERS[1] and r.finished is not None]
+    with store.session() as s:
+        spool = SpoolRow(material="PETG", diameter=1.75, density=1.27, initial_g=1000.0, remaining_g=1000.0,
+                         cost_per_kg=40.0, created_at=T0)
+        s.add(spool)
+        s.flush()
+        s.execute(update(RunRow).where(RunRow.id.in_([r.id for r in on_spool])).values(spool_id=spool.id))
+    got = stats.summary(stats_rows.load_runs(store, FROM, TO, PLA), [], {}, FROM, TO, RATE, "day")
+    store.close()
+    assert sorted(got["by_material"]) == ["PETG", "PLA"]
+    petg = got["by_material"]["PETG"]
+    assert petg["started"] == len(on_spool)
+    assert petg["grams"] == pytest.approx(sum(_grams(r) for r in on_spool) * 1.27 / 1.24)
+    hours = sum((r.finished - r.started) / 3600 for r in on_spool)  # type: ignore[operator]
+    assert petg["material_cost"] + petg["machine_cost"] == pytest.approx(petg["grams"] / 1000 * 40.0 + hours * RATE)

@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from controller.store.db import Store
-from controller.store.models import EventRow, JobRow, PrinterRow, RunRow
+from controller.store.models import EventRow, JobRow, PrinterRow, RunRow, SpoolRow
 from controller.store.stats import NO_USER, Filament, RunFacts, StateChange
 from controller.store.users import JobSubmitterRow
 from slicing import plan_file
@@ -64,11 +64,18 @@ def _usage(path: str, _mtime_ns: int, _size: int) -> PlanUsage | None:
     return PlanUsage(tuple(o.name for o in plan.objects), table)
 
 
-def filament_of(run: RunRow, default: Filament) -> Filament:
-    """The filament a copy was printed with, whose price makes its material cost: for now the config's default
-    filament ([costs]); this is the one place to answer with the spool the copy was printed from."""
-    del run
-    return default
+def spool_filaments(s: Session) -> dict[int, Filament]:
+    """Spool id -> its filament (material, diameter, density, price) for the spools in printloop's own store."""
+    rows = s.execute(select(SpoolRow.id, SpoolRow.material, SpoolRow.diameter, SpoolRow.density,
+                            SpoolRow.cost_per_kg))
+    return {i: Filament(m, d, rho, c) for i, m, d, rho, c in rows}
+
+
+def filament_of(run: RunRow, default: Filament, spools: dict[int, Filament]) -> Filament:
+    """The filament a copy was printed with, whose price makes its material cost: the spool it printed from when
+    printloop's store knows it, else the config's default filament ([costs])."""
+    known = spools.get(run.spool_id) if run.spool_id is not None else None
+    return known if known is not None else default
 
 
 def used_mm(run: RunRow, gcode_path: str | None) -> float | None:
@@ -95,6 +102,7 @@ def load_runs(store: Store, t0: float, t1: float, default: Filament) -> list[Run
     """Every copy started in [t0, t1), or queued then and never started, oldest first."""
     with store.session() as s:
         names = {i: n for i, n in s.execute(select(PrinterRow.id, PrinterRow.name))}
+        spools = spool_filaments(s)
         users = {j: u for j, u in s.execute(select(JobSubmitterRow.job_id, JobSubmitterRow.user))}
         verdicts = dispositions(s)
         q = (select(RunRow, JobRow).join(JobRow, JobRow.id == RunRow.job_id)
@@ -109,7 +117,7 @@ def load_runs(store: Store, t0: float, t1: float, default: Filament) -> list[Run
                 run.id, run.job_id, job.name, run.copy_index, names.get(run.printer_id) if run.printer_id else None,
                 users.get(run.job_id, NO_USER), run.state, verdicts.get(run.id) == "rejected", run.created_at,
                 run.started_at, run.finished_at, run.layer, run.failed_layer, used_mm(run, job.gcode_path),
-                filament_of(run, default)))
+                filament_of(run, default, spools)))
         return out
 
 
