@@ -8,7 +8,15 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from controller.errors import ConfigError
 
@@ -26,8 +34,36 @@ def _simple_name(value: str) -> str:
 SimpleName = Annotated[str, AfterValidator(_simple_name)]
 
 
+class MaintenanceTaskConfig(BaseModel):
+    """`[[printers.maintenance]]`: a task (e.g. "nozzle") due every so many print hours, filament metres, copies
+    printed or failed copies since it was last done, whichever comes first."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task: SimpleName
+    every_hours: float | None = Field(default=None, gt=0, le=1e6)
+    every_metres: float | None = Field(default=None, gt=0, le=1e9)
+    every_jobs: int | None = Field(default=None, gt=0, le=10**9)
+    every_failures: int | None = Field(default=None, gt=0, le=10**9)
+
+    @model_validator(mode="after")
+    def _some_interval(self) -> MaintenanceTaskConfig:
+        """A task without an interval would never be due."""
+        if self.limits() == {}:
+            raise ValueError(f"task {self.task!r} needs at least one of every_hours, every_metres, every_jobs, "
+                             "every_failures")
+        return self
+
+    def limits(self) -> dict[str, float]:
+        """The intervals set, by counter name (hours, metres, jobs, failures)."""
+        given = {"hours": self.every_hours, "metres": self.every_metres, "jobs": self.every_jobs,
+                 "failures": self.every_failures}
+        return {k: float(v) for k, v in given.items() if v is not None}
+
+
 class PrinterConfig(BaseModel):
-    """One printer: where it is plugged in, its camera, slicing profile and what to do when vision fails."""
+    """One printer: where it is plugged in, its camera, slicing profile, what to do when vision fails, and its
+    maintenance tasks."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -37,6 +73,17 @@ class PrinterConfig(BaseModel):
     camera: str | None = None
     profile: str | None = None
     on_failure: Literal["pause", "cancel", "warn"] = "pause"
+    maintenance: list[MaintenanceTaskConfig] = Field(default_factory=list)
+
+    @field_validator("maintenance")
+    @classmethod
+    def _unique_tasks(cls, value: list[MaintenanceTaskConfig]) -> list[MaintenanceTaskConfig]:
+        """A service is logged by task name, so two tasks of a printer cannot share one."""
+        names = [t.task for t in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"maintenance task names must be unique per printer; repeated: {', '.join(dupes)}")
+        return value
 
 
 class MqttConfig(BaseModel):
@@ -219,6 +266,10 @@ class ServiceConfig(BaseModel):
     def db_url(self) -> str:
         """The SQLAlchemy URL: the configured one, else a SQLite file in the data directory."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'printloop.db').resolve()}"
+
+    def maintenance_of(self, printer: str) -> list[MaintenanceTaskConfig]:
+        """The maintenance tasks configured for a printer ([] for one added through the API)."""
+        return next((list(p.maintenance) for p in self.printers if p.name == printer), [])
 
 
 def _describe(exc: ValidationError) -> str:
