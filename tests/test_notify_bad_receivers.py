@@ -9,6 +9,7 @@ import re
 import socket
 import threading
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import httpx
@@ -64,7 +65,7 @@ def _watch(api: httpx.Client, seconds: float) -> tuple[float, float]:
         time.sleep(0.25)
         samples.append(_sent_bytes(api))
     stall, since = 0.0, samples[0][1]
-    for (b0, _t0), (b1, t1) in zip(samples, samples[1:]):
+    for (b0, _t0), (b1, t1) in pairwise(samples):
         if b1 > b0:
             since = t1
         stall = max(stall, t1 - since)
