@@ -34,6 +34,13 @@ def _simple_name(value: str) -> str:
 SimpleName = Annotated[str, AfterValidator(_simple_name)]
 
 
+def _refuse_repeats(names: list[str], rule: str) -> None:
+    """ValueError stating `rule` and the names given more than once, if any."""
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{rule}; repeated: {', '.join(dupes)}")
+
+
 class MaintenanceTaskConfig(BaseModel):
     """`[[printers.maintenance]]`: a task (e.g. "nozzle") due every so many print hours, filament metres, copies
     printed or failed copies since it was last done, whichever comes first."""
@@ -79,10 +86,7 @@ class PrinterConfig(BaseModel):
     @classmethod
     def _unique_tasks(cls, value: list[MaintenanceTaskConfig]) -> list[MaintenanceTaskConfig]:
         """A service is logged by task name, so two tasks of a printer cannot share one."""
-        names = [t.task for t in value]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"maintenance task names must be unique per printer; repeated: {', '.join(dupes)}")
+        _refuse_repeats([t.task for t in value], "maintenance task names must be unique per printer")
         return value
 
 
@@ -256,10 +260,7 @@ class ServiceConfig(BaseModel):
     @classmethod
     def _unique_names(cls, value: list[PrinterConfig]) -> list[PrinterConfig]:
         """Two printers with one name could not be told apart in the API."""
-        names = [p.name for p in value]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"printer names must be unique; repeated: {', '.join(dupes)}")
+        _refuse_repeats([p.name for p in value], "printer names must be unique")
         return value
 
     @property

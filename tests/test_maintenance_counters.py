@@ -19,21 +19,12 @@ from controller.farm.service import LabService
 from controller.store import history, jobs
 from tests.conftest import GCODE_SAMPLES
 from tests.sim_rig import wait_for
+from tests.test_accounts import Clock
 from tests.test_notify import Receiver
 
 KEY = "maintenance-key"
 ADMIN = {"X-Api-Key": KEY}
 CUBE_MM = 1325.30       # "filament used [mm]" in the header of cube.prusa.gcode
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self) -> None:
-        self.t = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @pytest.fixture()
