@@ -1,5 +1,5 @@
 """Maintenance counters and tasks over the real HTTP API, with the copies' ends written to the store as the fleet
-writes them and a clock the test moves: print hours, filament metres (a finished PrusaSlicer cube counts what its
+writes them and a clock the test moves: print hours (less the time paused), filament metres (a finished PrusaSlicer cube counts what its
 own header states), copies and failures since the last service; a task due by hours or by failures is told once
 (`maintenance_due` in the history and at a signed webhook on loopback), and an operator's service log resets
 only that task's counters and names who did it."""
@@ -47,15 +47,20 @@ def lab(tmp_path: Path) -> Iterator[tuple[TestClient, LabService, Clock, Receive
 
 
 def _print_copy(client: TestClient, svc: LabService, clock: Clock, hours: float, state: str = "completed",
-                layer: int = 0) -> None:
-    """One copy of the cube on mk3-a, `hours` long, ended as the fleet ends it (run, then history event)."""
+                layer: int = 0, pauses: tuple[tuple[str, float], ...] = ()) -> None:
+    """One copy of the cube on mk3-a, `hours` long, ended as the fleet ends it (run, then history event); each
+    pause is (history kind, hours after the start): pause/paused pause it, resume/resumed resume it."""
     data = (GCODE_SAMPLES / "cube.prusa.gcode").read_bytes()
     assert client.post("/api/v1/jobs", headers=ADMIN, files={"file": ("cube.gcode", data)}).status_code == 201
     claimed = jobs.claim_next_run(svc.store, "mk3-a", clock())
     assert claimed is not None
-    run = claimed[0]
+    run, start = claimed[0], clock()
     jobs.update_run_progress(svc.store, run.id, layer, 100, layer, "printing")
-    clock.t += hours * 3600
+    for kind, after_h in pauses:
+        clock.t = start + after_h * 3600
+        history.add_event(svc.store, kind, kind, clock(), job_id=run.job_id if kind in ("pause", "resume") else None,
+                          run_id=run.id if kind in ("pause", "resume") else None, printer="mk3-a")
+    clock.t = start + hours * 3600
     jobs.finish_run(svc.store, run.id, state, clock(), "", failed_layer=layer if state == "failed" else None)
     history.add_event(svc.store, state, f"copy 1 {state} on mk3-a", clock(), job_id=run.job_id, run_id=run.id,
                       printer="mk3-a", actor="printer:mk3-a")
@@ -83,6 +88,14 @@ def test_counters_count_hours_filament_copies_and_failures_since_the_last_servic
     assert client.get("/api/v1/printers/mk3-b/maintenance", headers=ADMIN).json()["tasks"] == []
     assert [p["printer"] for p in client.get("/api/v1/maintenance", headers=ADMIN).json()] == ["mk3-a", "mk3-b"]
     assert client.get("/api/v1/printers/nope/maintenance", headers=ADMIN).status_code == 404
+
+
+def test_time_paused_is_not_print_time(lab) -> None:
+    client, svc, clock, _hook = lab
+    _print_copy(client, svc, clock, 10.0, pauses=(("pause", 1.0), ("resume", 8.0)))   # an operator's pause
+    _print_copy(client, svc, clock, 5.0, "cancelled", pauses=(("paused", 2.0),))       # a runout, never resumed
+    hours = client.get("/api/v1/printers/mk3-a/maintenance", headers=ADMIN).json()["usage"]["hours"]
+    assert hours == pytest.approx(3.0 + 2.0)
 
 
 def test_a_finished_copy_counts_the_filament_its_slicer_states(lab) -> None:

@@ -1,6 +1,6 @@
 """A printer's wear since its last service, from the runs it printed, and the log of services done (task, note,
-by whom, when). Print hours are each copy's start to end; filament metres what each copy pushed (see
-`controller.store.extrusion`); a copy counts once it has ended."""
+by whom, when). Print hours are each copy's start to end less the time it was paused; filament metres what each
+copy pushed (see `controller.store.extrusion`); a copy counts once it has ended."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -11,10 +11,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from controller.store.db import Store
 from controller.store.extrusion import filament_of_runs
-from controller.store.models import Base, JobRow, PrinterRow, RunRow
+from controller.store.models import Base, EventRow, JobRow, PrinterRow, RunRow
 from controller.store.records import RUN_FINAL, Record
 
 COUNTERS = ("hours", "metres", "jobs", "failures")
+PAUSES, RESUMES = ("pause", "paused"), ("resume", "resumed")   # history kinds: requested, and the printer's own
 
 
 class ServiceLogRow(Base):
@@ -85,8 +86,35 @@ def run_uses(store: Store, printer: str, since: float | None = None) -> list[Run
             q = q.where(RunRow.finished_at > since)
         rows = s.execute(q).all()
     filament = filament_of_runs(store, rows)
-    return [RunUse(float(r.finished_at), max(0.0, float(r.finished_at) - float(r.started_at)),
+    marks = _pause_marks(store, printer, min((r.started_at for r in rows), default=0.0))
+    return [RunUse(float(r.finished_at),
+                   max(0.0, float(r.finished_at) - float(r.started_at)
+                       - paused_seconds(float(r.started_at), float(r.finished_at), marks)),
                    filament.get(r.id, 0.0), r.state == "failed") for r in rows]
+
+
+def _pause_marks(store: Store, printer: str, after: float) -> list[tuple[float, bool]]:
+    """(time, paused?) of each pause and resume of the printer from `after` on, in order: those requested
+    through the service and the printer's own (a runout's M600)."""
+    with store.session() as s:
+        q = (select(EventRow.t, EventRow.kind).where(EventRow.printer == printer, EventRow.t >= after,
+                                                     EventRow.kind.in_(PAUSES + RESUMES))
+             .order_by(EventRow.t, EventRow.id))
+        return [(float(t), kind in PAUSES) for t, kind in s.execute(q)]
+
+
+def paused_seconds(start: float, end: float, marks: Iterable[tuple[float, bool]]) -> float:
+    """Seconds between `start` and `end` spent paused, from ordered (time, paused?) marks; a copy that ends
+    paused was paused until its end."""
+    total, since = 0.0, None
+    for t, pause in marks:
+        if t < start or t > end:
+            continue
+        if pause and since is None:
+            since = t
+        elif not pause and since is not None:
+            total, since = total + t - since, None
+    return total + (end - since if since is not None else 0.0)
 
 
 def log_service(store: Store, printer: str, task: str, note: str, by: str, t: float) -> ServiceEntry:
