@@ -1,8 +1,8 @@
 """Maintenance counters and tasks over the real HTTP API, with the copies' ends written to the store as the fleet
-writes them and a clock the test moves: print hours (less the time paused), filament metres (a finished PrusaSlicer cube counts what its
-own header states), copies and failures since the last service; a task due by hours or by failures is told once
-(`maintenance_due` in the history and at a signed webhook on loopback), and an operator's service log resets
-only that task's counters and names who did it."""
+writes them and a clock the test moves: print hours (less the time paused), filament metres (a finished PrusaSlicer
+cube counts what its own header states), copies and failures since the last service; a task due by hours or by
+failures is told once (`maintenance_due` in the history and at a signed webhook on loopback), and an operator's
+service log resets only that task's counters and names who did it."""
 from __future__ import annotations
 
 import json
