@@ -17,6 +17,7 @@ from controller.config import parse_config
 from controller.errors import ConfigError
 from controller.farm.service import LabService
 from controller.store import history, jobs
+from controller.store.extrusion import executed_filament_mm
 from tests.conftest import GCODE_SAMPLES
 from tests.sim_rig import wait_for
 from tests.test_accounts import Clock
@@ -170,3 +171,24 @@ def test_two_tasks_of_one_printer_cannot_share_a_name() -> None:
     with pytest.raises(ConfigError, match="repeated: nozzle"):
         parse_config({"printers": [{"name": "mk3-a", "port": "/dev/x", "maintenance": [
             {"task": "nozzle", "every_hours": 2}, {"task": "nozzle", "every_metres": 9}]}]})
+
+
+def test_a_copy_counts_only_the_objects_it_printed_and_the_layers_it_reached(tmp_path: Path) -> None:
+    import trimesh
+
+    from slicing.slicer import slice_file
+
+    mesh = tmp_path / "block.stl"
+    trimesh.creation.box(extents=(12, 12, 2)).export(mesh)
+    gcode = tmp_path / "plate.gcode"
+    gcode.write_text(slice_file(mesh, copies=2).gcode)
+    path = str(gcode)
+    whole = executed_filament_mm(path, "completed", 0, [], [])
+    first = executed_filament_mm(path, "completed", 0, ["block_0"], [])
+    assert whole is not None and first is not None
+    assert first == executed_filament_mm(path, "completed", 0, [], ["block_1"])
+    assert 0.45 * whole < first < 0.6 * whole          # one of two blocks (and what belongs to neither)
+    half_way = executed_filament_mm(path, "failed", 4, [], [])
+    assert half_way is not None and 0.3 * whole < half_way < 0.7 * whole     # layers 0-4 of 10
+    assert executed_filament_mm(path, "failed", -1, [], []) == 0.0
+    assert executed_filament_mm(str(tmp_path / "gone.gcode"), "completed", 0, [], []) is None
