@@ -101,7 +101,7 @@ def test_a_hanging_and_a_refusing_receiver_do_not_slow_the_link(tmp_path: Path) 
         assert without > 0.2, f"the link was not busy enough to tell ({100 * without:.1f} %)"
         print(f"link utilisation at {BAUD} baud: {100 * without:.1f} % without, {100 * with_them:.1f} % with "
               "a hanging and a refusing receiver")
-        assert stall < 2.0, f"the link stalled {stall:.1f} s while deliveries hung"
+        assert stall < 3.0, f"the link stalled {stall:.1f} s while deliveries hung"
         assert with_them > 0.5 * without, (without, with_them)
         assert all(not a["ok"] for a in api.get("/api/v1/notifications").json())   # none got through
         api.post(f"/api/v1/jobs/{job['id']}/cancel")
