@@ -35,8 +35,43 @@ def _simple_name(value: str) -> str:
 SimpleName = Annotated[str, AfterValidator(_simple_name)]
 
 
+def _refuse_repeats(names: list[str], rule: str) -> None:
+    """ValueError stating `rule` and the names given more than once, if any."""
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{rule}; repeated: {', '.join(dupes)}")
+
+
+class MaintenanceTaskConfig(BaseModel):
+    """`[[printers.maintenance]]`: a task (e.g. "nozzle") due every so many print hours, filament metres, copies
+    printed or failed copies since it was last done, whichever comes first."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task: SimpleName
+    every_hours: float | None = Field(default=None, gt=0, le=1e6)
+    every_metres: float | None = Field(default=None, gt=0, le=1e9)
+    every_jobs: int | None = Field(default=None, gt=0, le=10**9)
+    every_failures: int | None = Field(default=None, gt=0, le=10**9)
+
+    @model_validator(mode="after")
+    def _some_interval(self) -> MaintenanceTaskConfig:
+        """A task without an interval would never be due."""
+        if self.limits() == {}:
+            raise ValueError(f"task {self.task!r} needs at least one of every_hours, every_metres, every_jobs, "
+                             "every_failures")
+        return self
+
+    def limits(self) -> dict[str, float]:
+        """The intervals set, by counter name (hours, metres, jobs, failures)."""
+        given = {"hours": self.every_hours, "metres": self.every_metres, "jobs": self.every_jobs,
+                 "failures": self.every_failures}
+        return {k: float(v) for k, v in given.items() if v is not None}
+
+
 class PrinterConfig(BaseModel):
-    """One printer: where it is plugged in, its camera, slicing profile and what to do when vision fails."""
+    """One printer: where it is plugged in, its camera, slicing profile, what to do when vision fails, and its
+    maintenance tasks."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -52,6 +87,7 @@ class PrinterConfig(BaseModel):
     tags: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list)
     bed: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] | None \
         = None   # [x, y, z] mm of the print volume; default: the profile's bed_x, bed_y, bed_z
+    maintenance: list[MaintenanceTaskConfig] = Field(default_factory=list)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -68,6 +104,13 @@ class PrinterConfig(BaseModel):
             except (SlicingError, OSError):
                 pass   # a profile that does not load is reported when a job is sliced with it
         return Capabilities(nozzle if nozzle is not None else 0.4, tuple(self.materials), tuple(self.tags), bed)
+
+    @field_validator("maintenance")
+    @classmethod
+    def _unique_tasks(cls, value: list[MaintenanceTaskConfig]) -> list[MaintenanceTaskConfig]:
+        """A service is logged by task name, so two tasks of a printer cannot share one."""
+        _refuse_repeats([t.task for t in value], "maintenance task names must be unique per printer")
+        return value
 
 
 class MqttConfig(BaseModel):
@@ -272,16 +315,17 @@ class ServiceConfig(BaseModel):
     @classmethod
     def _unique_names(cls, value: list[PrinterConfig]) -> list[PrinterConfig]:
         """Two printers with one name could not be told apart in the API."""
-        names = [p.name for p in value]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"printer names must be unique; repeated: {', '.join(dupes)}")
+        _refuse_repeats([p.name for p in value], "printer names must be unique")
         return value
 
     @property
     def db_url(self) -> str:
         """The SQLAlchemy URL: the configured one, else a SQLite file in the data directory."""
         return self.database_url or f"sqlite:///{(self.data_dir / 'printloop.db').resolve()}"
+
+    def maintenance_of(self, printer: str) -> list[MaintenanceTaskConfig]:
+        """The maintenance tasks configured for a printer ([] for one added through the API)."""
+        return next((list(p.maintenance) for p in self.printers if p.name == printer), [])
 
 
 def _describe(exc: ValidationError) -> str:

@@ -7,6 +7,8 @@ let KEY = localStorage.getItem("printloop-key") || "";
 let CSRF = sessionStorage.getItem("printloop-csrf") || "";   // set by a sign-in; the session itself is a cookie
 let shownJob = null;
 const bedViews = {};   // printer -> the camera's latest opinion of its bed (GET /api/v1/printers/{name}/bed)
+const upkeep = {};     // printer -> its counters and maintenance tasks (GET /api/v1/maintenance)
+let lastSnap = null;
 let shownTimelapses = "";
 
 const $ = (sel) => document.querySelector(sel);
@@ -60,7 +62,45 @@ function printerCard(p) {
   return `<div class="card" data-printer="${esc(p.name)}"><h3>${esc(p.name)}` +
     `<span class="badge state s-${esc(p.state)}">${esc(p.state)}</span></h3>` +
     `<div class="muted">${esc(p.message)}</div><div class="temps">${temps(p.temperatures)}</div>${body}` +
-    `<div class="buttons">${b.join("")}</div>${waiting ? bedView(p.name) : ""}</div>`;
+    `<div class="buttons">${b.join("")}</div>${waiting ? bedView(p.name) : ""}${upkeepView(p.name)}</div>`;
+}
+
+// Counters since the last service and each maintenance task, the due ones highlighted with a button to log it.
+const COUNTER_WORDS = {hours: "h", metres: "m", jobs: "copies", failures: "failed"};
+function upkeepView(name) {
+  const u = upkeep[name];
+  if (!u) return "";
+  const c = u.usage;
+  const since = u.last_service ? `since the service of ${new Date(u.last_service * 1000).toLocaleString()}`
+    : "since first use";
+  const canLog = ["admin", "operator"].includes(document.body.dataset.role);
+  const tasks = u.tasks.map((t) => {
+    const why = t.due ? "due: " + t.due_by.map((k) => `${t.used[k].toFixed(1)} of every ${t.every[k]} ` +
+      COUNTER_WORDS[k]).join(", ") : `${Math.round(100 * t.fraction)} % of its interval`;
+    const button = canLog ? ` <button data-action="log-service" data-printer="${esc(name)}" ` +
+      `data-task="${esc(t.task)}">Log service</button>` : "";
+    return `<li class="task${t.due ? " due" : ""}" data-task="${esc(t.task)}"><b>${esc(t.task)}</b> ` +
+      `<span class="why">${esc(why)}</span>${button}</li>`;
+  }).join("");
+  return `<div class="upkeep" data-due="${esc(u.due.join(","))}"><div class="counters muted">` +
+    `${c.hours.toFixed(1)} h · ${c.metres.toFixed(2)} m · ${c.jobs} ${c.jobs === 1 ? "copy" : "copies"} · ${c.failures} failed ${since}</div>` +
+    `${tasks ? `<ul class="tasks">${tasks}</ul>` : ""}</div>`;
+}
+
+async function loadUpkeep() {
+  try {
+    for (const u of await api("GET", "/api/v1/maintenance")) upkeep[u.printer] = u;
+  } catch (err) {
+    return;
+  }
+  if (lastSnap) render(lastSnap);
+}
+
+async function logService(printer, task) {
+  const note = prompt(`What was done (${task} on ${printer})?`);
+  if (note === null) return;
+  await api("POST", `/api/v1/printers/${encodeURIComponent(printer)}/maintenance/log`, {task, note});
+  await loadUpkeep();
 }
 
 // The camera's opinion of the bed beside the "Bed is clear" button: the person decides, the page warns.
@@ -105,6 +145,7 @@ const approvalButtons = (j) => j.state !== "awaiting_approval" || !["admin", "op
     ` <button data-action="reject" data-job="${j.id}">Reject</button>`;
 
 function render(snap) {
+  lastSnap = snap;
   $("#printers").innerHTML = snap.printers.map(printerCard).join("") || '<p class="muted">no printers</p>';
   $("#jobs tbody").innerHTML = snap.jobs.map(jobRow).join("");
   if (shownJob !== null) showHistory(shownJob);
@@ -155,6 +196,7 @@ async function timelapseSoFar(runId, btn) {
 }
 
 let lastEventId = 0;
+const UPKEEP_KINDS = ["completed", "failed", "cancelled", "vision_failure", "maintenance_due", "maintenance_done"];
 const eventLine = (e) => `${new Date(e.t * 1000).toLocaleTimeString()} ${e.printer ? "[" + e.printer + "] " : ""}` +
   `${e.message} — ${e.actor}`;
 
@@ -188,6 +230,7 @@ function addEvent(e) {
   li.dataset.actor = e.actor;
   li.textContent = eventLine(e);
   $("#events").prepend(li);
+  if (UPKEEP_KINDS.includes(e.kind)) loadUpkeep();
   while ($("#events").children.length > 200) $("#events").lastChild.remove();
 }
 
@@ -199,6 +242,7 @@ document.addEventListener("click", async (ev) => {
     if (action === "history") return showHistory(Number(job));
     if (action === "check-bed") return lookAtBed(printer);
     if (action === "timelapse") return await timelapseSoFar(Number(run), btn);
+    if (action === "log-service") return await logService(printer, btn.dataset.task);
     btn.disabled = true;
     if (action === "reject") {
       const reason = prompt("Why is this job rejected?");
@@ -273,6 +317,7 @@ async function connect() {
   source = new EventSource(withKey("/api/v1/stream"));
   source.addEventListener("snapshot", (m) => { $("#live").textContent = "live"; render(JSON.parse(m.data)); });
   source.addEventListener("event", (m) => addEvent(JSON.parse(m.data)));
+  loadUpkeep();
   source.onerror = () => {
     $("#live").textContent = "reconnecting…";
     fetch(withKey("/api/v1/me")).then((r) => { if (r.status === 401) { source.close(); signedOut(); } });

@@ -1,6 +1,6 @@
 """The publishers a service's config asks for, built and added to it: `[mqtt]`, `[opcua]`, `[[notify]]` and
-`[[webhooks]]` (Prometheus and
-MTConnect are served by the API's routes). Lives here, above `farm/`, so the service never imports a publisher."""
+`[[webhooks]]`, and the watch of `[[printers.maintenance]]` tasks (Prometheus and MTConnect are served by the API's
+routes). Lives here, above `farm/`, so the service never imports a publisher."""
 from __future__ import annotations
 
 from controller.farm.service import LabService
@@ -24,4 +24,8 @@ def attach_publishers(service: LabService) -> LabService:
         from controller.publish.notify import Notifier
 
         service.add_publisher("notify", Notifier(cfg, service.bus, service.store, service.clock))
+    if any(p.maintenance for p in cfg.printers) and "maintenance" not in service.publishers:
+        from controller.publish.maintenance_watch import MaintenanceWatch
+
+        service.add_publisher("maintenance", MaintenanceWatch(cfg, service.bus, service.store, service.clock))
     return service
