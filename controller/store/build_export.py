@@ -41,7 +41,7 @@ def _write_json(path: Path, value: Any) -> None:
     path.write_text(json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _sources(store: Store, run_id: int) -> dict[str, Path]:
+def file_sources(store: Store, run_id: int) -> dict[str, Path]:
     """File name -> path of a run's photos and timelapse in the data directory."""
     checks = history.list_layer_checks(store, run_id=run_id)
     found = {Path(p).name: Path(p) for c in checks for p in (c.image_path, c.annotated_path) if p}
@@ -65,7 +65,7 @@ def named_files(record: dict[str, Any]) -> dict[str, str | None]:
 
 def _copy_files(store: Store, record: dict[str, Any], folder: Path) -> int:
     """Copy the files a record names into folder; returns how many were there to copy."""
-    sources = _sources(store, int(record["run_id"]))
+    sources = file_sources(store, int(record["run_id"]))
     copied = 0
     for name in named_files(record):
         src = sources.get(name)

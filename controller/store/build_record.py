@@ -163,6 +163,10 @@ def assemble(store: Store, run_id: int) -> dict[str, Any]:
     job = jobs.get_job(store, run.job_id)
     design = jobs.get_file(store, job.file_id)
     gcode = gcode_facts(job.gcode_path)
+    if gcode is not None:   # the name it was uploaded (or sliced) as; `file` is where the service keeps it
+        named = design.name if design.kind == "gcode" else Path(design.name).with_suffix(".gcode").name
+        gcode = {**gcode, "file": gcode["name"], "name": named,
+                 "profile": gcode["profile"] or ({"file": job.profile} if job.profile else {})}
     own = copy_events(store, run)
     checks = history.list_layer_checks(store, run_id=run.id)
     decided = disposition.latest_decision(store, run.id)

@@ -33,7 +33,8 @@ def _load(path: Path) -> Any:
 
 def _chain_links(entries: list[dict[str, Any]], head: Any) -> list[str]:
     """Differences in the chain itself: places out of order, a link not following its predecessor, the head."""
-    out, prev = [], GENESIS
+    out: list[str] = []
+    prev: Any = GENESIS
     for i, e in enumerate(entries, start=1):
         if e.get("seq") != i:
             out.append(f"{CHAIN_FILE}: entry {i} has seq {e.get('seq')!r}, expected {i}")
