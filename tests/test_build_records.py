@@ -204,9 +204,24 @@ def _pdf_pages(pdf: bytes, folder: Path) -> list[np.ndarray]:
     return pages
 
 
-def _has_colour(page: np.ndarray, hex_colour: str, at_least: int = 20) -> bool:
+def _is(page: np.ndarray, hex_colour: str) -> np.ndarray:
+    """Where the page has this colour."""
     bgr = np.array([int(hex_colour[i:i + 2], 16) for i in (5, 3, 1)])
-    return int((np.abs(page.astype(int) - bgr).sum(axis=2) < 30).sum()) >= at_least
+    return np.abs(page.astype(int) - bgr).sum(axis=2) < 30
+
+
+def _strip_rows(page: np.ndarray, ok: int, failed: int, unchecked: int) -> list[int]:
+    """Rows of the page crossing the verdict strip: `ok` green layers, then `failed` red, then grey unchecked
+    ones, each bar 1/n of the strip's 186 mm (at 100 dpi)."""
+    bar = 186 / 25.4 * 100 / (ok + failed + unchecked)
+    green, red, grey = _is(page, COLOURS["ok"]), _is(page, COLOURS["failed"]), _is(page, COLOURS["unchecked"])
+    rows = []
+    for y in range(page.shape[0]):
+        g, r, u = (np.flatnonzero(m[y]) for m in (green, red, grey))
+        if (abs(len(g) - ok * bar) < bar / 2 and abs(len(r) - failed * bar) < bar / 2
+                and abs(len(u) - unchecked * bar) < bar / 2 and g.max() < r.min() and r.max() < u.min()):
+            rows.append(y)
+    return rows
 
 
 def test_the_report_shows_the_part_the_verdict_strip_and_the_failed_layer_photo(batch: Batch, tmp_path: Path
@@ -219,8 +234,11 @@ def test_the_report_shows_the_part_the_verdict_strip_and_the_failed_layer_photo(
     text = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], capture_output=True, text=True,
                           check=True).stdout
     assert f"Part {rec['serial']}" in text and rec["gcode"]["sha256"][:32] in text.replace("\n", "")
-    assert _has_colour(page, COLOURS["ok"]) and _has_colour(page, COLOURS["failed"]), "the verdict strip"
     failed = next(la for la in rec["layers"] if not la["ok"])
+    ok_layers = sum(1 for la in rec["layers"] if la["ok"])
+    assert ok_layers == failed["layer"], "the sim's fault fails the first layers after the sound ones"
+    strip = _strip_rows(page, ok_layers, 1, rec["outcome"]["layer_count"] - ok_layers - 1)
+    assert len(strip) >= 20, "the verdict strip: green layers, then the red failed one, then grey unchecked ones"
     checks = history.list_layer_checks(batch.svc.store, run_id=run_id)
     shown = next(c.annotated_path or c.image_path for c in checks if c.layer == failed["layer"] and not c.ok)
     assert f"layer {failed['layer'] + 1}: {failed['verdict']}" in text
