@@ -144,12 +144,6 @@ def latest(store: Store, run_id: int) -> dict[str, Any] | None:
         return json.loads(row.body) if row is not None else None
 
 
-def sealed_runs(store: Store) -> set[int]:
-    """The runs with a sealed record."""
-    with store.session() as s:
-        return set(s.scalars(select(BuildRecordRow.run_id).distinct()))
-
-
 def entries(store: Store) -> list[ChainEntry]:
     """The whole chain, in order."""
     with store.session() as s:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from controller.events import LOGGED, EventBus, Subscription
 from controller.events import Event as BusEvent
 from controller.store import build_chain, build_record, disposition, jobs
+from controller.store.build_chain import BuildRecordRow
 from controller.store.db import Store
 from controller.store.models import EventRow, LayerCheckRow, RunRow
 from controller.store.records import RUN_FINAL
@@ -39,11 +40,11 @@ def _settled(store: Store, run: RunRow, now: float) -> bool:
 
 def unsealed(store: Store) -> list[RunRow]:
     """Ended copies that were printed and have no sealed record, in the order they ended."""
-    done = build_chain.sealed_runs(store)
+    sealed = select(BuildRecordRow.seq).where(BuildRecordRow.run_id == RunRow.id).exists()
     with store.session() as s:
-        q = (select(RunRow).where(RunRow.state.in_(RUN_FINAL), RunRow.started_at.is_not(None))
+        q = (select(RunRow).where(RunRow.state.in_(RUN_FINAL), RunRow.started_at.is_not(None), ~sealed)
              .order_by(RunRow.finished_at, RunRow.id))
-        return [r for r in s.scalars(q) if r.id not in done]
+        return list(s.scalars(q))
 
 
 def _seal(store: Store, run_id: int, t: float) -> dict[str, Any]:
