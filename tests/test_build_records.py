@@ -80,7 +80,12 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batch]:
                     take_part_off(sims[0])
                     assert api.post("/api/v1/printers/good/clear-bed", headers=ola).status_code == 200
                 return jobs.get_job(svc.store, job_id).state in ("done", "failed")
-            wait_for(progress, 180, "both copies made", every=0.3)
+            try:
+                wait_for(progress, 180, "both copies made", every=0.3)
+            except AssertionError as exc:
+                runs = [(r.id, r.printer, r.state, r.message) for r in jobs.list_runs(svc.store, job_id=job_id)]
+                states = {n: printers.get_printer(svc.store, n).state for n in names}
+                raise AssertionError(f"{exc}: printers {states}, runs {runs}") from None
             wait_for(lambda: not build_seal.unsealed(svc.store), 120, "every printed copy's record sealed")
             yield Batch(svc, api, config, job_id, ola, viewer)
     finally:
@@ -91,6 +96,13 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batch]:
 
 def _runs(b: Batch, state: str) -> list[int]:
     return [r.id for r in jobs.list_runs(b.svc.store, job_id=b.job_id, states=(state,))]
+
+
+def _caught(b: Batch) -> int:
+    """The run vision failed (the faulty printer's copy)."""
+    caught = [e.run_id for e in history.list_events(b.svc.store, job_id=b.job_id) if e.kind == "vision_failure"]
+    assert caught and caught[0] is not None, "vision caught no fault on the faulty printer"
+    return caught[0]
 
 
 def _export(b: Batch, out: Path, capsys: pytest.CaptureFixture[str]) -> str:
@@ -125,9 +137,10 @@ def test_each_printed_copy_has_a_sealed_record_of_its_build(batch: Batch) -> Non
                   for c in history.list_layer_checks(batch.svc.store, run_id=run_id)}
         first = rec["layers"][0]
         assert first["photo_sha256"] == hashlib.sha256(Path(photos[first["photo"]]).read_bytes()).hexdigest()
-    bad = batch.api.get(f"/api/v1/runs/{failed[0]}/record", headers=batch.viewer).json()
+    bad = batch.api.get(f"/api/v1/runs/{_caught(batch)}/record", headers=batch.viewer).json()
     assert bad["printer"]["name"] == "bad" and bad["outcome"]["state"] == "failed"
-    assert any(not la["ok"] for la in bad["layers"])
+    assert any(not la["ok"] for la in bad["layers"]), (bad["outcome"], [(la["layer"], la["verdict"]) for la in
+                                                                   bad["layers"]], bad["events"])
     assert any(e["kind"] == "vision_failure" and e["actor"] == "service:vision" for e in bad["interruptions"])
     chain = build_chain.entries(batch.svc.store)
     assert [e.seq for e in chain] == list(range(1, len(chain) + 1))
@@ -226,7 +239,7 @@ def _strip_rows(page: np.ndarray, ok: int, failed: int, unchecked: int) -> list[
 
 def test_the_report_shows_the_part_the_verdict_strip_and_the_failed_layer_photo(batch: Batch, tmp_path: Path
                                                                                 ) -> None:
-    run_id = _runs(batch, "failed")[0]
+    run_id = _caught(batch)
     rec = batch.api.get(f"/api/v1/runs/{run_id}/record", headers=batch.viewer).json()
     r = batch.api.get(f"/api/v1/runs/{run_id}/record.pdf", headers=batch.viewer)
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
@@ -261,3 +274,34 @@ def test_the_report_shows_the_part_the_verdict_strip_and_the_failed_layer_photo(
     assert len(pages) == 1 + len(started)
     html = batch.api.get(f"/api/v1/jobs/{batch.job_id}/report.html", headers=batch.viewer).text
     assert "Good parts" in html and all(serial_of(r) in html for r in started)
+
+
+def test_the_dashboard_links_each_copys_record_and_the_jobs_report(batch: Batch) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from controller.api.live import LiveServer
+    from tests.test_dashboard import ARGS, CHROMIUM
+
+    started = [r for r in jobs.list_runs(batch.svc.store, job_id=batch.job_id) if r.started_at is not None]
+    server = LiveServer(create_app(batch.svc, run_fleet=False)).start()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(f"{server.url}/?key={KEY}")
+                row = page.locator(f'#jobs tr[data-job="{batch.job_id}"]')
+                expect(row.locator("a.report")).to_be_visible(timeout=30_000)
+                row.locator('button[data-action="history"]').click()
+                links = page.locator("#timelapses a.record")
+                expect(links).to_have_count(len(started), timeout=30_000)
+                for i in range(len(started)):
+                    got = page.request.get(server.url + str(links.nth(i).get_attribute("href")))
+                    assert got.ok and got.headers["content-type"] == "application/pdf"
+                    assert got.body().startswith(b"%PDF")
+                report = page.request.get(server.url + str(row.locator("a.report").get_attribute("href")))
+                assert report.ok and report.body().startswith(b"%PDF")
+            finally:
+                browser.close()
+    finally:
+        server.stop()
