@@ -23,10 +23,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_export(args: argparse.Namespace) -> int:
     """Export the records and say how many, and the chain's head hash."""
     from controller.config import ServiceConfig, load_config
+    from controller.errors import ConfigError
     from controller.store import Store, jobs
     from controller.store.build_export import export
 
     cfg = load_config(args.config) if args.config else ServiceConfig()
+    if cfg.database_url is None and not (cfg.data_dir / "printloop.db").is_file():
+        raise ConfigError(f"no printloop database in {cfg.data_dir.resolve()}: give the service's config with "
+                          "--config (its data_dir or database_url)")
     store = Store(cfg.db_url)
     try:
         if args.job is not None:

@@ -23,7 +23,8 @@ def run(args: argparse.Namespace) -> int:
     for line in found.differences:
         print(line)
     if found.differences:
-        print(f"printloop verify: {len(found.differences)} differences in {args.dir}")
+        n = len(found.differences)
+        print(f"printloop verify: {n} difference{'' if n == 1 else 's'} in {args.dir}")
         return 1
     print(f"printloop verify: {found.records} records and {found.files} files hold")
     return 0

@@ -61,10 +61,11 @@ def seal_ready(store: Store, now: float) -> list[dict[str, Any]]:
         return [_seal(store, r.id, now) for r in unsealed(store) if _settled(store, r, now)]
 
 
-def record_of(store: Store, run_id: int, now: float) -> dict[str, Any]:
+def record_of(store: Store, run_id: int, now: float, catch_up: bool = True) -> dict[str, Any]:
     """A run's newest sealed record, or the record as it stands (seq, prev_hash and hash None) while it is
-    unsealed (still printing, or its timelapse being written)."""
-    seal_ready(store, now)
+    unsealed (still printing, or its timelapse being written); first seals what settled unless told not to."""
+    if catch_up:
+        seal_ready(store, now)
     sealed = build_chain.latest(store, run_id)
     if sealed is not None:
         return sealed

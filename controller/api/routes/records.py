@@ -46,7 +46,8 @@ def _job_records(svc: LabService, job_id: int) -> tuple[dict[str, Any], list[dic
     job = jobs.get_job(svc.store, job_id)
     runs = sorted((r for r in jobs.list_runs(svc.store, job_id=job_id) if r.started_at is not None),
                   key=lambda r: r.id)
-    return job.to_dict(), [build_seal.record_of(svc.store, r.id, svc.clock()) for r in runs]
+    build_seal.seal_ready(svc.store, svc.clock())
+    return job.to_dict(), [build_seal.record_of(svc.store, r.id, svc.clock(), catch_up=False) for r in runs]
 
 
 @router.get("/runs/{run_id}/record", **allow(EVERYONE))
