@@ -2,11 +2,12 @@
 # Debian packages the test suite uses: Chromium (dashboard tests), PostgreSQL (the store's migrations target
 # it; a farm of hosts shares one), the peer slicers whose G-code the job plan is proven on (PrusaSlicer,
 # CuraEngine), Mosquitto's broker and clients (the MQTT publisher is proven against them), Prometheus (server and
-# promtool) and Node with npm when missing. Installed only when missing, only as root with apt-get. Then the npm
-# packages of the tests' OPC UA client (node-opcua, tests/opcua_client) and the OPC UA NodeSets the service loads
-# beside ../shared (scripts/opcua-nodesets: PADIM and IRDI) when they are not installed yet.
+# promtool), poppler-utils (pdftoppm renders the build reports' PDF in their test) and Node with npm when missing.
+# Installed only when missing, only as root with apt-get. Then the npm packages of the tests' OPC UA client
+# (node-opcua, tests/opcua_client) and the OPC UA NodeSets the service loads beside ../shared
+# (scripts/opcua-nodesets: PADIM and IRDI) when they are not installed yet.
 set -u
-want=(chromium chromium-driver prusa-slicer cura-engine postgresql mosquitto mosquitto-clients prometheus)
+want=(chromium chromium-driver prusa-slicer cura-engine postgresql mosquitto mosquitto-clients prometheus poppler-utils)
 command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
 missing=()
 for pkg in "${want[@]}"; do

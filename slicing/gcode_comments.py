@@ -68,6 +68,7 @@ _PER_LAYER_KEYS = {"TYPE", "LAYER", "Z", "HEIGHT", "WIDTH", "TIME_ELAPSED", "MES
 _S3D_LAYER = re.compile(r"^layer (-?\d+), Z = (-?\d*\.?\d+)", re.IGNORECASE)
 _KISS_Z = re.compile(r"\bz\s*=\s*(-?\d*\.?\d+)", re.IGNORECASE)
 _Z_NOTE = re.compile(r"^(?:Z|Z_HEIGHT)\s*:\s*(-?\d*\.?\d+)\s*$")
+_GENERATOR = re.compile(r"^generated (?:by|with)\s+(.+)$", re.IGNORECASE)  # PrusaSlicer, Cura, printloop
 
 
 def _float_or_none(text: str) -> float | None:
@@ -132,6 +133,9 @@ def scan_comments(tok: TokenTable) -> CommentIndex:
         if text.startswith("stop printing object"):
             obj_lines.append(ln)
             obj_names.append(None)
+            continue
+        if (gm := _GENERATOR.match(text)) is not None:
+            header.setdefault("generator", gm.group(1).strip())
             continue
         m = _PRUSA_KV.match(text) or _CURA_KV.match(text)
         if m is not None and m.group(1) not in _PER_LAYER_KEYS:

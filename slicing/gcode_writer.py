@@ -349,6 +349,7 @@ def header(profile: Profile, time_s: float, filament_mm: float, filament_g: floa
         f";Filament used: {filament_mm / 1000.0:.5f}m",
         f";Filament weight: {filament_g:.2f}g",
         f";Layer height: {profile.layer_height:g}",
+        f";Nozzle diameter: {profile.nozzle_diameter:g}",
         f";LAYER_COUNT:{layer_count}",
         f";MINX:{minx:.3f}",
         f";MINY:{miny:.3f}",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from controller.cli import build_parser, main
-from controller.commands import demo, markers, print_, serve, sim, slice
+from controller.commands import demo, markers, print_, records, serve, sim, slice, verify
 from tests.conftest import REPO
 
 
@@ -28,7 +28,7 @@ def test_the_subcommands_are_exactly_the_command_modules(capsys):
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args(["frobnicate"])
     assert exit_.value.code == 2
-    assert "(choose from 'demo', 'farm', 'markers', 'print', 'serve', 'sim', 'slice')" in capsys.readouterr().err
+    assert "(choose from 'demo', 'farm', 'markers', 'print', 'records', 'serve', 'sim', 'slice', 'verify')" in capsys.readouterr().err
 
 
 EVERY_OPTION = [
@@ -58,6 +58,9 @@ EVERY_OPTION = [
      {"out": Path("m.png"), "vision_profile": Path("p.toml")}),
     (["demo", "--model", "3DBenchy.stl", "--copies", "2", "--fault", "clog@3", "--timeout", "60", "--out", "o"],
      demo.run, {"model": "3DBenchy.stl", "copies": 2, "fault": "clog@3", "timeout": 60.0, "out": Path("o")}),
+    (["records", "export", "out", "--job", "7", "--config", "lab.toml"], records.run_export,
+     {"action": "export", "dir": Path("out"), "job": 7, "config": Path("lab.toml")}),
+    (["verify", "out"], verify.run, {"dir": Path("out")}),
 ]
 
 

@@ -24,6 +24,7 @@ from controller.api.routes import (
     notifications,
     printers,
     queue,
+    records,
     spools,
     stats,
     stream,
@@ -104,8 +105,8 @@ def create_app(service: LabService, run_fleet: bool = True) -> FastAPI:
     app.state.printers_cache = PrintersCache()
     app.state.sessions, app.state.login_throttle = Sessions(service.clock), LoginThrottle(service.clock)
     _install_errors(app)
-    for module in (health, users, printers, farm, jobs, queue, checks, stream, audit, notifications, maintenance,
-                   spools, stats):
+    for module in (health, users, printers, farm, jobs, queue, checks, records, stream, audit, notifications,
+                   maintenance, spools, stats):
         app.include_router(module.router)
     app.include_router(octoprint.router)
     metrics.install(app, service)

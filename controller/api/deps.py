@@ -12,7 +12,7 @@ from fastapi import Depends, Header, HTTPException, Path, Query, Request
 from controller.config import ServiceConfig
 from controller.errors import NotFoundError
 from controller.farm.service import LabService
-from controller.store import users
+from controller.store import jobs, users
 
 _SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -110,6 +110,15 @@ def sees_job(svc: LabService, who: Principal, job_id: int) -> None:
     """NotFoundError (404, as for a missing job) unless `who` may see the job: a submitter sees only their own."""
     if who.role == "submitter" and users.submitter_of(svc.store, job_id) != who.user:
         raise NotFoundError(f"no job with id {job_id}")
+
+
+def sees_run(svc: LabService, who: Principal, run_id: int) -> None:
+    """404 for a submitter asking about a copy of someone else's job (as for a run that does not exist)."""
+    if who.role == "submitter":
+        try:
+            sees_job(svc, who, jobs.get_run(svc.store, run_id).job_id)
+        except NotFoundError:
+            raise NotFoundError(f"no run with id {run_id}") from None
 
 
 def given_key(request: Request) -> str | None:

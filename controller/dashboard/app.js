@@ -136,7 +136,8 @@ function jobRow(j) {
   return `<tr data-job="${j.id}"><td>${j.id}</td><td>${esc(j.name)}</td><td class="job-state">${esc(state)}</td>` +
     `<td>${j.copies}</td><td>${c.completed || 0}</td><td>${c.queued || 0}</td>` +
     `<td>${(c.printing || 0) + (c.paused || 0)}</td><td>${c.failed || 0}</td>` +
-    `<td><button data-action="history" data-job="${j.id}">Layers</button>${approvalButtons(j)}</td></tr>`;
+    `<td><button data-action="history" data-job="${j.id}">Layers</button>${approvalButtons(j)}` +
+    ` <a class="report" href="${esc(withKey(`/api/v1/jobs/${j.id}/report.pdf`))}" target="_blank">Report</a></td></tr>`;
 }
 
 // Approve / Reject for a job waiting for an operator (the API refuses other roles anyway).
@@ -177,7 +178,9 @@ function showTimelapses(job) {
     const video = r.finished_at ? `<video controls muted preload="metadata" src="${esc(web)}"></video>`
       : `<button data-action="timelapse" data-run="${r.id}">Timelapse so far</button>`;
     return `<figure class="timelapse" data-run="${r.id}">${video}<figcaption>run ${r.id} · ${esc(r.state)} · ` +
-      `<a href="${esc(url)}" download>MP4</a> <span class="muted tl-msg"></span></figcaption></figure>`;
+      `<a href="${esc(url)}" download>MP4</a>` + (r.finished_at ? ` · <a class="record" target="_blank" ` +
+      `href="${esc(withKey(`/api/v1/runs/${r.id}/record.pdf`))}">build record</a>` : "") +
+      ` <span class="muted tl-msg"></span></figcaption></figure>`;
   }).join("") || '<p class="muted">no copy has started yet</p>';
   for (const v of $("#timelapses").querySelectorAll("video")) {
     v.addEventListener("error", () => {

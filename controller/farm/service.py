@@ -14,7 +14,7 @@ from controller.farm.fleet import Fleet
 from controller.farm.heartbeat import Heartbeat
 from controller.farm.intake import Intake
 from controller.farm.remote_commands import CommandListener
-from controller.store import Store, history, hosts, printers
+from controller.store import Store, build_seal, history, hosts, printers
 from controller.store.records import LayerCheck, Printer
 from controller.store.spoolman import SpoolmanSpools
 from controller.store.spools import LocalSpools, SpoolStore
@@ -49,6 +49,7 @@ class LabService:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(config.db_url)
         self._history = history.record_printer_events(self.store, self.bus)
+        self._sealer = build_seal.seal_on_bus(self.store, self.bus, clock)  # build records, as copies end
         self.store.listeners.append(self._logged)
         self.host = config.host_name
         hosts.heartbeat(self.store, self.host, clock())

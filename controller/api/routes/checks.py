@@ -12,11 +12,10 @@ from controller.api.deps import (
     SUBMITTERS,
     Caller,
     Id,
-    Principal,
     Service,
     allow,
     principal,
-    sees_job,
+    sees_run,
 )
 from controller.api.schemas import LayerCheckOut, Message, TimelapseOut
 from controller.api.views import check_out
@@ -32,7 +31,7 @@ router = APIRouter(prefix="/api/v1", tags=["layer checks"], dependencies=[Depend
 @router.get("/runs/{run_id}/layer-checks", response_model=list[LayerCheckOut], **allow(EVERYONE))
 def of_run(run_id: Id, svc: Service, who: Caller) -> list[LayerCheckOut]:
     """The layer checks of one copy."""
-    _sees_run(svc, who, run_id)
+    sees_run(svc, who, run_id)
     return [check_out(c) for c in history.list_layer_checks(svc.store, run_id=run_id)]
 
 
@@ -40,7 +39,7 @@ def of_run(run_id: Id, svc: Service, who: Caller) -> list[LayerCheckOut]:
 def get(check_id: Id, svc: Service, who: Caller) -> LayerCheckOut:
     """One layer check."""
     c = history.get_layer_check(svc.store, check_id)
-    _sees_run(svc, who, c.run_id)
+    sees_run(svc, who, c.run_id)
     return check_out(c)
 
 
@@ -50,7 +49,7 @@ def image(check_id: Id, svc: Service, who: Caller,
           kind: Annotated[Literal["photo", "annotated"], Query()] = "photo") -> FileResponse:
     """The camera photo of a layer, or the photo with the verdict drawn over it."""
     c = history.get_layer_check(svc.store, check_id)
-    _sees_run(svc, who, c.run_id)
+    sees_run(svc, who, c.run_id)
     raw = c.image_path if kind == "photo" else c.annotated_path
     if not raw:
         raise NotFoundError(f"layer check {check_id} has no {kind} image")
@@ -64,7 +63,7 @@ def image(check_id: Id, svc: Service, who: Caller,
             responses={200: {"content": {"video/mp4": {}}}, 404: {"model": Message}}, **allow(EVERYONE))
 def timelapse(run_id: Id, svc: Service, who: Caller) -> FileResponse:
     """The copy's layer photos as an MP4 (MPEG-4 Part 2, for download); written now for a run still printing."""
-    _sees_run(svc, who, run_id)
+    sees_run(svc, who, run_id)
     return _video(svc, run_id, FILE_NAME, "video/mp4")
 
 
@@ -72,17 +71,8 @@ def timelapse(run_id: Id, svc: Service, who: Caller) -> FileResponse:
             responses={200: {"content": {"video/webm": {}}}, 404: {"model": Message}}, **allow(EVERYONE))
 def timelapse_web(run_id: Id, svc: Service, who: Caller) -> FileResponse:
     """The same timelapse as WebM (VP8), which browsers play; written now for a run still printing."""
-    _sees_run(svc, who, run_id)
+    sees_run(svc, who, run_id)
     return _video(svc, run_id, WEB_NAME, "video/webm")
-
-
-def _sees_run(svc: LabService, who: Principal, run_id: int) -> None:
-    """404 for a submitter asking about a copy of someone else's job (as for a run that does not exist)."""
-    if who.role == "submitter":
-        try:
-            sees_job(svc, who, jobs.get_run(svc.store, run_id).job_id)
-        except NotFoundError:
-            raise NotFoundError(f"no run with id {run_id}") from None
 
 
 def _video(svc: LabService, run_id: int, name: str, media_type: str) -> FileResponse:
@@ -94,7 +84,7 @@ def _video(svc: LabService, run_id: int, name: str, media_type: str) -> FileResp
 @router.post("/runs/{run_id}/timelapse", response_model=TimelapseOut, **allow(SUBMITTERS))
 def make_timelapse(run_id: Id, svc: Service, who: Caller) -> TimelapseOut:
     """Write the copy's timelapse now from the photos so far (a run in progress too) and say what was written."""
-    _sees_run(svc, who, run_id)
+    sees_run(svc, who, run_id)
     made = write_timelapse(run_photo_dir(svc.data_dir, jobs.get_run(svc.store, run_id)))
     base = f"/api/v1/runs/{run_id}/timelapse"
     return TimelapseOut(run_id=run_id, url=f"{base}.mp4", web_url=f"{base}.webm" if made.web else None,
