@@ -73,6 +73,12 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batch]:
             assert r.status_code == 201, r.text
             job_id = int(r.json()["id"])
             assert api.post(f"/api/v1/jobs/{job_id}/approve", headers=ola).status_code == 200
+            spool = api.post("/api/v1/spools", headers=ola, json={
+                "material": "PLA", "colour": "orange", "diameter": 1.75, "density": 1.24, "lot": "L-0042",
+                "weight_g": 750, "cost_per_kg": 21.0})
+            assert spool.status_code == 201, spool.text
+            loaded = api.post("/api/v1/printers/good/spool", headers=ola, json={"spool_id": spool.json()["id"]})
+            assert loaded.status_code == 200, loaded.text
             svc.start(0.1)
 
             def progress() -> bool:
@@ -128,7 +134,12 @@ def test_each_printed_copy_has_a_sealed_record_of_its_build(batch: Batch) -> Non
         assert rec["gcode"]["sha256"] == gcode_sha.hexdigest() and rec["gcode"]["slicer"] == "printloop"
         assert rec["gcode"]["name"] == "block.gcode" and rec["printer"]["nozzle"] == 0.4
         assert rec["printer"]["firmware"].startswith("Marlin"), rec["printer"]
-        assert rec["spool"] is None
+        run = jobs.get_run(batch.svc.store, run_id)
+        if run.printer == "good":
+            assert rec["spool"]["material"] == "PLA" and rec["spool"]["lot"] == "L-0042", rec["spool"]
+            assert rec["spool"]["used_g"] == pytest.approx(run.used_g, abs=1e-3) and run.used_g > 0
+        else:
+            assert rec["spool"] is None      # its printer had no spool loaded
         assert rec["people"]["submitted_by"] == "sam" and rec["people"]["approved_by"] == "ola"
         assert rec["start"] and rec["end"] and rec["layers"]
         for layer in rec["layers"]:

@@ -15,7 +15,7 @@ from sqlalchemy import and_, or_, select
 from controller.store import disposition, history, jobs, users
 from controller.store.build_chain import plain
 from controller.store.db import Store
-from controller.store.models import EventRow
+from controller.store.models import EventRow, PrinterRow, SpoolRow
 from controller.store.records import Event, LayerCheck, Run
 
 SCHEMA = "printloop.build-record/1"
@@ -33,11 +33,16 @@ def serial_of(run: Run) -> str:
 
 
 def spool_of(store: Store, run: Run) -> dict[str, Any] | None:
-    """The spool a copy was printed from ({id, material, lot, ...}), or None when no spool is known.
-
-    printloop keeps no spools yet, so this is None; a spool table linked to runs connects here, in one place."""
-    del store, run
-    return None
+    """The spool a copy was printed from ({id, material, lot, ...}) and the grams it took, or None when the copy
+    printed from no known spool. A spool kept in Spoolman is named by its id there only."""
+    if run.spool_id is None:
+        return None
+    with store.session() as s:
+        row = s.get(SpoolRow, run.spool_id)
+        if row is None:
+            return {"id": run.spool_id, "store": "spoolman", "used_g": round(run.used_g, 3)}
+        return {"id": row.id, "material": row.material, "brand": row.brand, "colour": row.colour, "lot": row.lot,
+                "diameter": row.diameter, "density": row.density, "used_g": round(run.used_g, 3)}
 
 
 def iso(t: float | None) -> str | None:
@@ -127,7 +132,17 @@ def _printer(store: Store, run: Run, gcode: dict[str, Any] | None) -> dict[str, 
     fields = dict(connected.data.get("firmware") or {}) if connected is not None else {}
     return {"name": run.printer, "firmware": fields.get("FIRMWARE_NAME"), "m115": fields or None,
             "capabilities": connected.data.get("capabilities") if connected is not None else None,
-            "nozzle": gcode.get("nozzle_mm") if gcode else None}   # as sliced for: the file states it
+            "nozzle": _nozzle(store, run, gcode)}
+
+
+def _nozzle(store: Store, run: Run, gcode: dict[str, Any] | None) -> float | None:
+    """The printer's nozzle as its config states it, else the nozzle the G-code says it was sliced for."""
+    if run.printer is not None:
+        with store.session() as s:
+            fitted = s.scalar(select(PrinterRow.nozzle).where(PrinterRow.name == run.printer))
+        if fitted is not None:
+            return float(fitted)
+    return gcode.get("nozzle_mm") if gcode else None
 
 
 def _layer(check: LayerCheck) -> dict[str, Any]:
