@@ -31,7 +31,7 @@ SPEED = "30"   # a copy takes a few seconds: long enough to be paused and killed
 
 def _technician(api: httpx.Client, sims: dict[str, SimProcess], skip: set[str], stop: threading.Event) -> None:
     """Take finished parts off and confirm the bed through host A (whichever host drives the printer)."""
-    while not stop.wait(0.2):
+    while not stop.wait(0.5):
         try:
             for p in api.get("/api/v1/printers").json():
                 if p["state"] == "awaiting_clear" and p["host"] not in skip:
@@ -85,13 +85,16 @@ def test_three_hosts_make_every_copy_once_through_a_host_killed_mid_print(tmp_pa
             return next((r for r in on(host, ("printing",)) if r["layer"] >= 1), None)
         target = wait_for(lambda: laying("farm-b"), 60, "a copy of host B past its first layer", every=0.05)
         assert isinstance(target, dict)
-        sent = time.monotonic()
         r = a.post(f"/api/v1/printers/{target['printer']}/pause")
         assert r.status_code == 200 and "sent to host farm-b" in r.json()["message"], r.text
         wait_for(lambda: next(p for p in b.get("/api/v1/printers").json()
-                              if p["name"] == target["printer"])["state"] == "paused", 5, "B's printer paused",
+                              if p["name"] == target["printer"])["state"] == "paused", 10, "B's printer paused",
                  every=0.05)
-        assert time.monotonic() - sent < 1.0, f"paused after {time.monotonic() - sent:.2f} s"
+        # timed by the record, not by this test's polls (a status request waits its turn on a busy machine)
+        events = b.get("/api/v1/events", params={"printer": target["printer"], "limit": 5000}).json()
+        sent = next(e["t"] for e in events if e["kind"] == "remote_command" and e["data"].get("to") == "farm-b")
+        paused = next(e["t"] for e in events if e["kind"] == "printer" and e["data"].get("state") == "paused")
+        assert 0 < paused - sent < 1.0, f"B recorded its printer paused {paused - sent:.2f} s after A sent the pause"
 
         # a fourth host starts against the same database: the live runs (the paused one at least) stay as they are
         live = {r["id"]: r["state"] for r in runs() if r["state"] in ("printing", "paused")}
