@@ -1,10 +1,12 @@
-"""Helpers for tests of a farm of hosts: which process holds each printer's serial device, and how many whole
-prints of a file a simulator's executed log shows."""
+"""Helpers for tests of a farm of hosts: which process holds each printer's serial device, how many whole prints
+of a file a simulator's executed log shows, and how long a pause sent through another host took."""
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+
+import httpx
 
 from tests.simproc import HOST_INSERTED
 
@@ -45,3 +47,17 @@ def full_prints(executed_log: Path, file_cmds: list[str]) -> int:
             if at == len(file_cmds):
                 whole, at = whole + 1, 0
     return whole
+
+
+def remote_pause_s(client: httpx.Client, printer: str, owner: str) -> float:
+    """Seconds from a host sending the latest pause for `printer` to `owner` to the owner recording the printer
+    paused, from the history both wrote (timed by the record, not by a test's polls: on a busy machine a status
+    request may wait its turn longer than the pause itself takes)."""
+    events = client.get("/api/v1/events", params={"printer": printer, "limit": 5000}).json()
+    sent = [e["t"] for e in events if e["kind"] == "remote_command" and e["data"].get("to") == owner
+            and e["message"].startswith("pause ")]
+    assert sent, f"no pause for {printer} was sent to host {owner}"
+    paused = [e["t"] for e in events if e["kind"] == "printer" and e["data"].get("state") == "paused"
+              and e["t"] >= sent[-1]]
+    assert paused, f"host {owner} never recorded {printer} paused"
+    return float(paused[0] - sent[-1])

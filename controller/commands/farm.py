@@ -63,7 +63,7 @@ def serve_host(out: Path, host: str, key: str, db_url: str, printers: list[dict[
                       f'database_url = "{db_url}"\n{timeout}' + "".join(
                           f'[[printers]]\nname = "{p["name"]}"\nport = "{p["port"]}"\n'
                           + (f'camera = "{p["camera"]}"\n' if p.get("camera") else "")
-                          + 'on_failure = "cancel"\n' for p in printers))
+                          + f'on_failure = "{p.get("on_failure", "cancel")}"\n' for p in printers))
     with (out / f"{host}.log").open("ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "controller", "serve", "--config", str(config), "--port",
                                  str(port)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
