@@ -165,10 +165,17 @@ def main() -> int:
             return dict(api.get(f"/api/v1/jobs/{job['id']}").json())
 
         victim = names[-1]
-        while (detail()["counts"].get("completed", 0) < copies // 3
-               or not any(r["state"] == "printing" and owner.get(r["printer"] or "") == victim
-                          for r in detail()["runs"])):
-            time.sleep(0.05)
+        mine = sum(1 for n in sims if owner[n] == victim)
+        wanted = max(1, mine // 2)   # mid-print on half its printers, or on one if that does not come within 30 s
+        since = None
+        while True:
+            now = detail()
+            printing = sum(1 for r in now["runs"] if r["state"] == "printing" and owner.get(r["printer"] or "") == victim)
+            if now["counts"].get("completed", 0) >= copies // 3:
+                since = since or time.monotonic()
+                if printing >= wanted or (printing and time.monotonic() - since > 30):
+                    break
+            time.sleep(0.1)
         procs[victim].send_signal(signal.SIGKILL)
         killed_at = time.time()
         dead.add(victim)
