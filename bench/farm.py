@@ -36,7 +36,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from controller.commands.farm import serve_host, wait_up
+from controller.commands.farm import serve_host, stop_farm, wait_up
 from controller.farm.pgcluster import PgCluster
 from controller.sim_procs import SimProcess, launch_sim
 
@@ -226,14 +226,7 @@ def main() -> int:
         return 0 if final["state"] == "done" else 1
     finally:
         stop.set()
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-        for s in sims.values():
-            s.stop()
-        if cluster is not None:
-            cluster.stop()
+        stop_farm(list(procs.values()), list(sims.values()), cluster, grace_s=0)
 
 
 if __name__ == "__main__":

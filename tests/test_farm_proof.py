@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from controller.commands.farm import serve_host, wait_up
+from controller.commands.farm import serve_host, stop_farm, wait_up
 from controller.sim_procs import SimProcess, launch_sim
 from tests.farm_rig import full_prints, printers_open_by, remote_pause_s, sim_file_commands
 from tests.sim_rig import small_part_gcode, take_part_off, wait_for
@@ -137,12 +137,7 @@ def test_three_hosts_make_every_copy_once_through_a_host_killed_mid_print(tmp_pa
         final = a.get(f"/api/v1/jobs/{job['id']}").json()
     finally:
         stop.set()
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(10)
-        for s in sims.values():
-            s.stop()
+        stop_farm(list(procs.values()), list(sims.values()), grace_s=0)
 
     # the record: 36 good copies, each copy index once, every interrupted copy remade by host A or B
     assert final["state"] == "done", final

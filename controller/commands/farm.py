@@ -14,6 +14,7 @@ from typing import Any
 
 import controller
 from controller.errors import ControllerError
+from controller.farm.pgcluster import PgCluster
 from controller.sim_procs import REPO, SimProcess, _die_with_parent, launch_sim
 
 MODELS = Path(controller.__file__).resolve().parents[1].parent / "shared" / "models"
@@ -88,6 +89,27 @@ def wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> 
     raise ControllerError(f"host at {url} did not answer within {timeout:.0f} s")
 
 
+def stop_farm(hosts: list[subprocess.Popen[bytes]], sims: list[SimProcess], cluster: PgCluster | None = None,
+              grace_s: float = 30.0) -> None:
+    """Stop what a farm started: the hosts (SIGTERM, then SIGKILL after `grace_s`; at once with 0), the
+    simulators, then the database cluster."""
+    for proc in hosts:
+        if proc.poll() is None and grace_s > 0:
+            proc.terminate()
+        elif proc.poll() is None:
+            proc.kill()
+    for proc in hosts:
+        try:
+            proc.wait(max(grace_s, 10.0))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    for s in sims:
+        s.stop()
+    if cluster is not None:
+        cluster.stop()
+
+
 def _drive(client: Any, job_id: int, sims: dict[str, SimProcess], deadline: float) -> dict[str, Any]:
     """The technician: take finished parts off and confirm the bed (through one host, whichever host drives the
     printer) until the batch ends."""
@@ -107,8 +129,6 @@ def _drive(client: Any, job_id: int, sims: dict[str, SimProcess], deadline: floa
 def run(args: argparse.Namespace) -> int:
     """Start the database, simulators and hosts, run the batch, stop everything; 0 when every copy was made."""
     import httpx
-
-    from controller.farm.pgcluster import PgCluster
 
     model = _check(args)
     out = (args.out or Path("out") / time.strftime("farm-%Y%m%d-%H%M%S")).resolve()
@@ -145,15 +165,4 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"job": job["id"], "state": job["state"], "counts": job["counts"]}), flush=True)
         return 0 if job["state"] == "done" else 1
     finally:
-        for proc, _, _ in hosts:
-            proc.terminate()
-        for proc, _, _ in hosts:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        for s in sims:
-            s.stop()
-        if cluster is not None:
-            cluster.stop()
+        stop_farm([proc for proc, _, _ in hosts], sims, cluster)
