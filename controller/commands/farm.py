@@ -14,6 +14,7 @@ from typing import Any
 
 import controller
 from controller.errors import ControllerError
+from controller.farm.pgcluster import PgCluster
 from controller.sim_procs import REPO, SimProcess, _die_with_parent, launch_sim
 
 MODELS = Path(controller.__file__).resolve().parents[1].parent / "shared" / "models"
@@ -31,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="20mm-xyz-cube.stl", help="a mesh, or a mesh in ../shared/models")
     p.add_argument("--speed", default="max", help="simulators' speed: a factor or max (default max)")
     p.add_argument("--out", type=Path, default=None, help="folder for the hosts' data and logs")
+    p.add_argument("--host-timeout", type=float, default=None,
+                   help="host_timeout_s of every host (default: the serve config's default, 30 s)")
     p.add_argument("--timeout", type=float, default=3600.0, help="give up after this many seconds")
     p.set_defaults(func=run)
 
@@ -48,16 +51,20 @@ def _check(args: argparse.Namespace) -> Path:
     return model
 
 
-def _serve(out: Path, host: str, key: str, db_url: str, printers: list[dict[str, Any]]) -> tuple[Any, str]:
-    """Start one `printloop serve` host on a free port; returns the process and its URL."""
+def serve_host(out: Path, host: str, key: str, db_url: str, printers: list[dict[str, Any]],
+               host_timeout_s: float | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start one `printloop serve` host on a free port, driving `printers` (dicts of name, port and optional
+    camera); returns the process and its URL."""
     from controller.api.live import free_port
 
     port = free_port()
     config = out / f"{host}.toml"
+    timeout = f"host_timeout_s = {host_timeout_s}\n" if host_timeout_s is not None else ""
     config.write_text(f'data_dir = "{out / host}"\napi_keys = ["{key}"]\nhost_name = "{host}"\n'
-                      f'database_url = "{db_url}"\n' + "".join(
-                          f'[[printers]]\nname = "{p["name"]}"\nport = "{p["port"]}"\ncamera = "{p["camera"]}"\n'
-                          f'on_failure = "cancel"\n' for p in printers))
+                      f'database_url = "{db_url}"\n{timeout}' + "".join(
+                          f'[[printers]]\nname = "{p["name"]}"\nport = "{p["port"]}"\n'
+                          + (f'camera = "{p["camera"]}"\n' if p.get("camera") else "")
+                          + f'on_failure = "{p.get("on_failure", "cancel")}"\n' for p in printers))
     with (out / f"{host}.log").open("ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "controller", "serve", "--config", str(config), "--port",
                                  str(port)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
@@ -65,8 +72,8 @@ def _serve(out: Path, host: str, key: str, db_url: str, printers: list[dict[str,
     return proc, f"http://127.0.0.1:{port}"
 
 
-def _wait_up(url: str, key: str, proc: Any, timeout: float = 120.0) -> None:
-    """Wait until a host answers /health."""
+def wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    """Wait until a host answers /health; ControllerError when it exits or stays silent."""
     import httpx
 
     deadline = time.monotonic() + timeout
@@ -80,6 +87,27 @@ def _wait_up(url: str, key: str, proc: Any, timeout: float = 120.0) -> None:
             pass
         time.sleep(0.3)
     raise ControllerError(f"host at {url} did not answer within {timeout:.0f} s")
+
+
+def stop_farm(hosts: list[subprocess.Popen[bytes]], sims: list[SimProcess], cluster: PgCluster | None = None,
+              grace_s: float = 30.0) -> None:
+    """Stop what a farm started: the hosts (SIGTERM, then SIGKILL after `grace_s`; at once with 0), the
+    simulators, then the database cluster."""
+    for proc in hosts:
+        if proc.poll() is None and grace_s > 0:
+            proc.terminate()
+        elif proc.poll() is None:
+            proc.kill()
+    for proc in hosts:
+        try:
+            proc.wait(max(grace_s, 10.0))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    for s in sims:
+        s.stop()
+    if cluster is not None:
+        cluster.stop()
 
 
 def _drive(client: Any, job_id: int, sims: dict[str, SimProcess], deadline: float) -> dict[str, Any]:
@@ -102,8 +130,6 @@ def run(args: argparse.Namespace) -> int:
     """Start the database, simulators and hosts, run the batch, stop everything; 0 when every copy was made."""
     import httpx
 
-    from controller.farm.pgcluster import PgCluster
-
     model = _check(args)
     out = (args.out or Path("out") / time.strftime("farm-%Y%m%d-%H%M%S")).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -123,10 +149,10 @@ def run(args: argparse.Namespace) -> int:
         key = secrets.token_urlsafe(16)
         for h in range(args.hosts):
             name = f"farm-{h + 1}"
-            proc, url = _serve(out, name, key, db_url, printers[h::args.hosts])
+            proc, url = serve_host(out, name, key, db_url, printers[h::args.hosts], args.host_timeout)
             hosts.append((proc, url, name))
         for proc, url, _ in hosts:
-            _wait_up(url, key, proc)
+            wait_up(url, proc)
         print(json.dumps({"hosts": [{"name": n, "url": u, "key": key} for _, u, n in hosts],
                           "database_url": db_url}), flush=True)
         client = httpx.Client(base_url=hosts[0][1], headers={"X-Api-Key": key}, timeout=30)
@@ -139,15 +165,4 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"job": job["id"], "state": job["state"], "counts": job["counts"]}), flush=True)
         return 0 if job["state"] == "done" else 1
     finally:
-        for proc, _, _ in hosts:
-            proc.terminate()
-        for proc, _, _ in hosts:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        for s in sims:
-            s.stop()
-        if cluster is not None:
-            cluster.stop()
+        stop_farm([proc for proc, _, _ in hosts], sims, cluster)

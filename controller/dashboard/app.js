@@ -49,8 +49,10 @@ function printerCard(p) {
       `<span class="verdict ${check.ok ? "ok" : "bad"}">layer ${check.layer}: ${esc(check.verdict)}</span></div>`;
   }
   const b = [];
-  if (run && run.state === "printing") b.push(`<button data-action="pause" data-job="${run.job_id}">Pause</button>`);
-  if (run && run.state === "paused") b.push(`<button data-action="resume" data-job="${run.job_id}">Resume</button>`);
+  // pause/resume this printer's copy, through its owner host when another host drives it (not the whole job)
+  const at = `data-printer="${esc(p.name)}"`;
+  if (run && run.state === "printing") b.push(`<button data-action="pause" ${at}>Pause</button>`);
+  if (run && run.state === "paused") b.push(`<button data-action="resume" ${at}>Resume</button>`);
   if (run) b.push(`<button data-action="cancel" data-job="${run.job_id}">Cancel</button>`);
   const waiting = ["awaiting_clear", "needs_attention"].includes(p.state);
   if (waiting) {
@@ -147,6 +149,7 @@ const approvalButtons = (j) => j.state !== "awaiting_approval" || !["admin", "op
 
 function render(snap) {
   lastSnap = snap;
+  farmPrinters(snap.printers);
   $("#printers").innerHTML = snap.printers.map(printerCard).join("") || '<p class="muted">no printers</p>';
   $("#jobs tbody").innerHTML = snap.jobs.map(jobRow).join("");
   if (shownJob !== null) showHistory(shownJob);
@@ -196,6 +199,41 @@ async function timelapseSoFar(runId, btn) {
   btn.outerHTML = `<video controls muted autoplay src="${esc(withKey(made.web_url || made.url))}&n=${made.frames}">` +
     "</video>";
   fig.querySelector(".tl-msg").textContent = `${made.frames} layers so far`;
+}
+
+// ---- farm view: hosts sharing the database (GET /api/v1/hosts), alive or silent, and each printer's host ----
+const farm = {hosts: [], printers: [], timer: null};
+const FARM_REFRESH_MS = 2000;   // heartbeats change nothing the live stream reports, so the hosts are asked for
+
+function farmPrinters(printers) {
+  farm.printers = printers.map((p) => ({name: p.name, host: p.host, state: p.state}));
+  renderFarm();
+}
+
+async function loadHosts() {
+  try { farm.hosts = await api("GET", "/api/v1/hosts"); } catch (err) { return; }
+  renderFarm();
+}
+
+function startFarmView() {
+  if (farm.timer === null) farm.timer = setInterval(loadHosts, FARM_REFRESH_MS);
+  loadHosts();
+}
+
+function renderFarm() {
+  const names = new Set([...farm.hosts.map((h) => h.name), ...farm.printers.map((p) => p.host).filter(Boolean)]);
+  const now = Date.now() / 1000;
+  $("#farm-hosts tbody").innerHTML = [...names].sort().map((name) => {
+    const h = farm.hosts.find((x) => x.name === name);
+    const state = !h ? "unknown" : h.alive ? "alive" : "silent";
+    const beat = h ? `${new Date(h.last_heartbeat * 1000).toLocaleTimeString()} ` +
+      `(${Math.max(0, now - h.last_heartbeat).toFixed(0)} s ago)` : "";
+    const mine = farm.printers.filter((p) => p.host === name).map((p) =>
+      `<span class="farm-printer" data-printer="${esc(p.name)}">${esc(p.name)} <span class="muted">${esc(p.state)}` +
+      "</span></span>").join("") || '<span class="muted">none</span>';
+    return `<tr data-host="${esc(name)}"><td>${esc(name)}</td><td class="host-state host-${state}">${state}</td>` +
+      `<td class="host-beat">${beat}</td><td class="host-printers">${mine}</td></tr>`;
+  }).join("") || '<tr><td colspan="4" class="muted">no hosts yet</td></tr>';
 }
 
 let lastEventId = 0;
@@ -317,6 +355,7 @@ async function connect() {
   $("#whoami").hidden = false; $("#whoami").textContent = `${me.name} (${me.role})`; $("#logout").hidden = false;
   document.body.dataset.role = me.role;
   if (source) source.close();
+  startFarmView();
   source = new EventSource(withKey("/api/v1/stream"));
   source.addEventListener("snapshot", (m) => { $("#live").textContent = "live"; render(JSON.parse(m.data)); });
   source.addEventListener("event", (m) => addEvent(JSON.parse(m.data)));

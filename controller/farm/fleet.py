@@ -291,14 +291,20 @@ class Fleet:
         self.notify()
 
     # -- a farm of hosts: runs another host took over while this one was silent (controller/farm/heartbeat.py) --
-    def stop_taken_over(self) -> list[Run]:
-        """Stop, safely, every copy this host prints whose run the store says was interrupted by another host."""
+    def stop_taken_over(self, wait: bool = True) -> list[Run]:
+        """Stop, safely, every copy this host prints whose run the store says was interrupted by another host.
+        With `wait=False` nothing is done while a tick holds the fleet (the heartbeat asks again next round rather
+        than beat late: a late beat would have this host's live runs taken over)."""
+        if not self.lock.acquire(blocking=wait):
+            return []
         stopped = []
-        with self.lock:
+        try:
             for slot in self.slots.values():
                 if slot.run is not None and jobs.get_run(self.store, slot.run.id).state == "interrupted":
                     stopped.append(slot.run)
                     self._taken_over(slot, slot.run)
+        finally:
+            self.lock.release()
         return stopped
 
     def _taken_over(self, slot: Slot, run: Run) -> None:

@@ -44,7 +44,7 @@ class Heartbeat:
             log.warning("took over %d runs of silent host %s", len(runs), host)
         if taken:
             self.fleet.notify()
-        return taken, self.fleet.stop_taken_over()
+        return taken, self.fleet.stop_taken_over(wait=False)
 
     def start(self) -> None:
         """Beat once now (so the host is known before it recovers), then on a thread until `stop()`."""
