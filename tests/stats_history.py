@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.store.db import Store
+from controller.store.disposition import DispositionRow
 from controller.store.models import EventRow, FileRow, JobRow, PrinterRow, RunRow
 from controller.store.users import JobSubmitterRow
 
@@ -44,7 +45,7 @@ class SeedRun:
     layer: int = -1
     failed_layer: int | None = None
     objects: list[str] = field(default_factory=list)
-    verdicts: list[str] = field(default_factory=list)   # accepted / rejected events, in order
+    verdicts: list[str] = field(default_factory=list)   # operators' dispositions, in order
 
 
 @dataclass
@@ -170,8 +171,8 @@ def _write(store: Store, jobs: list[SeedJob], runs: list[SeedRun], changes: dict
             r.id = rrow.id
         for r in runs:
             for k, verdict in enumerate(r.verdicts):
-                s.add(EventRow(kind=verdict, message=f"copy {verdict}", t=(r.finished or 0) + 600 * (k + 1),
-                               job_id=r.job.id, run_id=r.id, data={}, actor="sam"))
+                s.add(DispositionRow(run_id=r.id, decision=verdict, reason="seeded", actor="sam",
+                                     t=(r.finished or 0) + 600 * (k + 1)))
         kinds = {"out": "out_of_rotation", "back": "back_in_rotation"}
         for name, seq in changes.items():
             for t, state in seq:

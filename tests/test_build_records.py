@@ -170,6 +170,10 @@ def test_an_operator_disposition_seals_a_new_version_of_the_record(batch: Batch)
     assert after["version"] == before["version"] + 1 and after["prev_hash"] == build_chain.entries(
         batch.svc.store)[-2].hash
     assert batch.api.get(f"/api/v1/runs/{run_id}/record", headers=batch.viewer).json()["hash"] == after["hash"]
+    said = batch.api.get("/api/v1/events", headers=batch.viewer, params={"actor": "ola"}).json()
+    assert any(e["kind"] == "disposition" and e["run_id"] == run_id for e in said), said   # the audit trail
+    numbers = batch.api.get("/api/v1/stats", headers=batch.viewer).json()
+    assert numbers["rejected"] == 1 and numbers["good"] == len(_runs(batch, "completed")) - 1   # and the yield
     queued = batch.api.post(f"/api/v1/runs/{run_id + 100}/disposition", headers=batch.operator, json=body)
     assert queued.status_code == 404
 

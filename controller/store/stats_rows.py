@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from controller.store.db import Store
+from controller.store.disposition import DispositionRow
 from controller.store.models import EventRow, JobRow, PrinterRow, RunRow, SpoolRow
 from controller.store.stats import NO_USER, Filament, RunFacts, StateChange
 from controller.store.users import JobSubmitterRow
@@ -18,7 +19,6 @@ from slicing import plan_file
 from slicing.errors import SlicingError
 
 ROTATION = {"out_of_rotation": "out", "back_in_rotation": "back"}
-DISPOSITIONS = ("accepted", "rejected")
 
 
 @dataclass(frozen=True)
@@ -91,11 +91,9 @@ def used_mm(run: RunRow, gcode_path: str | None) -> float | None:
 
 
 def dispositions(s: Session) -> dict[int, str]:
-    """Run id -> the operator's latest verdict on the copy (accepted or rejected): an event of that kind naming
-    the run (a job refused before printing names no run)."""
-    q = (select(EventRow.run_id, EventRow.kind).where(EventRow.kind.in_(DISPOSITIONS), EventRow.run_id.is_not(None))
-         .order_by(EventRow.t, EventRow.id))
-    return {r: k for r, k in s.execute(q) if r is not None}
+    """Run id -> the operator's latest decision on the copy (accepted or rejected), from the dispositions table."""
+    q = select(DispositionRow.run_id, DispositionRow.decision).order_by(DispositionRow.id)
+    return {r: d for r, d in s.execute(q)}
 
 
 def load_runs(store: Store, t0: float, t1: float, default: Filament) -> list[RunFacts]:

@@ -12,7 +12,7 @@ from controller.api.deps import EVERYONE, OPERATORS, Caller, Id, Service, allow,
 from controller.api.record_report import report_html, report_pdf
 from controller.errors import ConflictError
 from controller.farm.service import LabService
-from controller.store import build_seal, jobs
+from controller.store import build_seal, history, jobs
 from controller.store.build_export import file_sources
 
 router = APIRouter(prefix="/api/v1", tags=["build records"], dependencies=[Depends(principal)])
@@ -75,8 +75,14 @@ def record_pdf(run_id: Id, svc: Service, who: Caller) -> Response:
 
 @router.post("/runs/{run_id}/disposition", **allow(OPERATORS))
 def dispose(run_id: Id, body: DispositionIn, svc: Service, who: Caller) -> dict[str, Any]:
-    """Accept or reject a finished copy with a reason; a sealed record is sealed again with the decision."""
-    return build_seal.dispose(svc.store, run_id, body.decision, body.reason, who.actor, svc.clock())
+    """Accept or reject a finished copy with a reason; a sealed record is sealed again with the decision, and the
+    history names who decided."""
+    record = build_seal.dispose(svc.store, run_id, body.decision, body.reason, who.actor, svc.clock())
+    run = jobs.get_run(svc.store, run_id)
+    history.add_event(svc.store, "disposition", f"copy {run_id} {body.decision} by {who.actor}: {body.reason}",
+                      svc.clock(), job_id=run.job_id, run_id=run_id, printer=run.printer,
+                      data={"decision": body.decision, "reason": body.reason}, actor=who.actor)
+    return record
 
 
 @router.get("/jobs/{job_id}/records", **allow(EVERYONE))
