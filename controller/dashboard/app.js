@@ -8,6 +8,7 @@ let CSRF = sessionStorage.getItem("printloop-csrf") || "";   // set by a sign-in
 let shownJob = null;
 const bedViews = {};   // printer -> the camera's latest opinion of its bed (GET /api/v1/printers/{name}/bed)
 const upkeep = {};     // printer -> its counters and maintenance tasks (GET /api/v1/maintenance)
+const spools = {};     // spool id -> the spool (GET /api/v1/spools): what each printer has loaded, how much is left
 let lastSnap = null;
 let shownTimelapses = "";
 
@@ -64,7 +65,27 @@ function printerCard(p) {
   return `<div class="card" data-printer="${esc(p.name)}"><h3>${esc(p.name)}` +
     `<span class="badge state s-${esc(p.state)}">${esc(p.state)}</span></h3>` +
     `<div class="muted">${esc(p.message)}</div><div class="temps">${temps(p.temperatures)}</div>${body}` +
-    `<div class="buttons">${b.join("")}</div>${waiting ? bedView(p.name) : ""}${upkeepView(p.name)}</div>`;
+    `${spoolView(p)}<div class="buttons">${b.join("")}</div>${waiting ? bedView(p.name) : ""}` +
+    `${upkeepView(p.name)}</div>`;
+}
+
+// The spool loaded on a printer: material, colour, lot and the grams left (red when under 50 g).
+function spoolView(p) {
+  if (p.spool_id === null || p.spool_id === undefined) return '<div class="spool muted">no spool loaded</div>';
+  const s = spools[p.spool_id];
+  if (!s) return `<div class="spool muted">spool ${p.spool_id}</div>`;
+  const low = s.remaining_g < 50 ? " low" : "";
+  return `<div class="spool${low}" data-spool="${s.id}">spool ${s.id} · ${esc(s.material)} ${esc(s.colour)}` +
+    `${s.lot ? ` · lot ${esc(s.lot)}` : ""} · <b>${s.remaining_g.toFixed(0)} g</b> left</div>`;
+}
+
+async function loadSpools() {
+  try {
+    for (const s of await api("GET", "/api/v1/spools")) spools[s.id] = s;
+  } catch (err) {
+    return;
+  }
+  if (lastSnap) render(lastSnap);
 }
 
 // Counters since the last service and each maintenance task, the due ones highlighted with a button to log it.
@@ -237,6 +258,7 @@ function renderFarm() {
 }
 
 let lastEventId = 0;
+const SPOOL_KINDS = ["spool", "completed", "failed", "cancelled"];   // a spool loaded, or filament used by a copy
 const UPKEEP_KINDS = ["completed", "failed", "cancelled", "vision_failure", "maintenance_due", "maintenance_done"];
 const eventLine = (e) => `${new Date(e.t * 1000).toLocaleTimeString()} ${e.printer ? "[" + e.printer + "] " : ""}` +
   `${e.message} — ${e.actor}`;
@@ -272,6 +294,7 @@ function addEvent(e) {
   li.textContent = eventLine(e);
   $("#events").prepend(li);
   if (UPKEEP_KINDS.includes(e.kind)) loadUpkeep();
+  if (SPOOL_KINDS.includes(e.kind)) loadSpools();
   while ($("#events").children.length > 200) $("#events").lastChild.remove();
 }
 
@@ -360,6 +383,7 @@ async function connect() {
   source.addEventListener("snapshot", (m) => { $("#live").textContent = "live"; render(JSON.parse(m.data)); });
   source.addEventListener("event", (m) => addEvent(JSON.parse(m.data)));
   loadUpkeep();
+  loadSpools();
   source.onerror = () => {
     $("#live").textContent = "reconnecting…";
     fetch(withKey("/api/v1/me")).then((r) => { if (r.status === 401) { source.close(); signedOut(); } });
