@@ -19,6 +19,8 @@ TABLE = [
     ("start", r.Start()),
     ("o:Mstart", r.Start()),  # the tail of a line cut by the reset, then the new banner
     ("\x00\xfestart", r.Start()),
+    ("in 2.1start", r.Start()),  # the banner's version line cut mid-word (a slow link)
+    ("printing will start", r.Other("printing will start")),  # a word in a sentence is no reset
     ("echo:restart", r.Echo("restart")),
     ("echo:busy: processing", r.Busy("echo:busy: processing")),
     ("busy: paused for user", r.Busy("busy: paused for user")),

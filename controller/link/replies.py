@@ -13,7 +13,7 @@ _TEMP = re.compile(r"(?P<key>B@|@\d*|[TBCPW]\d*):\s*(?P<actual>-?[\d.]+|\?)(?:\s
 _ACTION = re.compile(r"^//\s*action:\s*(\S+)\s*(.*)$", re.ASCII)
 _CAP = re.compile(r"^Cap:\s*([A-Za-z0-9_]+)\s*:\s*([01])\s*$", re.ASCII)
 # a reset cuts the line being sent: its tail (no spaces) can share a line with the new banner, "o:Mstart"
-_GARBLED_START = re.compile(r"^\S{1,24}start$", re.ASCII)
+_GARBLED_START = re.compile(r"^.{1,40}(?<!\s)start$", re.ASCII)   # a line cut by the reset, then `start`
 _KLIPPER_SHUTDOWN = re.compile(r"^//\s*klipper state:\s*shutdown", re.ASCII)
 _REPLY_HEADS = ("ok", "echo:", "error:", "//", "!!", "resend", "rs", "busy", "cap:", "fw")
 _FATAL_WORDS = ("halted", "shutdown", "kill", "runaway", "maxtemp", "mintemp", "heating failed", "stopped", "emergency")
