@@ -49,15 +49,18 @@ def full_prints(executed_log: Path, file_cmds: list[str]) -> int:
     return whole
 
 
-def remote_pause_s(client: httpx.Client, printer: str, owner: str) -> float:
-    """Seconds from a host sending the latest pause for `printer` to `owner` to the owner recording the printer
-    paused, from the history both wrote (timed by the record, not by a test's polls: on a busy machine a status
-    request may wait its turn longer than the pause itself takes)."""
+def remote_pause_s(client: httpx.Client, printer: str, owner: str) -> tuple[float, float]:
+    """Seconds from a host sending the latest pause for `printer` to `owner` until the owner applied it to the
+    printer's job, and until it recorded the printer paused (the moves in flight finished, the head parked), from
+    the history both wrote (timed by the record, not by a test's polls: on a busy machine a status request may
+    wait its turn longer than the pause itself takes)."""
     events = client.get("/api/v1/events", params={"printer": printer, "limit": 5000}).json()
     sent = [e["t"] for e in events if e["kind"] == "remote_command" and e["data"].get("to") == owner
             and e["message"].startswith("pause ")]
     assert sent, f"no pause for {printer} was sent to host {owner}"
+    applied = [e["t"] for e in events if e["kind"] == "pause" and e["t"] >= sent[-1]]
+    assert applied, f"host {owner} never applied the pause to {printer}'s copy"
     paused = [e["t"] for e in events if e["kind"] == "printer" and e["data"].get("state") == "paused"
               and e["t"] >= sent[-1]]
     assert paused, f"host {owner} never recorded {printer} paused"
-    return float(paused[0] - sent[-1])
+    return float(applied[0] - sent[-1]), float(paused[0] - sent[-1])
