@@ -60,4 +60,4 @@ def layer_fans(seconds: float, features: np.ndarray, hang: np.ndarray, index: in
     if over.any():
         floor = np.asarray(profile.overhang_fans)[np.clip(hang, 1, 4) - 1]
         percent = np.where(over, np.maximum(percent, floor), percent)
-    return np.rint(percent * 2.55).astype(np.int64)
+    return np.floor(percent * 255.0 / 100.0 + 0.5).astype(np.int64)
