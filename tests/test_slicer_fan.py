@@ -34,8 +34,8 @@ def test_the_pins_short_layers_run_the_fan_at_its_maximum():
 
 def test_a_large_layer_runs_the_fan_at_its_minimum():
     fans = layer_fans(gcode_of(trimesh.creation.box((100, 100, 2))))
-    # a 100 mm square layer takes minutes at 50 mm/s: past fan_below_layer_time, the fan at 30 % (S76)
-    assert all(fans[k] == {76.0} for k in fans if k >= 1), fans
+    # a 100 mm square layer takes minutes at 50 mm/s: past fan_below_layer_time, the fan at 30 % (S77)
+    assert all(fans[k] == {77.0} for k in fans if k >= 1), fans
 
 
 def test_a_layer_between_the_two_times_gets_a_fan_between():
@@ -45,7 +45,7 @@ def test_a_layer_between_the_two_times_gets_a_fan_between():
     assert fan_for_layer_time(32.5, p) == pytest.approx(65.0)  # half way: half way between the two fans
     mid = layer_fans(gcode_of(trimesh.creation.box((20, 20, 2))))
     inside = [s for k, f in mid.items() if k >= 1 for s in f]
-    assert all(76 < s < 255 for s in inside), mid
+    assert all(77 < s < 255 for s in inside), mid
 
 
 def test_without_a_minimum_layer_time_the_fan_rises_up_to_zero_seconds():
