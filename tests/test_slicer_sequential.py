@@ -112,3 +112,11 @@ def test_copies_closer_than_the_clearance_radius_are_named():
     check_clearance(square, np.array([[0.0, 0.0], [30.0, 0.0], [0.0, 30.0]]), profile)
     with pytest.raises(SequentialError, match="copies 1 and 2 stand 15.0 mm apart"):
         check_clearance(square, np.array([[0.0, 0.0], [30.0, 0.0], [55.0, 0.0]]), profile)
+
+
+def test_each_copys_first_layer_is_read_as_thick_as_the_first_layer():
+    job = plan(sliced(2, (10, 10, 2), first_layer_height="0.3"))
+    firsts = [layer for layer in job.layers if layer.z == pytest.approx(0.3)]
+    assert len(firsts) == 2 and all(layer.height == pytest.approx(0.3) for layer in firsts)
+    widths = np.concatenate([layer.paths.widths()[layer.paths.lengths() > 1] for layer in firsts])
+    assert np.allclose(widths, 0.4, atol=0.01)
