@@ -5,44 +5,54 @@ below's outline (negative inside); so h > e exactly where the point lies outside
 (e - 1/2)·w. With the edges 5 %, 25 %, 50 % and 75 % a point's class is the number of those grown outlines it lies
 outside: 0 (held up, less than 5 % over air), then the quartiles 1 (5-25 %), 2 (25-50 %), 3 (50-75 %) and
 4 (75-100 %), each with its speed and fan in the profile (`overhang_speeds`, `overhang_fans`), as PrusaSlicer 2.6's
-dynamic overhang speeds. Loops are sampled every half line width; pieces keep the loop's own vertices and add one
+dynamic overhang speeds. Loops are sampled every line width; pieces keep the loop's own vertices and add one
 where the class changes. Units: mm.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pyclipper
 import shapely
 
-from slicing.regions import SCALE, IntPaths, boolean, components, offset, pyclipper_union
+from slicing.regions import SCALE, IntPaths, boolean, offset
 
 EDGES = (0.05, 0.25, 0.5, 0.75)
 """Fractions of the line width over air where the overhang classes 1..4 begin."""
 
 
-@dataclass(frozen=True)
 class HangZones:
     """One layer's test for hanging points: the layer below grown by (edge - 1/2)·w for each edge (prepared
-    shapely geometry, empty when nothing is below) and the box (x0, y0, x1, y1) outside which nothing hangs."""
+    shapely geometry in clipper units, each built once a point lies outside the one before) and the box
+    (x0, y0, x1, y1) mm outside which nothing hangs."""
 
-    held: tuple[shapely.Geometry, ...]
-    box: tuple[float, float, float, float]
-    step: float
+    def __init__(self, below: IntPaths, line_width: float, box: tuple[float, float, float, float]) -> None:
+        self.width = line_width
+        self.box = box
+        self.step = line_width
+        self._offset = pyclipper.PyclipperOffset(2.0, 0.05 * SCALE)
+        if below:
+            self._offset.AddPaths(below, pyclipper.JT_MITER, pyclipper.ET_CLOSEDPOLYGON)
+        self.held: list[shapely.Geometry] = []
 
-
-def _geometry(paths: IntPaths) -> shapely.Geometry:
-    """Clipper paths (outers and holes) as one prepared shapely (multi)polygon."""
-    polys = [shapely.Polygon(np.asarray(c[0], dtype=np.float64) / SCALE,
-                             [np.asarray(h, dtype=np.float64) / SCALE for h in c[1:]]) for c in components(paths)]
-    geom = shapely.multipolygons(polys) if polys else shapely.Polygon()
-    shapely.prepare(geom)
-    return geom
+    def zone(self, k: int) -> shapely.Geometry:
+        """The layer below grown by (EDGES[k] - 1/2)·w, prepared, in clipper units (built on first use)."""
+        while len(self.held) <= k:
+            tree = self._offset.Execute2((EDGES[len(self.held)] - 0.5) * self.width * SCALE)
+            polys: list[shapely.Geometry] = []
+            stack = list(tree.Childs)
+            while stack:
+                node = stack.pop()
+                polys.append(shapely.Polygon(node.Contour, [h.Contour for h in node.Childs]))
+                for hole in node.Childs:
+                    stack.extend(hole.Childs)
+            geom = shapely.multipolygons(polys) if polys else shapely.Polygon()
+            shapely.prepare(geom)
+            self.held.append(geom)
+        return self.held[k]
 
 
 def hang_zones(outline: IntPaths, below: IntPaths, line_width: float) -> HangZones | None:
-    """The zones of a layer over `below` (clipper paths of the layer beneath), or None when no wall of the layer
+    """The zones of a layer over `below` (clipper paths of the islands beneath), or None when no wall of the layer
     can hang: its outline lies within the layer below grown by 5 % of a line width."""
     if not outline:
         return None
@@ -51,19 +61,21 @@ def hang_zones(outline: IntPaths, below: IntPaths, line_width: float) -> HangZon
         return None
     pts = np.concatenate([np.asarray(p, dtype=np.float64) for p in hang]) / SCALE
     lo, hi = pts.min(axis=0) - line_width, pts.max(axis=0) + line_width
-    below = pyclipper_union(below)
-    held = tuple(_geometry(offset(below, (e - 0.5) * line_width)) if below else shapely.Polygon() for e in EDGES)
-    return HangZones(held, (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])), 0.5 * line_width)
+    return HangZones(below, line_width, (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])))
 
 
 def hang_classes(points: np.ndarray, zones: HangZones) -> np.ndarray:
     """(N,) overhang class 0..4 of (N, 2) centre-line points (see the module docstring)."""
     x0, y0, x1, y1 = zones.box
-    near = (points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1)
+    near = np.flatnonzero((points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1))
     out = np.zeros(len(points), dtype=np.int8)
-    if near.any():
-        x, y = points[near, 0], points[near, 1]
-        out[near] = sum((~shapely.contains_xy(g, x, y)).astype(np.int8) for g in zones.held)
+    scaled = points * SCALE
+    for k in range(len(EDGES)):
+        if not len(near):
+            break
+        out_k = ~shapely.contains_xy(zones.zone(k), scaled[near, 0], scaled[near, 1])
+        near = near[out_k]  # (the zones are nested: a point inside one is inside all the later ones)
+        out[near] += 1
     return out
 
 
