@@ -10,11 +10,15 @@ where the class changes. Units: mm.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyclipper
-import shapely
 
 from slicing.regions import SCALE, IntPaths, boolean, offset
+
+if TYPE_CHECKING:
+    import shapely
 
 EDGES = (0.05, 0.25, 0.5, 0.75)
 """Fractions of the line width over air where the overhang classes 1..4 begin."""
@@ -36,6 +40,8 @@ class HangZones:
 
     def zone(self, k: int) -> shapely.Geometry:
         """The layer below grown by (EDGES[k] - 1/2)·w, prepared, in clipper units (built on first use)."""
+        import shapely  # (only for parts that overhang: start-up time)
+
         while len(self.held) <= k:
             tree = self._offset.Execute2((EDGES[len(self.held)] - 0.5) * self.width * SCALE)
             polys: list[shapely.Geometry] = []
@@ -66,6 +72,7 @@ def hang_zones(outline: IntPaths, below: IntPaths, line_width: float) -> HangZon
 
 def hang_classes(points: np.ndarray, zones: HangZones) -> np.ndarray:
     """(N,) overhang class 0..4 of (N, 2) centre-line points (see the module docstring)."""
+    import shapely
     x0, y0, x1, y1 = zones.box
     near = np.flatnonzero((points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1))
     out = np.zeros(len(points), dtype=np.int8)

@@ -1,6 +1,7 @@
 """Overhangs: walls over air slow down and get more fan by how much of their width hangs over the layer below."""
 from __future__ import annotations
 
+import itertools
 import math
 import re
 
@@ -137,7 +138,7 @@ def test_a_wall_is_split_where_its_hang_changes_and_keeps_its_shape():
     wall = np.array([[0.2, 9.8], [0.2, 0.2], [10.05, 0.2], [10.05, 9.8], [0.2, 9.8]])
     pieces, classes = split_wall(wall, zones)
     assert np.allclose(np.concatenate([p[:-1] for p in pieces] + [pieces[-1][-1:]]).min(axis=0), [0.2, 0.2])
-    for a, b in zip(pieces, pieces[1:]):
+    for a, b in itertools.pairwise(pieces):
         assert np.array_equal(a[-1], b[0])            # pieces join end to end
     right = [c for p, c in zip(pieces, classes) if np.allclose(p[:, 0], 10.05)]
     assert right and set(right) == {3}                 # the 50-75 % quartile

@@ -66,7 +66,7 @@ def test_between_copies_the_head_rises_above_the_finished_ones_before_it_travels
         assert np.all(s[between[xy_moved], 2] >= 5.0 + 1.0), s[between]           # across only above the copies
         assert s[first - 1, 2] == pytest.approx(0.2)                             # then straight down
     lines = gcode.splitlines()
-    lift = lines.index(";LAYER:%d" % LAYERS)
+    lift = lines.index(f";LAYER:{LAYERS}")
     assert lines[lift + 1:lift + 3] == ["M486 S-1", "; stop printing object box_0"]  # the lift is no copy's
     command = int(np.searchsorted(job.command_line, lift + 4))
     assert job.command_object[command] == -1
