@@ -64,3 +64,17 @@ def test_bridge_lines_run_with_the_bridge_fan_and_the_rest_without():
     assert len(bridge) > 20 and not any(line.startswith(("M106", "M107")) for line in lines[start + 2:end])
     after = next(line for line in lines[end:] if line.startswith(("M106", "M107")))
     assert after == "M106 S102"                           # back to the layer's 40 % after the bridge
+
+
+def test_the_one_fan_speed_of_older_profiles_sets_both_and_the_fan_options_are_checked():
+    from slicing.errors import ProfileError
+
+    p = load_profile(overrides={"fan_speed": "45"})
+    assert (p.min_fan_speed, p.max_fan_speed) == (45.0, 45.0)
+    with pytest.raises(ProfileError, match="'min_fan_speed' .* must not be above max_fan_speed"):
+        load_profile(overrides={"min_fan_speed": "80", "max_fan_speed": "50"})
+    with pytest.raises(ProfileError, match="'overhang_speeds' in --set must be a list of 4 numbers"):
+        load_profile(overrides={"overhang_speeds": "[20, 10]"})
+    with pytest.raises(ProfileError, match="'overhang_fans' in --set must have maximum of 100"):
+        load_profile(overrides={"overhang_fans": "[0, 50, 100, 120]"})
+    assert load_profile(overrides={"overhang_speeds": "[30, 20, 10, 5]"}).overhang_speeds == (30.0, 20.0, 10.0, 5.0)
