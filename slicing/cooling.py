@@ -49,7 +49,8 @@ def fan_for_layer_time(seconds: float, profile: Profile) -> float:
 
 
 def layer_fans(seconds: float, features: np.ndarray, hang: np.ndarray, index: int, profile: Profile) -> np.ndarray:
-    """(m,) part fan S (0..255) for each path of layer `index` (0-based) that takes `seconds` before any slowdown:
+    """(m,) part fan S (0..255) for each path of layer `index` (0-based of its copy) whose extrusion takes
+    `seconds` at its speeds before the minimum-layer-time slowdown:
     off below fan_start_layer, the layer-time fan, bridge_fan_speed on bridges, at least the overhang fan of
     each overhanging wall's quartile."""
     if index < profile.fan_start_layer - 1:
