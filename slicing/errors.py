@@ -15,3 +15,7 @@ class ProfileError(SlicingError):
 
 class GcodeReadError(SlicingError):
     """A G-code file cannot be read back into toolpaths."""
+
+
+class SequentialError(SlicingError):
+    """Copies cannot be printed one after another without the head or the gantry hitting a finished copy."""

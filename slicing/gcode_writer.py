@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from slicing.cooling import slow_for_layer_time
+from slicing.cooling import layer_fans, overhang_speeds, slow_for_layer_time
 from slicing.labels import Outlines, header_lines, object_names, switch_text
 from slicing.profile import Profile
 from slicing.toolpath import Feature
+from slicing.transfer import transfer
 
 TYPE_NAMES = {
     Feature.WALL_OUTER: "WALL-OUTER",
@@ -34,6 +35,7 @@ TYPE_NAMES = {
 _RETRACT, _HOP_UP, _TRAVEL, _HOP_DOWN, _UNRETRACT, _FIRST, _EXTRUDE, _TRAVEL_Z = range(8)
 _TYPE0 = 8  # + Feature code: a ;TYPE: comment
 _OBJECT = _TYPE0 + len(Feature)  # a label switch: the paths that follow belong to another copy (or none)
+_FAN, _FAN_OFF = _OBJECT + 1, _OBJECT + 2  # the part fan set (S 0..255) or turned off before a path
 _TEMPLATES = [
     "G1 F%d E%.5f",
     "G0 F%d Z%.3f",
@@ -43,7 +45,7 @@ _TEMPLATES = [
     "G1 F%d X%.3f Y%.3f E%.5f",
     "G1 X%.3f Y%.3f E%.5f",
     "G0 F%d X%.3f Y%.3f Z%.3f",
-] + [f";TYPE:{TYPE_NAMES[Feature(i)]}" for i in range(len(Feature))] + ["M486 S-1"]
+] + [f";TYPE:{TYPE_NAMES[Feature(i)]}" for i in range(len(Feature))] + ["M486 S-1", "M106 S%d", "M107"]
 _TEMPLATE_ARR = np.array(_TEMPLATES, dtype=object)
 # which of the columns F, X, Y, Z, E each kind prints
 _USES = np.zeros((len(_TEMPLATES), 5), dtype=bool)
@@ -54,6 +56,7 @@ _USES[_FIRST] = [1, 1, 1, 0, 1]
 _USES[_EXTRUDE] = [0, 1, 1, 0, 1]
 _USES[_TRAVEL_Z] = [1, 1, 1, 1, 0]
 _USES[_OBJECT] = [0, 0, 0, 0, 0]  # the label lines are written whole (labels.switch_text)
+_USES[_FAN] = [1, 0, 0, 0, 0]     # the fan's S in the first column
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,9 @@ class LayerPlan:
 
     points: (N, 2) mm, the polylines one after another; counts: (m,) points in each polyline (>= 2);
     features: (m,) Feature codes; no_retract: (m,) True where the travel into a polyline stays inside the part;
-    objects: (m,) the copy each polyline belongs to (-1 for none: skirt, brim), or None when unlabelled.
+    objects: (m,) the copy each polyline belongs to (-1 for none: skirt, brim), or None when unlabelled;
+    overhang: (m,) how far each polyline hangs over the layer below (slicing/overhangs.py: 0 held up, 1..4 the
+    quartiles of its width over air), or None when nothing does.
     """
 
     index: int
@@ -73,6 +78,7 @@ class LayerPlan:
     features: np.ndarray
     no_retract: np.ndarray | None = None
     objects: np.ndarray | None = None
+    overhang: np.ndarray | None = None
 
     @classmethod
     def from_paths(cls, index: int, z: float, height: float, paths: list[np.ndarray], features: np.ndarray,
@@ -98,6 +104,7 @@ class WriterState:
     e_abs: float = 0.0  # absolute filament position (also tracked in relative mode, for the estimate)
     extruded: float = 0.0  # filament pushed by extruding moves only, mm
     object: int = -2  # the copy the last path belonged to (-2: none named yet)
+    fan: int = -1  # the part fan's S (0..255; -1: not set yet)
 
 
 def feature_speeds(profile: Profile, first_layer: bool) -> np.ndarray:
@@ -143,20 +150,31 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState,
     hop_dist = np.hypot(*(pts[first_idx] - prev_end).T)
     ret = ((profile.retract_length > 0) & (hop_dist > profile.retract_min_travel) & ~inside).astype(np.int64)
     hop = ret * int(profile.z_hop > 0)
+    trav = np.ones(m, dtype=np.int64)  # 0 where a path goes on from where the one before ended (a wall's pieces)
+    trav[1:] = hop_dist[1:] > 1e-9
     typ = np.ones(m, dtype=np.int64)
     typ[1:] = feats[1:] != feats[:-1]
-    rows_per = obj + 2 * ret + 2 * hop + typ + counts  # travel + (K-1) extrusions = K
-    block = np.concatenate([[0], np.cumsum(rows_per)[:-1]])
-    base = block + obj  # where the block's moves begin, after its object row
-    total = int(rows_per.sum())
-    i_travel = base + ret + hop
-    i_first = i_travel + 1 + hop + ret + typ
-
-    # per-point segment lengths and filament
+    speeds = feature_speeds(profile, plan.index == 0)
+    hang = np.asarray(plan.overhang, dtype=np.int64)[keep] if plan.overhang is not None else np.zeros(m, np.int64)
+    path_speed = overhang_speeds(speeds[feats], feats, hang, profile)
     seg = np.diff(pts, axis=0)
     seg_len = np.hypot(seg[:, 0], seg[:, 1])
     is_ext = np.ones(len(pts), dtype=bool)
     is_ext[first_idx] = False
+    path_of_pt = np.repeat(np.arange(m), counts)
+    path_len = np.bincount(path_of_pt[is_ext], weights=np.concatenate([[0.0], seg_len])[is_ext], minlength=m)
+    fans = layer_fans(float(np.sum(path_len / path_speed)), feats, hang, plan.index, profile)
+    fan_row = np.zeros(m, dtype=np.int64)
+    fan_row[0] = fans[0] != state.fan
+    fan_row[1:] = fans[1:] != fans[:-1]
+    rows_per = obj + 2 * ret + 2 * hop + trav + typ + fan_row + counts - 1  # travel + (K-1) extrusions
+    block = np.concatenate([[0], np.cumsum(rows_per)[:-1]])
+    base = block + obj  # where the block's moves begin, after its object row
+    total = int(rows_per.sum())
+    i_travel = base + ret + hop  # (where trav)
+    i_first = i_travel + trav + hop + ret + typ + fan_row
+
+    # per-point filament
     e_per_mm = profile.line_width * plan.height / profile.filament_area
     de = np.zeros(len(pts))
     de[1:] = seg_len * e_per_mm
@@ -167,16 +185,12 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState,
     e_cum = state.e_abs + np.cumsum(de)  # absolute E after each point
     e_before_path = e_cum[first_idx]  # de at a path's first point is 0
 
-    path_of_pt = np.repeat(np.arange(m), counts)
     local = np.arange(len(pts)) - first_idx[path_of_pt]
     ext_rows = i_first[path_of_pt] + local - 1  # valid where is_ext
 
     kind = np.empty(total, dtype=np.int64)
     vals = np.zeros((total, 5))
-    speeds = feature_speeds(profile, plan.index == 0)
-    path_speed = speeds[feats]
     if profile.min_layer_time > 0:
-        path_len = np.bincount(path_of_pt[is_ext], weights=np.concatenate([[0.0], seg_len])[is_ext], minlength=m)
         path_speed = slow_for_layer_time(path_len, path_speed, profile)
     f_print = path_speed * 60.0
     f_travel = profile.travel_speed * 60.0
@@ -199,14 +213,19 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState,
     kind[(i_travel + 1)[h]] = _HOP_DOWN
     vals[(i_travel + 1)[h], 0] = f_travel
     vals[(i_travel + 1)[h], 3] = z
-    kind[i_travel] = _TRAVEL
-    vals[i_travel, 0] = f_travel
-    vals[i_travel, 1:3] = pts[first_idx]
+    tv = trav == 1
+    kind[i_travel[tv]] = _TRAVEL
+    vals[i_travel[tv], 0] = f_travel
+    vals[i_travel[tv], 1:3] = pts[first_idx[tv]]
     if not h[0]:  # the layer's first travel also moves to the layer height (after any retraction)
         kind[i_travel[0]] = _TRAVEL_Z
         vals[i_travel[0], 3] = z
     t = typ == 1
-    kind[(i_first - 1)[t]] = _TYPE0 + feats[t]
+    kind[(i_first - 1 - fan_row)[t]] = _TYPE0 + feats[t]
+    fr = fan_row == 1
+    kind[(i_first - 1)[fr]] = np.where(fans[fr] > 0, _FAN, _FAN_OFF)
+    vals[(i_first - 1)[fr], 0] = fans[fr]
+    state.fan = int(fans[-1])
     switches: list[str] = []
     if owners is not None:
         o = obj == 1
@@ -233,7 +252,7 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState,
     # machine state after each move row (comments dropped), for the estimate
     moving = kind < _TYPE0
     st = np.full((total, 5), np.nan)
-    st[i_travel, 0:2] = pts[first_idx]
+    st[i_travel[tv], 0:2] = pts[first_idx[tv]]
     st[er, 0:2] = pts[is_ext]
     st[:, 2] = z
     if not h[0]:
@@ -244,7 +263,7 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState,
     st[er, 3] = e_cum[is_ext]
     st[r_idx, 3] = e_before_path[ret == 1] - profile.retract_length
     st[u_idx, 3] = e_before_path[ret == 1]
-    st[i_travel, 3] = np.where(ret == 1, e_before_path - profile.retract_length, e_before_path)
+    st[i_travel[tv], 3] = np.where(ret == 1, e_before_path - profile.retract_length, e_before_path)[tv]
     st[(base + ret)[h], 3] = (e_before_path - profile.retract_length)[h]
     st[(i_travel + 1)[h], 3] = (e_before_path - profile.retract_length)[h]
     st[:, 4] = np.where(kind == _EXTRUDE, 0.0, vals[:, 0] / 60.0)
@@ -283,10 +302,11 @@ class Program:
 
 def write_program(plans: list[LayerPlan], profile: Profile,
                   progress: Callable[[str, int, int], None] | None = None, objects: int = 0,
-                  names: Sequence[str] = ()) -> Program:
+                  names: Sequence[str] = (), lift_before: frozenset[int] = frozenset()) -> Program:
     """Preamble (temperatures, E mode, start G-code), every layer, then the end G-code; with `objects` copies
-    labelled (named `names`, by default `object_<k>`): their labels and outlines first, no copy's at the end."""
-    fan = round(255 * profile.fan_speed / 100.0)
+    labelled (named `names`, by default `object_<k>`): their labels and outlines first, no copy's at the end.
+    Before the plans at the positions `lift_before` (the first layer of a copy printed after another) the head
+    clears everything printed so far (slicing/transfer.py), belonging to no copy."""
     preamble = [
         f"M140 S{profile.bed_temperature:g}",
         "M105",
@@ -307,12 +327,16 @@ def write_program(plans: list[LayerPlan], profile: Profile,
     lo = np.full(3, np.inf)
     hi = np.full(3, -np.inf)
     for n, plan in enumerate(plans):
-        head = [f";LAYER:{plan.index}"]
-        if plan.index == 0:
-            head.append("M107")
-        if plan.index == profile.fan_start_layer - 1 and fan > 0:
-            head.append(f"M106 S{fan}")
-        chunks.append("\n".join(head))
+        chunks.append(f";LAYER:{n}")
+        if n in lift_before and len(plan.points):
+            if objects and state.object >= 0:
+                chunks.append(switch_text(names, state.object, -1, profile.flavor))
+                state.object = -1
+            lift, st = transfer((state.x, state.y, state.z, state.e_abs), (float(plan.points[0, 0]),
+                                float(plan.points[0, 1])), float(hi[2]), plan.z, profile)
+            chunks.append(lift)
+            moves.append(st)
+            state.x, state.y, state.z = float(plan.points[0, 0]), float(plan.points[0, 1]), plan.z
         text, st = write_layer(plan, profile, state, names)
         if objects and plan.objects is not None:
             outlines.add(plan.points, np.repeat(np.asarray(plan.objects, dtype=np.int64), plan.counts))

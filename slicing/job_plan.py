@@ -26,7 +26,7 @@ from slicing.gcode_comments import (
 )
 from slicing.gcode_moves import MoveTable, extruding, resolve_moves
 from slicing.gcode_tokens import TokenTable, tokenize
-from slicing.plan_layers import LayerStarts, marked_starts, unmarked_starts
+from slicing.plan_layers import SAME_Z_MM, LayerStarts, marked_starts, unmarked_starts
 from slicing.plan_objects import PlanObject, object_spans
 from slicing.toolpath import GcodeJob, LayerPaths
 
@@ -47,7 +47,9 @@ __all__ = [
 @dataclass(frozen=True)
 class PlanLayer:
     """One layer: 0-based index in print order, the file's own number for it (or None), height of its top,
-    thickness, the command and 0-based file line it starts at, its planned seconds and its extruding paths."""
+    thickness, the command and 0-based file line it starts at, its planned seconds and its extruding paths, and
+    the height of the tallest material printed up to it (above `z` once a sequential print's next copy began:
+    what a head moved away across the bed must clear)."""
 
     index: int
     label: int | None
@@ -57,6 +59,7 @@ class PlanLayer:
     first_line: int
     time_s: float
     paths: LayerPaths
+    clear_z: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,8 @@ def _layer_paths(moves: MoveTable, ext: np.ndarray, starts: LayerStarts, nominal
         a, b = int(bounds[k]), int(bounds[k + 1])
         z = float(starts.z[k])
         height = bead_height(z - prev_z, prev_h, nominal)
+        if k and z < prev_z and z <= out[0].z + SAME_Z_MM:  # back on the bed: a sequential print's next copy
+            height = out[0].height
         out.append(LayerPaths(index=k, z=z, height=height, segments=segs[a:b], extrusion=amount[a:b],
                               feature=feat[a:b], first_line=int(starts.line[k]),
                               objects=owner[a:b] if owner is not None else None))
@@ -265,8 +270,10 @@ def plan(text: str) -> JobPlan:
     first_cmd = np.searchsorted(command_line, starts.line, side="left")
     layer_time = np.diff(np.concatenate([[0.0], planned[np.minimum(first_cmd[1:], len(commands)) - 1], [estimate]])) \
         if len(commands) and first_cmd.shape[0] else np.zeros(first_cmd.shape[0])
+    clear = np.maximum.accumulate(starts.z) if starts.z.shape[0] else starts.z
     layers = tuple(PlanLayer(k, starts.label[k], float(starts.z[k]), p.height, int(first_cmd[k]),
-                             int(starts.line[k]), float(layer_time[k]), p) for k, p in enumerate(paths))
+                             int(starts.line[k]), float(layer_time[k]), p, float(clear[k]))
+                   for k, p in enumerate(paths))
     stated_f = header_filament_mm(notes.header)
     filament = stated_f if stated_f else float(np.sum(np.diff(xyzef[:, 3])[ext[1:]]))
     total_bytes = sum(len(c) for c in commands) + len(commands)

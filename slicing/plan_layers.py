@@ -5,7 +5,8 @@ nothing is no layer (it joins the next), and spans extruding at the same height 
 an object part of one KISSlicer layer). Without markers a layer starts at the Z change before the first
 extrusion at a new height: a travel lift (z-hop) extrudes nothing and is no layer, a priming blob (`G1 E1`)
 moves nowhere and is no layer, and in vase mode, where Z rises with every move, a layer is a layer height of
-rise. Units: mm.
+rise; where a travel brings the head down by more than a few layers' height and it extrudes there, the next copy
+of a sequential print (PrusaSlicer's complete_objects, `sequential = true`) starts a layer. Units: mm.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from slicing.gcode_comments import CommentIndex
 
 SAME_Z_MM = 1e-4
 """Extrusion heights closer than this are one layer."""
+SEQUENCE_DROP = 2.0
+"""A travel that brings the head down more than this many layer heights starts a layer (sequential printing)."""
 VASE_SLACK_MM = 0.0015
 """A spiral's turn is done when it has risen a layer height less this (slicers write Z to 0.001 mm)."""
 
@@ -50,8 +53,9 @@ def _rise_layers(z: np.ndarray, during: np.ndarray, nominal: float | None) -> np
     for i in change.tolist():
         zi = float(z[i])
         if zi <= top + SAME_Z_MM:
-            if not during[i] and SAME_Z_MM < top - zi < 0.5 * height:
-                # a layer printed a little lower than the one before (Cura's first layer over a raft's air gap)
+            if not during[i] and (SAME_Z_MM < top - zi < 0.5 * height or top - zi > SEQUENCE_DROP * height):
+                # a layer printed a little lower than the one before (Cura's first layer over a raft's air gap),
+                # or far lower: the next copy of a sequential print, back on the bed
                 starts.append(i)
                 base = top = zi
                 spiral = False

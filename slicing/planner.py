@@ -11,6 +11,7 @@ from slicing.gcode_writer import LayerPlan
 from slicing.infill import outline_edges
 from slicing.layers import IslandPaths, LayerRegions
 from slicing.order import order_loops, order_spans, travels_inside
+from slicing.overhangs import HangZones, hang_zones, split_wall
 from slicing.profile import Profile
 from slicing.regions import SCALE, IntPaths, from_clipper, offset, pyclipper_union
 from slicing.support import SupportPaths
@@ -64,23 +65,31 @@ class _Block:
     features: list[int]
     inside: list[bool]
     end: np.ndarray  # nozzle position after the last path
+    hangs: list[int]  # overhang class of each path (slicing/overhangs.py; 0: held up)
 
 
-def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile) -> _Block:
-    """Order one island from the nozzle at `pos`: inner walls (innermost first), outer wall, skin, fill.
+def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile, zones: HangZones | None = None) -> _Block:
+    """Order one island from the nozzle at `pos`: inner walls (innermost first), outer wall, skin, fill; walls
+    split into pieces by how far they hang over the layer below (`zones`, None: nowhere).
 
     Also says which travels between the island's paths stay inside its outline (they need no retraction).
     """
     parts: list[np.ndarray] = []
     counts: list[int] = []
     feats: list[int] = []
+    hangs: list[int] = []
     for depth in range(len(isl.walls) - 1, -1, -1):
         ordered, pos = order_loops(isl.walls[depth], pos, profile.seam)
-        parts.extend(ordered)
-        counts.extend(len(lp) for lp in ordered)
-        feats.extend([Feature.WALL_OUTER if depth == 0 else Feature.WALL_INNER] * len(ordered))
+        feat = Feature.WALL_OUTER if depth == 0 else Feature.WALL_INNER
+        for loop in ordered:
+            pieces, classes = split_wall(loop, zones)
+            parts.extend(pieces)
+            counts.extend(len(p) for p in pieces)
+            hangs.extend(classes)
+            feats.extend([feat] * len(pieces))
     pos = _append_spans(((isl.bridge, isl.bridge_lines, Feature.BRIDGE), (isl.skin, isl.skin_lines, Feature.SKIN),
                          (isl.fill, isl.fill_lines, Feature.FILL)), pos, parts, counts, feats)
+    hangs.extend([0] * (len(counts) - len(hangs)))
     points = np.concatenate(parts) if parts else np.zeros((0, 2))
     inside = np.zeros(len(counts), dtype=bool)
     if len(counts) > 1 and profile.combing:
@@ -92,7 +101,15 @@ def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile) -> _Block
         if len(long):
             a, b = outline_edges(isl.outline)
             inside[1 + long] = travels_inside(starts[long], ends[long], a, b)
-    return _Block(points, counts, feats, inside.tolist(), np.asarray(pos, dtype=np.float64))
+    if len(counts) > 1:  # a wall's next piece goes on where the last one ended: no travel, no retraction
+        last = np.cumsum(counts) - 1
+        inside[1:] |= np.all(points[last[:-1]] == points[last[:-1] + 1], axis=1)
+    return _Block(points, counts, feats, inside.tolist(), np.asarray(pos, dtype=np.float64), hangs)
+
+
+def _outline(layer: LayerRegions) -> IntPaths:
+    """A layer's outline: the outlines of all its islands."""
+    return [p for isl in layer.islands for p in isl.outline]
 
 
 def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray, profile: Profile,
@@ -112,6 +129,9 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
         feats: list[int] = []
         inside: list[bool] = []
         owner: list[int] = []          # the copy each path belongs to (-1: skirt and brim, no copy's)
+        hangs: list[int] = []          # overhang class of each path
+        zones = hang_zones(_outline(layer), _outline(layers[i - 1]), profile.line_width) \
+            if i > 0 and profile.overhangs else None
         if i == 0:
             brim, skirt = adhesion_loops(layer, shifts, profile)
             for loops, feat in ((skirt, Feature.SKIRT), (brim, Feature.BRIM)):
@@ -132,8 +152,9 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
             best = min(range(len(units)), key=lambda u: _distance(layer.islands[units[u][1]], shifts[units[u][0]], pos))
             c, k = units.pop(best)
             if k not in blocks:
-                blocks[k] = _island_block(layer.islands[k], pos - shifts[c], profile)
+                blocks[k] = _island_block(layer.islands[k], pos - shifts[c], profile, zones)
             block = blocks[k]
+            hangs.extend([0] * (len(counts) - len(hangs)) + block.hangs)
             parts.append(block.points + shifts[c])
             counts.extend(block.counts)
             feats.extend(block.features)
@@ -141,9 +162,10 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
             owner.extend([c] * len(block.counts))
             pos = block.end + shifts[c]
         points = np.concatenate(parts) if parts else np.zeros((0, 2))
+        hangs.extend([0] * (len(counts) - len(hangs)))
         plans.append(LayerPlan(i, float(top), float(top - prev_top), points, np.asarray(counts, dtype=np.int64),
                                np.asarray(feats, dtype=np.int64), np.asarray(inside, dtype=bool),
-                               np.asarray(owner, dtype=np.int64)))
+                               np.asarray(owner, dtype=np.int64), np.asarray(hangs, dtype=np.int8)))
         prev_top = float(top)
         if progress is not None:
             progress("order", i + 1, len(layers))

@@ -48,7 +48,10 @@ _LIMITS: dict[str, tuple[float, float, bool]] = {
     "retract_min_travel": (0.0, 1000.0, False),
     "z_hop": (0.0, 50.0, False),
     "fan_start_layer": (1.0, 1e9, False),
-    "fan_speed": (0.0, 100.0, False),
+    "min_fan_speed": (0.0, 100.0, False),
+    "max_fan_speed": (0.0, 100.0, False),
+    "fan_below_layer_time": (0.0, 3600.0, False),
+    "bridge_fan_speed": (0.0, 100.0, False),
     "skirt_loops": (0.0, 100.0, False),
     "skirt_distance": (0.0, 100.0, False),
     "brim_width": (0.0, 100.0, False),
@@ -81,6 +84,20 @@ _LIMITS: dict[str, tuple[float, float, bool]] = {
     # cooling (slicing/cooling.py)
     "min_layer_time": (0.0, 600.0, False),
     "min_print_speed": (0.0, 2000.0, True),
+    # sequential printing (slicing/sequential.py)
+    "extruder_clearance_radius": (0.0, 1000.0, False),
+    "extruder_clearance_height": (0.0, 2000.0, False),
+}
+
+# key -> (length, minimum, maximum, exclusive minimum) of its list of numbers
+_LISTS: dict[str, tuple[int, float, float, bool]] = {
+    # overhangs (slicing/overhangs.py): one value per quartile of the line width hanging over air
+    "overhang_speeds": (4, 0.0, 2000.0, True),
+    "overhang_fans": (4, 0.0, 100.0, False),
+}
+
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "fan_speed": ("min_fan_speed", "max_fan_speed"),  # the one fan speed of older profiles: the same at any time
 }
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -129,7 +146,10 @@ class Profile:
     z_hop: float
     combing: bool
     fan_start_layer: int
-    fan_speed: float
+    min_fan_speed: float
+    max_fan_speed: float
+    fan_below_layer_time: float
+    bridge_fan_speed: float
     skirt_loops: int
     skirt_distance: float
     brim_width: float
@@ -169,6 +189,14 @@ class Profile:
     # cooling (slicing/cooling.py)
     min_layer_time: float
     min_print_speed: float
+    # overhangs (slicing/overhangs.py)
+    overhangs: bool
+    overhang_speeds: tuple[float, float, float, float]
+    overhang_fans: tuple[float, float, float, float]
+    # sequential printing (slicing/sequential.py)
+    sequential: bool
+    extruder_clearance_radius: float
+    extruder_clearance_height: float
 
     @property
     def filament_area(self) -> float:
@@ -177,7 +205,7 @@ class Profile:
 
 
 _TYPES: dict[str, type] = {
-    f.name: {"float": float, "int": int, "str": str, "bool": bool}[str(f.type)] for f in fields(Profile)
+    f.name: {"float": float, "int": int, "str": str, "bool": bool}.get(str(f.type), tuple) for f in fields(Profile)
 }
 
 
@@ -186,6 +214,12 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     want = _TYPES[key]
     if key == "support" and isinstance(value, bool):  # `--set support=true` means supports everywhere
         value = "everywhere" if value else "off"
+    if want is tuple:
+        length = _LISTS[key][0]
+        if not isinstance(value, list) or len(value) != length or \
+                any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
+            raise ProfileError(f"option '{key}' in {source} must be a list of {length} numbers, not {value!r}")
+        return tuple(float(v) for v in value)
     if want is bool:
         if not isinstance(value, bool):
             raise ProfileError(f"option '{key}' in {source} must be true or false, not {value!r}")
@@ -205,16 +239,24 @@ def _coerce(key: str, value: Any, source: str) -> Any:
 
 def _check(key: str, value: Any, source: str) -> None:
     """Raise ProfileError naming the key and its limit when a value is outside its allowed range."""
+    if key in _LISTS:
+        for v in value:
+            _check_number(key, v, source, _LISTS[key][1:])
     if key in _LIMITS:
-        low, high, exclusive = _LIMITS[key]
-        if exclusive and value <= low:
-            raise ProfileError(f"option '{key}' in {source} must be above {low:g} (got {value:g})")
-        if not exclusive and value < low:
-            raise ProfileError(f"option '{key}' in {source} must have minimum of {low:g} (got {value:g})")
-        if value > high:
-            raise ProfileError(f"option '{key}' in {source} must have maximum of {high:g} (got {value:g})")
+        _check_number(key, value, source, _LIMITS[key])
     if key in _CHOICES and value not in _CHOICES[key]:
         raise ProfileError(f"option '{key}' in {source} must be one of {', '.join(_CHOICES[key])} (got {value!r})")
+
+
+def _check_number(key: str, value: float, source: str, limits: tuple[float, float, bool]) -> None:
+    """Raise ProfileError naming the key and its limit when one number is outside its allowed range."""
+    low, high, exclusive = limits
+    if exclusive and value <= low:
+        raise ProfileError(f"option '{key}' in {source} must be above {low:g} (got {value:g})")
+    if not exclusive and value < low:
+        raise ProfileError(f"option '{key}' in {source} must have minimum of {low:g} (got {value:g})")
+    if value > high:
+        raise ProfileError(f"option '{key}' in {source} must have maximum of {high:g} (got {value:g})")
 
 
 OTHER_TABLES = frozenset({"vision"})
@@ -257,6 +299,15 @@ def _parse_scalar(key: str, text: str) -> Any:
         return text
 
 
+def _expand_aliases(data: dict[str, Any]) -> dict[str, Any]:
+    """The options with an older key (`fan_speed`) spelled as the keys it now sets."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        for name in _ALIASES.get(key, (key,)):
+            out[name] = value
+    return out
+
+
 def load_profile(path: str | os.PathLike[str] | None = None, overrides: dict[str, str] | None = None) -> Profile:
     """Load the defaults, then the TOML file at `path`, then `--set` overrides; validate everything at once."""
     values = _read_toml(DEFAULT_PROFILE)
@@ -266,7 +317,7 @@ def load_profile(path: str | os.PathLike[str] | None = None, overrides: dict[str
     if overrides:
         layers.append(("--set", {k: _parse_scalar(k, str(v)) for k, v in overrides.items()}))
     for source, data in [("default_profile.toml", dict(values))] + layers:
-        for key, value in data.items():
+        for key, value in _expand_aliases(data).items():
             if key not in _TYPES:
                 raise ProfileError(f"option '{key}' in {source} is not a valid option")
             values[key] = _coerce(key, value, source)
@@ -280,4 +331,7 @@ def load_profile(path: str | os.PathLike[str] | None = None, overrides: dict[str
             raise ProfileError(f"option '{key}' must have minimum of {low:g} x nozzle_diameter = {low * nozzle:g}")
         if values[key] > high * nozzle:
             raise ProfileError(f"option '{key}' must have maximum of {high:g} x nozzle_diameter = {high * nozzle:g}")
+    if values["min_fan_speed"] > values["max_fan_speed"]:
+        raise ProfileError(f"option 'min_fan_speed' ({values['min_fan_speed']:g}) must not be above "
+                           f"max_fan_speed ({values['max_fan_speed']:g})")
     return Profile(**values)

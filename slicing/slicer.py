@@ -79,7 +79,15 @@ def slice_mesh_to_gcode(loaded: LoadedMesh, profile: Profile, copies: int = 1,
     """Slice one copy, translate its toolpaths for each copy, print all copies layer by layer together."""
     mesh = place_on_bed(loaded.mesh, (profile.bed_x, profile.bed_y, profile.bed_z))
     lo, hi = mesh.bounds
-    shifts = copy_shifts(np.asarray(hi[:2] - lo[:2]), copies, profile)
+    sequential = profile.sequential and copies > 1
+    if sequential:
+        from slicing.sequential import check_clearance, footprint_hull, sequential_shifts
+
+        size = np.asarray(hi[:2] - lo[:2])
+        shifts = sequential_shifts((float(size[0]), float(size[1])), float(hi[2] - lo[2]), copies, profile)
+        check_clearance(footprint_hull(mesh.vertices), shifts, profile)
+    else:
+        shifts = copy_shifts(np.asarray(hi[:2] - lo[:2]), copies, profile)
     tops = layer_tops(float(hi[2] - lo[2]), profile.first_layer_height, profile.layer_height)
     if len(tops) == 0:
         raise MeshError(f"{loaded.name} is lower than half the first layer ({profile.first_layer_height:g} mm)")
@@ -89,9 +97,16 @@ def slice_mesh_to_gcode(loaded: LoadedMesh, profile: Profile, copies: int = 1,
     if progress is not None:
         progress("sections", 1, 1)
     layers = build_layers(sections, profile, progress)
-    plans = plan_layers(layers, tops, shifts, profile, progress, supports=plan_supports(layers, tops, profile))
+    supports = plan_supports(layers, tops, profile)
+    lifts: frozenset[int] = frozenset()
+    if sequential:
+        from slicing.sequential import sequential_plans
+
+        plans, lifts = sequential_plans(layers, tops, shifts, profile, progress, supports)
+    else:
+        plans = plan_layers(layers, tops, shifts, profile, progress, supports=supports)
     names = object_names(Path(loaded.name).stem, copies)
-    program = write_program(plans, profile, progress, objects=copies, names=names)
+    program = write_program(plans, profile, progress, objects=copies, names=names, lift_before=lifts)
     seconds = float(estimate_time(program.moves, motion_limits(profile)))
     grams = program.filament_mm * profile.filament_area * profile.filament_density / 1000.0
     warnings = list(loaded.warnings)

@@ -153,7 +153,7 @@ def test_reader_recovers_exactly_the_paths_the_writer_emitted(name):
         {"first_layer_height": "0.3"},
         {"relative_e": "true"},
         {"layer_height": "0.1", "first_layer_height": "0.1"},
-        {"retract_length": "0", "fan_speed": "0"},
+        {"retract_length": "0", "fan_speed": "0", "overhang_fans": "[0, 0, 0, 0]"},
     ],
 )
 def test_settings_keep_extrusion_consistent_with_line_width(overrides):
@@ -169,7 +169,7 @@ def test_settings_keep_extrusion_consistent_with_line_width(overrides):
     text = result.gcode
     assert ("M83" in text) == (profile.relative_e) and ("M82" in text) == (not profile.relative_e)
     assert ("G1 F2400 E" in text) == (profile.retract_length > 0)
-    assert ("M106" in text) == (profile.fan_speed > 0)
+    assert ("M106" in text) == (profile.max_fan_speed > 0)
     feats = np.concatenate([layer.feature for layer in job.layers])
     assert (Feature.SKIRT in feats) == (profile.skirt_loops > 0)
     assert (Feature.WALL_OUTER in feats) == (profile.perimeters > 0)

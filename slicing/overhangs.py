@@ -1,0 +1,115 @@
+"""Overhanging walls: a wall loop split into pieces by how much of its line width hangs over the layer below.
+
+A point of a wall's centre line hangs by h = (d + w/2) / w of its width w, d being its distance outside the layer
+below's outline (negative inside); so h > e exactly where the point lies outside the layer below grown by
+(e - 1/2)·w. With the edges 5 %, 25 %, 50 % and 75 % a point's class is the number of those grown outlines it lies
+outside: 0 (held up, less than 5 % over air), then the quartiles 1 (5-25 %), 2 (25-50 %), 3 (50-75 %) and
+4 (75-100 %), each with its speed and fan in the profile (`overhang_speeds`, `overhang_fans`), as PrusaSlicer 2.6's
+dynamic overhang speeds. Loops are sampled every line width; pieces keep the loop's own vertices and add one
+where the class changes. Units: mm.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyclipper
+
+from slicing.regions import SCALE, IntPaths, boolean, offset
+
+if TYPE_CHECKING:
+    import shapely
+
+EDGES = (0.05, 0.25, 0.5, 0.75)
+"""Fractions of the line width over air where the overhang classes 1..4 begin."""
+
+
+class HangZones:
+    """One layer's test for hanging points: the layer below grown by (edge - 1/2)·w for each edge (prepared
+    shapely geometry in clipper units, each built once a point lies outside the one before) and the box
+    (x0, y0, x1, y1) mm outside which nothing hangs."""
+
+    def __init__(self, below: IntPaths, line_width: float, box: tuple[float, float, float, float]) -> None:
+        self.width = line_width
+        self.box = box
+        self.step = line_width
+        self._offset = pyclipper.PyclipperOffset(2.0, 0.05 * SCALE)
+        if below:
+            self._offset.AddPaths(below, pyclipper.JT_MITER, pyclipper.ET_CLOSEDPOLYGON)
+        self.held: list[shapely.Geometry] = []
+
+    def zone(self, k: int) -> shapely.Geometry:
+        """The layer below grown by (EDGES[k] - 1/2)·w, prepared, in clipper units (built on first use)."""
+        import shapely  # (only for parts that overhang: start-up time)
+
+        while len(self.held) <= k:
+            tree = self._offset.Execute2((EDGES[len(self.held)] - 0.5) * self.width * SCALE)
+            polys: list[shapely.Geometry] = []
+            stack = list(tree.Childs)
+            while stack:
+                node = stack.pop()
+                polys.append(shapely.Polygon(node.Contour, [h.Contour for h in node.Childs]))
+                for hole in node.Childs:
+                    stack.extend(hole.Childs)
+            geom = shapely.multipolygons(polys) if polys else shapely.Polygon()
+            shapely.prepare(geom)
+            self.held.append(geom)
+        return self.held[k]
+
+
+def hang_zones(outline: IntPaths, below: IntPaths, line_width: float) -> HangZones | None:
+    """The zones of a layer over `below` (clipper paths of the islands beneath), or None when no wall of the layer
+    can hang: its outline lies within the layer below grown by 5 % of a line width."""
+    if not outline:
+        return None
+    hang = boolean(outline, offset(below, EDGES[0] * line_width), pyclipper.CT_DIFFERENCE) if below else outline
+    if not hang:
+        return None
+    pts = np.concatenate([np.asarray(p, dtype=np.float64) for p in hang]) / SCALE
+    lo, hi = pts.min(axis=0) - line_width, pts.max(axis=0) + line_width
+    return HangZones(below, line_width, (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])))
+
+
+def hang_classes(points: np.ndarray, zones: HangZones) -> np.ndarray:
+    """(N,) overhang class 0..4 of (N, 2) centre-line points (see the module docstring)."""
+    import shapely
+    x0, y0, x1, y1 = zones.box
+    near = np.flatnonzero((points[:, 0] >= x0) & (points[:, 0] <= x1) & (points[:, 1] >= y0) & (points[:, 1] <= y1))
+    out = np.zeros(len(points), dtype=np.int8)
+    scaled = points * SCALE
+    for k in range(len(EDGES)):
+        if not len(near):
+            break
+        out_k = ~shapely.contains_xy(zones.zone(k), scaled[near, 0], scaled[near, 1])
+        near = near[out_k]  # (the zones are nested: a point inside one is inside all the later ones)
+        out[near] += 1
+    return out
+
+
+def split_wall(poly: np.ndarray, zones: HangZones | None) -> tuple[list[np.ndarray], list[int]]:
+    """A wall polyline (K, 2) as consecutive pieces and the overhang class of each (one piece, class 0, when none
+    of it hangs)."""
+    if zones is None or len(poly) < 2:
+        return [poly], [0]
+    x0, y0, x1, y1 = zones.box
+    lo, hi = poly.min(axis=0), poly.max(axis=0)
+    if hi[0] < x0 or lo[0] > x1 or hi[1] < y0 or lo[1] > y1:
+        return [poly], [0]
+    seg = np.diff(poly, axis=0)
+    n = np.maximum(np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / zones.step).astype(np.int64), 1)
+    which = np.repeat(np.arange(len(seg)), n)
+    k = np.arange(len(which)) - np.repeat(np.cumsum(n) - n, n)
+    dense = np.vstack([poly[which] + (k / n[which])[:, None] * seg[which], poly[-1:]])
+    own = np.concatenate([k == 0, [True]])  # the loop's own vertices
+    cls = hang_classes(0.5 * (dense[:-1] + dense[1:]), zones)
+    if not cls.any():
+        return [poly], [0]
+    cuts = np.flatnonzero(cls[1:] != cls[:-1]) + 1  # dense points where the next piece begins
+    bounds = np.concatenate([[0], cuts, [len(dense) - 1]])
+    pieces, classes = [], []
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        keep = own[a:b + 1].copy()
+        keep[0] = keep[-1] = True
+        pieces.append(dense[a:b + 1][keep])
+        classes.append(int(cls[a]))
+    return pieces, classes
