@@ -58,9 +58,11 @@ def remote_pause_s(client: httpx.Client, printer: str, owner: str) -> tuple[floa
     sent = [e["t"] for e in events if e["kind"] == "remote_command" and e["data"].get("to") == owner
             and e["message"].startswith("pause ")]
     assert sent, f"no pause for {printer} was sent to host {owner}"
-    applied = [e["t"] for e in events if e["kind"] == "pause" and e["t"] >= sent[-1]]
+    # the owner may apply it before the sender has written down that it sent it (it is woken by the commit)
+    since = max(sent[-1] - 1.0, sent[-2] if len(sent) > 1 else 0.0)
+    applied = [e["t"] for e in events if e["kind"] == "pause" and e["t"] >= since]
     assert applied, f"host {owner} never applied the pause to {printer}'s copy"
     paused = [e["t"] for e in events if e["kind"] == "printer" and e["data"].get("state") == "paused"
-              and e["t"] >= sent[-1]]
+              and e["t"] >= since]
     assert paused, f"host {owner} never recorded {printer} paused"
-    return float(applied[0] - sent[-1]), float(paused[0] - sent[-1])
+    return max(0.0, float(applied[0] - sent[-1])), max(0.0, float(paused[0] - sent[-1]))
