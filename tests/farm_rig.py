@@ -59,10 +59,10 @@ def remote_pause_s(client: httpx.Client, printer: str, owner: str) -> tuple[floa
             and e["message"].startswith("pause ")]
     assert sent, f"no pause for {printer} was sent to host {owner}"
     # the owner may apply it before the sender has written down that it sent it (it is woken by the commit)
-    since = max(sent[-1] - 1.0, sent[-2] if len(sent) > 1 else 0.0)
-    applied = [e["t"] for e in events if e["kind"] == "pause" and e["t"] >= since]
-    assert applied, f"host {owner} never applied the pause to {printer}'s copy"
+    near = [e["t"] for e in events if e["kind"] == "pause" and e["t"] >= sent[-1] - 1.0]
+    assert near, f"host {owner} never applied the pause to {printer}'s copy"
+    applied = min(near, key=lambda t: abs(t - sent[-1]))
     paused = [e["t"] for e in events if e["kind"] == "printer" and e["data"].get("state") == "paused"
-              and e["t"] >= since]
+              and e["t"] >= applied]
     assert paused, f"host {owner} never recorded {printer} paused"
-    return max(0.0, float(applied[0] - sent[-1])), max(0.0, float(paused[0] - sent[-1]))
+    return max(0.0, float(applied - sent[-1])), float(paused[0] - sent[-1])
