@@ -52,6 +52,7 @@ def test_numbers_are_drawn_as_charts_with_a_bar_per_printer_and_period(live) -> 
             page.fill('#stats-form [name="to"]', _iso(TO))
             page.click('#stats-form button[type="submit"]')
             expect(page.locator("#stats-summary")).to_contain_text(_iso(FROM), timeout=10_000)
+            expect(page.locator("#stats-summary")).to_contain_text(_iso(TO), timeout=10_000)   # the period asked
             bars = page.locator("#chart-yield rect.col")
             expect(bars).to_have_count(len(PRINTERS))
             for k, name in enumerate(PRINTERS):

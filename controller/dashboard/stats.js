@@ -132,11 +132,15 @@ function showStats(s) {
   $("#stats-csv").href = withKey("/api/v1/runs.csv?" + statsQuery().toString());
 }
 
+let statsAsked = 0;   // the newest request: an older answer arriving later is not shown over it
 async function loadStats() {
   const q = statsQuery();
   q.set("period", $("#stats-form [name=period]").value);
+  const mine = ++statsAsked;
   try {
-    showStats(await api("GET", "/api/v1/stats?" + q.toString()));
+    const answer = await api("GET", "/api/v1/stats?" + q.toString());
+    if (mine !== statsAsked) return;
+    showStats(answer);
     $("#stats-msg").textContent = "";
   } catch (err) {
     $("#stats-msg").textContent = err.message;
