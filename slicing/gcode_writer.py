@@ -67,7 +67,8 @@ class LayerPlan:
     features: (m,) Feature codes; no_retract: (m,) True where the travel into a polyline stays inside the part;
     objects: (m,) the copy each polyline belongs to (-1 for none: skirt, brim), or None when unlabelled;
     overhang: (m,) how far each polyline hangs over the layer below (slicing/overhangs.py: 0 held up, 1..4 the
-    quartiles of its width over air), or None when nothing does.
+    quartiles of its width over air), or None when nothing does; flow: (N,) the flow of the segment ending at each
+    point, as a fraction of the line width's (thin walls and gap fill), or None for all 1.
     """
 
     index: int
@@ -79,6 +80,7 @@ class LayerPlan:
     no_retract: np.ndarray | None = None
     objects: np.ndarray | None = None
     overhang: np.ndarray | None = None
+    flow: np.ndarray | None = None
 
     @classmethod
     def from_paths(cls, index: int, z: float, height: float, paths: list[np.ndarray], features: np.ndarray,
@@ -129,8 +131,11 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState,
     counts = np.asarray(plan.counts, dtype=np.int64)
     keep = counts >= 2
     pts = np.asarray(plan.points, dtype=np.float64)
+    point_flow = np.asarray(plan.flow, dtype=np.float64) if plan.flow is not None else None
     if not keep.all():
         pts = pts[np.repeat(keep, counts)]
+        if point_flow is not None:
+            point_flow = point_flow[np.repeat(keep, counts)]
     counts = counts[keep]
     feats = np.asarray(plan.features, dtype=np.int64)[keep]
     inside = np.asarray(plan.no_retract, dtype=bool)[keep] if plan.no_retract is not None else np.zeros(len(counts), bool)
@@ -181,6 +186,8 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState,
     if profile.bridge_flow != 100.0 and (feats == Feature.BRIDGE).any():  # bridge flow, percent
         flow = np.where(feats == Feature.BRIDGE, profile.bridge_flow / 100.0, 1.0)
         de *= np.repeat(flow, counts)
+    if point_flow is not None:
+        de *= point_flow
     de[~is_ext] = 0.0
     e_cum = state.e_abs + np.cumsum(de)  # absolute E after each point
     e_before_path = e_cum[first_idx]  # de at a path's first point is 0

@@ -14,6 +14,7 @@ from slicing.bridges import bridge_lines_of
 from slicing.infill import fill_angles, line_fill_indexed, sparse_spacing
 from slicing.profile import Profile
 from slicing.regions import SCALE, IntPaths, intersect_all, island_regions, islands, split_solid
+from slicing.thin import NO_LINES, ThinLines, thin_lines
 
 Progress = Callable[[str, int, int], None]
 
@@ -31,6 +32,7 @@ class IslandPaths:
     fill_lines: np.ndarray  # (F,)
     bridge: np.ndarray = field(default_factory=lambda: np.zeros((0, 2, 2)))  # (B, 2, 2) lines over air
     bridge_lines: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    thin: ThinLines = NO_LINES  # centre lines of ribs and gaps the walls leave empty, with their widths
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,11 @@ def build_layers(sections: list[list[np.ndarray]], profile: Profile, progress: P
             skin, skin_lines = line_fill_indexed(solid, w, skin_angle, min_length=0.5 * w)
             fill, fill_lines = line_fill_indexed(sparse, spacing, fill_dirs, min_length=0.5 * w)
             contour = np.asarray(r.outline[0], dtype=np.float64) / SCALE
+            thin = thin_lines(r.outline, r.walls, profile.perimeters, w) if profile.gap_fill else NO_LINES
             isl_out.append(IslandPaths(r.outline, contour, r.walls, skin, fill, skin_lines, fill_lines, bridge,
-                                       bridge_lines))
-        out.append(LayerRegions(isl_out, float(sum(r.thin_area for r in layer))))
+                                       bridge_lines, thin))
+        unfilled = 0.0 if profile.gap_fill else float(sum(r.thin_area for r in layer))
+        out.append(LayerRegions(isl_out, unfilled))
         if progress is not None:
             progress("infill", i + 1, n)
     return out

@@ -107,6 +107,25 @@ def nearest_first(points: np.ndarray, position: np.ndarray) -> list[int]:
     return out
 
 
+def order_polylines(lines: list[np.ndarray], position: np.ndarray) -> tuple[list[int], list[bool], np.ndarray]:
+    """Greedy visiting order of open polylines, each entered at its nearer end: (order, reversed, end position)."""
+    remaining = list(range(len(lines)))
+    order: list[int] = []
+    flips: list[bool] = []
+    pos = np.asarray(position, dtype=np.float64)
+    while remaining:
+        ends = np.array([[lines[k][0], lines[k][-1]] for k in remaining])  # (R, 2, 2)
+        d = ends - pos
+        d2 = d[..., 0] ** 2 + d[..., 1] ** 2
+        best = int(np.argmin(d2.min(axis=1)))
+        flip = bool(d2[best, 1] < d2[best, 0])
+        k = remaining.pop(best)
+        order.append(k)
+        flips.append(flip)
+        pos = lines[k][0] if flip else lines[k][-1]
+    return order, flips, pos
+
+
 def travels_inside(starts: np.ndarray, ends: np.ndarray, edge_a: np.ndarray, edge_b: np.ndarray) -> np.ndarray:
     """(T,) True where the straight travel start→end crosses none of the outline edges a→b (all mm)."""
     if len(starts) == 0:

@@ -10,7 +10,7 @@ import pyclipper
 from slicing.gcode_writer import LayerPlan
 from slicing.infill import outline_edges
 from slicing.layers import IslandPaths, LayerRegions
-from slicing.order import order_loops, order_spans, travels_inside
+from slicing.order import order_loops, order_polylines, order_spans, travels_inside
 from slicing.overhangs import HangZones, hang_zones, split_wall
 from slicing.profile import Profile
 from slicing.regions import SCALE, IntPaths, from_clipper, offset, pyclipper_union
@@ -66,6 +66,7 @@ class _Block:
     inside: list[bool]
     end: np.ndarray  # nozzle position after the last path
     hangs: list[int]  # overhang class of each path (slicing/overhangs.py; 0: held up)
+    flow: np.ndarray | None = None  # (N,) flow of the segment ending at each point, of the line width; None: 1
 
 
 def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile, zones: HangZones | None = None) -> _Block:
@@ -87,10 +88,17 @@ def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile, zones: Ha
             counts.extend(len(p) for p in pieces)
             hangs.extend(classes)
             feats.extend([feat] * len(pieces))
+    flows = _append_thin(isl, pos, parts, counts, feats, profile.line_width)
+    if flows is not None:
+        pos = parts[-1][-1]
     pos = _append_spans(((isl.bridge, isl.bridge_lines, Feature.BRIDGE), (isl.skin, isl.skin_lines, Feature.SKIN),
                          (isl.fill, isl.fill_lines, Feature.FILL)), pos, parts, counts, feats)
     hangs.extend([0] * (len(counts) - len(hangs)))
     points = np.concatenate(parts) if parts else np.zeros((0, 2))
+    flow = None
+    if flows is not None:
+        flow = np.ones(len(points))
+        flow[flows[0]:flows[0] + len(flows[1])] = flows[1]
     inside = np.zeros(len(counts), dtype=bool)
     if len(counts) > 1 and profile.combing:
         last = np.cumsum(counts) - 1
@@ -104,7 +112,31 @@ def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile, zones: Ha
     if len(counts) > 1:  # a wall's next piece goes on where the last one ended: no travel, no retraction
         last = np.cumsum(counts) - 1
         inside[1:] |= np.all(points[last[:-1]] == points[last[:-1] + 1], axis=1)
-    return _Block(points, counts, feats, inside.tolist(), np.asarray(pos, dtype=np.float64), hangs)
+    return _Block(points, counts, feats, inside.tolist(), np.asarray(pos, dtype=np.float64), hangs, flow)
+
+
+def _append_thin(isl: IslandPaths, pos: np.ndarray, parts: list[np.ndarray], counts: list[int], feats: list[int],
+                 line_width: float) -> tuple[int, np.ndarray] | None:
+    """Append an island's thin-wall and gap-fill lines nearest first, as inner walls of their own width.
+
+    Returns (index of their first point among the block's points, flow of each of their points), or None.
+    """
+    thin = isl.thin
+    if thin.empty:
+        return None
+    start = sum(counts)
+    order, flips, _ = order_polylines(thin.lines, pos)
+    flows = []
+    for k, flip in zip(order, flips):
+        line, width = (thin.lines[k][::-1], thin.widths[k][::-1]) if flip else (thin.lines[k], thin.widths[k])
+        parts.append(line)
+        counts.append(len(line))
+        feats.append(Feature.WALL_INNER)
+        seg = np.empty(len(width))
+        seg[0] = 1.0
+        seg[1:] = 0.5 * (width[1:] + width[:-1]) / line_width  # a segment's bead: the mean of its ends' widths
+        flows.append(seg)
+    return start, np.concatenate(flows)
 
 
 def _outline(layer: LayerRegions) -> IntPaths:
@@ -130,6 +162,7 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
         inside: list[bool] = []
         owner: list[int] = []          # the copy each path belongs to (-1: skirt and brim, no copy's)
         hangs: list[int] = []          # overhang class of each path
+        flows: dict[int, np.ndarray] = {}  # first point of a block -> its per-point flow, where it has one
         zones = hang_zones(_outline(layer), _outline(layers[i - 1]), profile.line_width) \
             if i > 0 and profile.overhangs else None
         if i == 0:
@@ -155,6 +188,8 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
                 blocks[k] = _island_block(layer.islands[k], pos - shifts[c], profile, zones)
             block = blocks[k]
             hangs.extend([0] * (len(counts) - len(hangs)) + block.hangs)
+            if block.flow is not None:
+                flows[sum(len(p) for p in parts)] = block.flow
             parts.append(block.points + shifts[c])
             counts.extend(block.counts)
             feats.extend(block.features)
@@ -163,9 +198,14 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
             pos = block.end + shifts[c]
         points = np.concatenate(parts) if parts else np.zeros((0, 2))
         hangs.extend([0] * (len(counts) - len(hangs)))
+        flow = None
+        if flows:
+            flow = np.ones(len(points))
+            for at, f in flows.items():
+                flow[at:at + len(f)] = f
         plans.append(LayerPlan(i, float(top), float(top - prev_top), points, np.asarray(counts, dtype=np.int64),
                                np.asarray(feats, dtype=np.int64), np.asarray(inside, dtype=bool),
-                               np.asarray(owner, dtype=np.int64), np.asarray(hangs, dtype=np.int8)))
+                               np.asarray(owner, dtype=np.int64), np.asarray(hangs, dtype=np.int8), flow))
         prev_top = float(top)
         if progress is not None:
             progress("order", i + 1, len(layers))

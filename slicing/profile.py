@@ -184,6 +184,8 @@ class Profile:
     support_speed: float
     # bridges (slicing/bridges.py)
     bridges: bool
+    # thin walls and gap fill (slicing/thin.py)
+    gap_fill: bool
     bridge_speed: float
     bridge_flow: float
     # cooling (slicing/cooling.py)

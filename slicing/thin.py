@@ -1,0 +1,227 @@
+"""Thin walls and gap fill: the parts of an island its walls cannot reach, printed as centre lines of their width.
+
+A rib narrower than one line gets no wall loop at all, and between walls (or inside the last one, where the
+next would not fit) a strip narrower than a line is left empty. Each such strip is printed along its medial
+axis, found from the Voronoi diagram of points sampled along its boundary, with the flow of its local width.
+
+Units: millimetres; polygons as pyclipper integer paths (slicing/regions.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyclipper
+
+from slicing.regions import SCALE, IntPaths, area, boolean, components, from_clipper, offset, to_clipper
+
+MIN_WIDTH = 0.2  # of a line width: strips narrower than this are left alone (the beads around squeeze in)
+MAX_WIDTH = 1.5  # of a line width: the widest bead a centre line is given
+SAMPLE = 0.25  # of a line width: spacing of the boundary samples for the medial axis
+
+
+@dataclass(frozen=True)
+class ThinLines:
+    """Open centre lines of thin strips and their bead width at every point (mm)."""
+
+    lines: list[np.ndarray]  # (K, 2) each
+    widths: list[np.ndarray]  # (K,) each
+
+    @property
+    def empty(self) -> bool:
+        """True when there is nothing to print."""
+        return not self.lines
+
+
+NO_LINES = ThinLines([], [])
+
+
+def gap_areas(outline: IntPaths, walls: list[list[np.ndarray]], perimeters: int, line_width: float) -> IntPaths:
+    """What the walls leave empty: per depth k, the band the k-th wall should cover minus what it covers.
+
+    Where the walls run out before `perimeters` (the part is too narrow for the next), the whole area left
+    inside them is a gap too; when all walls fit, the area inside them is the infill's.
+    """
+    w = line_width
+    gaps: IntPaths = []
+    space = outline
+    for k in range(len(walls)):
+        deeper = offset(outline, -(k + 1) * w)
+        covered = offset(to_clipper(walls[k]), 0.5 * w, pyclipper.JT_ROUND)
+        gaps.extend(boolean(boolean(space, covered, pyclipper.CT_DIFFERENCE), deeper, pyclipper.CT_DIFFERENCE))
+        space = deeper
+    if len(walls) < perimeters or perimeters == 0:
+        gaps.extend(space)
+    if not gaps:
+        return []
+    r = 0.5 * MIN_WIDTH * w  # an opening drops slivers narrower than MIN_WIDTH (offset noise, sharp corners)
+    return offset(offset(gaps, -r, pyclipper.JT_ROUND), r, pyclipper.JT_ROUND)
+
+
+def thin_lines(outline: IntPaths, walls: list[list[np.ndarray]], perimeters: int, line_width: float) -> ThinLines:
+    """Centre lines, with widths, of everything the walls of one island leave empty and a bead can fill."""
+    gaps = gap_areas(outline, walls, perimeters, line_width)
+    if not gaps:
+        return NO_LINES
+    lines: list[np.ndarray] = []
+    widths: list[np.ndarray] = []
+    smallest = MIN_WIDTH * line_width * line_width  # a bead a line long and MIN_WIDTH wide
+    for piece in components(gaps):
+        if area(piece) < smallest:
+            continue
+        for line, width in medial_lines(piece, line_width):
+            lines.append(line)
+            widths.append(width)
+    return ThinLines(lines, widths)
+
+
+def medial_lines(piece: IntPaths, line_width: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The medial axis of one piece (outer contour and holes) as polylines with the local width at each point.
+
+    Voronoi vertices of boundary samples that lie inside the piece, joined by the ridges between samples far
+    apart along the boundary (opposite sides of the strip); branches towards corners are left out that way.
+    Lines shorter than a line width, and points wider than MAX_WIDTH lines (the middle of a blob, not a strip),
+    are dropped.
+    """
+    from scipy.spatial import Voronoi  # only parts with thin strips pay for this import
+
+    w = line_width
+    rings = [np.asarray(p, dtype=np.float64) / SCALE for p in piece if len(p) >= 3]
+    pts, ring, arc, length = _samples(rings, SAMPLE * w)
+    if len(pts) < 4:
+        return []
+    vor = Voronoi(pts)
+    ridges = np.asarray(vor.ridge_vertices, dtype=np.int64)
+    gens = np.asarray(vor.ridge_points, dtype=np.int64)
+    keep = np.all(ridges >= 0, axis=1)
+    ridges, gens = ridges[keep], gens[keep]
+    a, b = gens[:, 0], gens[:, 1]
+    gap = np.hypot(*(pts[a] - pts[b]).T)
+    along = np.abs(arc[a] - arc[b])
+    along = np.minimum(along, length[ring[a]] - along)
+    across = (ring[a] != ring[b]) | (along > 2.0 * gap + 1.5 * SAMPLE * w)
+    ridges, gens = ridges[across], gens[across]
+    if not len(ridges):
+        return []
+    verts = vor.vertices
+    used = np.unique(ridges)
+    inside = np.zeros(len(verts), dtype=bool)
+    inside[used] = _inside(verts[used], piece)
+    radius = np.full(len(verts), np.inf)
+    # a vertex's radius is its distance to the nearest sample: the generators of any ridge it ends
+    d = np.hypot(*(verts[ridges[:, 0]] - pts[gens[:, 0]]).T)
+    np.minimum.at(radius, ridges[:, 0], d)
+    d = np.hypot(*(verts[ridges[:, 1]] - pts[gens[:, 0]]).T)
+    np.minimum.at(radius, ridges[:, 1], d)
+    # samples `step` apart put the nearest one up to step/2 off the foot of the perpendicular: take the mean
+    radius = np.sqrt(np.maximum(radius * radius - (0.5 * SAMPLE * w) ** 2 / 3.0, 0.0))
+    ok = inside & (2.0 * radius <= MAX_WIDTH * w)
+    ridges = ridges[ok[ridges[:, 0]] & ok[ridges[:, 1]]]
+    out = []
+    for chain in _chains(ridges):
+        line = verts[chain]
+        if _length(line) < w:
+            continue
+        width = np.clip(2.0 * radius[chain], MIN_WIDTH * w, MAX_WIDTH * w)
+        line, width = _simplify(line, width, 0.02)
+        out.append((line, width))
+    return out
+
+
+def _samples(rings: list[np.ndarray], step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Points every `step` mm along closed rings: (points, ring of each, arc length of each, length per ring)."""
+    pts: list[np.ndarray] = []
+    ring: list[np.ndarray] = []
+    arc: list[np.ndarray] = []
+    lengths: list[float] = []
+    for r, poly in enumerate(rings):
+        closed = np.vstack([poly, poly[:1]])
+        seg = np.hypot(*np.diff(closed, axis=0).T)
+        cum = np.concatenate([[0.0], np.cumsum(seg)])
+        total = float(cum[-1])
+        if total <= 0:
+            continue
+        s = np.arange(0.0, total, step)
+        s = np.union1d(s, cum[:-1])  # keep the corners
+        x = np.interp(s, cum, closed[:, 0])
+        y = np.interp(s, cum, closed[:, 1])
+        pts.append(np.column_stack([x, y]))
+        ring.append(np.full(len(s), len(lengths), dtype=np.int64))
+        arc.append(s)
+        lengths.append(total)
+    if not pts:
+        return np.zeros((0, 2)), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+    return np.concatenate(pts), np.concatenate(ring), np.concatenate(arc), np.asarray(lengths)
+
+
+def _inside(points: np.ndarray, piece: IntPaths) -> np.ndarray:
+    """Which points lie inside a piece (its outer contour and not in its holes)."""
+    import shapely
+
+    rings = from_clipper(piece)
+    poly = shapely.Polygon(rings[0], rings[1:])
+    return np.asarray(shapely.contains_xy(poly, points[:, 0], points[:, 1]), dtype=bool)
+
+
+def _chains(edges: np.ndarray) -> list[list[int]]:
+    """Split a graph given by its edges into polylines that run between its ends and junctions (and cycles)."""
+    if not len(edges):
+        return []
+    adj: dict[int, list[int]] = {}
+    for a, b in edges.tolist():
+        if a == b:
+            continue
+        adj.setdefault(a, []).append(b)
+        adj.setdefault(b, []).append(a)
+    seen: set[tuple[int, int]] = set()
+    chains: list[list[int]] = []
+    starts = [v for v, n in adj.items() if len(n) != 2] + list(adj)
+    for s in starts:
+        for nxt in adj[s]:
+            if (s, nxt) in seen:
+                continue
+            chain = [s]
+            prev, cur = s, nxt
+            seen.add((prev, cur))
+            seen.add((cur, prev))
+            chain.append(cur)
+            while len(adj[cur]) == 2 and cur != s:
+                a, b = adj[cur]
+                step = b if a == prev else a
+                if (cur, step) in seen:
+                    break
+                seen.add((cur, step))
+                seen.add((step, cur))
+                prev, cur = cur, step
+                chain.append(cur)
+            chains.append(chain)
+    return chains
+
+
+def _length(line: np.ndarray) -> float:
+    """Length of an open polyline, mm."""
+    return float(np.hypot(*np.diff(line, axis=0).T).sum())
+
+
+def _simplify(line: np.ndarray, width: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Drop points within `tol` mm of the chord of their neighbours whose width is near theirs (Ramer-Douglas-Peucker)."""
+    keep = np.zeros(len(line), dtype=bool)
+    keep[0] = keep[-1] = True
+    stack = [(0, len(line) - 1)]
+    while stack:
+        i, j = stack.pop()
+        if j - i < 2:
+            continue
+        seg = line[j] - line[i]
+        n = float(np.hypot(*seg))
+        rel = line[i + 1 : j] - line[i]
+        dist = np.abs(seg[0] * rel[:, 1] - seg[1] * rel[:, 0]) / n if n > 1e-12 else np.hypot(*rel.T)
+        t = np.linspace(0.0, 1.0, j - i + 1)[1:-1]
+        dw = np.abs(width[i + 1 : j] - (width[i] + t * (width[j] - width[i])))
+        err = np.maximum(dist, 0.5 * dw)
+        k = int(np.argmax(err))
+        if err[k] > tol:
+            m = i + 1 + k
+            keep[m] = True
+            stack.extend([(i, m), (m, j)])
+    return line[keep], width[keep]

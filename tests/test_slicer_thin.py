@@ -1,0 +1,76 @@
+"""Thin walls and gap fill: ribs narrower than a line and strips between walls get a line of their own width."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+
+from slicing.job_plan import read_gcode
+from slicing.profile import load_profile
+from slicing.regions import island_regions, islands
+from slicing.slicer import slice_file
+from slicing.thin import thin_lines
+from slicing.toolpath import Feature
+
+W = 0.4
+
+
+def _rect(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=float)
+
+
+@pytest.mark.parametrize(("width", "lines"), [(0.25, 1), (0.5, 0), (1.0, 1), (1.6, 0)])
+def test_a_strip_the_walls_leave_empty_gets_one_line_of_its_width(width: float, lines: int) -> None:
+    isl = islands([_rect(0, 0, width, 10)])[0]
+    reg = island_regions(isl, W, 2, 0.04)
+    thin = thin_lines(reg.outline, reg.walls, 2, W)
+    assert len(thin.lines) == lines
+    for line, w in zip(thin.lines, thin.widths):
+        assert np.ptp(line[:, 1]) > 8.5  # runs along the strip, to within about its width of the ends
+        gap = width if not reg.walls else width - 4 * W if width > 4 * W else width - 2 * W
+        assert np.allclose(w, gap, atol=0.04)
+        assert np.allclose(line[:, 0], width / 2, atol=0.02)
+
+
+def _ribs(tmp_path):
+    """A base with ribs 0.25 mm (thinner than a line) and 1.0 mm wide (two walls leave a 0.2 mm gap)."""
+    parts = [trimesh.creation.box((20, 6, 1.0), trimesh.transformations.translation_matrix((10, 3, 0.5)))]
+    for x, w in ((4.0, 0.25), (12.0, 1.0)):
+        parts.append(trimesh.creation.box((w, 6, 4.0), trimesh.transformations.translation_matrix((x, 3, 3.0))))
+    path = tmp_path / "ribs.stl"
+    trimesh.util.concatenate(parts).export(path)
+    return path
+
+
+def _rib_volume(job, x0: float, x1: float, z0: float, shift: float) -> tuple[float, float]:
+    """Extruded filament volume (mm³) of the layers above z0 whose segments lie between x0 and x1 (part coords),
+    and the height of those layers."""
+    total = height = 0.0
+    for layer in job.layers:
+        if layer.z <= z0 + 0.25:
+            continue
+        height += layer.height
+        mid = 0.5 * (layer.segments[:, 0] + layer.segments[:, 2]) - shift
+        inside = (mid > x0) & (mid < x1) & (layer.feature != Feature.SKIRT)
+        total += float(layer.extrusion[inside].sum()) * np.pi * 0.875 ** 2
+    return total, height
+
+
+def test_thin_ribs_are_filled_with_the_volume_they_hold(tmp_path) -> None:
+    path = _ribs(tmp_path)
+    on = slice_file(path, load_profile(None, {"gap_fill": "true", "skirt_loops": "0"}))
+    off = slice_file(path, load_profile(None, {"gap_fill": "false", "skirt_loops": "0"}))
+    job_on, job_off = read_gcode(on.gcode), read_gcode(off.gcode)
+    x_min = on.bounds[0]  # the part's left edge on the bed
+    thin_on, h = _rib_volume(job_on, 3.5, 4.5, 1.0, x_min)
+    thin_off, _ = _rib_volume(job_off, 3.5, 4.5, 1.0, x_min)
+    rib = 0.25 * 6 * h
+    assert thin_off == 0.0
+    assert thin_on == pytest.approx(rib, rel=0.15)
+    wide_on, _ = _rib_volume(job_on, 11.0, 13.0, 1.0, x_min)
+    wide_off, _ = _rib_volume(job_off, 11.0, 13.0, 1.0, x_min)
+    full = 1.0 * 6 * h
+    assert wide_on - wide_off == pytest.approx(0.2 * 6 * h, rel=0.3)  # the gap between the walls
+    assert wide_on == pytest.approx(full, rel=0.1)
+    assert not any("narrower than" in w for w in on.warnings)
+    assert any("narrower than" in w for w in off.warnings)
