@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from firmware_sim.dry_run import dry_run
 from slicing.errors import SlicingError
-from slicing.estimate import estimate_time
+from slicing.estimate import clock, estimate_time
 from slicing.job_plan import parse_moves, read_gcode
 
 SHARED = REPO.parent / "shared"
@@ -227,10 +227,7 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def _clock(seconds: float | None) -> str:
     """h:mm:ss of a duration."""
-    if seconds is None:
-        return "-"
-    s = round(seconds)
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return "-" if seconds is None else clock(seconds)
 
 
 def print_table(runs: list[Run]) -> None:

@@ -133,3 +133,9 @@ def estimate_layer_times(moves: np.ndarray, layer: np.ndarray, limits: MotionLim
     ok = layer >= 0
     n = int(layer.max()) + 1 if ok.any() else 0
     return np.bincount(layer[ok], weights=times[ok], minlength=n)
+
+
+def clock(seconds: float) -> str:
+    """A duration as h:mm:ss (rounded to the second), the way slicers print their estimates."""
+    s = round(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"

@@ -128,3 +128,12 @@ def test_fast_move_brakes_in_time_for_a_slower_next_move():
 def test_a_move_at_the_length_cut_counts_as_an_extruder_move_not_as_nothing():
     rows = np.array([(0.0, 0.0, 0.0, 0.0, 50.0), (0.0, 0.0, 1e-9, 1.0, 5.0)])
     assert estimate_time(rows, NO_JERK) > 0.19  # 1 mm of filament at 5 mm/s
+
+
+def test_clock_writes_a_duration_as_hours_minutes_and_seconds():
+    from slicing.estimate import clock
+
+    assert clock(0) == "0:00:00"
+    assert clock(59.6) == "0:01:00"
+    assert clock(3725.4) == "1:02:05"
+    assert clock(36000 + 59 * 60 + 59) == "10:59:59"

@@ -51,6 +51,8 @@ def test_printloop_sim_dry_run_prints_the_files_simulated_time_as_json():
     out = json.loads(proc.stdout)
     assert out["layers"] == 100 and out["halted"] is None
     assert out["simulated_s"] == pytest.approx(dry_run_file(path).sim_s, abs=0.1)
+    h, m, sec = (int(x) for x in out["simulated"].split(":"))
+    assert abs(3600 * h + 60 * m + sec - out["simulated_s"]) <= 0.51
     missing = subprocess.run([sys.executable, "-m", "controller", "sim", "--dry-run", str(path) + ".nope"],
                              cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
     assert missing.returncode == 2 and "no such G-code file" in missing.stderr

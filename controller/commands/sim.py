@@ -9,6 +9,7 @@ import threading
 
 from firmware_sim.app import SimOptions, Simulator, parse_resolution, parse_speed
 from firmware_sim.errors import FaultSpecError, SimOptionError
+from slicing.estimate import clock
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -95,9 +96,8 @@ def dry_run(args: argparse.Namespace) -> int:
         return 2
     config = BoardConfig(seed=args.seed, faults=faults, flavour=FLAVOURS[args.firmware])
     result = dry_run_file(path, config, lambda n: print(f"  {n:,} lines", file=sys.stderr, flush=True))
-    s = round(result.sim_s)
     print(json.dumps({"file": str(path), "simulated_s": round(result.sim_s, 1), "moving_s": round(result.print_s, 1),
-                      "simulated": f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}", "lines": result.lines,
+                      "simulated": clock(result.sim_s), "lines": result.lines,
                       "moves": result.moves, "layers": result.layer + 1, "halted": result.halted or None,
                       "wall_s": round(result.wall_s, 2)}))
     return 1 if result.halted else 0
