@@ -133,9 +133,9 @@ def write_layer(plan: LayerPlan, profile: Profile, state: WriterState,
     pts = np.asarray(plan.points, dtype=np.float64)
     point_flow = np.asarray(plan.flow, dtype=np.float64) if plan.flow is not None else None
     if not keep.all():
-        pts = pts[np.repeat(keep, counts)]
-        if point_flow is not None:
-            point_flow = point_flow[np.repeat(keep, counts)]
+        kept = np.repeat(keep, counts)
+        pts = pts[kept]
+        point_flow = point_flow[kept] if point_flow is not None else None
     counts = counts[keep]
     feats = np.asarray(plan.features, dtype=np.int64)[keep]
     inside = np.asarray(plan.no_retract, dtype=bool)[keep] if plan.no_retract is not None else np.zeros(len(counts), bool)

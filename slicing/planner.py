@@ -88,9 +88,7 @@ def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile, zones: Ha
             counts.extend(len(p) for p in pieces)
             hangs.extend(classes)
             feats.extend([feat] * len(pieces))
-    flows = _append_thin(isl, pos, parts, counts, feats, profile.line_width)
-    if flows is not None:
-        pos = parts[-1][-1]
+    flows, pos = _append_thin(isl, pos, parts, counts, feats, profile.line_width)
     pos = _append_spans(((isl.bridge, isl.bridge_lines, Feature.BRIDGE), (isl.skin, isl.skin_lines, Feature.SKIN),
                          (isl.fill, isl.fill_lines, Feature.FILL)), pos, parts, counts, feats)
     hangs.extend([0] * (len(counts) - len(hangs)))
@@ -116,16 +114,17 @@ def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile, zones: Ha
 
 
 def _append_thin(isl: IslandPaths, pos: np.ndarray, parts: list[np.ndarray], counts: list[int], feats: list[int],
-                 line_width: float) -> tuple[int, np.ndarray] | None:
+                 line_width: float) -> tuple[tuple[int, np.ndarray] | None, np.ndarray]:
     """Append an island's thin-wall and gap-fill lines nearest first, as inner walls of their own width.
 
-    Returns (index of their first point among the block's points, flow of each of their points), or None.
+    Returns ((index of their first point among the block's points, flow of each of their points) or None, the
+    nozzle's position after them).
     """
     thin = isl.thin
     if thin.empty:
-        return None
+        return None, pos
     start = sum(counts)
-    order, flips, _ = order_polylines(thin.lines, pos)
+    order, flips, end = order_polylines(thin.lines, pos)
     flows = []
     for k, flip in zip(order, flips):
         line, width = (thin.lines[k][::-1], thin.widths[k][::-1]) if flip else (thin.lines[k], thin.widths[k])
@@ -136,7 +135,7 @@ def _append_thin(isl: IslandPaths, pos: np.ndarray, parts: list[np.ndarray], cou
         seg[0] = 1.0
         seg[1:] = 0.5 * (width[1:] + width[:-1]) / line_width  # a segment's bead: the mean of its ends' widths
         flows.append(seg)
-    return start, np.concatenate(flows)
+    return (start, np.concatenate(flows)), end
 
 
 def _outline(layer: LayerRegions) -> IntPaths:
@@ -188,8 +187,8 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
                 blocks[k] = _island_block(layer.islands[k], pos - shifts[c], profile, zones)
             block = blocks[k]
             hangs.extend([0] * (len(counts) - len(hangs)) + block.hangs)
-            if block.flow is not None:
-                flows[sum(len(p) for p in parts)] = block.flow
+            if block.flow is not None:  # the block's points start after every path's so far
+                flows[sum(counts)] = block.flow
             parts.append(block.points + shifts[c])
             counts.extend(block.counts)
             feats.extend(block.features)

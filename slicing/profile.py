@@ -184,10 +184,10 @@ class Profile:
     support_speed: float
     # bridges (slicing/bridges.py)
     bridges: bool
-    # thin walls and gap fill (slicing/thin.py)
-    gap_fill: bool
     bridge_speed: float
     bridge_flow: float
+    # thin walls and gap fill (slicing/thin.py)
+    gap_fill: bool
     # cooling (slicing/cooling.py)
     min_layer_time: float
     min_print_speed: float

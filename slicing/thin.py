@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyclipper
 
-from slicing.regions import SCALE, IntPaths, area, boolean, components, from_clipper, offset, to_clipper
+from slicing.regions import IntPaths, area, boolean, components, from_clipper, offset, to_clipper
 
 MIN_WIDTH = 0.2  # of a line width: strips narrower than this are left alone (the beads around squeeze in)
 MAX_WIDTH = 1.5  # of a line width: the widest bead a centre line is given
@@ -86,7 +86,7 @@ def medial_lines(piece: IntPaths, line_width: float) -> list[tuple[np.ndarray, n
     from scipy.spatial import Voronoi  # only parts with thin strips pay for this import
 
     w = line_width
-    rings = [np.asarray(p, dtype=np.float64) / SCALE for p in piece if len(p) >= 3]
+    rings = from_clipper([p for p in piece if len(p) >= 3])
     pts, ring, arc, length = _samples(rings, SAMPLE * w)
     if len(pts) < 4:
         return []
@@ -106,7 +106,7 @@ def medial_lines(piece: IntPaths, line_width: float) -> list[tuple[np.ndarray, n
     verts = vor.vertices
     used = np.unique(ridges)
     inside = np.zeros(len(verts), dtype=bool)
-    inside[used] = _inside(verts[used], piece)
+    inside[used] = _inside(verts[used], rings)
     radius = np.full(len(verts), np.inf)
     # a vertex's radius is its distance to the nearest sample: the generators of any ridge it ends
     d = np.hypot(*(verts[ridges[:, 0]] - pts[gens[:, 0]]).T)
@@ -154,11 +154,10 @@ def _samples(rings: list[np.ndarray], step: float) -> tuple[np.ndarray, np.ndarr
     return np.concatenate(pts), np.concatenate(ring), np.concatenate(arc), np.asarray(lengths)
 
 
-def _inside(points: np.ndarray, piece: IntPaths) -> np.ndarray:
-    """Which points lie inside a piece (its outer contour and not in its holes)."""
+def _inside(points: np.ndarray, rings: list[np.ndarray]) -> np.ndarray:
+    """Which points lie inside a piece given as rings in mm (its outer contour and not in its holes)."""
     import shapely
 
-    rings = from_clipper(piece)
     poly = shapely.Polygon(rings[0], rings[1:])
     return np.asarray(shapely.contains_xy(poly, points[:, 0], points[:, 1]), dtype=bool)
 
