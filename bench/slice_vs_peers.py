@@ -1,7 +1,10 @@
 """Slice the shared models with printloop, CuraEngine and PrusaSlicer in one run and print a side-by-side table.
 
 Usage: python bench/slice_vs_peers.py [--models cube torus ...] [--copies 1] [--repeat 3] [--cura PATH]
-       [--prusa PATH] [--keep DIR]
+       [--prusa PATH] [--keep DIR] [--support everywhere|buildplate]
+
+A model is a name in ../shared/models, a path, or a part of tests/support_parts.py (`bracket`, `shelf`, …).
+`--support MODE` turns supports on in every tool with the settings of bench/supports_vs_peers.py.
 
 Wall time (and CPU time, steadier on a shared machine) is the median over repeats of the whole operation. printloop
 is timed twice: `process` is the whole `python -m controller slice` process (start-up and imports included), as the
@@ -123,15 +126,26 @@ def _read_back(path: Path) -> tuple[int, int, float, float]:
     return len(job.layers), job.line_count, estimate_time(parse_moves(text).xyzef), sim
 
 
-def bench_printloop(model: Path, out: Path, repeat: int, copies: int = 1) -> Run:
+def support_overrides(support: str | None) -> dict[str, str]:
+    """printloop's `--set` values that turn supports on as bench/supports_vs_peers.py sets them (none when off)."""
+    if support is None:
+        return {}
+    from bench.supports_vs_peers import SUPPORT
+
+    return {"support": f'"{support}"', **{k: str(v) for k, v in SUPPORT.items()}}
+
+
+def bench_printloop(model: Path, out: Path, repeat: int, copies: int = 1, support: str | None = None) -> Run:
     """Slice with printloop in this process: load, slice, write the file."""
     try:
+        from slicing.profile import load_profile
         from slicing.slicer import SliceResult, slice_file
     except ImportError as exc:
         return Run(model.stem, "printloop", None, mode="in-proc", error=f"printloop slicer unavailable: {exc}")
+    profile = load_profile(overrides=support_overrides(support))
 
     def once() -> SliceResult:
-        result = slice_file(model, copies=copies)
+        result = slice_file(model, profile, copies=copies)
         out.write_text(result.gcode)
         return result
 
@@ -158,9 +172,11 @@ def _failed(model: Path, tool: str, proc: subprocess.CompletedProcess[str]) -> R
     return Run(model.stem, tool, None, error=f"exit {proc.returncode}: {tail[0][:120]}")
 
 
-def bench_printloop_process(model: Path, out: Path, repeat: int, copies: int = 1) -> Run:
+def bench_printloop_process(model: Path, out: Path, repeat: int, copies: int = 1, support: str | None = None) -> Run:
     """Slice with printloop as a whole process (`python -m controller slice`), as a user runs it."""
     cmd = [sys.executable, "-m", "controller", "slice", str(model), "-o", str(out), "--quiet", "--copies", str(copies)]
+    for key, value in support_overrides(support).items():
+        cmd += ["--set", f"{key}={value}"]
     wall, cpu, proc = _timed_process(cmd, repeat)
     if proc.returncode != 0 or not out.exists():
         return _failed(model, "printloop", proc)
@@ -172,9 +188,15 @@ def bench_printloop_process(model: Path, out: Path, repeat: int, copies: int = 1
                float(own.group(1)) if own else None, est, sim)
 
 
-def bench_prusa(exe: str, model: Path, out: Path, repeat: int, copies: int = 1) -> Run:
-    """Slice with PrusaSlicer as a whole process, with the shared profile."""
-    cmd = [exe, "--export-gcode", "--load", str(SHARED / "peers" / "prusa.ini"), *(
+def bench_prusa(exe: str, model: Path, out: Path, repeat: int, copies: int = 1, support: str | None = None) -> Run:
+    """Slice with PrusaSlicer as a whole process, with the shared profile (supports on with `support`)."""
+    ini = SHARED / "peers" / "prusa.ini"
+    if support is not None:
+        from bench.supports_vs_peers import prusa_ini
+
+        ini = out.with_suffix(".ini")
+        ini.write_text(prusa_ini(support))
+    cmd = [exe, "--export-gcode", "--load", str(ini), *(
         ["--duplicate", str(copies)] if copies > 1 else []), str(model), "-o", str(out)]
     wall, cpu, proc = _timed_process(cmd, repeat)
     if proc.returncode != 0 or not out.exists():
@@ -203,10 +225,14 @@ def plate_positions(model: Path, copies: int) -> list[tuple[float, float]] | Non
     return [(float(x) - 110.0, float(y) - 110.0) for x, y in centres]
 
 
-def bench_cura(engine: str, model: Path, out: Path, repeat: int, copies: int = 1) -> Run:
-    """Slice with CuraEngine as a whole process, with the shared profile."""
+def bench_cura(engine: str, model: Path, out: Path, repeat: int, copies: int = 1, support: str | None = None) -> Run:
+    """Slice with CuraEngine as a whole process, with the shared profile (supports on with `support`)."""
     peers = SHARED / "peers"
     settings = json.loads((peers / "cura.json").read_text())
+    if support is not None:
+        from bench.supports_vs_peers import cura_settings
+
+        settings = cura_settings(support)
     try:
         positions = plate_positions(model, copies)
     except SlicingError as exc:  # the plate does not fit: a row, not a crash
@@ -254,15 +280,23 @@ def print_table(runs: list[Run]) -> None:
               f"{_clock(r.est_model_s):>12} {_clock(r.sim_s):>10} {ratios[0]:>8} {ratios[1]:>8}")
 
 
-def resolve_model(name: str) -> Path:
-    """A model path from a name in ../shared/models (with or without .stl) or a path."""
+def resolve_model(name: str, folder: Path) -> Path:
+    """A model path from a name in ../shared/models (with or without .stl), a path, or a part of
+    tests/support_parts.py written as an STL into `folder`."""
     p = Path(name)
     if p.exists():
         return p
     for cand in (SHARED / "models" / name, SHARED / "models" / f"{name}.stl"):
         if cand.exists():
             return cand
-    raise SystemExit(f"model {name!r} not found (looked in {SHARED / 'models'})")
+    from tests.support_parts import PARTS
+
+    if name in PARTS:
+        stl = folder / f"{name}.stl"
+        PARTS[name]().export(stl)
+        return stl
+    raise SystemExit(f"model {name!r} not found (looked in {SHARED / 'models'} and tests/support_parts.py: "
+                     f"{', '.join(PARTS)})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prusa", default=os.environ.get("PRUSASLICER", "prusa-slicer"), help="PrusaSlicer executable")
     ap.add_argument("--copies", type=int, default=1, help="copies of each model on one plate (default 1)")
     ap.add_argument("--keep", type=Path, help="keep the G-code files in this folder")
+    ap.add_argument("--support", choices=["everywhere", "buildplate"], help="supports on in every tool")
     args = ap.parse_args(argv)
     engine = shutil.which(args.cura)
     if engine is None:
@@ -281,21 +316,22 @@ def main(argv: list[str] | None = None) -> int:
     prusa = shutil.which(args.prusa)
     if prusa is None:
         print(PRUSA_HINT.format(exe=args.prusa))
-    models = [resolve_model(m) for m in args.models]
     runs: list[Run] = []
     with tempfile.TemporaryDirectory() as tmp:
         outdir = args.keep or Path(tmp)
         outdir.mkdir(parents=True, exist_ok=True)
-        n, k = max(1, args.repeat), args.copies
+        models = [resolve_model(m, outdir) for m in args.models]
+        n, k, sup = max(1, args.repeat), args.copies, args.support
         for model in models:
-            runs.append(bench_printloop_process(model, outdir / f"{model.stem}.printloop.gcode", n, k))
-            runs.append(bench_printloop(model, outdir / f"{model.stem}.printloop-in.gcode", n, k))
+            runs.append(bench_printloop_process(model, outdir / f"{model.stem}.printloop.gcode", n, k, sup))
+            runs.append(bench_printloop(model, outdir / f"{model.stem}.printloop-in.gcode", n, k, sup))
             if engine is not None:
-                runs.append(bench_cura(engine, model, outdir / f"{model.stem}.cura.gcode", n, k))
+                runs.append(bench_cura(engine, model, outdir / f"{model.stem}.cura.gcode", n, k, sup))
             if prusa is not None:
-                runs.append(bench_prusa(prusa, model, outdir / f"{model.stem}.prusa.gcode", n, k))
+                runs.append(bench_prusa(prusa, model, outdir / f"{model.stem}.prusa.gcode", n, k, sup))
             print(f"  done {model.name}", file=sys.stderr)
     print(f"median of {args.repeat} run(s); {os.cpu_count()} CPU(s); {args.copies} cop(ies) per plate; "
+          f"supports {args.support or 'off'}; "
           f"est. (model) = printloop's estimator on each tool's G-code; simulated = printloop sim's board")
     print_table(runs)
     return 0

@@ -72,7 +72,18 @@ def table() -> trimesh.Trimesh:
     return _union(_box((30, 30, 3), (0, 0, 0)), _box((6, 6, 10), (12, 12, 3)), _box((30, 30, 3), (0, 0, 13)))
 
 
+def bracket() -> trimesh.Trimesh:
+    """An L bracket: a 40 × 20 × 4 mm foot with two Ø5 screw holes, a 5 mm upright 30 mm tall with a Ø8 hole lying on
+    its side, and a 12 mm lip sticking out at its top over the foot."""
+    body = _union(_box((40, 20, 4), (0, 0, 0)), _box((5, 20, 30), (0, 0, 0)), _box((17, 20, 3), (0, 0, 27)))
+    holes = [_cylinder(2.5, 6.0, (x, 10.0, -1.0)) for x in (17.0, 32.0)]
+    side = trimesh.creation.cylinder(radius=4.0, height=8.0, sections=48)
+    side.apply_transform(trimesh.transformations.rotation_matrix(math.pi / 2, (0, 1, 0)))
+    side.apply_translation((2.5, 10.0, 17.0))
+    return trimesh.boolean.difference([body, *holes, side])
+
+
 PARTS: dict[str, Callable[[], trimesh.Trimesh]] = {
     "shelf": shelf, "mushroom": mushroom, "lying_cylinder": lying_cylinder, "bridge": bridge,
-    "chamfer60": chamfer60, "chamfer40": chamfer40, "table": table,
+    "chamfer60": chamfer60, "chamfer40": chamfer40, "table": table, "bracket": bracket,
 }

@@ -7,8 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from slicing.job_plan import read_gcode
+from slicing.unsupported import SUPPORT_FEATURES
 from tests.conftest import MODELS, REPO
 
 _SPEC = importlib.util.spec_from_file_location("slice_vs_peers", REPO / "bench" / "slice_vs_peers.py")
@@ -108,3 +111,19 @@ def test_bench_prints_whole_process_figures_for_a_plate_of_copies():
     assert float(ours[-1][:-1]) == _ratio(ours[3], rows[("CuraEngine", "process")][3])
     for key, row in rows.items():                              # two cubes: twice one cube's filament, every tool
         assert 2.0 < float(row[7]) < 3.2, key
+
+
+def test_bench_turns_supports_on_in_every_tool_for_a_plate_of_brackets(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "bench/slice_vs_peers.py", "--models", "bracket", "--repeat", "1", "--copies", "2",
+         "--support", "everywhere", "--keep", str(tmp_path)],
+        check=False, cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "supports everywhere" in proc.stdout
+    rows = {(r[1], r[2]): r for r in (line.split() for line in proc.stdout.splitlines()) if r and r[0] == "bracket"}
+    assert len(rows) == 4 and all(len(r) > 5 for r in rows.values()), proc.stdout
+    for tool in ("printloop", "cura", "prusa"):  # each tool's file holds support lines under both brackets
+        job = read_gcode((tmp_path / f"bracket.{tool}.gcode").read_text())
+        support = sum(float(lay.extrusion[np.isin(lay.feature, SUPPORT_FEATURES)].sum()) for lay in job.layers)
+        assert support > 100.0, tool
