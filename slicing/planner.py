@@ -24,8 +24,10 @@ def _translate(paths: IntPaths, t: np.ndarray) -> IntPaths:
     return [(np.asarray(p, dtype=np.int64) + d).tolist() for p in paths]
 
 
-def adhesion_loops(first: LayerRegions, shifts: np.ndarray, profile: Profile) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Brim loops (outward from the first-layer outline) and skirt loops around everything, in mm.
+def adhesion_loops(first: LayerRegions, shifts: np.ndarray, profile: Profile,
+                   support: IntPaths | None = None) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Brim loops (outward from the first-layer outline) and skirt loops around everything (the part and the
+    support's first layer `support`, in the copy's coordinates), in mm.
 
     Loops that would leave the bed are dropped.
     """
@@ -37,6 +39,9 @@ def adhesion_loops(first: LayerRegions, shifts: np.ndarray, profile: Profile) ->
     outline = pyclipper.CleanPolygons(pyclipper_union(outline), 0.02 * SCALE)
     if not outline:
         return [], []
+    around = outline
+    if support:
+        around = pyclipper_union(outline + [p for t in shifts for p in _translate(support, t)])
     brim: list[np.ndarray] = []
     n_brim = round(profile.brim_width / w)
     for k in range(n_brim):
@@ -45,7 +50,7 @@ def adhesion_loops(first: LayerRegions, shifts: np.ndarray, profile: Profile) ->
     skirt: list[np.ndarray] = []
     reach = n_brim * w + profile.skirt_distance + 0.5 * w
     for k in range(profile.skirt_loops):
-        loops = offset(outline, reach + k * w, pyclipper.JT_ROUND)
+        loops = offset(around, reach + k * w, pyclipper.JT_ROUND)
         skirt.extend(from_clipper([p for p in loops if pyclipper.Orientation(p)]))
     return _on_bed(brim[::-1], profile), _on_bed(skirt[::-1], profile)
 
@@ -165,7 +170,7 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
         zones = hang_zones(_outline(layer), _outline(layers[i - 1]), profile.line_width) \
             if i > 0 and profile.overhangs else None
         if i == 0:
-            brim, skirt = adhesion_loops(layer, shifts, profile)
+            brim, skirt = adhesion_loops(layer, shifts, profile, supports[0].footprint if supports else None)
             for loops, feat in ((skirt, Feature.SKIRT), (brim, Feature.BRIM)):
                 ordered, pos = order_loops(loops, pos, "nearest")
                 parts.extend(ordered)
@@ -213,7 +218,14 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
 
 def _support_block(sup: SupportPaths, pos: np.ndarray, parts: list[np.ndarray], counts: list[int],
                    feats: list[int]) -> np.ndarray:
-    """Append one copy's support lines (lattice, then interface) in zig-zag order; the nozzle's position after."""
+    """Append one copy's support brim (nearest line first), then its lines (lattice, then interface) in zig-zag
+    order; the nozzle's position after."""
+    if sup.brim:
+        order, flips, pos = order_polylines(list(sup.brim), pos)
+        for k, flip in zip(order, flips):
+            parts.append(sup.brim[k][::-1] if flip else sup.brim[k])
+            counts.append(len(sup.brim[k]))
+            feats.append(Feature.BRIM)
     return _append_spans(((sup.body, sup.body_lines, Feature.SUPPORT),
                           (sup.interface, sup.interface_lines, Feature.SUPPORT_INTERFACE)), pos, parts, counts, feats)
 

@@ -78,6 +78,7 @@ _LIMITS: dict[str, tuple[float, float, bool]] = {
     "support_interface_density": (0.0, 100.0, True),
     "support_min_area": (0.0, 1e4, False),
     "support_speed": (0.0, 2000.0, True),
+    "support_brim_width": (0.0, 100.0, False),
     # bridges (slicing/bridges.py)
     "bridge_speed": (0.0, 2000.0, True),
     "bridge_flow": (0.0, 200.0, True),
@@ -182,6 +183,7 @@ class Profile:
     support_pattern: str
     support_min_area: float
     support_speed: float
+    support_brim_width: float
     # bridges (slicing/bridges.py)
     bridges: bool
     bridge_speed: float

@@ -13,7 +13,7 @@ can hand over areas of its own.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyclipper
@@ -22,7 +22,7 @@ from slicing.bridges import bridgeable
 from slicing.infill import line_fill_indexed, sparse_spacing
 from slicing.layers import LayerRegions
 from slicing.profile import Profile
-from slicing.regions import SCALE, IntPaths, area, boolean, offset, pyclipper_union
+from slicing.regions import SCALE, IntPaths, area, boolean, from_clipper, offset, pyclipper_union
 
 _DIFF, _AND = pyclipper.CT_DIFFERENCE, pyclipper.CT_INTERSECTION
 
@@ -37,12 +37,16 @@ class SupportAreas:
 
 @dataclass(frozen=True)
 class SupportPaths:
-    """The support lines of one layer, (N, 2, 2) mm each, with scanline ids for zig-zag ordering."""
+    """The support lines of one layer, (N, 2, 2) mm each, with scanline ids for zig-zag ordering, and on the first
+    layer the brim around the support's footprint (polylines, mm) and the area support and brim cover (clipper paths),
+    which the skirt goes around."""
 
     body: np.ndarray
     body_lines: np.ndarray
     interface: np.ndarray
     interface_lines: np.ndarray
+    brim: tuple[np.ndarray, ...] = ()
+    footprint: IntPaths = field(default_factory=list)
 
 
 def _drop_small(paths: IntPaths, min_area: float) -> IntPaths:
@@ -166,7 +170,30 @@ def plan_supports(layers: list[LayerRegions], tops: np.ndarray, profile: Profile
     areas = support_areas(outlines, tops, profile)
     if not any(a.body or a.interface for a in areas):
         return None
-    return [support_paths(a, i, profile) for i, a in enumerate(areas)]
+    paths = [support_paths(a, i, profile) for i, a in enumerate(areas)]
+    foot = pyclipper_union(areas[0].body + areas[0].interface)
+    if foot:
+        width = profile.support_brim_width
+        brim = support_brim(foot, outlines[0], profile) if width > 0 else ()
+        paths[0] = replace(paths[0], brim=brim, footprint=offset(foot, width, pyclipper.JT_ROUND) if brim else foot)
+    return paths
+
+
+def support_brim(foot: IntPaths, outline: IntPaths, profile: Profile) -> tuple[np.ndarray, ...]:
+    """Brim lines outward from the support's first layer `foot`, `support_brim_width` wide, cut where they would
+    come nearer the part than the support's XY gap (so the brim does not weld the support to the part)."""
+    w = profile.line_width
+    keep_out = offset(outline, profile.support_xy_gap + 0.5 * w) if outline else []
+    loops: IntPaths = []
+    for k in range(max(round(profile.support_brim_width / w), 1)):
+        loops.extend(p + p[:1] for p in offset(foot, (0.5 + k) * w, pyclipper.JT_ROUND))
+    if not keep_out:
+        return tuple(from_clipper(loops))
+    pc = pyclipper.Pyclipper()
+    pc.AddPaths(loops, pyclipper.PT_SUBJECT, False)
+    pc.AddPaths(keep_out, pyclipper.PT_CLIP, True)
+    cut = pyclipper.OpenPathsFromPolyTree(pc.Execute2(_DIFF, pyclipper.PFT_NONZERO, pyclipper.PFT_NONZERO))
+    return tuple(p for p in from_clipper(cut) if len(p) > 1 and float(np.hypot(*np.diff(p, axis=0).T).sum()) > w)
 
 
 def support_volume_area(areas: list[SupportAreas]) -> float:

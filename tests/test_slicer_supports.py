@@ -121,3 +121,24 @@ def test_buildplate_support_stands_only_on_the_bed():
     assert support_layers(buildplate) == []
     _, mushroom = sliced("mushroom", support="buildplate")
     assert min(support_layers(mushroom)) == 0
+
+
+def test_a_support_brim_rings_the_supports_first_layer_and_keeps_clear_of_the_part():
+    _, bare = sliced("mushroom", support="buildplate")
+    assert not np.isin(bare.layers[0].feature, [Feature.BRIM]).any()  # off by default
+    _, job = sliced("mushroom", support="buildplate", support_brim_width=3.0)
+    brim = points(job, 0, (Feature.BRIM,))
+    stem = shapely.convex_hull(shapely.multipoints(points(job, 0, PART)))
+    r = np.hypot(*(brim - np.asarray(stem.centroid.coords[0])).T)
+    assert len(brim) and 10.0 + 3.0 - 0.6 <= r.max() <= 10.0 + 3.0 + 0.2  # out to 3 mm past the 10 mm cap's support
+    assert np.mean(r > 10.0) > 0.5  # mostly outside the support, not over it
+    assert shapely.distance(stem, shapely.points(brim)).min() >= 0.7 - 0.05  # never nearer the stem than the XY gap
+    assert not np.isin(job.layers[1].feature, [Feature.BRIM]).any()
+
+
+def test_the_skirt_goes_around_the_support_and_its_brim():
+    for extra in ({}, {"support_brim_width": 3.0}):
+        _, job = sliced("mushroom", support="buildplate", **extra)
+        skirt = shapely.Polygon(points(job, 0, (Feature.SKIRT,))).convex_hull
+        inside = points(job, 0, (*SUPPORTS, Feature.BRIM))
+        assert shapely.contains_xy(skirt, inside[:, 0], inside[:, 1]).all(), extra
