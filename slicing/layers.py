@@ -50,7 +50,7 @@ def build_layers(sections: list[list[np.ndarray]], profile: Profile, progress: P
     n = len(sections)
     regs = []
     for i, polys in enumerate(sections):
-        regs.append([island_regions(isl, w, profile.perimeters, overlap) for isl in islands(polys)])
+        regs.append([island_regions(isl, w, profile.perimeters, overlap, profile.gap_fill) for isl in islands(polys)])
         if progress is not None:
             progress("walls", i + 1, n)
     inner = [[p for r in layer for p in r.inner] for layer in regs]

@@ -107,12 +107,21 @@ class IslandRegions:
     thin_area: float  # mm² of the outline too narrow to hold the outer wall
 
 
-def island_regions(outline: IntPaths, line_width: float, perimeters: int, overlap: float) -> IslandRegions:
-    """Walls as offsets at w/2 + k·w inside the outline; the inner area starts `overlap` mm inside the last wall."""
+def island_regions(outline: IntPaths, line_width: float, perimeters: int, overlap: float,
+                   centre_narrow: bool = False) -> IslandRegions:
+    """Walls as offsets at w/2 + k·w inside the outline; the inner area starts `overlap` mm inside the last wall.
+
+    With `centre_narrow`, the outer wall leaves out the parts narrower than two lines (what an opening by one
+    line width removes), where its loop would fold onto itself and print a bead on a bead; they are left to the
+    centre lines of slicing/thin.py. The deeper walls are the same either way (an eroded opening is the erosion).
+    """
     walls: list[list[np.ndarray]] = []
     first: IntPaths = []
+    wide = outline
+    if centre_narrow and perimeters > 0:
+        wide = offset(offset(outline, -line_width), line_width)
     for k in range(perimeters):
-        loops = offset(outline, -(0.5 + k) * line_width)
+        loops = offset(wide if k == 0 else outline, -(0.5 + k) * line_width)
         if k == 0:
             first = loops
         if not loops:

@@ -1,6 +1,7 @@
 """Thin walls and gap fill: the parts of an island its walls cannot reach, printed as centre lines of their width.
 
-A rib narrower than one line gets no wall loop at all, and between walls (or inside the last one, where the
+A rib narrower than one line gets no wall loop at all, one narrower than two lines gets none either (its loop
+would fold onto itself: slicing/regions.py leaves it out), and between walls (or inside the last one, where the
 next would not fit) a strip narrower than a line is left empty. Each such strip is printed along its medial
 axis, found from the Voronoi diagram of points sampled along its boundary, with the flow of its local width.
 
@@ -16,7 +17,7 @@ import pyclipper
 from slicing.regions import IntPaths, area, boolean, components, from_clipper, offset, to_clipper
 
 MIN_WIDTH = 0.2  # of a line width: strips narrower than this are left alone (the beads around squeeze in)
-MAX_WIDTH = 1.5  # of a line width: the widest bead a centre line is given
+MAX_WIDTH = 2.0  # of a line width: the widest bead a centre line is given (a rib too narrow for two walls)
 SAMPLE = 0.25  # of a line width: spacing of the boundary samples for the medial axis
 
 
@@ -118,13 +119,32 @@ def medial_lines(piece: IntPaths, line_width: float) -> list[tuple[np.ndarray, n
     ok = inside & (2.0 * radius <= MAX_WIDTH * w)
     ridges = ridges[ok[ridges[:, 0]] & ok[ridges[:, 1]]]
     out = []
+    degree = np.bincount(ridges.ravel(), minlength=len(verts))
     for chain in _chains(ridges):
         line = verts[chain]
         if _length(line) < w:
             continue
+        line = _extend_ends(line, radius[chain], degree[chain])
         width = np.clip(2.0 * radius[chain], MIN_WIDTH * w, MAX_WIDTH * w)
         line, width = _simplify(line, width, 0.02)
         out.append((line, width))
+    return out
+
+
+def _extend_ends(line: np.ndarray, radius: np.ndarray, degree: np.ndarray) -> np.ndarray:
+    """A chain whose end is a free end of the axis (no other branch meets it) runs on by that end's radius: the
+    axis stops where the strip's end begins to round it off, a radius short of the boundary (so a rib's ends get
+    their share of material, as PrusaSlicer's thin walls extend theirs)."""
+    out = line.copy()
+    for end, back in ((0, line), (-1, line[::-1])):
+        if degree[end] != 1:
+            continue
+        # the direction over about a diameter of the end, steadier than its last (short, noisy) segment
+        arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(back, axis=0).T))])
+        d = back[0] - back[min(int(np.searchsorted(arc, 2.0 * radius[end])), len(back) - 1)]
+        n = float(np.hypot(*d))
+        if n > 1e-9:
+            out[end] = back[0] + d / n * radius[end]
     return out
 
 

@@ -32,6 +32,33 @@ def test_a_strip_the_walls_leave_empty_gets_one_line_of_its_width(width: float, 
         assert np.allclose(line[:, 0], width / 2, atol=0.02)
 
 
+@pytest.mark.parametrize("width", [0.5, 0.7, 0.79])
+def test_a_rib_too_narrow_for_two_walls_is_one_centre_line_of_its_width(width: float) -> None:
+    isl = islands([_rect(0, 0, width, 10)])[0]
+    folded = island_regions(isl, W, 2, 0.04)
+    assert len(folded.walls) == 1  # without it: a wall loop folded onto itself, a bead on a bead
+    reg = island_regions(isl, W, 2, 0.04, centre_narrow=True)
+    thin = thin_lines(reg.outline, reg.walls, 2, W)
+    assert reg.walls == [] and len(thin.lines) == 1
+    assert np.ptp(thin.lines[0][:, 1]) > 8.5
+    assert np.allclose(thin.widths[0], width, atol=0.04)
+    assert np.allclose(thin.lines[0][:, 0], width / 2, atol=0.02)
+
+
+def test_a_wide_part_keeps_its_walls_with_narrow_parts_left_to_centre_lines() -> None:
+    body = _rect(0, 0, 10, 10)
+    rib = islands([np.vstack([body[:2], [[10, 4.7], [16, 4.7], [16, 5.3], [10, 5.3]], body[2:]])])[0]
+    plain = island_regions(islands([body])[0], W, 2, 0.04, centre_narrow=True)
+    reg = island_regions(rib, W, 2, 0.04, centre_narrow=True)
+    inner = np.vstack(reg.walls[1])
+    assert np.allclose(np.sort(inner, axis=0), np.sort(np.vstack(plain.walls[1]), axis=0), atol=1e-3)
+    assert np.vstack(reg.walls[0])[:, 0].max() < 10.0  # the outer wall does not run out along the rib
+    thin = thin_lines(reg.outline, reg.walls, 2, W)
+    along = [ln for ln in thin.lines if np.ptp(ln[:, 0]) > 4.0]
+    assert len(along) == 1 and np.allclose(along[0][:, 1], 5.0, atol=0.03)
+    assert along[0][:, 0].max() > 15.5
+
+
 def _ribs(tmp_path):
     """A base with ribs 0.25 mm (thinner than a line) and 1.0 mm wide (two walls leave a 0.2 mm gap)."""
     parts = [trimesh.creation.box((20, 6, 1.0), trimesh.transformations.translation_matrix((10, 3, 0.5)))]
@@ -74,3 +101,17 @@ def test_thin_ribs_are_filled_with_the_volume_they_hold(tmp_path) -> None:
     assert wide_on == pytest.approx(full, rel=0.1)
     assert not any("narrower than" in w for w in on.warnings)
     assert any("narrower than" in w for w in off.warnings)
+
+
+def test_a_rib_between_one_and_two_lines_wide_gets_its_volume_not_a_folded_wall(tmp_path) -> None:
+    parts = [trimesh.creation.box((20, 6, 1.0), trimesh.transformations.translation_matrix((10, 3, 0.5))),
+             trimesh.creation.box((0.6, 6, 4.0), trimesh.transformations.translation_matrix((8.0, 3, 3.0)))]
+    path = tmp_path / "rib.stl"
+    trimesh.util.concatenate(parts).export(path)
+    on = slice_file(path, load_profile(None, {"gap_fill": "true", "skirt_loops": "0"}))
+    off = slice_file(path, load_profile(None, {"gap_fill": "false", "skirt_loops": "0"}))
+    got_on, h = _rib_volume(read_gcode(on.gcode), 7.5, 8.5, 1.0, on.bounds[0])
+    got_off, _ = _rib_volume(read_gcode(off.gcode), 7.5, 8.5, 1.0, off.bounds[0])
+    rib = 0.6 * 6 * h
+    assert got_on == pytest.approx(rib, rel=0.1)
+    assert got_off > 1.2 * rib  # the folded loop lays two beads where one fits
