@@ -1,9 +1,10 @@
 """The stepper side of the board: blocks that left the planner, executed in simulated time.
 
 Tracks where the head is, the print time of finished moves, the current layer (a new layer starts when the head
-extrudes at a higher Z; in vase mode, where Z rises while extruding, a layer is one layer height of spiral, as a
-camera sees it: the whole last turn is fresh) and hands each layer's extruding moves to the deposition raster in batches, applying the
-physical faults (layer shift, clog, under-extrusion, spaghetti) from their layer on.
+extrudes at a higher Z, or far lower: the next copy of a sequential print; in vase mode, where Z rises while
+extruding, a layer is one layer height of spiral, as a camera sees it: the whole last turn is fresh) and hands each
+layer's extruding moves to the deposition raster in batches, applying the physical faults (layer shift, clog,
+under-extrusion, spaghetti) from their layer on.
 """
 from __future__ import annotations
 
@@ -104,6 +105,8 @@ class PrintHead:
             self._new_layer(z)
         elif not rising and not self._spiral and 1e-4 < lower < 0.5 * self.thickness:
             self._new_layer(z)  # a layer printed a little lower (Cura's next layer over a raft's air gap)
+        elif not rising and lower > AIR_GAP_RATIO * self.thickness:
+            self._new_layer(z, restart=True)  # the next copy of a sequential print, begun again near the bed
         elif rising and z > self._top + 1e-4 and (not self._spiral or self._turn_done):
             self._new_layer(z, spiral=True)
         if self._spiral and rising and z - self._turn_base >= self.thickness - SPIRAL_SLACK_MM:
@@ -113,13 +116,15 @@ class PrintHead:
         top = z if self._spiral else self.layer_z
         self._batch.append((b.start[0] + sx, b.start[1] + sy, b.end[0] + sx, b.end[1] + sy, de, top, b.obj))
 
-    def _new_layer(self, z: float, spiral: bool = False) -> None:
+    def _new_layer(self, z: float, spiral: bool = False, restart: bool = False) -> None:
         """Flush the finished layer's beads and start the next one; fire layer faults that begin here.
 
         A flat layer's thickness is its rise over the layer below; a spiral turn keeps the layer height it started
         on (its bead lies on the turn below), and the first turn's rise starts from the flat layer under it. A layer
         that rose more than `AIR_GAP_RATIO` layer heights (over a raft's air gap) or printed lower than the one
-        before is not pressed flat: its beads are strands that sag onto the layer below (see flush)."""
+        before is not pressed flat: its beads are strands that sag onto the layer below (see flush). A `restart`
+        (extrusion dropped more than that below the current layer: the next copy of a sequential print) is pressed
+        flat on what lies under it, a first layer when it is within a layer height of the bed."""
         self.flush()
         previous = (self._top if self._spiral else self.layer_z) if self.layer >= 0 else 0.0
         rise = z - previous
@@ -128,6 +133,10 @@ class PrintHead:
         if spiral:
             if not self._spiral:
                 self._turn_base = previous
+        elif restart:
+            self._top, self._below_top = z, 0.0
+            if z <= 1.5 * self.thickness:
+                self.thickness = float(min(max(z, 0.05), 1.0))
         elif self.layer >= 0 and (rise <= 0 or rise > AIR_GAP_RATIO * self.thickness):
             self._unsupported = True   # thickness follows from the first beads (see flush)
         else:

@@ -220,3 +220,28 @@ def test_over_an_air_gap_beads_keep_their_width_and_the_layer_printed_lower_is_s
     flat = covered(b, 1).sum()
     assert covered(b, 4).sum() > 0.8 * flat               # strands the width of a pressed bead, not a third of it
     assert b.printhead.deposition.height.max() < 1.08 + 1e-4
+
+
+def test_the_next_copy_of_a_sequential_print_starts_a_layer_on_the_bed():
+    """Two squares one after another: the second begins at the first layer's height beside the finished first."""
+    first = _layers_at([0.2, 0.4, 0.6, 0.8, 1.0])
+    second = [line.replace("X100", "X140").replace("X120", "X160") for line in _layers_at([0.2, 0.4, 0.6])[4:]]
+    e_end = float(first[-1].rsplit("E", 1)[1].split()[0])
+    second = [_add_e(line, e_end) for line in second]
+    b = run(first + ["G1 Z3 F600"] + second)
+    assert b.printhead.layer == 7                            # 5 layers, then 3 more of the second copy
+    mask = covered(b, 7)
+    assert mask.sum() > 0.9 * covered(b, 4).sum()            # its top layer is as whole as the first copy's
+    x, _ = centroid(mask)
+    assert 138 < x < 162                                     # ... where the second copy stands
+    h = b.printhead.deposition.height
+    assert h[:, :1250].max() == pytest.approx(1.0, abs=1e-4) and h[:, 1300:].max() == pytest.approx(0.6, abs=1e-4)
+
+
+def _add_e(line: str, base: float) -> str:
+    """The line with `base` added to its E word (the second copy's extrusion continues from the first's)."""
+    if " E" not in line:
+        return line
+    head, tail = line.split(" E", 1)
+    e, *rest = tail.split(" ")
+    return " ".join([f"{head} E{float(e) + base:.4f}", *rest])

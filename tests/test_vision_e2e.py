@@ -108,6 +108,23 @@ def test_clean_print_passes_every_layer(tmp_path, gcode_of, model):
 
 
 @pytest.mark.slow
+def test_a_clean_sequential_plate_passes_every_layer_of_every_copy(tmp_path):
+    """Three 2 mm boxes printed one after another: each copy's first layer starts again on the bed."""
+    import trimesh
+
+    from slicing.mesh import LoadedMesh
+    from slicing.profile import load_profile
+    from slicing.slicer import slice_mesh_to_gcode
+
+    box = LoadedMesh(trimesh.creation.box((10, 10, 2)), "box", (), ())
+    gcode = tmp_path / "boxes.gcode"
+    gcode.write_text(slice_mesh_to_gcode(box, load_profile(overrides={"sequential": "true"}), copies=3).gcode)
+    check, state = print_with_checks(gcode, "", tmp_path, last=1000)
+    assert state == "completed" and len(check.verdicts) == 30 and not check.errors
+    assert all(v.status == "ok" for v in check.verdicts), [v.message for v in check.verdicts if v.failed]
+
+
+@pytest.mark.slow
 def test_printloop_print_with_camera_cancels_on_a_clog(tmp_path):
     import subprocess
     import sys
