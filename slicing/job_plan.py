@@ -64,11 +64,13 @@ class PlanLayer:
 
 @dataclass(frozen=True)
 class CheckPoint:
-    """Where the streamer stops to judge a finished layer: before command `command`, layer `layer` is done."""
+    """Where the streamer stops to judge a finished layer: before command `command`, layer `layer` is done, at
+    height `z`; `clear_z` is the tallest material printed by then (what a host move across the bed clears)."""
 
     layer: int
     command: int
     z: float
+    clear_z: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -118,10 +120,10 @@ class JobPlan:
 
     def check_points(self) -> list[CheckPoint]:
         """Where each layer is finished: at the next layer's start, and the last one where printing ends."""
-        out = [CheckPoint(a.index, b.first_command, a.z) for a, b in zip(self.layers, self.layers[1:])]
+        out = [CheckPoint(a.index, b.first_command, a.z, a.clear_z) for a, b in zip(self.layers, self.layers[1:])]
         if self.layers:
             last = self.layers[-1]
-            out.append(CheckPoint(last.index, max(self.printing_end, last.first_command), last.z))
+            out.append(CheckPoint(last.index, max(self.printing_end, last.first_command), last.z, last.clear_z))
         return out
 
     def layer_paths(self) -> list[LayerPaths]:

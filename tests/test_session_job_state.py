@@ -1,14 +1,15 @@
 """Pure parts of jobs: G-code state tracking for pause/resume, the park and restore sequences, the ETA."""
 import pytest
 
-from controller.printer.job import eta_seconds
 from controller.printer.job_state import (
     MachineState,
     ParkConfig,
     advance,
+    eta_seconds,
     heat_injections,
     pause_sequence,
     resume_sequence,
+    skip_return,
 )
 
 
@@ -33,6 +34,17 @@ def test_pause_retracts_lifts_and_parks_without_touching_heaters():
     assert seq[:6] == ["M400", "M83", "G1 E-2.000 F2100", "G91", "G1 Z5.000 F600", "G90"]
     assert "G1 X0.000 Y200.000 F6000" in seq
     assert not any(c.startswith(("M104", "M140", "M109", "M190")) for c in seq)
+
+
+def test_on_a_sequential_plate_the_pause_and_the_skip_return_rise_above_the_finished_copies():
+    low = replay(["G28", "G1 X50 Y60 Z0.4 E3"])      # the third copy's second layer; the first two are 5 mm tall
+    park = ParkConfig(lift=2)
+    assert "G1 Z2.000 F600" in pause_sequence(low, park)
+    assert "G1 Z6.600 F600" in pause_sequence(low, park, clear_z=5.0)        # 5 mm + 2 above the head's 0.4
+    assert "G1 Z6.600 F600" in pause_sequence(replay(["G20", "G1 Z0.015748"]), park, clear_z=5.0)  # inches
+    back = skip_return(low, park, clear_z=5.0)
+    assert back.index("G90") < back.index("G1 Z7.000 F600") < back.index("G1 X50.0000 Y60.0000 F6000.0")
+    assert "G1 Z7.000 F600" not in skip_return(low, park)                     # where nothing taller stands: z + 2
 
 
 def test_resume_restores_position_extrusion_mode_e_and_feed():

@@ -40,6 +40,8 @@ class RecordingJob:
     def note_failure(self, failure):
         self.failure = failure
 
+    skipped_objects = ()
+
 
 class SceneCamera:
     """Serves the current scene photo as a JPEG snapshot URL."""

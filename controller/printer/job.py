@@ -25,6 +25,7 @@ from controller.events import Event as JobEvent
 from controller.printer.job_state import (
     MachineState,
     advance,
+    eta_seconds,
     heat_injections,
     is_move,
     pause_sequence,
@@ -148,6 +149,12 @@ class Job:
         return JobProgress(self._state, line, total, done_bytes, p.total_bytes, layer, p.layer_count,
                            100.0 * frac, elapsed, self._eta(line, now), reason, temps.hotend, temps.bed,
                            self.failure, tuple(p.objects[k].name for k in sorted(self._skipped - self._left_out)))
+
+    @property
+    def skipped_objects(self) -> tuple[str, ...]:
+        """The objects (copies) this job prints no more of, or never did (`only_objects` left them out)."""
+        with self._cond:
+            return tuple(self.plan.objects[k].name for k in sorted(self._skipped))
 
     def skip_object(self, name: str, reason: str = "") -> None:
         """Print no more of the object (copy) named `name`; the rest of the plate goes on. Lines already with
@@ -292,13 +299,19 @@ class Job:
                         continue
                     if self._after_skip and is_move(cmds[i]):
                         self._after_skip = False
-                        out += [(c, None) for c in skip_return(self._state_before(i), self.session.park)]
+                        back = skip_return(self._state_before(i), self.session.park, self._clear_z(i))
+                        out += [(c, None) for c in back]
                 if i in self._injections and i not in self._injected:
                     self._injected.add(i)
                     out += [(c, None) for c in self._injections[i]]
                 out.append((cmds[i], JobTag(self, i)))
                 self._cursor += 1
             return out
+
+    def _clear_z(self, index: int) -> float:
+        """The tallest material printed before command `index` (mm): what a host move across the bed clears."""
+        layer = self.plan.layer_at(index)
+        return self.plan.layers[layer].clear_z if 0 <= layer < len(self.plan.layers) else 0.0
 
     def _last_move_skipped(self, index: int) -> bool:
         """Whether the last move before command `index` is one of a skipped object's."""
@@ -418,7 +431,7 @@ class Job:
         self.session._wait_idle(_EXEC_TIMEOUT)
         state = self._machine_state()
         park = self.session.park
-        self.session._execute(pause_sequence(state, park), _EXEC_TIMEOUT)
+        self.session._execute(pause_sequence(state, park, self._clear_z(self._cursor)), _EXEC_TIMEOUT)
         with self._cond:
             self._state = "paused"
         why = f": {self._request_reason}" if self._request_reason else ""
@@ -481,13 +494,3 @@ class Job:
             if done > start else 0.0
         printing = now - self._t_print if self._t_print is not None else 0.0
         return eta_seconds(p.time_left(done), planned_done, printing)
-
-
-def eta_seconds(planned_left_s: float, planned_done_s: float, printing_s: float) -> float:
-    """Remaining seconds: the plan's time left, scaled by the pace measured so far (seconds printing per
-    planned second, bounded to 0.5..3) in proportion to how much of the plan is behind us."""
-    if planned_done_s < 30.0 or printing_s <= 0.0:
-        return planned_left_s
-    pace = min(3.0, max(0.5, printing_s / planned_done_s))
-    weight = planned_done_s / (planned_done_s + planned_left_s)
-    return planned_left_s * ((1.0 - weight) + weight * pace)

@@ -1,4 +1,5 @@
-"""What the printer's G-code state is after the commands sent so far, and the pause/resume sequences built from it.
+"""What the printer's G-code state is after the commands sent so far, the pause/resume sequences built from it,
+and a job's time left at the pace measured.
 
 Units: millimetres, mm/min feed rates (as in G-code), °C.
 """
@@ -99,10 +100,20 @@ def advance(state: MachineState, command: str) -> MachineState:
     return state
 
 
-def pause_sequence(state: MachineState, park: ParkConfig) -> list[str]:
-    """Retract, lift and park, keeping heaters on (millimetres, relative lift; modes restored on return)."""
+def lift_mm(state: MachineState, park: ParkConfig, clear_z: float = 0.0) -> float:
+    """How far to lift the head at `state` before a host move: `park.lift`, and more where the tallest material
+    printed so far (`clear_z`, mm: a sequential print's finished copies) stands above the head."""
+    if state.z is None:
+        return park.lift
+    z = state.z * (25.4 if state.inches else 1.0)
+    return park.lift + max(0.0, clear_z - z)
+
+
+def pause_sequence(state: MachineState, park: ParkConfig, clear_z: float = 0.0) -> list[str]:
+    """Retract, lift (above `clear_z` too) and park, keeping heaters on (millimetres, relative lift; modes
+    restored on return)."""
     out = ["M400", *(["G21"] if state.inches else []), "M83", f"G1 E{-park.retract:.3f} F{park.retract_feed:.0f}",
-           "G91", f"G1 Z{park.lift:.3f} F{park.z_feed:.0f}", "G90"]
+           "G91", f"G1 Z{lift_mm(state, park, clear_z):.3f} F{park.z_feed:.0f}", "G90"]
     if state.x is not None and state.y is not None:
         out.append(f"G1 X{park.x:.3f} Y{park.y:.3f} F{park.travel_feed:.0f}")
     out.append("M400")
@@ -128,13 +139,21 @@ def return_sequence(state: MachineState, park: ParkConfig, unretract: float = 0.
     return out
 
 
-def skip_return(state: MachineState, park: ParkConfig) -> list[str]:
+def skip_return(state: MachineState, park: ParkConfig, clear_z: float = 0.0) -> list[str]:
     """After a skipped object's moves: retract and lift (so the travel oozes nothing and crosses nothing printed),
-    go to where the file expects the head, unretract, and restore its E, modes and feed rate."""
+    go to where the file expects the head, unretract, and restore its E, modes and feed rate.
+
+    The head stands where the last move sent left it, which the skipped moves may have meant to leave higher or
+    lower: with the file's next height known, the lift goes to `park.lift` above it and above `clear_z` (the
+    tallest material printed so far, mm), an absolute height wherever the head is."""
     scale = 25.4 if state.inches else 1.0
-    return ["M83", f"G1 E{-park.retract / scale:.4f} F{park.retract_feed / scale:.1f}", "G91",
-            f"G1 Z{park.lift / scale:.3f} F{park.z_feed / scale:.0f}",
-            *return_sequence(state, park, unretract=park.retract)]
+    retract = ["M83", f"G1 E{-park.retract / scale:.4f} F{park.retract_feed / scale:.1f}"]
+    if state.z is None:
+        lift = ["G91", f"G1 Z{park.lift / scale:.3f} F{park.z_feed / scale:.0f}"]
+    else:
+        top = max(state.z * scale, clear_z) + park.lift
+        lift = ["G21", "G90", f"G1 Z{top:.3f} F{park.z_feed:.0f}"]
+    return [*retract, *lift, *return_sequence(state, park, unretract=park.retract)]
 
 
 def resume_sequence(state: MachineState, park: ParkConfig) -> list[str]:
@@ -170,3 +189,13 @@ def heat_injections(commands: tuple[str, ...]) -> dict[int, list[str]]:
             waits = [w for w in set_at.values() if " S0" not in f"{w} " and "S0 " not in w]
             return {i: waits} if waits else {}
     return {}
+
+
+def eta_seconds(planned_left_s: float, planned_done_s: float, printing_s: float) -> float:
+    """Remaining seconds: the plan's time left, scaled by the pace measured so far (seconds printing per
+    planned second, bounded to 0.5..3) in proportion to how much of the plan is behind us."""
+    if planned_done_s < 30.0 or printing_s <= 0.0:
+        return planned_left_s
+    pace = min(3.0, max(0.5, printing_s / planned_done_s))
+    weight = planned_done_s / (planned_done_s + planned_left_s)
+    return planned_left_s * ((1.0 - weight) + weight * pace)

@@ -36,15 +36,20 @@ class JobControl(Protocol):
     def cancel(self, reason: str | None = None, failure: dict[str, Any] | None = None) -> None: ...
     def note_failure(self, failure: dict[str, Any]) -> None: ...
     def skip_object(self, name: str, reason: str = "") -> None: ...
+    @property
+    def skipped_objects(self) -> tuple[str, ...]: ...
 
 
-def park_commands(config: VisionConfig) -> list[str]:
+def park_commands(config: VisionConfig, above: float = 0.0) -> list[str]:
     """G-code that lifts the head and parks it out of the camera's view once the moves in flight are done
-    (millimetres, relative lift first, so nothing printed is crossed; the job brings the head back)."""
+    (millimetres, relative lift first, so nothing printed is crossed; the job brings the head back). `above` is
+    how far the tallest material printed so far stands above the head (a sequential print's finished copies):
+    the lift clears it too."""
     if config.park is None:
         return ["M400"]
     f = config.park_feedrate
-    return ["M400", "G21", "G91", f"G1 Z{config.park_lift_mm:.3f} F{min(f, 1200.0):.0f}", "G90",
+    lift = config.park_lift_mm + max(0.0, above)
+    return ["M400", "G21", "G91", f"G1 Z{lift:.3f} F{min(f, 1200.0):.0f}", "G90",
             f"G1 X{config.park[0]:.3f} Y{config.park[1]:.3f} F{f:.0f}", "M400"]
 
 
@@ -160,6 +165,7 @@ class LayerCheck:
         self.object_names = list(object_names)
         self.left_out = [n for n in left_out if n in self.object_names]
         self.skipped: list[tuple[str, int, str]] = []   # (copy, layer, why) of each copy dropped from the plate
+        self._gone: set[str] = set(self.left_out)       # copies not printed any more, by anyone's decision
         self._checker: LayerChecker | None = None
         self.bed_image: np.ndarray | None = None
         self._saved_ratio: float | None = None   # the old/fresh ratio last written to the printer's file
@@ -184,7 +190,8 @@ class LayerCheck:
         n = int(point.layer)
         if not 0 <= n < len(self.layers):
             return
-        job.step_aside(park_commands(self.config))
+        self._follow_skips(job)
+        job.step_aside(park_commands(self.config, point.clear_z - point.z))
         parked_at = self.freshness.wall()
         image: np.ndarray | None = None
         taken: dict[str, Any] = {}
@@ -216,8 +223,22 @@ class LayerCheck:
             self.drop_copies(verdict, job)
 
     def _deposits(self, n: int) -> bool:
-        """Whether the plan's layer n extrudes anything (a photo identical to the last one is then stale)."""
-        return bool(np.any(self.layers[n].extrusion > 0))
+        """Whether the plan's layer n extrudes anything of the copies still printed (a photo identical to the
+        last one is then stale; on a sequential plate a skipped copy's layers lay nothing)."""
+        layer = self.layers[n]
+        printed = layer.extrusion > 0
+        gone = [self.object_names.index(name) for name in self._gone]
+        if gone and layer.objects is not None:
+            printed &= ~np.isin(layer.objects, gone)
+        return bool(np.any(printed))
+
+    def _follow_skips(self, job: JobControl) -> None:
+        """Copies the job no longer prints (skipped by a person, an API call or this check) are not expected."""
+        for name in job.skipped_objects:
+            if name in self.object_names and name not in self._gone:
+                self._gone.add(name)
+                if self._checker is not None:
+                    self._checker.skip(name)
 
     def check(self, image: np.ndarray, n: int, taken: dict[str, Any] | None = None) -> Verdict:
         """Register (or re-check registration), judge layer n, save its files; returns the verdict.
@@ -231,7 +252,7 @@ class LayerCheck:
         if self._checker is None:
             self._checker = LayerChecker(self.layers, registration, self.config, self.object_names,
                                          bed_photo=self.bed_image, old_ratio=self._kept_old_ratio())
-            for name in self.left_out:
+            for name in sorted(self._gone):
                 self._checker.skip(name)
         self._checker.registration = registration
         t1 = self.clock()
@@ -312,6 +333,7 @@ class LayerCheck:
         by_name = {str(o["name"]): str(o["message"]) for o in verdict.objects}
         for name in verdict.failed_objects:
             job.skip_object(name, by_name.get(name, ""))
+            self._gone.add(name)
             if self._checker is not None:
                 self._checker.skip(name)
             self.skipped.append((name, int(verdict.layer), by_name.get(name, "")))
