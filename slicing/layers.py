@@ -78,7 +78,7 @@ def build_layers(sections: list[list[np.ndarray]], profile: Profile, progress: P
             skin, skin_lines = line_fill_indexed(solid, w, skin_angle, min_length=0.5 * w)
             fill, fill_lines = line_fill_indexed(sparse, spacing, fill_dirs, min_length=0.5 * w)
             contour = np.asarray(r.outline[0], dtype=np.float64) / SCALE
-            thin = thin_lines(r.outline, r.walls, profile.perimeters, w) if profile.gap_fill else NO_LINES
+            thin = thin_lines(r.outline, r.walls, profile.perimeters, w, r.thin_area) if profile.gap_fill else NO_LINES
             isl_out.append(IslandPaths(r.outline, contour, r.walls, skin, fill, skin_lines, fill_lines, bridge,
                                        bridge_lines, thin))
         unfilled = 0.0 if profile.gap_fill else float(sum(r.thin_area for r in layer))

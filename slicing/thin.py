@@ -37,31 +37,57 @@ class ThinLines:
 NO_LINES = ThinLines([], [])
 
 
-def gap_areas(outline: IntPaths, walls: list[list[np.ndarray]], perimeters: int, line_width: float) -> IntPaths:
+def gap_areas(outline: IntPaths, walls: list[list[np.ndarray]], perimeters: int, line_width: float,
+              thin_area: float | None = None) -> IntPaths:
     """What the walls leave empty: per depth k, the band the k-th wall should cover minus what it covers.
 
     Where the walls run out before `perimeters` (the part is too narrow for the next), the whole area left
-    inside them is a gap too; when all walls fit, the area inside them is the infill's.
+    inside them is a gap too; when all walls fit, the area inside them is the infill's. A depth whose wall is
+    the plain offset of the one outside it (the outline's area the outer wall cannot reach, `thin_area`, for
+    the outer wall) leaves nothing and is not computed: most islands of most layers.
     """
     w = line_width
     gaps: IntPaths = []
-    space = outline
     for k in range(len(walls)):
+        if _fits(k, walls, w, thin_area):
+            continue
+        space = outline if k == 0 else offset(outline, -k * w)
         deeper = offset(outline, -(k + 1) * w)
         covered = offset(to_clipper(walls[k]), 0.5 * w, pyclipper.JT_ROUND)
         gaps.extend(boolean(boolean(space, covered, pyclipper.CT_DIFFERENCE), deeper, pyclipper.CT_DIFFERENCE))
-        space = deeper
     if len(walls) < perimeters or perimeters == 0:
-        gaps.extend(space)
+        gaps.extend(offset(outline, -len(walls) * w) if walls else outline)
     if not gaps:
         return []
     r = 0.5 * MIN_WIDTH * w  # an opening drops slivers narrower than MIN_WIDTH (offset noise, sharp corners)
     return offset(offset(gaps, -r, pyclipper.JT_ROUND), r, pyclipper.JT_ROUND)
 
 
-def thin_lines(outline: IntPaths, walls: list[list[np.ndarray]], perimeters: int, line_width: float) -> ThinLines:
-    """Centre lines, with widths, of everything the walls of one island leave empty and a bead can fill."""
-    gaps = gap_areas(outline, walls, perimeters, line_width)
+def _fits(k: int, walls: list[list[np.ndarray]], w: float, thin_area: float | None) -> bool:
+    """Whether wall k leaves no gap in its band: by Steiner's formula (area ± length·r + π·r² per loop) the
+    band's area, from the wall outside it shrunk by half a line, is what wall k grown by half a line covers,
+    within a bead's smallest piece. The outer wall's band is the outline, whose uncovered area is `thin_area`."""
+    smallest = MIN_WIDTH * w * w
+    if k == 0:
+        return thin_area is not None and thin_area < smallest
+    return _steiner(walls[k - 1], -0.5 * w) - _steiner(walls[k], 0.5 * w) < smallest
+
+
+def _steiner(loops: list[np.ndarray], r: float) -> float:
+    """Area of closed loops (holes clockwise) offset by r, were nothing to vanish or overlap: A + L·r + π·r²·χ."""
+    total = 0.0
+    for p in loops:
+        q = np.roll(p, -1, axis=0)
+        a = 0.5 * float(np.sum(p[:, 0] * q[:, 1] - q[:, 0] * p[:, 1]))
+        total += a + float(np.hypot(*(q - p).T).sum()) * r + np.pi * r * r * (1.0 if a > 0 else -1.0)
+    return total
+
+
+def thin_lines(outline: IntPaths, walls: list[list[np.ndarray]], perimeters: int, line_width: float,
+               thin_area: float | None = None) -> ThinLines:
+    """Centre lines, with widths, of everything the walls of one island leave empty and a bead can fill
+    (`thin_area`: the outline's area the outer wall cannot reach, when known; see gap_areas)."""
+    gaps = gap_areas(outline, walls, perimeters, line_width, thin_area)
     if not gaps:
         return NO_LINES
     lines: list[np.ndarray] = []

@@ -9,7 +9,7 @@ from slicing.job_plan import read_gcode
 from slicing.profile import load_profile
 from slicing.regions import island_regions, islands
 from slicing.slicer import slice_file
-from slicing.thin import thin_lines
+from slicing.thin import _fits, thin_lines
 from slicing.toolpath import Feature
 
 W = 0.4
@@ -30,6 +30,22 @@ def test_a_strip_the_walls_leave_empty_gets_one_line_of_its_width(width: float, 
         gap = width if not reg.walls else width - 4 * W if width > 4 * W else width - 2 * W
         assert np.allclose(w, gap, atol=0.04)
         assert np.allclose(line[:, 0], width / 2, atol=0.02)
+
+
+def test_a_depth_whose_wall_is_the_plain_offset_of_the_one_outside_is_not_computed() -> None:
+    """A square's walls leave nothing; two squares joined by a 1.1 mm neck leave a strip where the second wall
+    parts in two, and the screen lets that depth through to the exact computation."""
+    square = island_regions(islands([_rect(0, 0, 10, 10)])[0], W, 2, 0.04, centre_narrow=True)
+    assert _fits(0, square.walls, W, square.thin_area) and _fits(1, square.walls, W, square.thin_area)
+    neck = np.array([[0, 0], [10, 0], [10, 4.45], [14, 4.45], [14, 0], [24, 0], [24, 10], [14, 10], [14, 5.55],
+                     [10, 5.55], [10, 10], [0, 10]], dtype=float)
+    reg = island_regions(islands([neck])[0], W, 2, 0.04, centre_narrow=True)
+    assert not _fits(1, reg.walls, W, reg.thin_area)
+    screened = thin_lines(reg.outline, reg.walls, 2, W, reg.thin_area)
+    exact = thin_lines(reg.outline, reg.walls, 2, W)
+    assert len(screened.lines) == len(exact.lines) >= 1
+    assert all(np.array_equal(a, b) for a, b in zip(screened.lines, exact.lines))
+    assert any(np.ptp(line[:, 0]) > 3.0 and np.all(np.abs(line[:, 1] - 5.0) < 0.05) for line in exact.lines)
 
 
 @pytest.mark.parametrize("width", [0.5, 0.7, 0.79])
