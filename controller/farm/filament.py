@@ -2,45 +2,20 @@
 its spool, layer by layer as the printer acknowledges them (a failed or cancelled copy so keeps what it used)."""
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-
-import numpy as np
 
 from controller.errors import ControllerError
-from controller.farm.matching import filament_through, grams, refusal
+from controller.farm.matching import grams, refusal
 from controller.store import Store, printers, spools
 from controller.store.jobs import Judge
 from controller.store.records import Capabilities, Printer, Run, Spool
 from controller.store.spools import SpoolStore
 from slicing.errors import SlicingError
+from slicing.plan_filament import read_plan_filament
 
 log = logging.getLogger(__name__)
 SPOOL_READ_S = 2.0   # how long a spool read for judging copies is taken as current
-
-
-@dataclass(frozen=True)
-class PlanFilament:
-    """A G-code file's filament per layer and object (see `matching.layer_filament`) and the command after which
-    each layer is done."""
-
-    names: list[str]
-    per_layer: np.ndarray
-    layer_done_at: np.ndarray   # (L,) command index at which layer k is finished
-
-
-@functools.lru_cache(maxsize=16)
-def plan_filament(gcode: str) -> PlanFilament:
-    """Read once per file: filament per layer and object, and where each layer ends."""
-    from controller.farm.matching import layer_filament
-    from slicing.job_plan import plan_file
-
-    job_plan = plan_file(gcode)
-    names, per_layer = layer_filament(job_plan)
-    done_at = np.asarray([cp.command for cp in job_plan.check_points()], dtype=np.int64)
-    return PlanFilament(names, per_layer, done_at)
 
 
 def capabilities(p: Printer) -> Capabilities:
@@ -96,12 +71,12 @@ class Ledger:
         if run.spool_id is None:
             return 0.0
         try:
-            pf = plan_filament(gcode)
-            done = pf.per_layer.shape[0] if line is None else int(np.searchsorted(pf.layer_done_at, line, "right"))
+            pf = read_plan_filament(gcode)
+            done = pf.layer_count if line is None else pf.layers_done(line)
             if self._done.get(run.id) == (done, skipped):
                 return 0.0    # nothing new finished since the last call
             diameter, density = self._spool_figures(run)
-            total = grams(filament_through(pf.names, pf.per_layer, done, run.objects, skipped), diameter, density)
+            total = grams(pf.used_mm(done, run.objects, skipped), diameter, density)
             delta = total - self._used(run)
             if delta > 1e-9:
                 self._read[run.spool_id] = (self.clock(), self.spools.use(run.spool_id, delta))

@@ -10,6 +10,7 @@ import numpy as np
 
 from controller.store.records import Capabilities, Spool
 from slicing.job_plan import JobPlan
+from slicing.plan_filament import plan_filament
 
 NOZZLE_TOLERANCE_MM = 1e-3
 REACH_TOLERANCE_MM = 0.5   # a perimeter's half-width past the bed's nominal edge is still on the bed
@@ -21,31 +22,20 @@ def grams(filament_mm: float, diameter_mm: float, density_g_cm3: float) -> float
     return filament_mm * math.pi * (diameter_mm / 2.0) ** 2 / 1000.0 * density_g_cm3
 
 
-def layer_filament(job_plan: JobPlan) -> tuple[list[str], np.ndarray]:
-    """The plan's net filament (mm) per layer and object: the object names (first NONE, for what no object owns)
-    and an (L, 1 + objects) array."""
-    names = [NONE] + [o.name for o in job_plan.objects]
-    out = np.zeros((job_plan.layer_count, len(names)), dtype=np.float64)
-    for k, layer in enumerate(job_plan.layers):
-        amount = layer.paths.extrusion
-        owner = layer.paths.objects
-        col = (owner.astype(np.int64) + 1) if owner is not None else np.zeros(amount.shape[0], dtype=np.int64)
-        out[k] = np.bincount(col, weights=amount, minlength=len(names))[:len(names)]
-    return names, out
-
-
 def needs_of(job_plan: JobPlan) -> dict[str, Any]:
     """What a copy of the plan needs, as the store keeps it on the job: its filament `mm`, that of each object
     (`objects`, NONE for what none owns) and the farthest point it `reach`es [x, y, z] mm."""
-    names, per_layer = layer_filament(job_plan)
-    by_object = per_layer.sum(axis=0) if per_layer.size else np.zeros(len(names))
+    table = plan_filament(job_plan)
+    per = table.by_object()
+    by_object = {NONE: float(per[-1])} | {n: float(v) for n, v in zip(table.objects, per[:-1])}
     reach = [0.0, 0.0, 0.0]
     for layer in job_plan.layers:
         seg = layer.paths.segments
         if seg.shape[0]:
             reach = [max(reach[0], float(seg[:, [0, 2]].max())), max(reach[1], float(seg[:, [1, 3]].max())),
                      max(reach[2], float(layer.z))]
-    return {"mm": float(by_object.sum()), "objects": {n: float(v) for n, v in zip(names, by_object)},
+    total = np.sum([per[-1], *per[:-1]])      # summed NONE first, as the figures kept on jobs always were
+    return {"mm": float(total), "objects": by_object,
             "reach": [round(v, 3) for v in reach]}
 
 
@@ -56,15 +46,6 @@ def run_filament_mm(needs: dict[str, Any], objects: Iterable[str] = ()) -> float
         return float(needs.get("mm", 0.0))
     per = needs.get("objects", {})
     return float(per.get(NONE, 0.0)) + sum(float(per.get(n, 0.0)) for n in only)
-
-
-def filament_through(names: list[str], per_layer: np.ndarray, layers_done: int, objects: Iterable[str] = (),
-                     skipped: Iterable[str] = ()) -> float:
-    """Filament (mm) of a run's first `layers_done` layers: its objects (all when none) less those it dropped."""
-    only, dropped = set(objects), set(skipped)
-    cols = [i for i, n in enumerate(names) if (n == NONE or not only or n in only) and n not in dropped]
-    done = max(0, min(layers_done, per_layer.shape[0]))
-    return float(per_layer[:done, cols].sum()) if cols and done else 0.0
 
 
 def parse_requirements(material: str | None, colour: str | None, nozzle: float | None,

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
-from controller.store import disposition, history, jobs, users
+from controller.store import disposition, history, jobs, spools, users
 from controller.store.build_chain import plain
 from controller.store.db import Store
-from controller.store.models import EventRow, PrinterRow, SpoolRow
+from controller.store.models import EventRow, PrinterRow
 from controller.store.records import Event, LayerCheck, Run
 
 SCHEMA = "printloop.build-record/1"
@@ -37,12 +37,11 @@ def spool_of(store: Store, run: Run) -> dict[str, Any] | None:
     printed from no known spool. A spool kept in Spoolman is named by its id there only."""
     if run.spool_id is None:
         return None
-    with store.session() as s:
-        row = s.get(SpoolRow, run.spool_id)
-        if row is None:
-            return {"id": run.spool_id, "store": "spoolman", "used_g": round(run.used_g, 3)}
-        return {"id": row.id, "material": row.material, "brand": row.brand, "colour": row.colour, "lot": row.lot,
-                "diameter": row.diameter, "density": row.density, "used_g": round(run.used_g, 3)}
+    sp = spools.local_spools(store, [run.spool_id]).get(run.spool_id)
+    if sp is None:
+        return {"id": run.spool_id, "store": "spoolman", "used_g": round(run.used_g, 3)}
+    return {"id": sp.id, "material": sp.material, "brand": sp.brand, "colour": sp.colour, "lot": sp.lot,
+            "diameter": sp.diameter, "density": sp.density, "used_g": round(run.used_g, 3)}
 
 
 def iso(t: float | None) -> str | None:

@@ -3,18 +3,16 @@ for a completed copy), of the objects it printed (a replacement prints only its 
 printed are left out). Worked out once per copy and kept in `run_filament`."""
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Float, ForeignKey, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from controller.store.db import Store
 from controller.store.models import Base
+from slicing.plan_filament import try_plan_filament
 
 
 class RunFilamentRow(Base):
@@ -25,34 +23,13 @@ class RunFilamentRow(Base):
     filament_mm: Mapped[float] = mapped_column(Float)
 
 
-@lru_cache(maxsize=16)
-def _extrusion_table(path: str, _mtime_ns: int, _size: int) -> tuple[tuple[str, ...], np.ndarray]:
-    """(object names, (layers, objects + 1) filament mm): per layer, what each object's moves push; the last
-    column is the moves of no object (a purge line, an unlabelled file)."""
-    from slicing.job_plan import plan_file
-
-    plan = plan_file(path)
-    names = tuple(o.name for o in plan.objects)
-    table = np.zeros((plan.layer_count, len(names) + 1), dtype=np.float64)
-    for k, layer in enumerate(plan.layer_paths()):
-        if layer.objects is None:
-            table[k, -1] = float(np.sum(layer.extrusion))
-        else:
-            np.add.at(table[k], np.where(layer.objects < 0, len(names), layer.objects), layer.extrusion)
-    return names, table
-
-
 def executed_filament_mm(gcode_path: str, state: str, layer: int, objects: Sequence[str],
                          skipped: Sequence[str]) -> float | None:
     """The filament (mm) a copy pushed, or None when its G-code cannot be read (now)."""
-    try:
-        st = os.stat(gcode_path)
-        names, table = _extrusion_table(gcode_path, st.st_mtime_ns, st.st_size)
-    except (OSError, ValueError):
+    table = try_plan_filament(gcode_path)
+    if table is None:
         return None
-    reached = table.shape[0] if state == "completed" else max(0, min(layer + 1, table.shape[0]))
-    keep = [i for i, n in enumerate(names) if (not objects or n in objects) and n not in skipped]
-    return float(table[:reached, [*keep, len(names)]].sum())
+    return table.used_mm(None if state == "completed" else layer + 1, objects, skipped)
 
 
 def filament_of_runs(store: Store, rows: Sequence[Any]) -> dict[int, float]:

@@ -66,7 +66,7 @@ class JobRow(Base):
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     # what the job asks of a printer: {material, colour, nozzle, tags}
     requires: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
-    # filament per copy from the job plan: {mm, objects: {name: mm}, size: [x, y, z]} (see farm/filament.py)
+    # filament per copy from the job plan: {mm, objects: {name: mm}, reach: [x, y, z]} (see farm/matching.py)
     needs: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     waiting: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")  # printer -> why it did not take it
 

@@ -2,73 +2,24 @@
 it used (read from its G-code through the job plan), and every printer state change, between two times."""
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from functools import lru_cache
-
-import numpy as np
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from controller.store.db import Store
 from controller.store.disposition import DispositionRow
-from controller.store.models import EventRow, JobRow, PrinterRow, RunRow, SpoolRow
+from controller.store.models import EventRow, JobRow, PrinterRow, RunRow
+from controller.store.spools import local_spools
 from controller.store.stats import NO_USER, Filament, RunFacts, StateChange
 from controller.store.users import JobSubmitterRow
-from slicing import plan_file
-from slicing.errors import SlicingError
+from slicing.plan_filament import try_plan_filament
 
 ROTATION = {"out_of_rotation": "out", "back_in_rotation": "back"}
 
 
-@dataclass(frozen=True)
-class PlanUsage:
-    """Net E length (mm) a G-code file extrudes per layer and object: `by_layer[k, i]` for object i (the last
-    column: extrusion of no object, such as a skirt or purge line)."""
-
-    objects: tuple[str, ...]
-    by_layer: np.ndarray
-
-    def used_mm(self, through_layer: int | None, objects: list[str]) -> float:
-        """E length of layers 0..through_layer (all when None) of the named objects (all when empty), with the
-        extrusion that belongs to no object."""
-        rows = self.by_layer if through_layer is None else self.by_layer[:max(0, through_layer + 1)]
-        if not objects:
-            return float(rows.sum())
-        cols = [i for i, n in enumerate(self.objects) if n in objects] + [len(self.objects)]
-        return float(rows[:, cols].sum())
-
-
-def plan_usage(path: str) -> PlanUsage | None:
-    """The usage of the G-code at `path` (None if it is gone or unreadable); re-read only when the file changes."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return _usage(path, st.st_mtime_ns, st.st_size)
-
-
-@lru_cache(maxsize=64)
-def _usage(path: str, _mtime_ns: int, _size: int) -> PlanUsage | None:
-    """Read a plan once per version of the file."""
-    try:
-        plan = plan_file(path)
-    except (OSError, SlicingError, UnicodeDecodeError):
-        return None
-    n = len(plan.objects)
-    table = np.zeros((plan.layer_count, n + 1))
-    for k, layer in enumerate(plan.layers):
-        owner = layer.paths.objects
-        idx = np.full(layer.paths.extrusion.shape[0], n) if owner is None else np.where(owner >= 0, owner, n)
-        np.add.at(table[k], idx, layer.paths.extrusion)
-    return PlanUsage(tuple(o.name for o in plan.objects), table)
-
-
-def spool_filaments(s: Session) -> dict[int, Filament]:
+def spool_filaments(store: Store) -> dict[int, Filament]:
     """Spool id -> its filament (material, diameter, density, price) for the spools in printloop's own store."""
-    rows = s.execute(select(SpoolRow.id, SpoolRow.material, SpoolRow.diameter, SpoolRow.density,
-                            SpoolRow.cost_per_kg))
-    return {i: Filament(m, d, rho, c) for i, m, d, rho, c in rows}
+    return {i: Filament(sp.material, sp.diameter, sp.density, sp.cost_per_kg)
+            for i, sp in local_spools(store).items()}
 
 
 def filament_of(run: RunRow, default: Filament, spools: dict[int, Filament]) -> Filament:
@@ -81,13 +32,13 @@ def filament_of(run: RunRow, default: Filament, spools: dict[int, Filament]) -> 
 def used_mm(run: RunRow, gcode_path: str | None) -> float | None:
     """Net E length a copy used: its whole plan (of its objects) when completed, else through its last printed
     layer; None when its G-code cannot be read."""
-    usage = plan_usage(gcode_path) if gcode_path else None
+    usage = try_plan_filament(gcode_path) if gcode_path else None
     if usage is None:
         return None
     if run.state == "completed":
-        return usage.used_mm(None, list(run.objects or []))
+        return usage.used_mm(None, run.objects or ())
     last = max(run.layer, run.failed_layer if run.failed_layer is not None else -1)
-    return usage.used_mm(last, list(run.objects or []))
+    return usage.used_mm(last + 1, run.objects or ())
 
 
 def dispositions(s: Session) -> dict[int, str]:
@@ -98,9 +49,9 @@ def dispositions(s: Session) -> dict[int, str]:
 
 def load_runs(store: Store, t0: float, t1: float, default: Filament) -> list[RunFacts]:
     """Every copy started in [t0, t1), or queued then and never started, oldest first."""
+    filaments = spool_filaments(store)
     with store.session() as s:
         names = {i: n for i, n in s.execute(select(PrinterRow.id, PrinterRow.name))}
-        spools = spool_filaments(s)
         users = {j: u for j, u in s.execute(select(JobSubmitterRow.job_id, JobSubmitterRow.user))}
         verdicts = dispositions(s)
         q = (select(RunRow, JobRow).join(JobRow, JobRow.id == RunRow.job_id)
@@ -115,7 +66,7 @@ def load_runs(store: Store, t0: float, t1: float, default: Filament) -> list[Run
                 run.id, run.job_id, job.name, run.copy_index, names.get(run.printer_id) if run.printer_id else None,
                 users.get(run.job_id, NO_USER), run.state, verdicts.get(run.id) == "rejected", run.created_at,
                 run.started_at, run.finished_at, run.layer, run.failed_layer, used_mm(run, job.gcode_path),
-                filament_of(run, default, spools)))
+                filament_of(run, default, filaments)))
         return out
 
 
