@@ -48,15 +48,21 @@ def gap_areas(outline: IntPaths, walls: list[list[np.ndarray]], perimeters: int,
     """
     w = line_width
     gaps: IntPaths = []
+    inset = {0: outline}   # the outline shrunk by k line widths, each computed once
+
+    def shrunk(k: int) -> IntPaths:
+        if k not in inset:
+            inset[k] = offset(outline, -k * w)
+        return inset[k]
+
     for k in range(len(walls)):
         if _fits(k, walls, w, thin_area):
             continue
-        space = outline if k == 0 else offset(outline, -k * w)
-        deeper = offset(outline, -(k + 1) * w)
         covered = offset(to_clipper(walls[k]), 0.5 * w, pyclipper.JT_ROUND)
-        gaps.extend(boolean(boolean(space, covered, pyclipper.CT_DIFFERENCE), deeper, pyclipper.CT_DIFFERENCE))
+        band = boolean(shrunk(k), covered, pyclipper.CT_DIFFERENCE)
+        gaps.extend(boolean(band, shrunk(k + 1), pyclipper.CT_DIFFERENCE))
     if len(walls) < perimeters or perimeters == 0:
-        gaps.extend(offset(outline, -len(walls) * w) if walls else outline)
+        gaps.extend(shrunk(len(walls)))
     if not gaps:
         return []
     r = 0.5 * MIN_WIDTH * w  # an opening drops slivers narrower than MIN_WIDTH (offset noise, sharp corners)

@@ -1,8 +1,8 @@
 """On a plate printed one copy after another, the host's own moves (the layer check's park and its return, a
 pause, the travel after a skipped copy) pass above the finished copies, as the file's own moves between copies do.
 
-Every move the simulator ran is replayed; a move that is not extruding and crosses a finished copy's footprint
-(grown by a nozzle's reach) must be above that copy's top."""
+Every move the simulator ran is replayed; a move that is not extruding and passes over a copy's footprint (grown by
+a nozzle's reach) must be at or above the highest bead laid there so far."""
 from __future__ import annotations
 
 import threading
@@ -10,7 +10,7 @@ import threading
 import numpy as np
 import pytest
 import trimesh
-from shapely.geometry import LineString, box
+from shapely.geometry import LineString, Point, box
 
 from controller.printer.job import CheckPoint, Job
 from controller.printer.job_state import ParkConfig
@@ -47,25 +47,26 @@ def footprints(job: JobPlan) -> list[tuple[float, float, float, float]]:
 
 
 def collisions(ran: list[str], job: JobPlan) -> list[str]:
-    """Travel moves that cross a finished copy below its top: 'x0,y0 -> x1,y1 at z over copy k'."""
+    """Moves that pass below material already printed under them: 'x0,y0 -> x1,y1 at z below copy k's top'."""
     areas = [box(a - REACH, b - REACH, c + REACH, d + REACH) for a, b, c, d in footprints(job)]
     m = parse_moves("\n".join(ran)).xyzef
     d = np.diff(m, axis=0)
     extruding = (d[:, 3] > 1e-7) & (np.abs(d[:, :2]).max(axis=1) > 1e-9)
-    started = -1   # the copy being printed: those before it are finished
+    tops = [-np.inf] * len(areas)   # the highest bead laid so far within each copy's reach
     out = []
     for i in range(len(d)):
         a, b = m[i], m[i + 1]
         if extruding[i]:
-            started = max(started, next((k for k, r in enumerate(areas) if r.contains(LineString([a[:2], b[:2]]))),
-                                        started))
+            for k, r in enumerate(areas):
+                if r.contains(Point((a[:2] + b[:2]) / 2.0)):
+                    tops[k] = max(tops[k], float(b[2]))
             continue
-        if np.abs(d[i, :2]).max() < 1e-9:
-            continue
-        path = LineString([a[:2], b[:2]])
-        for k in range(max(started, 0)):
-            if areas[k].intersects(path) and min(a[2], b[2]) < HEIGHT + 0.1:
-                out.append(f"{a[0]:.1f},{a[1]:.1f} -> {b[0]:.1f},{b[1]:.1f} at z {min(a[2], b[2]):.2f} over copy {k}")
+        path = LineString([a[:2], b[:2]]) if np.abs(d[i, :2]).max() > 1e-9 else Point(a[:2])
+        low = min(a[2], b[2])
+        for k, r in enumerate(areas):
+            if low < tops[k] - 1e-3 and r.intersects(path):
+                out.append(f"{a[0]:.1f},{a[1]:.1f} -> {b[0]:.1f},{b[1]:.1f} at z {low:.2f} below copy {k}'s top "
+                           f"{tops[k]:.2f}")
     return out
 
 

@@ -6,8 +6,6 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
 from controller.store.records import Capabilities, Spool
 from slicing.job_plan import JobPlan
 from slicing.plan_filament import plan_filament
@@ -34,8 +32,7 @@ def needs_of(job_plan: JobPlan) -> dict[str, Any]:
         if seg.shape[0]:
             reach = [max(reach[0], float(seg[:, [0, 2]].max())), max(reach[1], float(seg[:, [1, 3]].max())),
                      max(reach[2], float(layer.z))]
-    total = np.sum([per[-1], *per[:-1]])      # summed NONE first, as the figures kept on jobs always were
-    return {"mm": float(total), "objects": by_object,
+    return {"mm": float(per.sum()), "objects": by_object,
             "reach": [round(v, 3) for v in reach]}
 
 

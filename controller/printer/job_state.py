@@ -100,13 +100,17 @@ def advance(state: MachineState, command: str) -> MachineState:
     return state
 
 
+def clearing_lift(lift: float, z: float, clear_z: float) -> float:
+    """How far (mm) to lift a head at height `z` before a host move across the bed: `lift`, and more where the
+    tallest material printed so far (`clear_z`: a sequential print's finished copies) stands above the head."""
+    return lift + max(0.0, clear_z - z)
+
+
 def lift_mm(state: MachineState, park: ParkConfig, clear_z: float = 0.0) -> float:
-    """How far to lift the head at `state` before a host move: `park.lift`, and more where the tallest material
-    printed so far (`clear_z`, mm: a sequential print's finished copies) stands above the head."""
+    """`clearing_lift` for the head at `state` (the park's lift alone where its height is unknown)."""
     if state.z is None:
         return park.lift
-    z = state.z * (25.4 if state.inches else 1.0)
-    return park.lift + max(0.0, clear_z - z)
+    return clearing_lift(park.lift, state.z * (25.4 if state.inches else 1.0), clear_z)
 
 
 def pause_sequence(state: MachineState, park: ParkConfig, clear_z: float = 0.0) -> list[str]:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from controller.printer.job_state import clearing_lift
 from slicing.job_plan import CheckPoint, JobPlan
 from slicing.toolpath import LayerPaths
 from vision.camera import Camera, Frame, StaleFrameError, grab_frame
@@ -40,15 +41,15 @@ class JobControl(Protocol):
     def skipped_objects(self) -> tuple[str, ...]: ...
 
 
-def park_commands(config: VisionConfig, above: float = 0.0) -> list[str]:
+def park_commands(config: VisionConfig, z: float = 0.0, clear_z: float = 0.0) -> list[str]:
     """G-code that lifts the head and parks it out of the camera's view once the moves in flight are done
-    (millimetres, relative lift first, so nothing printed is crossed; the job brings the head back). `above` is
-    how far the tallest material printed so far stands above the head (a sequential print's finished copies):
-    the lift clears it too."""
+    (millimetres, relative lift first, so nothing printed is crossed; the job brings the head back). The head is
+    at `z`; the lift clears `clear_z` too, the tallest material printed so far (a sequential print's finished
+    copies)."""
     if config.park is None:
         return ["M400"]
     f = config.park_feedrate
-    lift = config.park_lift_mm + max(0.0, above)
+    lift = clearing_lift(config.park_lift_mm, z, clear_z)
     return ["M400", "G21", "G91", f"G1 Z{lift:.3f} F{min(f, 1200.0):.0f}", "G90",
             f"G1 X{config.park[0]:.3f} Y{config.park[1]:.3f} F{f:.0f}", "M400"]
 
@@ -191,7 +192,7 @@ class LayerCheck:
         if not 0 <= n < len(self.layers):
             return
         self._follow_skips(job)
-        job.step_aside(park_commands(self.config, point.clear_z - point.z))
+        job.step_aside(park_commands(self.config, point.z, point.clear_z))
         parked_at = self.freshness.wall()
         image: np.ndarray | None = None
         taken: dict[str, Any] = {}

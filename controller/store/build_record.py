@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
+from controller.errors import NotFoundError
 from controller.store import disposition, history, jobs, spools, users
 from controller.store.build_chain import plain
 from controller.store.db import Store
@@ -37,8 +38,9 @@ def spool_of(store: Store, run: Run) -> dict[str, Any] | None:
     printed from no known spool. A spool kept in Spoolman is named by its id there only."""
     if run.spool_id is None:
         return None
-    sp = spools.local_spools(store, [run.spool_id]).get(run.spool_id)
-    if sp is None:
+    try:
+        sp = spools.LocalSpools(store).get(run.spool_id)
+    except NotFoundError:
         return {"id": run.spool_id, "store": "spoolman", "used_g": round(run.used_g, 3)}
     return {"id": sp.id, "material": sp.material, "brand": sp.brand, "colour": sp.colour, "lot": sp.lot,
             "diameter": sp.diameter, "density": sp.density, "used_g": round(run.used_g, 3)}

@@ -6,7 +6,6 @@ interface); which spool is loaded on which printer, and what each run used, are 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 from typing import Protocol
 
 from sqlalchemy import select
@@ -92,16 +91,6 @@ class LocalSpools:
                 raise NotFoundError(f"no spool with id {spool_id}")
             row.remaining_g -= grams
             return _spool(row)
-
-
-def local_spools(store: Store, ids: Iterable[int] | None = None) -> dict[int, Spool]:
-    """Spool id -> spool for every spool in printloop's own store (or those of `ids` it holds); a spool kept in
-    Spoolman is not among them. What a copy's record and its cost read of the spool it printed from."""
-    q = select(SpoolRow).order_by(SpoolRow.id)
-    if ids is not None:
-        q = q.where(SpoolRow.id.in_(list(ids)))
-    with store.session() as s:
-        return {r.id: _spool(r) for r in s.scalars(q)}
 
 
 def loaded(store: Store) -> dict[int, str]:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from controller.store.db import Store
 from controller.store.disposition import DispositionRow
 from controller.store.models import EventRow, JobRow, PrinterRow, RunRow
-from controller.store.spools import local_spools
+from controller.store.spools import LocalSpools
 from controller.store.stats import NO_USER, Filament, RunFacts, StateChange
 from controller.store.users import JobSubmitterRow
 from slicing.plan_filament import try_plan_filament
@@ -18,8 +18,8 @@ ROTATION = {"out_of_rotation": "out", "back_in_rotation": "back"}
 
 def spool_filaments(store: Store) -> dict[int, Filament]:
     """Spool id -> its filament (material, diameter, density, price) for the spools in printloop's own store."""
-    return {i: Filament(sp.material, sp.diameter, sp.density, sp.cost_per_kg)
-            for i, sp in local_spools(store).items()}
+    return {sp.id: Filament(sp.material, sp.diameter, sp.density, sp.cost_per_kg)
+            for sp in LocalSpools(store).list()}
 
 
 def filament_of(run: RunRow, default: Filament, spools: dict[int, Filament]) -> Filament:
