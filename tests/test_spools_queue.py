@@ -70,10 +70,13 @@ def test_a_petg_job_on_a_06_nozzle_goes_only_to_the_printer_with_both(tmp_path: 
         assert "a has a 0.4 mm nozzle; the job needs 0.6 mm" in message()
         assert f"c has PLA loaded (spool {spool['c']}); the job needs PETG" in message()
 
-        def progress() -> bool:
+        def clear_b() -> None:
             if printers.get_printer(svc.store, "b").state == "awaiting_clear":
                 take_part_off(sims[1])
                 svc.fleet.clear_bed("b")
+
+        def progress() -> bool:
+            clear_b()
             return jobs.get_job(svc.store, job).state in ("done", "failed")
         wait_for(progress, 120, "both copies", every=0.3)
         runs = jobs.list_runs(svc.store, job_id=job)
@@ -84,7 +87,11 @@ def test_a_petg_job_on_a_06_nozzle_goes_only_to_the_printer_with_both(tmp_path: 
         assert svc.spools.get(spool["a"]).remaining_g == svc.spools.get(spool["c"]).remaining_g == 1000.0
 
         nobody = _submit(svc, part, copies=1, material="PETG", tags=["enclosed"])
-        wait_for(lambda: jobs.get_job(svc.store, nobody).message.startswith(NOBODY), 30, "every printer to say why")
+
+        def judged() -> bool:  # b judges the job once its last part is off the bed
+            clear_b()
+            return jobs.get_job(svc.store, nobody).message.startswith(NOBODY)
+        wait_for(judged, 60, "every printer to say why", every=0.3)
         said = jobs.get_job(svc.store, nobody).message
         assert all(f"{n} lacks the tag enclosed" in said for n in "abc"), said
         assert jobs.list_runs(svc.store, job_id=nobody)[0].state == "queued"
