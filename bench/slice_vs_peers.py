@@ -138,6 +138,7 @@ def support_overrides(support: str | None) -> dict[str, str]:
 def bench_printloop(model: Path, out: Path, repeat: int, copies: int = 1, support: str | None = None) -> Run:
     """Slice with printloop in this process: load, slice, write the file."""
     try:
+        from slicing.layer_pool import default_workers
         from slicing.profile import load_profile
         from slicing.slicer import SliceResult, slice_file
     except ImportError as exc:
@@ -145,7 +146,7 @@ def bench_printloop(model: Path, out: Path, repeat: int, copies: int = 1, suppor
     profile = load_profile(overrides=support_overrides(support))
 
     def once() -> SliceResult:
-        result = slice_file(model, profile, copies=copies)
+        result = slice_file(model, profile, copies=copies, workers=default_workers())  # as `printloop slice`
         out.write_text(result.gcode)
         return result
 

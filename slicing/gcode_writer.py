@@ -7,7 +7,7 @@ Alongside the text the writer returns the machine state after every move, for th
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -307,13 +307,18 @@ class Program:
     bounds: tuple[float, float, float, float, float, float]
 
 
-def write_program(plans: list[LayerPlan], profile: Profile,
+def write_program(plans: Iterable[LayerPlan], profile: Profile,
                   progress: Callable[[str, int, int], None] | None = None, objects: int = 0,
-                  names: Sequence[str] = (), lift_before: frozenset[int] = frozenset()) -> Program:
+                  names: Sequence[str] = (), lift_before: frozenset[int] = frozenset(),
+                  count: int | None = None) -> Program:
     """Preamble (temperatures, E mode, start G-code), every layer, then the end G-code; with `objects` copies
     labelled (named `names`, by default `object_<k>`): their labels and outlines first, no copy's at the end.
     Before the plans at the positions `lift_before` (the first layer of a copy printed after another) the head
-    clears everything printed so far (slicing/transfer.py), belonging to no copy."""
+    clears everything printed so far (slicing/transfer.py), belonging to no copy. The plans may come one by one
+    as they are made when their `count` is given."""
+    if count is None:
+        listed = list(plans)
+        plans, count = listed, len(listed)
     preamble = [
         f"M140 S{profile.bed_temperature:g}",
         "M105",
@@ -324,7 +329,7 @@ def write_program(plans: list[LayerPlan], profile: Profile,
         "M83 ;relative extrusion mode" if profile.relative_e else "M82 ;absolute extrusion mode",
         profile.start_gcode.strip(),
         "G92 E0",
-        f";LAYER_COUNT:{len(plans)}",
+        f";LAYER_COUNT:{count}",
     ]
     names = tuple(names) or object_names("object", objects)
     outlines = Outlines(objects)
@@ -357,7 +362,7 @@ def write_program(plans: list[LayerPlan], profile: Profile,
                 lo[2] = min(lo[2], plan.z)
                 hi[2] = max(hi[2], plan.z)
         if progress is not None:
-            progress("gcode", n + 1, len(plans))
+            progress("gcode", n + 1, count)
     if objects:
         preamble += header_lines(names, outlines, profile.flavor)
     chunks[0] = "\n".join(preamble)

@@ -26,13 +26,22 @@ def order_loops(
     loops: list[np.ndarray], position: np.ndarray, seam: str
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Order loops greedily by distance to their seam; return closed polylines and the final nozzle position."""
+    starts, pos = loop_starts(loops, position, seam)
+    return [closed_from(loops[i], s) for i, s in starts], pos
+
+
+def loop_starts(
+    loops: list[np.ndarray], position: np.ndarray, seam: str
+) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Loops in greedy order by distance to their seam, as (loop, vertex it starts at), and the final nozzle
+    position (back at the last loop's start)."""
     if not loops:
         return [], position
     remaining = list(range(len(loops)))
     if seam == "aligned":
         seams = [seam_index(lp, seam, position) for lp in loops]
         seam_pts = np.array([loops[i][s] for i, s in enumerate(seams)])
-    out: list[np.ndarray] = []
+    out: list[tuple[int, int]] = []
     pos = position
     while remaining:
         if seam == "aligned":
@@ -50,9 +59,8 @@ def order_loops(
             assert best is not None
             _, pick, start = best
         remaining.remove(pick)
-        poly = closed_from(loops[pick], start)
-        out.append(poly)
-        pos = poly[-1]
+        out.append((pick, start))
+        pos = loops[pick][start]
     return out, pos
 
 

@@ -6,7 +6,8 @@ below's outline (negative inside); so h > e exactly where the point lies outside
 outside: 0 (held up, less than 5 % over air), then the quartiles 1 (5-25 %), 2 (25-50 %), 3 (50-75 %) and
 4 (75-100 %), each with its speed and fan in the profile (`overhang_speeds`, `overhang_fans`), as PrusaSlicer 2.6's
 dynamic overhang speeds. Loops are sampled every line width; pieces keep the loop's own vertices and add one
-where the class changes. Units: mm.
+where the class changes. The classes are found with the layer (slicing/layers.py, in the layer workers), the pieces
+once the planner knows where the loop starts. Units: mm.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyclipper
 
+from slicing.order import closed_from
 from slicing.regions import SCALE, IntPaths, boolean, offset
 
 if TYPE_CHECKING:
@@ -48,7 +50,8 @@ class HangZones:
             stack = list(tree.Childs)
             while stack:
                 node = stack.pop()
-                polys.append(shapely.Polygon(node.Contour, [h.Contour for h in node.Childs]))
+                polys.append(shapely.Polygon(np.asarray(node.Contour, dtype=np.float64),
+                                             [np.asarray(h.Contour, dtype=np.float64) for h in node.Childs]))
                 for hole in node.Childs:
                     stack.extend(hole.Childs)
             geom = shapely.multipolygons(polys) if polys else shapely.Polygon()
@@ -86,24 +89,41 @@ def hang_classes(points: np.ndarray, zones: HangZones) -> np.ndarray:
     return out
 
 
-def split_wall(poly: np.ndarray, zones: HangZones | None) -> tuple[list[np.ndarray], list[int]]:
-    """A wall polyline (K, 2) as consecutive pieces and the overhang class of each (one piece, class 0, when none
-    of it hangs)."""
-    if zones is None or len(poly) < 2:
-        return [poly], [0]
-    x0, y0, x1, y1 = zones.box
-    lo, hi = poly.min(axis=0), poly.max(axis=0)
-    if hi[0] < x0 or lo[0] > x1 or hi[1] < y0 or lo[1] > y1:
-        return [poly], [0]
+def _samples(poly: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A polyline (K, 2) sampled every `step` along each segment: the points (with the last vertex), the number of
+    samples of each segment (the same for a segment wherever the polyline starts) and which points are vertices."""
     seg = np.diff(poly, axis=0)
-    n = np.maximum(np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / zones.step).astype(np.int64), 1)
+    n = np.maximum(np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / step).astype(np.int64), 1)
     which = np.repeat(np.arange(len(seg)), n)
     k = np.arange(len(which)) - np.repeat(np.cumsum(n) - n, n)
     dense = np.vstack([poly[which] + (k / n[which])[:, None] * seg[which], poly[-1:]])
-    own = np.concatenate([k == 0, [True]])  # the loop's own vertices
+    return dense, n, np.concatenate([k == 0, [True]])
+
+
+def wall_hangs(loop: np.ndarray, zones: HangZones | None) -> np.ndarray | None:
+    """The overhang class of each sample of a closed wall loop (K, 2), its K edges taken from vertex 0 and each
+    sampled every line width; None when none of it hangs (see `split_wall`)."""
+    if zones is None or len(loop) < 2:
+        return None
+    x0, y0, x1, y1 = zones.box
+    lo, hi = loop.min(axis=0), loop.max(axis=0)
+    if hi[0] < x0 or lo[0] > x1 or hi[1] < y0 or lo[1] > y1:
+        return None
+    dense, _, _ = _samples(closed_from(loop, 0), zones.step)
     cls = hang_classes(0.5 * (dense[:-1] + dense[1:]), zones)
-    if not cls.any():
+    return cls if cls.any() else None
+
+
+def split_wall(loop: np.ndarray, start: int, hangs: np.ndarray | None,
+               step: float) -> tuple[list[np.ndarray], list[int]]:
+    """A closed wall loop (K, 2) from vertex `start`, as consecutive pieces and the overhang class of each, from
+    the classes `wall_hangs` gave its samples (`step` apart; None: one piece, class 0)."""
+    poly = closed_from(loop, start)
+    if hangs is None:
         return [poly], [0]
+    dense, n, own = _samples(poly, step)
+    first = int(np.roll(n, start)[:start].sum())  # the samples of the edges before `start`, from vertex 0
+    cls = np.concatenate([hangs[first:], hangs[:first]])
     cuts = np.flatnonzero(cls[1:] != cls[:-1]) + 1  # dense points where the next piece begins
     bounds = np.concatenate([[0], cuts, [len(dense) - 1]])
     pieces, classes = [], []

@@ -1,7 +1,7 @@
 """Layer plans for all copies: visiting order of copies and islands, features within an island, skirt and brim."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,8 +10,8 @@ import pyclipper
 from slicing.gcode_writer import LayerPlan
 from slicing.infill import outline_edges
 from slicing.layers import IslandPaths, LayerRegions
-from slicing.order import order_loops, order_polylines, order_spans, travels_inside
-from slicing.overhangs import HangZones, hang_zones, split_wall
+from slicing.order import loop_starts, order_loops, order_polylines, order_spans, travels_inside
+from slicing.overhangs import split_wall
 from slicing.profile import Profile
 from slicing.regions import SCALE, IntPaths, from_clipper, offset, pyclipper_union
 from slicing.support import SupportPaths
@@ -74,9 +74,9 @@ class _Block:
     flow: np.ndarray | None = None  # (N,) flow of the segment ending at each point, of the line width; None: 1
 
 
-def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile, zones: HangZones | None = None) -> _Block:
+def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile) -> _Block:
     """Order one island from the nozzle at `pos`: inner walls (innermost first), outer wall, skin, fill; walls
-    split into pieces by how far they hang over the layer below (`zones`, None: nowhere).
+    split into pieces by how far they hang over the layer below (the island's `hangs`).
 
     Also says which travels between the island's paths stay inside its outline (they need no retraction).
     """
@@ -85,10 +85,12 @@ def _island_block(isl: IslandPaths, pos: np.ndarray, profile: Profile, zones: Ha
     feats: list[int] = []
     hangs: list[int] = []
     for depth in range(len(isl.walls) - 1, -1, -1):
-        ordered, pos = order_loops(isl.walls[depth], pos, profile.seam)
+        loops = isl.walls[depth]
+        ordered, pos = loop_starts(loops, pos, profile.seam)
         feat = Feature.WALL_OUTER if depth == 0 else Feature.WALL_INNER
-        for loop in ordered:
-            pieces, classes = split_wall(loop, zones)
+        for k, start in ordered:
+            pieces, classes = split_wall(loops[k], start, isl.hangs[depth][k] if isl.hangs else None,
+                                         profile.line_width)
             parts.extend(pieces)
             counts.extend(len(p) for p in pieces)
             hangs.extend(classes)
@@ -148,16 +150,23 @@ def _outline(layer: LayerRegions) -> IntPaths:
     return [p for isl in layer.islands for p in isl.outline]
 
 
-def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray, profile: Profile,
+def plan_layers(layers: Iterable[LayerRegions], tops: np.ndarray, shifts: np.ndarray, profile: Profile,
                 progress: Callable[[str, int, int], None] | None = None,
                 supports: list[SupportPaths] | None = None) -> list[LayerPlan]:
+    """Every layer's plan for all copies (see `iter_plans`)."""
+    return list(iter_plans(layers, tops, shifts, profile, progress, supports))
+
+
+def iter_plans(layers: Iterable[LayerRegions], tops: np.ndarray, shifts: np.ndarray, profile: Profile,
+               progress: Callable[[str, int, int], None] | None = None,
+               supports: list[SupportPaths] | None = None) -> Iterator[LayerPlan]:
     """Order every layer's paths for all copies (shifted by `shifts`, (C, 2) mm) from the nozzle's position.
 
     Islands are visited nearest-first over all copies; an island is ordered once per layer and the same
     order is translated to the other copies. Each copy's support of a layer (if any) is printed before its parts.
+    The layers are taken one by one as they come (from worker processes, slicing/layer_pool.py).
     """
     pos = np.zeros(2)
-    plans: list[LayerPlan] = []
     prev_top = 0.0
     for i, (layer, top) in enumerate(zip(layers, tops)):
         parts: list[np.ndarray] = []
@@ -167,8 +176,6 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
         owner: list[int] = []          # the copy each path belongs to (-1: skirt and brim, no copy's)
         hangs: list[int] = []          # overhang class of each path
         flows: dict[int, np.ndarray] = {}  # first point of a block -> its per-point flow, where it has one
-        zones = hang_zones(_outline(layer), _outline(layers[i - 1]), profile.line_width) \
-            if i > 0 and profile.overhangs else None
         if i == 0:
             brim, skirt = adhesion_loops(layer, shifts, profile, supports[0].footprint if supports else None)
             for loops, feat in ((skirt, Feature.SKIRT), (brim, Feature.BRIM)):
@@ -189,7 +196,7 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
             best = min(range(len(units)), key=lambda u: _distance(layer.islands[units[u][1]], shifts[units[u][0]], pos))
             c, k = units.pop(best)
             if k not in blocks:
-                blocks[k] = _island_block(layer.islands[k], pos - shifts[c], profile, zones)
+                blocks[k] = _island_block(layer.islands[k], pos - shifts[c], profile)
             block = blocks[k]
             hangs.extend([0] * (len(counts) - len(hangs)) + block.hangs)
             if block.flow is not None:  # the block's points start after every path's so far
@@ -207,13 +214,12 @@ def plan_layers(layers: list[LayerRegions], tops: np.ndarray, shifts: np.ndarray
             flow = np.ones(len(points))
             for at, f in flows.items():
                 flow[at:at + len(f)] = f
-        plans.append(LayerPlan(i, float(top), float(top - prev_top), points, np.asarray(counts, dtype=np.int64),
-                               np.asarray(feats, dtype=np.int64), np.asarray(inside, dtype=bool),
-                               np.asarray(owner, dtype=np.int64), np.asarray(hangs, dtype=np.int8), flow))
-        prev_top = float(top)
         if progress is not None:
-            progress("order", i + 1, len(layers))
-    return plans
+            progress("order", i + 1, len(tops))
+        yield LayerPlan(i, float(top), float(top - prev_top), points, np.asarray(counts, dtype=np.int64),
+                        np.asarray(feats, dtype=np.int64), np.asarray(inside, dtype=bool),
+                        np.asarray(owner, dtype=np.int64), np.asarray(hangs, dtype=np.int8), flow)
+        prev_top = float(top)
 
 
 def _support_block(sup: SupportPaths, pos: np.ndarray, parts: list[np.ndarray], counts: list[int],

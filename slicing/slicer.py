@@ -2,25 +2,28 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from slicing.errors import MeshError
 from slicing.estimate import MotionLimits, estimate_time
-from slicing.gcode_writer import header, write_program
+from slicing.gcode_writer import LayerPlan, header, write_program
 from slicing.labels import object_names
-from slicing.layers import build_layers
+from slicing.layer_pool import layer_regions
+from slicing.layers import LayerRegions
 from slicing.mesh import LoadedMesh, load_mesh, place_on_bed
-from slicing.planner import plan_layers
+from slicing.planner import iter_plans, plan_layers
 from slicing.profile import Profile, load_profile
-from slicing.sections import layer_tops, mid_planes, slice_mesh
+from slicing.sections import layer_tops, mid_planes
 from slicing.support import plan_supports
 from slicing.toolpath import Feature
 
 Progress = Callable[[str, int, int], None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -51,14 +54,15 @@ def motion_limits(profile: Profile) -> MotionLimits:
 
 
 def slice_file(path: str | os.PathLike[str], profile: Profile | None = None, copies: int = 1,
-               progress: Progress | None = None) -> SliceResult:
-    """Load a mesh file and slice it (default profile when none is given)."""
+               progress: Progress | None = None, workers: int = 0) -> SliceResult:
+    """Load a mesh file and slice it (default profile when none is given), over `workers` processes (0: in this
+    one; a threaded server keeps 0, as forking it is not safe)."""
     if progress is not None:
         progress("load", 0, 1)
     loaded = load_mesh(path)
     if progress is not None:
         progress("load", 1, 1)
-    return slice_mesh_to_gcode(loaded, profile if profile is not None else load_profile(), copies, progress)
+    return slice_mesh_to_gcode(loaded, profile if profile is not None else load_profile(), copies, progress, workers)
 
 
 def copy_shifts(footprint: np.ndarray, copies: int, profile: Profile) -> np.ndarray:
@@ -74,9 +78,25 @@ def copy_shifts(footprint: np.ndarray, copies: int, profile: Profile) -> np.ndar
     return centres - np.array([profile.bed_x / 2.0, profile.bed_y / 2.0])
 
 
+def _kept(items: Iterator[T], into: list[T]) -> Iterator[T]:
+    """The items (layers, plans) as they come, each also kept in `into` (for the warnings once all are made)."""
+    for item in items:
+        into.append(item)
+        yield item
+
+
+def _as_layers(progress: Progress | None) -> Progress | None:
+    """The G-code writer's progress reported as the layers' (planned and written as they come)."""
+    if progress is None:
+        return None
+    report = progress
+    return lambda stage, done, total: report("layers", done, total)
+
+
 def slice_mesh_to_gcode(loaded: LoadedMesh, profile: Profile, copies: int = 1,
-                        progress: Progress | None = None) -> SliceResult:
-    """Slice one copy, translate its toolpaths for each copy, print all copies layer by layer together."""
+                        progress: Progress | None = None, workers: int = 0) -> SliceResult:
+    """Slice one copy, translate its toolpaths for each copy, print all copies layer by layer together; the
+    layers' regions over `workers` processes (slicing/layer_pool.py; 0: in this process)."""
     mesh = place_on_bed(loaded.mesh, (profile.bed_x, profile.bed_y, profile.bed_z))
     lo, hi = mesh.bounds
     sequential = profile.sequential and copies > 1
@@ -91,22 +111,32 @@ def slice_mesh_to_gcode(loaded: LoadedMesh, profile: Profile, copies: int = 1,
     tops = layer_tops(float(hi[2] - lo[2]), profile.first_layer_height, profile.layer_height)
     if len(tops) == 0:
         raise MeshError(f"{loaded.name} is lower than half the first layer ({profile.first_layer_height:g} mm)")
-    if progress is not None:
-        progress("sections", 0, 1)
-    sections = slice_mesh(mesh, mid_planes(tops))
-    if progress is not None:
-        progress("sections", 1, 1)
-    layers = build_layers(sections, profile, progress)
-    supports = plan_supports(layers, tops, profile)
-    lifts: frozenset[int] = frozenset()
-    if sequential:
-        from slicing.sequential import sequential_plans
-
-        plans, lifts = sequential_plans(layers, tops, shifts, profile, progress, supports)
-    else:
-        plans = plan_layers(layers, tops, shifts, profile, progress, supports=supports)
+    stream = layer_regions(mesh, mid_planes(tops), profile, workers, progress)
     names = object_names(Path(loaded.name).stem, copies)
-    program = write_program(plans, profile, progress, objects=copies, names=names, lift_before=lifts)
+    layers: list[LayerRegions] = []
+    plans: list[LayerPlan]
+    lifts: frozenset[int] = frozenset()
+    try:
+        if sequential or profile.support != "off":  # (both look at every layer before the first is planned)
+            layers.extend(stream)
+            supports = plan_supports(layers, tops, profile)
+            if sequential:
+                from slicing.sequential import sequential_plans
+
+                plans, lifts = sequential_plans(layers, tops, shifts, profile, progress, supports)
+            else:
+                plans = plan_layers(layers, tops, shifts, profile, progress, supports=supports)
+            program = write_program(plans, profile, progress, objects=copies, names=names, lift_before=lifts)
+        elif workers > 1:  # each layer planned and written as it comes from the workers
+            plans = []
+            made = iter_plans(_kept(stream, layers), tops, shifts, profile)
+            program = write_program(_kept(made, plans), profile, _as_layers(progress), objects=copies, names=names,
+                                    count=len(tops))
+        else:
+            plans = plan_layers(_kept(stream, layers), tops, shifts, profile, progress)
+            program = write_program(plans, profile, progress, objects=copies, names=names)
+    finally:
+        stream.close()
     seconds = float(estimate_time(program.moves, motion_limits(profile)))
     grams = program.filament_mm * profile.filament_area * profile.filament_density / 1000.0
     warnings = list(loaded.warnings)

@@ -33,9 +33,9 @@ def test_the_subcommands_are_exactly_the_command_modules(capsys):
 
 EVERY_OPTION = [
     (["slice", "part.stl", "-o", "out.gcode", "--profile", "lab.toml", "--copies", "6", "--set", "support=true",
-      "--set", "infill_density=0.3", "--quiet"], slice.run,
+      "--set", "infill_density=0.3", "--jobs", "3", "--quiet"], slice.run,
      {"model": "part.stl", "output": "out.gcode", "profile": "lab.toml", "copies": 6,
-      "overrides": ["support=true", "infill_density=0.3"], "quiet": True}),
+      "overrides": ["support=true", "infill_density=0.3"], "jobs": 3, "quiet": True}),
     (["sim", "--tcp", "5555", "--baud", "250000", "--speed", "max", "--faults", "layer_shift@12=1:0", "--seed", "3",
       "--resolution", "640x480", "--executed-log", "x.jsonl", "--http-port", "8081", "--no-advanced-ok",
       "--rx-buffer", "256", "--bufsize", "8", "--firmware", "prusa", "--link-path", "/tmp/printer",
@@ -73,7 +73,8 @@ def test_each_subcommand_takes_every_option_it_documents(argv, func, expected):
 
 
 DEFAULTS = [
-    (["slice", "part.stl", "-o", "out.gcode"], {"profile": None, "copies": 1, "overrides": [], "quiet": False}),
+    (["slice", "part.stl", "-o", "out.gcode"], {"profile": None, "copies": 1, "overrides": [], "jobs": None,
+                                                "quiet": False}),
     (["sim"], {"tcp": None, "baud": None, "speed": "1", "faults": "", "seed": 0, "resolution": "1280x960",
                "executed_log": None, "http_port": 0, "no_advanced_ok": False, "rx_buffer": None, "bufsize": None,
                "firmware": "marlin", "link_path": None,

@@ -10,7 +10,7 @@ import pytest
 import trimesh
 
 from slicing.mesh import LoadedMesh
-from slicing.overhangs import hang_zones, split_wall
+from slicing.overhangs import hang_zones, split_wall, wall_hangs
 from slicing.profile import load_profile
 from slicing.regions import to_clipper
 from slicing.slicer import slice_mesh_to_gcode
@@ -135,12 +135,38 @@ def test_a_wall_is_split_where_its_hang_changes_and_keeps_its_shape():
     outline = to_clipper([np.array([[0.0, 0.0], [10.25, 0.0], [10.25, 10.0], [0.0, 10.0]])])
     zones = hang_zones(outline, below, 0.4)
     assert zones is not None
-    wall = np.array([[0.2, 9.8], [0.2, 0.2], [10.05, 0.2], [10.05, 9.8], [0.2, 9.8]])
-    pieces, classes = split_wall(wall, zones)
+    loop = np.array([[0.2, 9.8], [0.2, 0.2], [10.05, 0.2], [10.05, 9.8]])
+    wall = np.vstack([loop, loop[:1]])
+    hangs = wall_hangs(loop, zones)
+    pieces, classes = split_wall(loop, 0, hangs, 0.4)
     assert np.allclose(np.concatenate([p[:-1] for p in pieces] + [pieces[-1][-1:]]).min(axis=0), [0.2, 0.2])
     for a, b in itertools.pairwise(pieces):
         assert np.array_equal(a[-1], b[0])            # pieces join end to end
     right = [c for p, c in zip(pieces, classes) if np.allclose(p[:, 0], 10.05)]
     assert right and set(right) == {3}                 # the 50-75 % quartile
     assert classes[0] == 0 and classes[-1] == 0
-    assert split_wall(wall, hang_zones(below, below, 0.4)) == ([wall], [0])
+    assert hang_zones(below, below, 0.4) is None
+    assert wall_hangs(loop, hang_zones(outline, below, 0.4)) is not None
+    held = to_clipper([np.array([[0.0, 0.0], [10.5, 0.0], [10.5, 10.0], [0.0, 10.0]])])
+    assert wall_hangs(loop, hang_zones(outline, held, 0.4)) is None
+    only, cls = split_wall(loop, 0, None, 0.4)
+    assert len(only) == 1 and np.array_equal(only[0], wall) and cls == [0]
+
+
+def test_a_wall_splits_the_same_wherever_its_loop_starts():
+    below = to_clipper([np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]])])
+    outline = to_clipper([np.array([[0.0, 0.0], [10.25, 0.0], [10.25, 10.0], [0.0, 10.0]])])
+    loop = np.array([[0.2, 9.8], [0.2, 0.2], [10.05, 0.2], [10.05, 9.8]])
+    zones = hang_zones(outline, below, 0.4)
+    hangs = wall_hangs(loop, zones)
+    reference, _ = split_wall(loop, 0, hangs, 0.4)
+    for start in range(1, len(loop)):
+        pieces, classes = split_wall(loop, start, hangs, 0.4)
+        assert np.array_equal(pieces[0][0], loop[start]) and np.array_equal(pieces[-1][-1], loop[start])
+        rotated = np.vstack([loop[start:], loop[:start]])  # the same loop from another vertex: same classes there
+        again = wall_hangs(rotated, zones)
+        assert again is not None
+        assert classes == split_wall(rotated, 0, again, 0.4)[1]
+        right = {c for p, c in zip(pieces, classes) if np.allclose(p[:, 0], 10.05)}
+        assert right == {3}
+    assert sum(len(p) for p in reference) >= len(loop)

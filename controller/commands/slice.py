@@ -18,6 +18,7 @@ _STAGES = {
     "infill": "skins and infill",
     "order": "path order",
     "gcode": "writing G-code",
+    "layers": "layers",  # (over worker processes: planned and written as they come)
 }
 
 
@@ -30,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--copies", type=int, default=1, help="number of copies on the plate (default 1)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one profile option (repeatable), value as TOML scalar")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="worker processes for the layers (default: one per core; 0: none)")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=run)
 
@@ -78,11 +81,17 @@ def progress_bar(quiet: bool) -> Iterator[Callable[[str, int, int], None] | None
 
 
 def slice_to_file(model: str, output: str, profile_path: str | None, overrides: list[str], copies: int,
-                  quiet: bool) -> SliceResult:
-    """Load the profile, slice, write the G-code; SlicingError on any input problem."""
+                  quiet: bool, jobs: int | None = None) -> SliceResult:
+    """Load the profile, slice over `jobs` worker processes (None: one per core), write the G-code; SlicingError
+    on any input problem."""
+    from slicing.layer_pool import default_workers
+
+    if jobs is not None and jobs < 0:
+        raise SlicingError(f"--jobs must be 0 or more (got {jobs})")
     profile = load_profile(profile_path, dict(parse_override(o) for o in overrides))
     with progress_bar(quiet) as progress:
-        result = slice_file(model, profile, copies=copies, progress=progress)
+        result = slice_file(model, profile, copies=copies, progress=progress,
+                            workers=default_workers() if jobs is None else jobs)
     out = Path(output)
     try:
         if out.parent and not out.parent.exists():
@@ -95,7 +104,8 @@ def slice_to_file(model: str, output: str, profile_path: str | None, overrides: 
 
 def run(args: argparse.Namespace) -> int:
     """Slice args.model into args.output and print the summary unless quiet."""
-    result = slice_to_file(args.model, args.output, args.profile, args.overrides, args.copies, args.quiet)
+    result = slice_to_file(args.model, args.output, args.profile, args.overrides, args.copies, args.quiet,
+                           args.jobs)
     if not args.quiet:
         print(summary(result, args.model, args.output))
     return 0
