@@ -12,7 +12,7 @@ import numpy as np
 
 from slicing.bridges import bridge_lines_of
 from slicing.infill import fill_angles, line_fill_indexed, sparse_spacing
-from slicing.overhangs import hang_zones, wall_hangs
+from slicing.overhangs import hang_zones, layer_hangs
 from slicing.profile import Profile
 from slicing.regions import (
     SCALE,
@@ -113,9 +113,12 @@ def finish_layer(i: int, regs: list[list[IslandRegions]], first: int, n: int, pr
         fill, fill_lines = line_fill_indexed(sparse, spacing, fill_dirs, min_length=0.5 * w)
         contour = np.asarray(r.outline[0], dtype=np.float64) / SCALE
         thin = thin_lines(r.outline, r.walls, profile.perimeters, w, r.thin_area) if profile.gap_fill else NO_LINES
-        hangs = [[wall_hangs(loop, zones) for loop in loops] for loops in r.walls] if zones is not None else []
-        if not any(h is not None for loops in hangs for h in loops):
-            hangs = []
+        hangs: list[list[np.ndarray | None]] = []
+        if zones is not None:
+            found = iter(layer_hangs([loop for loops in r.walls for loop in loops], zones))
+            hangs = [[next(found) for _ in loops] for loops in r.walls]
+            if not any(h is not None for loops in hangs for h in loops):
+                hangs = []
         isl_out.append(IslandPaths(r.outline, contour, r.walls, skin, fill, skin_lines, fill_lines, bridge,
                                    bridge_lines, thin, hangs))
     unfilled = 0.0 if profile.gap_fill else float(sum(r.thin_area for r in layer))

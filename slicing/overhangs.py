@@ -103,15 +103,45 @@ def _samples(poly: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray, np.
 def wall_hangs(loop: np.ndarray, zones: HangZones | None) -> np.ndarray | None:
     """The overhang class of each sample of a closed wall loop (K, 2), its K edges taken from vertex 0 and each
     sampled every line width; None when none of it hangs (see `split_wall`)."""
-    if zones is None or len(loop) < 2:
-        return None
+    return layer_hangs([loop], zones)[0]
+
+
+def layer_hangs(loops: list[np.ndarray], zones: HangZones | None) -> list[np.ndarray | None]:
+    """`wall_hangs` of every wall loop of a layer, tested all at once."""
+    out: list[np.ndarray | None] = [None] * len(loops)
+    if zones is None:
+        return out
     x0, y0, x1, y1 = zones.box
-    lo, hi = loop.min(axis=0), loop.max(axis=0)
-    if hi[0] < x0 or lo[0] > x1 or hi[1] < y0 or lo[1] > y1:
-        return None
-    dense, _, _ = _samples(closed_from(loop, 0), zones.step)
-    cls = hang_classes(0.5 * (dense[:-1] + dense[1:]), zones)
-    return cls if cls.any() else None
+    pick = []
+    for i, loop in enumerate(loops):
+        if len(loop) < 2:
+            continue
+        lo, hi = loop.min(axis=0), loop.max(axis=0)
+        if not (hi[0] < x0 or lo[0] > x1 or hi[1] < y0 or lo[1] > y1):
+            pick.append(i)
+    if not pick:
+        return out
+    closed = [closed_from(loops[i], 0) for i in pick]
+    points = np.concatenate(closed)
+    last = np.cumsum([len(c) for c in closed]) - 1  # each loop's closing vertex
+    edge = np.ones(len(points) - 1, dtype=bool)
+    edge[last[:-1]] = False  # (no edge from one loop to the next)
+    a, b = points[:-1][edge], points[1:][edge]
+    seg = b - a
+    n = np.maximum(np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / zones.step).astype(np.int64), 1)
+    which = np.repeat(np.arange(len(seg)), n)
+    k = np.arange(len(which)) - np.repeat(np.cumsum(n) - n, n)
+    dense = a[which] + (k / n[which])[:, None] * seg[which]
+    after = np.empty_like(dense)  # the next point along each loop: the next sample, or the edge's end vertex
+    after[:-1] = dense[1:]
+    end = np.flatnonzero(k == n[which] - 1)
+    after[end] = b[which[end]]
+    cls = hang_classes(0.5 * (dense + after), zones)
+    per_loop = np.add.reduceat(n, np.concatenate([[0], np.cumsum([len(c) - 1 for c in closed])[:-1]]))
+    for i, part in zip(pick, np.split(cls, np.cumsum(per_loop)[:-1])):
+        if part.any():
+            out[i] = part
+    return out
 
 
 def split_wall(loop: np.ndarray, start: int, hangs: np.ndarray | None,

@@ -114,7 +114,7 @@ def test_three_hosts_make_every_copy_once_through_a_host_killed_mid_print(tmp_pa
             already in its printer's buffer would finish there after the kill, and be made again elsewhere."""
             printing = on("farm-c", ("printing",))
             return len(printing) >= 2 and all(r["layer"] <= r["layer_count"] - 3 for r in printing)
-        wait_for(c_mid_print, 60, "host C printing two copies, none near its end", every=0.05)
+        wait_for(c_mid_print, 120, "host C printing two copies, none near its end", every=0.05)
         procs["farm-c"].send_signal(signal.SIGKILL)
         procs["farm-c"].wait(10)
         dead.add("farm-c")

@@ -238,6 +238,19 @@ def test_the_next_copy_of_a_sequential_print_starts_a_layer_on_the_bed():
     assert h[:, :1250].max() == pytest.approx(1.0, abs=1e-4) and h[:, 1300:].max() == pytest.approx(0.6, abs=1e-4)
 
 
+def test_the_next_copy_starts_at_the_first_layer_height_when_it_differs_from_the_layer_height():
+    """A first layer of 0.3 mm under 0.2 mm layers: the second copy's first layer is 0.3 mm thick on the bed, its
+    beads as wide as the first copy's first layer, not spread as thin as a 0.2 mm layer's."""
+    first = _layers_at([0.3, 0.5, 0.7, 0.9])
+    second = [line.replace("X100", "X140").replace("X120", "X160") for line in _layers_at([0.3])[4:]]
+    second = [_add_e(line, float(first[-1].rsplit("E", 1)[1].split()[0])) for line in second]
+    b = run(first + ["G1 Z3 F600"] + second)
+    alone = run(_layers_at([0.3]))  # the same first layer as the only one on the bed
+    assert b.printhead.layer == 4 and b.printhead.thickness == pytest.approx(0.3)
+    assert b.printhead.deposition.height[:, 1300:].max() == pytest.approx(alone.printhead.deposition.height.max())
+    assert covered(b, 4).sum() == pytest.approx(covered(alone, 0).sum(), rel=0.02)  # the same beads on the bed
+
+
 def _add_e(line: str, base: float) -> str:
     """The line with `base` added to its E word (the second copy's extrusion continues from the first's)."""
     if " E" not in line:

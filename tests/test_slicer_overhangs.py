@@ -10,7 +10,7 @@ import pytest
 import trimesh
 
 from slicing.mesh import LoadedMesh
-from slicing.overhangs import hang_zones, split_wall, wall_hangs
+from slicing.overhangs import hang_zones, layer_hangs, split_wall, wall_hangs
 from slicing.profile import load_profile
 from slicing.regions import to_clipper
 from slicing.slicer import slice_mesh_to_gcode
@@ -170,3 +170,19 @@ def test_a_wall_splits_the_same_wherever_its_loop_starts():
         right = {c for p, c in zip(pieces, classes) if np.allclose(p[:, 0], 10.05)}
         assert right == {3}
     assert sum(len(p) for p in reference) >= len(loop)
+
+
+def test_the_loops_of_a_layer_tested_at_once_get_each_its_own_classes():
+    below = to_clipper([np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0], [0.0, 10.0]])])
+    outline = to_clipper([np.array([[-0.3, 0.0], [10.25, 0.0], [10.25, 10.0], [-0.3, 10.0]])])
+    zones = hang_zones(outline, below, 0.4)
+    right = np.array([[0.2, 9.8], [0.2, 0.2], [10.05, 0.2], [10.05, 9.8]])
+    left = np.array([[-0.1, 9.8], [-0.1, 0.2], [3.0, 0.2], [3.0, 9.8]])
+    held = np.array([[4.0, 6.0], [4.0, 4.0], [6.0, 4.0], [6.0, 6.0]])
+    far = np.array([[40.0, 46.0], [40.0, 44.0], [46.0, 44.0]])
+    loops = [right, held, left, far, held[:1]]
+    alone = [wall_hangs(loop, zones) for loop in loops]
+    together = layer_hangs(loops, zones)
+    assert [a is None for a in alone] == [False, True, False, True, True]
+    assert all(a is None and b is None or np.array_equal(a, b) for a, b in zip(alone, together))
+    assert together[0].max() == 3 and together[2].max() >= 3 and together[0].min() == together[2].min() == 0
