@@ -206,6 +206,8 @@ def order_spans(segs: np.ndarray, lines: np.ndarray, position: np.ndarray,
         return segs, position
     chains = _chains(segs, lines)
     ends = segs.reshape(n, 4).tolist()
+    # four ways into a chain: its first span as stored or flipped, its last span as stored or flipped
+    ways = [ends[chain[0]] + ends[chain[-1]] for chain in chains]
     remaining = list(range(len(chains)))
     out_idx: list[int] = []
     out_flip: list[bool] = []
@@ -214,18 +216,21 @@ def order_spans(segs: np.ndarray, lines: np.ndarray, position: np.ndarray,
         best = _FAR
         pick = way = 0
         for c in remaining[:window]:
-            chain = chains[c]
-            h, t = ends[chain[0]], ends[chain[-1]]
-            # four ways in: first span as stored or flipped, last span as stored or flipped
-            for w, (x, y) in enumerate(((h[0], h[1]), (h[2], h[3]), (t[0], t[1]), (t[2], t[3]))):
-                dd = (x - px) * (x - px) + (y - py) * (y - py)
+            x0, y0, x1, y1, x2, y2, x3, y3 = ways[c]
+            for w, dd in enumerate(((x0 - px) * (x0 - px) + (y0 - py) * (y0 - py),
+                                    (x1 - px) * (x1 - px) + (y1 - py) * (y1 - py),
+                                    (x2 - px) * (x2 - px) + (y2 - py) * (y2 - py),
+                                    (x3 - px) * (x3 - px) + (y3 - py) * (y3 - py))):
                 if dd < best:
                     best, pick, way = dd, c, w
         remaining.remove(pick)
         chain = chains[pick] if way < 2 else chains[pick][::-1]
         first_flipped = way % 2 == 1
         out_idx.extend(chain)
-        out_flip.extend(first_flipped ^ (k % 2 == 1) for k in range(len(chain)))
+        if len(chain) == 1:
+            out_flip.append(first_flipped)
+        else:
+            out_flip.extend(first_flipped ^ (k % 2 == 1) for k in range(len(chain)))
         e = ends[chain[-1]]
         px, py = (e[0], e[1]) if out_flip[-1] else (e[2], e[3])
     out = segs[out_idx]

@@ -24,7 +24,7 @@ def test_the_slice_command_imports_neither_the_web_service_nor_the_store_nor_ope
     loaded = set(run.stdout.split())
     assert out.stat().st_size > 0 and "slicing.slicer" in loaded
     heavy = {"fastapi", "sqlalchemy", "cv2", "uvicorn", "alembic", "controller.config", "vision.camera",
-             "trimesh", "scipy.sparse"}   # a binary STL is read and sliced with numpy alone
+             "trimesh", "scipy.sparse", "slicing.job_plan"}   # a binary STL is read and sliced with numpy alone
     assert not heavy & loaded, sorted(heavy & loaded)
 
 
