@@ -42,7 +42,7 @@ class SpoolStore(Protocol):
         ...
 
     def list(self) -> list[Spool]:
-        """Every spool in use (not archived)."""
+        """Every spool the store holds (Spoolman leaves its archived spools out)."""
         ...
 
     def use(self, spool_id: int, grams: float) -> Spool:
