@@ -11,16 +11,14 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
 
-from slicing.layers import LayerRegions, build_layers, finish_layer, layer_walls, neighbours
+from slicing.layers import LayerRegions, Progress, build_layers, finish_layer, layer_walls, neighbours
 from slicing.profile import Profile
 from slicing.sections import slice_mesh
-
-Progress = Callable[[str, int, int], None]
 
 RUNS_PER_WORKER = 3
 """Runs handed to each worker: more runs start the ordering sooner but cut more neighbour sections twice."""

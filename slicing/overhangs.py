@@ -89,15 +89,22 @@ def hang_classes(points: np.ndarray, zones: HangZones) -> np.ndarray:
     return out
 
 
-def _samples(poly: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A polyline (K, 2) sampled every `step` along each segment: the points (with the last vertex), the number of
-    samples of each segment (the same for a segment wherever the polyline starts) and which points are vertices."""
-    seg = np.diff(poly, axis=0)
+def _edge_samples(a: np.ndarray, b: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Segments a[j] -> b[j] (E, 2) sampled every `step`: the points from each segment's start (its end left out),
+    the number of samples of each segment (the same wherever a loop starts), the segment of each point and its
+    place along it (0: the segment's start)."""
+    seg = b - a
     n = np.maximum(np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / step).astype(np.int64), 1)
     which = np.repeat(np.arange(len(seg)), n)
     k = np.arange(len(which)) - np.repeat(np.cumsum(n) - n, n)
-    dense = np.vstack([poly[which] + (k / n[which])[:, None] * seg[which], poly[-1:]])
-    return dense, n, np.concatenate([k == 0, [True]])
+    return a[which] + (k / n[which])[:, None] * seg[which], n, which, k
+
+
+def _samples(poly: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A polyline (K, 2) sampled every `step` along each segment: the points (with the last vertex), the number of
+    samples of each segment and which points are vertices."""
+    dense, n, _, k = _edge_samples(poly[:-1], poly[1:], step)
+    return np.vstack([dense, poly[-1:]]), n, np.concatenate([k == 0, [True]])
 
 
 def wall_hangs(loop: np.ndarray, zones: HangZones | None) -> np.ndarray | None:
@@ -126,18 +133,14 @@ def layer_hangs(loops: list[np.ndarray], zones: HangZones | None) -> list[np.nda
     last = np.cumsum([len(c) for c in closed]) - 1  # each loop's closing vertex
     edge = np.ones(len(points) - 1, dtype=bool)
     edge[last[:-1]] = False  # (no edge from one loop to the next)
-    a, b = points[:-1][edge], points[1:][edge]
-    seg = b - a
-    n = np.maximum(np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / zones.step).astype(np.int64), 1)
-    which = np.repeat(np.arange(len(seg)), n)
-    k = np.arange(len(which)) - np.repeat(np.cumsum(n) - n, n)
-    dense = a[which] + (k / n[which])[:, None] * seg[which]
+    b = points[1:][edge]
+    dense, n, which, k = _edge_samples(points[:-1][edge], b, zones.step)
     after = np.empty_like(dense)  # the next point along each loop: the next sample, or the edge's end vertex
     after[:-1] = dense[1:]
     end = np.flatnonzero(k == n[which] - 1)
     after[end] = b[which[end]]
     cls = hang_classes(0.5 * (dense + after), zones)
-    per_loop = np.add.reduceat(n, np.concatenate([[0], np.cumsum([len(c) - 1 for c in closed])[:-1]]))
+    per_loop = np.add.reduceat(n, np.concatenate([[0], np.cumsum([len(loops[i]) for i in pick])[:-1]]))
     for i, part in zip(pick, np.split(cls, np.cumsum(per_loop)[:-1])):
         if part.any():
             out[i] = part

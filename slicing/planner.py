@@ -145,11 +145,6 @@ def _append_thin(isl: IslandPaths, pos: np.ndarray, parts: list[np.ndarray], cou
     return (start, np.concatenate(flows)), end
 
 
-def _outline(layer: LayerRegions) -> IntPaths:
-    """A layer's outline: the outlines of all its islands."""
-    return [p for isl in layer.islands for p in isl.outline]
-
-
 def plan_layers(layers: Iterable[LayerRegions], tops: np.ndarray, shifts: np.ndarray, profile: Profile,
                 progress: Callable[[str, int, int], None] | None = None,
                 supports: list[SupportPaths] | None = None) -> list[LayerPlan]:

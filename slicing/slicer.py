@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -14,7 +14,7 @@ from slicing.estimate import MotionLimits, estimate_time
 from slicing.gcode_writer import LayerPlan, header, write_program
 from slicing.labels import object_names
 from slicing.layer_pool import layer_regions
-from slicing.layers import LayerRegions
+from slicing.layers import LayerRegions, Progress
 from slicing.mesh import LoadedMesh, load_mesh, place_on_bed
 from slicing.planner import iter_plans, plan_layers
 from slicing.profile import Profile, load_profile
@@ -22,7 +22,6 @@ from slicing.sections import layer_tops, mid_planes
 from slicing.support import plan_supports
 from slicing.toolpath import Feature
 
-Progress = Callable[[str, int, int], None]
 T = TypeVar("T")
 
 

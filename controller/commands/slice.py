@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from slicing.errors import SlicingError
+from slicing.layer_pool import default_workers
 from slicing.profile import load_profile, parse_override
 from slicing.slicer import SliceResult, slice_file
 
@@ -84,8 +85,6 @@ def slice_to_file(model: str, output: str, profile_path: str | None, overrides: 
                   quiet: bool, jobs: int | None = None) -> SliceResult:
     """Load the profile, slice over `jobs` worker processes (None: one per core), write the G-code; SlicingError
     on any input problem."""
-    from slicing.layer_pool import default_workers
-
     if jobs is not None and jobs < 0:
         raise SlicingError(f"--jobs must be 0 or more (got {jobs})")
     profile = load_profile(profile_path, dict(parse_override(o) for o in overrides))

@@ -33,7 +33,7 @@ def read_plan(path: Path) -> tuple[int, dict[str, Any]]:
 
 # Share of the slicing time each stage of slicing.slicer reports, in order; unknown stages count as the last.
 STAGES = {"load": (0.0, 0.05), "sections": (0.05, 0.2), "walls": (0.2, 0.5), "infill": (0.5, 0.7),
-          "order": (0.7, 0.85), "gcode": (0.85, 1.0), "layers": (0.2, 1.0)}
+          "order": (0.7, 0.85), "gcode": (0.85, 1.0)}
 
 
 def slice_fraction(stage: str, done: int, total: int) -> float:
