@@ -78,6 +78,8 @@ def layer_regions(mesh: Any, planes: np.ndarray, profile: Profile, workers: int 
         yield from build_layers(sections, profile, progress)
         return
     _TASK = (mesh, planes, profile)
+    if profile.overhangs or profile.gap_fill:
+        import shapely  # noqa: F401  (imported once before the fork, not once in every worker)
     try:
         with multiprocessing.get_context("fork").Pool(min(workers, len(plan))) as pool:
             for k, layers in enumerate(pool.imap(_worker_run, plan)):
