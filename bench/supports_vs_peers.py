@@ -15,9 +15,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import trimesh
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,12 +46,29 @@ class Figures:
     part_mm: float | None = None
     support_mm: float | None = None
     error: str | None = None
+    over_air: np.ndarray | None = field(default=None, compare=False)  # (K, 3) x, y, z of its samples over air
+
+
+def only_ours_mm(ours: Figures, peers: list[Figures], reach: float = 1.0, z_reach: float = 0.45,
+                 step: float = 0.2) -> float:
+    """Our over-air line length (mm, samples `step` apart) at places where no peer leaves a line over air within
+    `reach` mm and `z_reach` mm of height: where a peer bridges the same span with no support, so do we."""
+    if ours.over_air is None or not len(ours.over_air):
+        return 0.0
+    theirs = [p.over_air for p in peers if p.over_air is not None and len(p.over_air)]
+    if not theirs:
+        return step * len(ours.over_air)
+    other = np.concatenate(theirs)
+    d_xy = np.hypot(ours.over_air[:, None, 0] - other[None, :, 0], ours.over_air[:, None, 1] - other[None, :, 1])
+    near = (d_xy <= reach) & (np.abs(ours.over_air[:, None, 2] - other[None, :, 2]) <= z_reach)
+    return step * float(np.count_nonzero(~near.any(axis=1)))
 
 
 def _measure(part: str, tool: str, gcode: str) -> Figures:
     """Read a G-code text back and measure it."""
     report = hang_report(read_gcode(gcode))
-    return Figures(part, tool, report.total_unsupported_mm, float(report.part_mm.sum()), report.support_filament_mm)
+    return Figures(part, tool, report.total_unsupported_mm, float(report.part_mm.sum()), report.support_filament_mm,
+                   over_air=report.points)
 
 
 def ours(part: str, mesh: trimesh.Trimesh, mode: str) -> tuple[Figures, str]:
@@ -144,13 +162,17 @@ def run(parts: list[str], mode: str, folder: Path) -> list[Figures]:
 
 
 def print_table(rows: list[Figures]) -> None:
-    """The side-by-side table."""
-    print(f"{'part':<15} {'tool':<12} {'over air mm':>11} {'part mm':>9} {'support mm':>10}")
+    """The side-by-side table; "not a peer's" is a tool's over-air length where neither other tool leaves a line
+    over air too (see `only_ours_mm`)."""
+    print(f"{'part':<15} {'tool':<12} {'over air mm':>11} {'not a peer’s':>13} {'part mm':>9} {'support mm':>10}")
     for r in rows:
         if r.error:
             print(f"{r.part:<15} {r.tool:<12} {r.error}")
             continue
-        print(f"{r.part:<15} {r.tool:<12} {r.over_air_mm:>11.1f} {r.part_mm:>9.0f} {r.support_mm:>10.1f}")
+        others = [o for o in rows if o.part == r.part and o.tool != r.tool and o.error is None]
+        alone = only_ours_mm(r, others)
+        print(f"{r.part:<15} {r.tool:<12} {r.over_air_mm:>11.1f} {alone:>13.1f} {r.part_mm:>9.0f} "
+              f"{r.support_mm:>10.1f}")
 
 
 def main(argv: list[str] | None = None) -> int:

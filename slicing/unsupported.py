@@ -10,7 +10,7 @@ every slicer) count as held: the material below is closed morphologically by `cl
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
@@ -28,6 +28,7 @@ class HangReport:
     unsupported_mm: np.ndarray
     part_mm: np.ndarray
     support_filament_mm: float
+    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (K, 3) x, y, z of the samples over air
 
     @property
     def total_unsupported_mm(self) -> float:
@@ -56,6 +57,7 @@ def hang_report(job: GcodeJob, line_width: float = 0.4, allowance: float = 0.1, 
     support = 0.0
     reach = 0.5 * line_width + allowance
     shapes: list[tuple[float, shapely.Geometry]] = []
+    over_air: list[np.ndarray] = []
     for i, lay in enumerate(layers):
         feats = lay.feature
         support += float(lay.extrusion[np.isin(feats, SUPPORT_FEATURES)].sum())
@@ -69,8 +71,11 @@ def hang_report(job: GcodeJob, line_width: float = 0.4, allowance: float = 0.1, 
                     if z >= lay.z - z_reach - 1e-6:
                         held |= shapely.contains_xy(shape, pts[:, 0], pts[:, 1])
                 unsupported[i] = weight[~held].sum()
+                if not held.all():
+                    loose = pts[~held]
+                    over_air.append(np.column_stack([loose, np.full(len(loose), lay.z)]))
         segs = lay.segments.reshape(-1, 2, 2)
         below = shapely.buffer(shapely.buffer(shapely.multilinestrings(segs), reach + close, quad_segs=2), -close)
         shapely.prepare(below)
         shapes = [(z, s) for z, s in shapes if z >= lay.z - z_reach - 1e-6] + [(lay.z, below)]
-    return HangReport(unsupported, part, support)
+    return HangReport(unsupported, part, support, np.concatenate(over_air) if over_air else np.zeros((0, 3)))
