@@ -76,7 +76,7 @@ def calibrate(obs: Observation, top: np.ndarray, grid: BedGrid, config: VisionCo
 
 def with_threshold(obs: Observation, threshold: float) -> Observation:
     """The observation with material segmented at another colour-distance threshold."""
-    return Observation(obs.bgr, obs.grey, obs.distance > threshold, obs.bed_bgr, obs.distance)
+    return Observation(obs.bgr, obs.grey, obs.distance > threshold, obs.bed_bgr, obs.distance, obs.bed_photo)
 
 
 AGEING_MIN_PX = 60          # fewer once-fresh, now-uncovered pixels than this: no ageing sample from a layer

@@ -27,11 +27,12 @@ class Observation:
     material: np.ndarray   # (H, W) bool, colour far enough from the bed's
     bed_bgr: tuple[float, float, float]
     distance: np.ndarray   # (H, W) uint8, largest channel difference from the bare bed (its photo, or its colour)
+    bed_photo: bool = False  # material told from the bare bed's own photo (else from the bed's one colour)
 
     def crop(self, box: tuple[slice, slice], region: np.ndarray) -> Observation:
         """The observation inside a copy's box, material only within its region (both raster px)."""
         return Observation(self.bgr[box], self.grey[box], self.material[box] & region, self.bed_bgr,
-                           self.distance[box])
+                           self.distance[box], self.bed_photo)
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,7 +118,7 @@ def observe(image: np.ndarray, registration: Registration, grid: BedGrid, config
     bed = _rim_colour(bgr, grid)
     dist = _distance(bgr, bed, back)
     material = dist > config.material_contrast
-    return Observation(bgr, grey, material, (float(bed[0]), float(bed[1]), float(bed[2])), dist)
+    return Observation(bgr, grey, material, (float(bed[0]), float(bed[1]), float(bed[2])), dist, back is not None)
 
 
 def prior_fraction(prev: Observation, prev_top: np.ndarray | None, grid: BedGrid, config: VisionConfig) -> np.ndarray:
@@ -301,7 +302,9 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
     excess = fresh & ~grown
     everything = cv2.dilate(cv2.bitwise_or(top, below), tol) > 0
     new = obs.material if prev is None else (obs.material & ~prev.material)
-    stray = new & ~everything
+    # a first photo with only the bed's colour to go by cannot tell loose material from what is printed on the
+    # sheet itself (a logo, warning text): stray material is judged from the next photo on, against this one
+    stray = new & ~everything if (prev is not None or obs.bed_photo) else np.zeros_like(new)
     iou = _iou(fresh, ref)
     offset = (0.0, 0.0)
     shifted_iou, shifted_coverage = iou, coverage

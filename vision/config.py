@@ -34,6 +34,8 @@ class VisionConfig:
     max_bead_mm: float = 1.2
     markers: tuple[tuple[int, float, float], ...] = DEFAULT_MARKERS
     marker_size_mm: float = 18.0          # side of the black square of each sticker
+    points: tuple[tuple[float, float, float, float], ...] = ()  # (u, v, x, y): image px u, v of bed point x, y mm,
+    #                                     four or more picked by hand: registration without markers (a fixed camera)
     drift_mm: float = 1.0                 # re-register when the stored homography is off by more than this
     material_contrast: float = 45.0       # colour distance from the bed that counts as material
     old_ratio: float = 0.65               # brightness of old material / fresh material on wide fill
@@ -80,6 +82,9 @@ class VisionConfig:
             raise VisionConfigError(f"option 'policy' in section 'vision' must be one of {', '.join(POLICIES)}")
         if len(self.markers) < 4 and self.markers:
             raise VisionConfigError("option 'markers' in section 'vision' needs four markers (id, x, y)")
+        if self.points and len(self.points) < 4:
+            raise VisionConfigError(f"option 'points' in section 'vision' needs at least four points (got "
+                                    f"{len(self.points)})")
 
     def marker_centres(self) -> dict[int, tuple[float, float]]:
         """Marker id -> centre in bed mm."""
@@ -103,6 +108,14 @@ def config_from_mapping(table: dict[str, Any]) -> VisionConfig:
                 value = tuple((int(m[0]), float(m[1]), float(m[2])) for m in value)
             except (TypeError, ValueError, IndexError) as exc:
                 raise VisionConfigError("option 'markers' in section 'vision' must be a list of [id, x, y]") from exc
+        elif key == "points":
+            try:
+                value = tuple((float(p[0]), float(p[1]), float(p[2]), float(p[3])) for p in value)
+                if any(len(p) != 4 for p in table[key]):
+                    raise ValueError
+            except (TypeError, ValueError, IndexError) as exc:
+                raise VisionConfigError("option 'points' in section 'vision' must be a list of [u, v, x, y]: the "
+                                        "image pixel and the bed position in mm of each point") from exc
         elif key == "park":
             if value in (None, False, "none", []):
                 value = None

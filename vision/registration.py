@@ -127,9 +127,12 @@ def register(image: np.ndarray, config: VisionConfig | None = None) -> Registrat
 
     The marker centres give a first homography; each detected corner is then matched to the nearest corner of
     its axis-aligned sticker on the bed and all corners are fitted together (orientation of the print does not
-    matter).
+    matter). With hand-picked `points` in the config they register the camera instead (no markers needed).
     """
     cfg = config or VisionConfig()
+    if cfg.points:
+        pts = np.asarray(cfg.points, dtype=np.float64)
+        return Registration.from_points(pts[:, :2], pts[:, 2:], (image.shape[1], image.shape[0]))
     layout = cfg.marker_centres()
     seen = detect_markers(image)
     ids = sorted(i for i in seen if i in layout)
@@ -187,8 +190,17 @@ def drift_mm(registration: Registration, image: np.ndarray, config: VisionConfig
 
 def ensure_registration(stored: Registration | None, image: np.ndarray,
                         config: VisionConfig | None = None) -> tuple[Registration, bool]:
-    """Keep a stored registration while it still fits the image, else register again; (registration, renewed)."""
+    """Keep a stored registration while it still fits the image, else register again; (registration, renewed).
+
+    With hand-picked `points` in the config the camera is registered by them (it is fixed: nothing to re-check)."""
     cfg = config or VisionConfig()
+    size = (image.shape[1], image.shape[0])
+    if cfg.points:
+        fresh = register(image, cfg)
+        if (stored is not None and stored.method == "manual" and stored.image_size == size
+                and np.allclose(stored.homography, fresh.homography)):
+            return stored, False
+        return fresh, True
     if stored is not None and stored.image_size == (image.shape[1], image.shape[0]):
         d = drift_mm(stored, image, cfg)
         if d is None or d <= cfg.drift_mm:
