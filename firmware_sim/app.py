@@ -45,6 +45,7 @@ class SimOptions:
     light_drift: float = 0.0          # room light drifts by up to ± this fraction between photos
     auto_exposure: float = 0.0        # 0..1: how far the camera's gain follows the scene's mean brightness
     head_in_view: bool = False        # the print head and gantry show in the photos, where the head is
+    bed_slinger: bool = False         # the bed moves in Y under the fixed camera (an i3-style printer)
     # -- a webcam that buffers frames (stale-frame faults); the defaults leave the camera as it was --
     camera_lag: float = 0.0           # snapshots/stream frames are those captured this many seconds ago
     camera_behind: int = 0            # a snapshot is the frame of the N-th request before (a caching proxy)
@@ -127,7 +128,8 @@ def camera_config(opts: SimOptions) -> CameraConfig:
     return CameraConfig(resolution=opts.resolution, filament=opts.filament, bed=opts.bed, bed_logo=opts.bed_logo,
                         tilt_deg=opts.camera_tilt if opts.camera_tilt is not None else CameraConfig.tilt_deg,
                         parallax=pinhole, shadow=opts.shadow, light_drift=opts.light_drift,
-                        auto_exposure=opts.auto_exposure, head_in_view=opts.head_in_view)
+                        auto_exposure=opts.auto_exposure, head_in_view=opts.head_in_view,
+                        bed_slinger=opts.bed_slinger)
 
 
 def make_deposition() -> Deposition:

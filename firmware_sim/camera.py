@@ -42,9 +42,28 @@ _BAND_PX = 1.0          # with parallax, successive height bands move at most th
 _MAX_BANDS = 400
 
 
-def _matrix(config: CameraConfig) -> np.ndarray:
-    """Homography bed-mm -> image px (cached in camera_geometry)."""
-    return bed_homography(config)
+def _slide(dy: float) -> np.ndarray:
+    """The bed moved by -dy mm in Y (a bed-slinger's bed under a nozzle dy mm further back than the view's centre)."""
+    return np.array([[1.0, 0.0, 0.0], [0.0, 1.0, -dy], [0.0, 0.0, 1.0]])
+
+
+def _matrix(config: CameraConfig, dy: float = 0.0) -> np.ndarray:
+    """Homography bed-mm -> image px (cached in camera_geometry), the bed slid by `dy` (see `bed_offset`)."""
+    return bed_homography(config) if dy == 0.0 else bed_homography(config) @ _slide(dy)
+
+
+def _lifted(config: CameraConfig, z: float, dy: float) -> np.ndarray:
+    """Homography from bed (x, y) to image px of the point (x, y, z), the bed slid by `dy`."""
+    return height_homography(config, z) if dy == 0.0 else height_homography(config, z) @ _slide(dy)
+
+
+def bed_offset(config: CameraConfig, head: tuple[float, float, float] | None) -> float:
+    """How far (mm, in Y) a bed-slinger's bed has moved from where the camera frames it: the nozzle is fixed in Y
+    over the view's centre, so the bed sits the head's Y minus that centre towards the front (0 without
+    `bed_slinger`, or with no head position)."""
+    if not config.bed_slinger or head is None:
+        return 0.0
+    return round(float(head[1]) - (config.view[1] + config.view[3]) / 2.0, 3)
 
 
 def camera_matrix(config: CameraConfig) -> np.ndarray:
@@ -72,10 +91,11 @@ def _sheet_mask(config: CameraConfig, hom: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=4)
-def _background(config: CameraConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Lit background image (uint8) and the lighting field (float32, H×W×1) for a configuration."""
+def _background(config: CameraConfig, dy: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Lit background image (uint8) and the lighting field (float32, H×W×1) for a configuration, the bed slid by
+    `dy` (the room's light stays where it is)."""
     w, h = config.resolution
-    hom = _matrix(config)
+    hom = _matrix(config, dy)
     inv = np.linalg.inv(hom)
     img_corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
     mm = _to_image(inv, img_corners)
@@ -115,14 +135,16 @@ def render(dep: Deposition, current_layer: int, config: CameraConfig, rng: np.ra
     """Photo-like BGR uint8 image of the bed with what has been deposited; deterministic for a seed.
 
     `photo` counts the photos this camera has taken and `seed` is the scene's: with `light_drift` the room
-    light of a photo depends on both only. `head` is the nozzle tip (bed mm), drawn with `head_in_view`."""
+    light of a photo depends on both only. `head` is the nozzle tip (bed mm), drawn with `head_in_view`; with
+    `bed_slinger` it also says where the bed is (`bed_offset`)."""
     w, h = config.resolution
-    lit, light = _background(config)
+    dy = bed_offset(config, head)
+    lit, light = _background(config, dy)
     out = lit.copy()
     if dep.extent is not None:
-        _composite(out, light, dep, current_layer, config)
+        _composite(out, light, dep, current_layer, config, dy)
     if config.head_in_view and head is not None:
-        draw_head(out, config, head)
+        draw_head(out, config, (head[0], head[1] - dy, head[2]))
     if config.light_drift > 0 or config.auto_exposure > 0:
         out = expose(out, drift_factor(config.light_drift, seed, photo), config.auto_exposure)
     oy, ox = (int(v) for v in rng.integers(0, _NOISE_PAD, 2))
@@ -151,11 +173,11 @@ def _bands(config: CameraConfig, box: np.ndarray, top: float) -> np.ndarray:
     return np.arange(n + 1) * (top / n) if n > 1 else np.array([0.0, top])
 
 
-def _composite(out: np.ndarray, light: np.ndarray, dep: Deposition, current_layer: int, config: CameraConfig
-               ) -> None:
-    """Shade the printed window of the height map and blend it into `out` in place."""
+def _composite(out: np.ndarray, light: np.ndarray, dep: Deposition, current_layer: int, config: CameraConfig,
+               dy: float = 0.0) -> None:
+    """Shade the printed window of the height map and blend it into `out` in place (the bed slid by `dy`)."""
     w, h = config.resolution
-    hom = _matrix(config)
+    hom = _matrix(config, dy)
     rows, cols = dep.height.shape
     r0, r1, c0, c1 = dep.extent  # type: ignore[misc]
     cell = dep.cell
@@ -165,12 +187,12 @@ def _composite(out: np.ndarray, light: np.ndarray, dep: Deposition, current_laye
         r0, r1, c0, c1 = max(0, r0 - grow), min(rows, r1 + grow), max(0, c0 - grow), min(cols, c1 + grow)
     box = np.array([[c0, r0], [c1, r0], [c1, r1], [c0, r1]], np.float64) * cell
     img_box = _to_image(hom, box)
-    bands = _bands(config, box, top_mm)
+    bands = _bands(config, box - np.array([0.0, dy]), top_mm)
     reach = img_box
     if len(bands) > 1:
-        reach = np.vstack([img_box, _to_image(height_homography(config, top_mm), box)])
+        reach = np.vstack([img_box, _to_image(_lifted(config, top_mm, dy), box)])
         if config.surface.mirror > 0:
-            reach = np.vstack([reach, _to_image(height_homography(config, -top_mm), box)])
+            reach = np.vstack([reach, _to_image(_lifted(config, -top_mm, dy), box)])
     ux0, uy0 = max(0, math.floor(reach[:, 0].min()) - 1), max(0, math.floor(reach[:, 1].min()) - 1)
     ux1, uy1 = min(w, math.ceil(reach[:, 0].max()) + 2), min(h, math.ceil(reach[:, 1].max()) + 2)
     if ux1 <= ux0 or uy1 <= uy0:
@@ -210,12 +232,12 @@ def _composite(out: np.ndarray, light: np.ndarray, dep: Deposition, current_laye
     else:
         lift_ = np.array(bands)
         if config.surface.mirror > 0:              # the mirror image first: its top (deepest) band first
-            col, keep = _stack(hgt, shading, -lift_[::-2], config, shift, px_to_mm, size, config.surface.mirror)
-            pcol, pkeep = _stack(hgt, shading, lift_, config, shift, px_to_mm, size, 1.0)
+            col, keep = _stack(hgt, shading, -lift_[::-2], config, shift, px_to_mm, size, config.surface.mirror, dy)
+            pcol, pkeep = _stack(hgt, shading, lift_, config, shift, px_to_mm, size, 1.0, dy)
             col = col * pkeep + pcol
             keep = keep * pkeep
         else:
-            col, keep = _stack(hgt, shading, lift_, config, shift, px_to_mm, size, 1.0)
+            col, keep = _stack(hgt, shading, lift_, config, shift, px_to_mm, size, 1.0, dy)
     col *= light[uy0:uy1, ux0:ux1]
     base *= keep
     base += col
@@ -231,7 +253,7 @@ def _warp(src: np.ndarray, hom: np.ndarray, size: tuple[int, int], border: float
 
 
 def _stack(hgt: np.ndarray, shading: Shading, lifts: np.ndarray, config: CameraConfig, shift: np.ndarray,
-           px_to_mm: np.ndarray, size: tuple[int, int], gain: float) -> tuple[np.ndarray, np.ndarray]:
+           px_to_mm: np.ndarray, size: tuple[int, int], gain: float, dy: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Premultiplied colour (h, w, 3) and transmittance (h, w, 1) of the material drawn band by band, each band
     (cells at least that high) through the pinhole at its height; walls where material rises above the band."""
     top3 = np.dstack(shading.top)
@@ -265,7 +287,7 @@ def _stack(hgt: np.ndarray, shading: Shading, lifts: np.ndarray, config: CameraC
         mix += wall3[ra:rb, ca:cb]
         mix *= sub[..., None]
         np.subtract(1.0, sub, out=sub)                   # the band's transmittance
-        hom = shift @ height_homography(config, float(z)) @ px_to_mm
+        hom = shift @ _lifted(config, float(z), dy) @ px_to_mm
         corners = _to_image(hom, np.array([[ca, ra], [cb, ra], [cb, rb], [ca, rb]], np.float64) - 0.5)
         x0, y0 = max(0, math.floor(corners[:, 0].min()) - 1), max(0, math.floor(corners[:, 1].min()) - 1)
         x1, y1 = min(size[0], math.ceil(corners[:, 0].max()) + 2), min(size[1], math.ceil(corners[:, 1].max()) + 2)

@@ -39,6 +39,8 @@ class CameraConfig:
     light_drift: float = 0.0      # 0..0.9: room light drifts between photos by up to ± this fraction
     auto_exposure: float = 0.0    # 0..1: how far the camera's gain moves toward a target mean brightness
     head_in_view: bool = False    # the print head and gantry are drawn where the head is when the photo is taken
+    bed_slinger: bool = False     # the bed moves in Y under the fixed camera and nozzle (an i3-style printer): the
+    #                               sheet, its markers and the print are drawn where the head's Y puts the bed
 
     def __post_init__(self) -> None:
         """Reject settings no camera could have, naming the option and its limit."""

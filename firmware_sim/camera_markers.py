@@ -54,10 +54,16 @@ def plate_raster(bounds: tuple[int, int, int, int], bed_bgr: tuple[int, int, int
     dictionary = cv2.aruco.getPredefinedDictionary(MARKER_DICT)
     side = round(MARKER_SIZE * s)
     pad = round(surface.marker_margin * s)
+    h, w = out.shape[:2]
     for marker_id, (mx, my) in MARKERS.items():
         col = round((mx - MARKER_SIZE / 2 - x0) * s)
         row = round((y1 - (my + MARKER_SIZE / 2)) * s)
-        out[row - pad:row + side + pad, col - pad:col + side + pad] = 235
-        tile = cv2.aruco.generateImageMarker(dictionary, marker_id, side)
-        out[row:row + side, col:col + side] = np.where(tile > 127, 235, 25)[..., None].astype(np.uint8)
+        if row + side + pad <= 0 or col + side + pad <= 0 or row - pad >= h or col - pad >= w:
+            continue  # (wholly outside the raster: out of the camera's view)
+        out[max(row - pad, 0):max(row + side + pad, 0), max(col - pad, 0):max(col + side + pad, 0)] = 235
+        tile = np.where(cv2.aruco.generateImageMarker(dictionary, marker_id, side) > 127, 235, 25).astype(np.uint8)
+        r0, c0 = max(row, 0), max(col, 0)   # a sticker partly outside the raster: only the part inside
+        r1, c1 = min(row + side, h), min(col + side, w)
+        if r1 > r0 and c1 > c0:
+            out[r0:r1, c0:c1] = tile[r0 - row:r1 - row, c0 - col:c1 - col, None]
     return out

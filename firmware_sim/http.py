@@ -79,7 +79,8 @@ class Camera:
             head = self.server.board.printhead
             head.flush()
             x, y, z, _e = head.position_at(self.server.board.now)
-            nozzle = (float(x), float(y), float(z)) if self.config.head_in_view else None
+            wanted = self.config.head_in_view or self.config.bed_slinger   # (a bed-slinger's bed is where y puts it)
+            nozzle = (float(x), float(y), float(z)) if wanted else None
             key = (head.layer, head.deposited, nozzle)
             if self._cache is not None and self._cache[0] == key:
                 return self._cache[1]

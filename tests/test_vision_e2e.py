@@ -48,15 +48,17 @@ class StopAfter:
             job.cancel()
 
 
-def print_with_checks(gcode: Path, faults: str, out: Path, last: int) -> tuple[LayerCheck, str]:
-    """Run the job on a fresh simulator until it pauses or the clean layers are judged; (hook, job state)."""
-    args = ["--speed", "max", "--seed", "3"] + (["--faults", faults] if faults else [])
+def print_with_checks(gcode: Path, faults: str, out: Path, last: int, sim_args: tuple[str, ...] = (),
+                      config: VisionConfig | None = None) -> tuple[LayerCheck, str]:
+    """Run the job on a fresh simulator (with `sim_args` besides) until it pauses or the clean layers are judged;
+    (hook, job state)."""
+    args = ["--speed", "max", "--seed", "3", *sim_args] + (["--faults", faults] if faults else [])
     layers = read_gcode_file(gcode).layers
     with running_sim(*args) as sim:
         session = PrinterSession(sim.info["serial"], 115200)
         session.connect(timeout=60)
         camera = open_camera(sim.info["camera"])
-        check = LayerCheck(layers, camera, out, VisionConfig(policy="pause"))
+        check = LayerCheck(layers, camera, out, config or VisionConfig(policy="pause"))
         try:
             job = session.start_job(gcode, layer_hook=StopAfter(check, last), wait_for_temperatures=False)
             deadline = time.monotonic() + 240

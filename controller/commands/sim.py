@@ -53,6 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="the camera's gain follows the scene toward a mid-grey mean, S of the way (0..1)")
     cam.add_argument("--head-in-view", action="store_true",
                      help="the print head and its gantry show in the photos, wherever the head is (parked)")
+    cam.add_argument("--bed-slinger", action="store_true",
+                     help="the bed moves in Y under the fixed camera and nozzle (an i3-style printer): the sheet, "
+                          "its markers and the print show where the head's Y puts the bed; the bed is framed "
+                          "when the head is at the view's centre (Y 110)")
     add_webcam_lag_arguments(p)
     p.set_defaults(func=run)
 
@@ -115,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             bufsize=args.bufsize, firmware=args.firmware, link_path=args.link_path,
             filament=args.filament, bed=args.bed, bed_logo=args.bed_logo, camera_tilt=args.camera_tilt,
             shadow=args.shadow, light_drift=args.light_drift, auto_exposure=args.auto_exposure,
-            head_in_view=args.head_in_view,
+            head_in_view=args.head_in_view, bed_slinger=args.bed_slinger,
             **webcam_lag_options(args),  # type: ignore[arg-type]
         )
         sim = Simulator(opts)
