@@ -5,6 +5,7 @@ simulated board applies them), not the full serial loop, to keep a campaign of h
 
     .venv/bin/python bench/vision.py [--prints 200] [--seed 1] [--models cube.cura,cube.prusa,...]
     .venv/bin/python bench/vision.py --conditions all --split judge --prints 60   # one row per camera condition
+    .venv/bin/python bench/vision.py --flow 0.9,0.8,0.7,0.6 --split judge --prints 40  # mild under-extrusion
 
 A condition is `filament/bed` (the simulator's --filament and --bed) or `tilt<DEG>` (orange on black, seen from
 the front at DEG with parallax). `--split tune` takes the models the thresholds were fitted on, `--split judge`
@@ -113,8 +114,10 @@ def condition_camera(condition: str) -> CameraConfig:
 
 
 def simulate(model: str, layers: list[LayerPaths], fault: str | None, rng: np.random.Generator,
-             cfg: VisionConfig, timings: list[float], max_layers: int, base: CameraConfig | None = None) -> Outcome:
-    """Print up to max_layers layers (or until 2 layers after the fault), checking each one."""
+             cfg: VisionConfig, timings: list[float], max_layers: int, base: CameraConfig | None = None,
+             flow: float | None = None) -> Outcome:
+    """Print up to max_layers layers (or until 2 layers after the fault), checking each one; `flow`: the flow of
+    an under-extrusion fault (else drawn from 0.3-0.5)."""
     base = base or CameraConfig()
     tilt = base.tilt_deg if base.parallax else float(rng.uniform(0.0, 8.0))
     cam = replace(base, noise_sigma=float(rng.uniform(1.0, 6.0)), lighting=float(rng.uniform(0.0, 0.5)),
@@ -123,6 +126,8 @@ def simulate(model: str, layers: list[LayerPaths], fault: str | None, rng: np.ra
     n_layers = min(len(layers), max_layers)
     fault_layer = int(rng.integers(2, max(3, n_layers - 2))) if fault else None
     params = {"factor": float(rng.uniform(0.3, 0.5))}
+    if flow is not None:
+        params["factor"] = flow
     ang = rng.uniform(0, 2 * np.pi)
     mag = rng.uniform(1.5, 4.0)
     params["dx"], params["dy"] = float(mag * np.cos(ang)), float(mag * np.sin(ang))
@@ -167,19 +172,42 @@ def recall(outcomes: list[Outcome], cls: str) -> tuple[int, float, float, float]
 
 
 def campaign(models: dict[str, list[LayerPaths]], prints: int, seed: int, max_layers: int,
-             base: CameraConfig | None = None) -> tuple[list[Outcome], list[float]]:
-    """`prints` simulated prints cycling through the models and the fault kinds (None = clean)."""
+             base: CameraConfig | None = None, flow: float | None = None) -> tuple[list[Outcome], list[float]]:
+    """`prints` simulated prints cycling through the models and the fault kinds (None = clean); with `flow`, only
+    clean prints and under-extrusion at that flow."""
     rng = np.random.default_rng(seed)
     cfg = VisionConfig()
-    faults = [None, "layer_shift", "clog", "under", "spaghetti"]
+    faults: list[str | None] = [None, "layer_shift", "clog", "under", "spaghetti"] if flow is None else [None, "under"]
     timings: list[float] = []
     outcomes: list[Outcome] = []
     names = sorted(models)
     for i in range(prints):
         model = names[i % len(names)]
         fault = faults[(i // len(names)) % len(faults)]
-        outcomes.append(simulate(model, models[model], fault, rng, cfg, timings, max_layers, base))
+        outcomes.append(simulate(model, models[model], fault, rng, cfg, timings, max_layers, base, flow))
     return outcomes, timings
+
+
+def flow_table(models: dict[str, list[LayerPaths]], flows: list[float], prints: int, seed: int, max_layers: int,
+               base: CameraConfig | None = None) -> None:
+    """Mild under-extrusion: per flow, the share of low-flow prints caught within 2 layers as under-extrusion (and
+    with any class), and false alarms per 1,000 clean layers of the clean prints of the same run."""
+    print(f"{'flow':>6}{'recall@2':>10}{'any class':>11}{'FA/1000':>9}")
+    caught = []
+    for flow in flows:
+        outcomes, _ = campaign(models, prints, seed, max_layers, base, flow)
+        _, hit, any_hit, _ = recall(outcomes, "under_extrusion")
+        clean = sum(o.clean_layers for o in outcomes)
+        alarms = sum(o.false_alarms for o in outcomes)
+        rate = 1000 * alarms / max(1, clean)
+        print(f"{flow:>6.2f}{hit:>10.2f}{any_hit:>11.2f}{rate:>9.1f}", flush=True)
+        if hit >= 0.95 and rate <= 1.0:
+            caught.append(flow)
+    if caught:
+        print(f"smallest flow loss caught (recall >= 0.95, <= 1 false alarm per 1,000): {100 * (1 - max(caught)):.0f}% "
+              f"(flow x{max(caught):.2f})")
+    else:
+        print("no flow in the sweep is caught at recall >= 0.95 with <= 1 false alarm per 1,000")
 
 
 def condition_table(models: dict[str, list[LayerPaths]], conditions: list[str], prints: int, seed: int,
@@ -210,6 +238,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated camera conditions for a table by condition, or 'all'")
     ap.add_argument("--split", choices=("tune", "judge", "both"), default=None,
                     help="the models thresholds were fitted on (tune), the others (judge), or both tables")
+    ap.add_argument("--flow", default=None,
+                    help="comma-separated flow factors (e.g. 0.9,0.8,0.7): a mild under-extrusion table instead")
     ap.add_argument("--no-bed-photo", action="store_true",
                     help="tell material from the bed's colour only, not from the bare bed's photo")
     args = ap.parse_args(argv)
@@ -221,6 +251,17 @@ def main(argv: list[str] | None = None) -> int:
     cache = Path("/tmp/printloop-bench-vision")
     cache.mkdir(exist_ok=True)
     splits = {"tune": TUNE_MODELS, "judge": JUDGE_MODELS}
+    if args.flow:
+        flows = [float(f) for f in args.flow.split(",")]
+        if not all(0.0 < f < 1.0 for f in flows):
+            ap.error("--flow takes factors between 0 and 1, e.g. 0.9,0.8,0.7")
+        for split in (("tune", "judge") if args.split in (None, "both") else (args.split,)):
+            models = load_models(list(splits[split]), cache)
+            for condition in (args.conditions or "orange/black").split(","):
+                print(f"# {split} models: {', '.join(sorted(models))}; {condition}; {args.prints} prints per flow, "
+                      f"seed {args.seed}, first {args.max_layers} layers")
+                flow_table(models, flows, args.prints, args.seed, args.max_layers, condition_camera(condition))
+        return 0
     if args.conditions:
         conditions = list(ALL_CONDITIONS) if args.conditions == "all" else args.conditions.split(",")
         for split in (("tune", "judge") if args.split in (None, "both") else (args.split,)):

@@ -1,0 +1,36 @@
+"""The vision campaign keeps its split (thresholds fitted on some models, judged on others) and its tables run."""
+from __future__ import annotations
+
+import pytest
+
+import bench.vision as bench
+
+
+def test_the_tune_and_judge_models_are_disjoint_and_both_exist():
+    assert bench.TUNE_MODELS and bench.JUDGE_MODELS
+    assert not set(bench.TUNE_MODELS) & set(bench.JUDGE_MODELS)
+
+
+@pytest.fixture(scope="module")
+def torus(tmp_path_factory):
+    return bench.load_models(["torus_mm"], tmp_path_factory.mktemp("models"))
+
+
+def test_a_low_flow_print_is_caught_and_a_clean_one_passes(torus):
+    outcomes, timings = bench.campaign(torus, 2, 1, 8, flow=0.4)
+    clean, low = outcomes
+    assert clean.fault is None and clean.false_alarms == 0 and clean.clean_layers == 8
+    assert low.fault == "under" and low.detected_status == "under_extrusion"
+    assert low.detected_layer is not None and low.fault_layer is not None
+    assert 0 <= low.detected_layer - low.fault_layer <= 2
+    assert timings and max(timings) < 1000.0
+
+
+def test_the_flow_table_reports_the_smallest_flow_loss_it_catches(torus, capsys):
+    bench.flow_table(torus, [0.9, 0.4], 2, 1, 8)
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.strip()[:1].isdigit()}
+    assert set(rows) == {"0.90", "0.40"}
+    assert float(rows["0.40"][0]) == 1.0 and float(rows["0.40"][2]) == 0.0   # recall, false alarms per 1,000
+    smallest = "10% (flow x0.90)" if float(rows["0.90"][0]) >= 0.95 else "60% (flow x0.40)"
+    assert f"smallest flow loss caught (recall >= 0.95, <= 1 false alarm per 1,000): {smallest}" in out
