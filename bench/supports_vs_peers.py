@@ -46,22 +46,25 @@ class Figures:
     part_mm: float | None = None
     support_mm: float | None = None
     error: str | None = None
-    over_air: np.ndarray | None = field(default=None, compare=False)  # (K, 3) x, y, z of its samples over air
+    over_air: np.ndarray | None = field(default=None, compare=False)  # (K, 4) x, y, z, mm of its samples over air
 
 
-def only_ours_mm(ours: Figures, peers: list[Figures], reach: float = 1.0, z_reach: float = 0.45,
-                 step: float = 0.2) -> float:
-    """Our over-air line length (mm, samples `step` apart) at places where no peer leaves a line over air within
-    `reach` mm and `z_reach` mm of height: where a peer bridges the same span with no support, so do we."""
+def only_ours_mm(ours: Figures, peers: list[Figures], reach: float = 1.0, z_reach: float = 0.45) -> float:
+    """Our over-air line length (mm) at places where no peer leaves a line over air within `reach` mm and
+    `z_reach` mm of height: where a peer bridges the same span with no support, so do we."""
     if ours.over_air is None or not len(ours.over_air):
         return 0.0
     theirs = [p.over_air for p in peers if p.over_air is not None and len(p.over_air)]
     if not theirs:
-        return step * len(ours.over_air)
+        return float(ours.over_air[:, 3].sum())
     other = np.concatenate(theirs)
-    d_xy = np.hypot(ours.over_air[:, None, 0] - other[None, :, 0], ours.over_air[:, None, 1] - other[None, :, 1])
-    near = (d_xy <= reach) & (np.abs(ours.over_air[:, None, 2] - other[None, :, 2]) <= z_reach)
-    return step * float(np.count_nonzero(~near.any(axis=1)))
+    alone = 0.0
+    for start in range(0, len(ours.over_air), 256):  # (in blocks: a few MB of distances at a time)
+        mine = ours.over_air[start:start + 256]
+        d_xy = np.hypot(mine[:, None, 0] - other[None, :, 0], mine[:, None, 1] - other[None, :, 1])
+        near = (d_xy <= reach) & (np.abs(mine[:, None, 2] - other[None, :, 2]) <= z_reach)
+        alone += float(mine[~near.any(axis=1), 3].sum())
+    return alone
 
 
 def _measure(part: str, tool: str, gcode: str) -> Figures:

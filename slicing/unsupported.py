@@ -28,7 +28,8 @@ class HangReport:
     unsupported_mm: np.ndarray
     part_mm: np.ndarray
     support_filament_mm: float
-    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))  # (K, 3) x, y, z of the samples over air
+    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))  # (K, 4) x, y, z and line mm of each
+    # sample over air
 
     @property
     def total_unsupported_mm(self) -> float:
@@ -73,9 +74,9 @@ def hang_report(job: GcodeJob, line_width: float = 0.4, allowance: float = 0.1, 
                 unsupported[i] = weight[~held].sum()
                 if not held.all():
                     loose = pts[~held]
-                    over_air.append(np.column_stack([loose, np.full(len(loose), lay.z)]))
+                    over_air.append(np.column_stack([loose, np.full(len(loose), lay.z), weight[~held]]))
         segs = lay.segments.reshape(-1, 2, 2)
         below = shapely.buffer(shapely.buffer(shapely.multilinestrings(segs), reach + close, quad_segs=2), -close)
         shapely.prepare(below)
         shapes = [(z, s) for z, s in shapes if z >= lay.z - z_reach - 1e-6] + [(lay.z, below)]
-    return HangReport(unsupported, part, support, np.concatenate(over_air) if over_air else np.zeros((0, 3)))
+    return HangReport(unsupported, part, support, np.concatenate(over_air) if over_air else np.zeros((0, 4)))

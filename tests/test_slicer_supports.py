@@ -59,7 +59,11 @@ def test_supports_off_print_no_support():
 def test_every_overhanging_part_is_held_up_when_supports_are_on(part):
     _, bare = sliced(part)
     gcode, job = sliced(part, support="everywhere")
-    assert hang_report(bare).total_unsupported_mm > 10.0  # the measure sees the overhang without support
+    report = hang_report(bare)
+    assert report.total_unsupported_mm > 10.0  # the measure sees the overhang without support
+    # and says where: every sample over air, with its length, at a layer's height
+    assert report.points[:, 3].sum() == pytest.approx(report.total_unsupported_mm)
+    assert set(np.round(report.points[:, 2], 3)) <= {round(lay.z, 3) for lay in bare.layers}
     assert hang_report(job).total_unsupported_mm < 1.0
     assert ";TYPE:SUPPORT\n" in gcode and ";TYPE:SUPPORT-INTERFACE\n" in gcode
 
