@@ -8,8 +8,8 @@ simulated board applies them), not the full serial loop, to keep a campaign of h
     .venv/bin/python bench/vision.py --flow 0.9,0.8,0.7,0.6 --split judge --prints 40  # mild under-extrusion
 
 A condition is `filament/bed` (the simulator's --filament and --bed) or `tilt<DEG>` (orange on black, seen from
-the front at DEG with parallax). `--split tune` takes the models the thresholds were fitted on, `--split judge`
-the ones they never saw.
+the front at DEG with parallax), either with `+shadow` for the part's cast shadow (the simulator's --shadow 0.6).
+`--split tune` takes the models the thresholds were fitted on, `--split judge` the ones they never saw.
 """
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ DUMP: list[dict] | None = None
 TUNE_MODELS = ("cube.cura", "cube.prusa", "20mm-xyz-cube", "3DBenchy")
 JUDGE_MODELS = ("bunny_mm", "featuretype_mm", "idler_riser_mm", "teapot", "torus_mm")
 ALL_CONDITIONS = ("orange/black", "white/textured-pei", "orange/smooth-pei", "black/black", "grey/glass",
-                  "translucent/smooth-pei", "silk/textured-pei", "tilt30")
+                  "translucent/smooth-pei", "silk/textured-pei", "tilt30", "orange/smooth-pei+shadow")
+SHADOW = 0.6  # `+shadow`: the part casts a shadow taking this share of the lamp's light
 FAULT_OF = {"layer_shift": "layer_shift", "missing_layer": "clog", "under_extrusion": "under",
             "spaghetti": "spaghetti"}
 
@@ -107,10 +108,14 @@ def photo(dep: Deposition, n: int, cam: CameraConfig, rng: np.random.Generator) 
 
 def condition_camera(condition: str) -> CameraConfig:
     """The simulator camera of a named condition (see the module docstring)."""
+    condition, plus, extra = condition.partition("+")
+    if plus and extra != "shadow":
+        raise SystemExit(f"unknown condition suffix +{extra} (only +shadow)")
+    shadow = SHADOW if plus else 0.0
     if condition.startswith("tilt"):
-        return CameraConfig(tilt_deg=float(condition[4:]), parallax=True)
+        return CameraConfig(tilt_deg=float(condition[4:]), parallax=True, shadow=shadow)
     filament, _, bed = condition.partition("/")
-    return CameraConfig(filament=filament, bed=bed or "black")
+    return CameraConfig(filament=filament, bed=bed or "black", shadow=shadow)
 
 
 def simulate(model: str, layers: list[LayerPaths], fault: str | None, rng: np.random.Generator,

@@ -14,6 +14,7 @@ from vision.annotate import annotate
 from vision.calibration import Calibration, ageing_sample, calibrate, with_threshold
 from vision.classify import Verdict, by_object, classify
 from vision.compare import (
+    SHADOW_LOST,
     Background,
     Observation,
     ageing,
@@ -22,6 +23,7 @@ from vision.compare import (
     compare,
     observe,
     prior_fraction,
+    shadow_lost,
 )
 from vision.config import VisionConfig
 from vision.objects import ObjectRegions, object_count, only
@@ -65,6 +67,7 @@ class LayerChecker:
         if old_ratio is not None:
             self._learn_ageing(None)
         self._background: tuple[Registration, Background] | None = None
+        self.shadows = True   # bed in shadow is bed (False once the first layer shows the filament is the bed dimmed)
 
     @property
     def grid(self):
@@ -74,7 +77,7 @@ class LayerChecker:
     def observe(self, image: np.ndarray, n: int) -> Observation:
         """Warp and segment a photo taken after layer n, registered at that layer's height."""
         at = self.parallax.at_height(self.registration, float(self.refs.layers[n].z))
-        return observe(image, at, self.grid, self.config, self._bed())
+        return observe(image, at, self.grid, self.config, self._bed(), self.shadows)
 
     def _bed(self) -> Background | None:
         """The bed photo warped by the current registration (again when the camera was registered anew)."""
@@ -90,6 +93,9 @@ class LayerChecker:
         prev = self._prev if self._prev_n == n - 1 else None
         top = self._top(n)
         if n == 0 and prev is None and self.calibration is None:
+            self._test_shadows(image, obs, top)
+            if not self.shadows:
+                obs = self.observe(image, n)
             self.calibration = calibrate(obs, top, self.grid, self.config)
             if self.calibration is not None:
                 self.config = self.config.replace(material_contrast=self.calibration.material_threshold)
@@ -123,6 +129,13 @@ class LayerChecker:
             picture = annotate(image, verdict, top, comparison.missing, comparison.excess, self.grid,
                                self.registration)
         return verdict, picture
+
+    def _test_shadows(self, image: np.ndarray, obs: Observation, top: np.ndarray) -> None:
+        """On the first layer: keep telling the bed in shadow from material unless this job's filament looks like
+        its bed dimmed (then a shadow cannot be told from it, and is material, as before the test)."""
+        self.shadows = False
+        plain = self.observe(image, 0)
+        self.shadows = shadow_lost(obs, plain, top, self.grid, self.config) <= SHADOW_LOST
 
     def _learn_ageing(self, sample: float | None) -> None:
         """Keep a layer's ageing sample; the job's old/fresh ratios become the median of the samples so far (the

@@ -93,32 +93,83 @@ def background(image: np.ndarray, registration: Registration, grid: BedGrid) -> 
     return Background(cv2.GaussianBlur(bgr, (0, 0), 0.7).astype(np.float32), _rim_colour(bgr, grid))
 
 
-def _distance(bgr: np.ndarray, bed: np.ndarray, back: Background | None) -> np.ndarray:
+SHADOW_DARKEST = 0.2   # a shadow keeps at least this share of the lit bed's light (the room's, off the lamp)
+SHADOW_CHROMA = 0.08   # ... and the bed's colour: its channels dimmed alike, within this share of their mean
+SHADOW_MIN_DISTANCE = 4  # grey levels: nearer the lit bed than this is the bed's own noise (left as measured)
+
+
+def _distance(bgr: np.ndarray, bed: np.ndarray, back: Background | None, shadows: bool = True) -> np.ndarray:
     """Largest channel difference of each pixel from the bare bed: from its own pixel in the bed photo (scaled by
-    the rim's change of exposure since) when there is one, else from the bed's one colour."""
+    the rim's change of exposure since) when there is one, else from the bed's one colour. Bed in a shadow (the
+    part's, growing with its height) is bed: darker than the lit bed with every channel dimmed alike, which no
+    filament of another colour is, so it is at distance 0 (unless `shadows` is False: a job whose filament looks
+    like its bed dimmed, see `shadow_lost`)."""
+    smooth = cv2.GaussianBlur(bgr, (0, 0), 0.7).astype(np.float32)
+    expected: np.ndarray | None = None
     if back is None:
-        diff = cv2.absdiff(bgr, np.full_like(bgr, np.round(bed).astype(np.uint8)))
+        diff = np.asarray(cv2.absdiff(bgr, np.full_like(bgr, np.round(bed).astype(np.uint8))))
     else:
         gain = bed / np.maximum(back.rim_bgr, 1.0)
         expected = back.bgr * gain.reshape(1, 1, 3).astype(np.float32)
-        diff = np.asarray(cv2.absdiff(cv2.GaussianBlur(bgr, (0, 0), 0.7).astype(np.float32), expected))
-        diff = np.clip(diff, 0, 255).astype(np.uint8)
+        diff = np.clip(np.asarray(cv2.absdiff(smooth, expected)), 0, 255).astype(np.uint8)
     b, g, r = cv2.split(diff)
-    return np.asarray(cv2.max(cv2.max(b, g), r))
+    dist = np.asarray(cv2.max(cv2.max(b, g), r))
+    if shadows:
+        grey = cv2.cvtColor(smooth, cv2.COLOR_BGR2GRAY)
+        lit_grey = (float(0.114 * bed[0] + 0.587 * bed[1] + 0.299 * bed[2]) if expected is None
+                    else cv2.cvtColor(expected, cv2.COLOR_BGR2GRAY))
+        # (only what is darker than the lit bed, a shadow never brightens, and not within noise of it)
+        near = np.flatnonzero(((dist > SHADOW_MIN_DISTANCE) & (grey < lit_grey)).reshape(-1))
+        if len(near):
+            lit = (np.broadcast_to(bed.astype(np.float32), (len(near), 3)) if expected is None
+                   else expected.reshape(-1, 3)[near])
+            dist.reshape(-1)[near[_shadow(smooth.reshape(-1, 3)[near], lit)]] = 0
+    return dist
+
+
+def _shadow(smooth: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Which of these pixels ((N, 3) each) are the bed with the lamp's light dimmed: each channel the lit bed's
+    times one factor a (SHADOW_DARKEST <= a < 1) plus one offset b >= 0 for all channels (the sheet's sheen, which
+    the part does not shade), within SHADOW_CHROMA of the bed's mean level. On a grey sheet: any darker grey."""
+    e = expected.astype(np.float32)
+    o = smooth.astype(np.float32)
+    em, om = e.mean(axis=1), o.mean(axis=1)
+    de, do = e - em[:, None], o - om[:, None]
+    var = (de * de).sum(axis=1)
+    grey = var < 27.0                                  # channels within ~3 levels: no colour to fit by
+    a = np.where(grey, (om + 4.0) / (em + 4.0), (de * do).sum(axis=1) / np.maximum(var, 1e-6))
+    b = np.where(grey, 0.0, om - a * em)
+    residual = np.abs(o - (a[:, None] * e + b[:, None])).max(axis=1)
+    return ((a >= SHADOW_DARKEST) & (a < 1.0) & (b >= -SHADOW_CHROMA * em) & (om < em)
+            & (residual <= SHADOW_CHROMA * np.maximum(em, 20.0)))
 
 
 def observe(image: np.ndarray, registration: Registration, grid: BedGrid, config: VisionConfig,
-            back: Background | None = None) -> Observation:
+            back: Background | None = None, shadows: bool = True) -> Observation:
     """Warp a BGR photo to the raster, take the bed colour from the raster's rim and segment material: colour far
-    from the bare bed's photo (`back`) pixel by pixel when there is one, else from the rim's colour."""
+    from the bare bed's photo (`back`) pixel by pixel when there is one, else from the rim's colour; bed in shadow
+    is bed (with `shadows`)."""
     bgr = _warped(image, registration, grid)
     grey: np.ndarray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
     if config.blur_px > 0:
         grey = cv2.GaussianBlur(grey, (0, 0), config.blur_px)
     bed = _rim_colour(bgr, grid)
-    dist = _distance(bgr, bed, back)
+    dist = _distance(bgr, bed, back, shadows)
     material = dist > config.material_contrast
     return Observation(bgr, grey, material, (float(bed[0]), float(bed[1]), float(bed[2])), dist, back is not None)
+
+
+SHADOW_LOST = 0.1  # a first layer losing more than this share of its material to the shadow test: no shadow test
+
+
+def shadow_lost(with_test: Observation, without: Observation, top: np.ndarray, grid: BedGrid,
+                config: VisionConfig) -> float:
+    """Share of a first layer's material (well inside its beads, as seen without the shadow test) that the shadow
+    test takes for bed in shadow: near 0 unless the filament is the bed's colour, only darker (black on grey)."""
+    core = cv2.erode(top, _disk(config.edge_tolerance_mm * grid.px_per_mm)) > 0
+    seen = core & without.material
+    n = int(np.count_nonzero(seen))
+    return float(np.count_nonzero(seen & ~with_test.material)) / n if n else 0.0
 
 
 def prior_fraction(prev: Observation, prev_top: np.ndarray | None, grid: BedGrid, config: VisionConfig) -> np.ndarray:
