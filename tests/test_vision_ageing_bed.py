@@ -3,17 +3,16 @@
 white filament reads as a missing layer rather than as low flow."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
 import vision.check
-from firmware_sim.camera import CameraConfig, encode_jpeg, render
-from firmware_sim.deposition import Deposition
+from firmware_sim.camera import CameraConfig
 from slicing.job_plan import read_gcode
 from slicing.slicer import slice_file
 from slicing.toolpath import LayerPaths
 from tests.conftest import MODELS
+from tests.vision_rig import camera, cube_layers
 from vision.check import LayerChecker
 from vision.config import VisionConfig
 from vision.registration import register
@@ -25,17 +24,13 @@ LAYERS = 10
 @pytest.fixture(scope="module")
 def cube() -> list[LayerPaths]:
     """The first layers of the shared 20 mm cube, sliced by printloop."""
-    return read_gcode(slice_file(MODELS / "20mm-xyz-cube.stl").gcode).layers[:LAYERS]
+    return cube_layers(LAYERS)
 
 
 def _print(layers: list[LayerPaths], cam: CameraConfig, fault: str | None = None, bed_photo: bool = True
            ) -> tuple[list[str], LayerChecker]:
     """Photograph the bare bed, then deposit, photograph (JPEG, as served) and judge each layer."""
-    rng = np.random.default_rng(5)
-    dep = Deposition()
-
-    def photo(n: int) -> np.ndarray:
-        return cv2.imdecode(np.frombuffer(encode_jpeg(render(dep, n, cam, rng)), np.uint8), cv2.IMREAD_COLOR)
+    dep, _, photo = camera(cam, 5)
 
     config = VisionConfig()
     bed = photo(0)
@@ -87,12 +82,7 @@ def two_cubes() -> list[LayerPaths]:
 @pytest.mark.parametrize("fault", ["missing_layer", "under_extrusion"])
 def test_a_copy_that_clogs_on_white_is_a_missing_layer_and_its_low_flow_stays_under_extrusion(two_cubes, fault: str
                                                                                               ) -> None:
-    rng = np.random.default_rng(5)
-    dep = Deposition()
-    cam = CameraConfig(filament="white", bed="textured-pei")
-
-    def photo(n: int) -> np.ndarray:
-        return cv2.imdecode(np.frombuffer(encode_jpeg(render(dep, n, cam, rng)), np.uint8), cv2.IMREAD_COLOR)
+    dep, _, photo = camera(CameraConfig(filament="white", bed="textured-pei"), 5)
 
     config = VisionConfig()
     bed = photo(0)

@@ -3,17 +3,13 @@ colour threshold reads the bed as empty, is checked as well as orange on black; 
 its first layer with the right class."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
 import vision.check
-from firmware_sim.camera import CameraConfig, encode_jpeg, render
-from firmware_sim.deposition import Deposition
-from slicing.job_plan import read_gcode
-from slicing.slicer import slice_file
+from firmware_sim.camera import CameraConfig
 from slicing.toolpath import LayerPaths
-from tests.conftest import MODELS
+from tests.vision_rig import camera, cube_layers
 from vision.check import LayerChecker
 from vision.config import VisionConfig
 from vision.registration import register
@@ -25,16 +21,12 @@ LAYERS = 12
 @pytest.fixture(scope="module")
 def cube() -> list[LayerPaths]:
     """The first layers of the shared 20 mm cube, sliced by printloop."""
-    return read_gcode(slice_file(MODELS / "20mm-xyz-cube.stl").gcode).layers[:LAYERS]
+    return cube_layers(LAYERS)
 
 
 def _print(layers: list[LayerPaths], cam: CameraConfig, fault: str | None = None) -> tuple[list[str], LayerChecker]:
     """Deposit and photograph each layer (JPEG, as served), judging it; the statuses and the checker."""
-    rng = np.random.default_rng(5)
-    dep = Deposition()
-
-    def photo(n: int) -> np.ndarray:
-        return cv2.imdecode(np.frombuffer(encode_jpeg(render(dep, n, cam, rng)), np.uint8), cv2.IMREAD_COLOR)
+    dep, rng, photo = camera(cam, 5)
 
     config = VisionConfig()
     checker = LayerChecker(layers, register(photo(0), config), config)

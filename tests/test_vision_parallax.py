@@ -3,17 +3,13 @@ grows: the check learns that drift per mm of height from the job's sound layers,
 layer shift, and a real shift (a step) still is."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
 import vision.parallax
-from firmware_sim.camera import CameraConfig, encode_jpeg, render
-from firmware_sim.deposition import Deposition
-from slicing.job_plan import read_gcode
-from slicing.slicer import slice_file
+from firmware_sim.camera import CameraConfig
 from slicing.toolpath import LayerPaths
-from tests.conftest import MODELS
+from tests.vision_rig import camera, cube_layers
 from vision.check import LayerChecker
 from vision.config import VisionConfig
 from vision.registration import register
@@ -26,16 +22,12 @@ TILTED = CameraConfig(tilt_deg=30.0, parallax=True)
 @pytest.fixture(scope="module")
 def cube() -> list[LayerPaths]:
     """The first layers of the shared 20 mm cube, sliced by printloop."""
-    return read_gcode(slice_file(MODELS / "20mm-xyz-cube.stl").gcode).layers[:LAYERS]
+    return cube_layers(LAYERS)
 
 
 def _print(layers: list[LayerPaths], shift: bool = False) -> tuple[list[str], LayerChecker]:
     """Photograph the bare bed, then deposit, photograph and judge each layer through the tilted camera."""
-    rng = np.random.default_rng(11)
-    dep = Deposition()
-
-    def photo(n: int) -> np.ndarray:
-        return cv2.imdecode(np.frombuffer(encode_jpeg(render(dep, n, TILTED, rng)), np.uint8), cv2.IMREAD_COLOR)
+    dep, _, photo = camera(TILTED, 11)
 
     config = VisionConfig()
     bed = photo(0)

@@ -2,17 +2,13 @@
 its bed dimmed (black on a grey sheet) turns that test off for the job, measured on its first layer."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
 import vision.compare
-from firmware_sim.camera import CameraConfig, encode_jpeg, render
-from firmware_sim.deposition import Deposition
-from slicing.job_plan import read_gcode
-from slicing.slicer import slice_file
+from firmware_sim.camera import CameraConfig
 from slicing.toolpath import LayerPaths
-from tests.conftest import MODELS
+from tests.vision_rig import camera, cube_layers
 from vision.check import LayerChecker
 from vision.config import VisionConfig
 from vision.registration import register
@@ -25,18 +21,14 @@ SHADOWED = CameraConfig(filament="orange", bed="smooth-pei", shadow=0.6)
 @pytest.fixture(scope="module")
 def cube() -> list[LayerPaths]:
     """The first layers of the shared 20 mm cube, sliced by printloop."""
-    return read_gcode(slice_file(MODELS / "20mm-xyz-cube.stl").gcode).layers[:LAYERS]
+    return cube_layers(LAYERS)
 
 
 def _print(layers: list[LayerPaths], cam: CameraConfig, fault: str | None = None,
            strays: list[float] | None = None) -> tuple[list[str], LayerChecker]:
     """Photograph the bare bed, then deposit and photograph each layer (JPEG, as served), judging it (each layer's
     stray area into `strays`)."""
-    rng = np.random.default_rng(11)
-    dep = Deposition()
-
-    def photo(n: int) -> np.ndarray:
-        return cv2.imdecode(np.frombuffer(encode_jpeg(render(dep, n, cam, rng)), np.uint8), cv2.IMREAD_COLOR)
+    dep, rng, photo = camera(cam, 11)
 
     config = VisionConfig()
     bed = photo(0)
@@ -60,7 +52,7 @@ def _print(layers: list[LayerPaths], cam: CameraConfig, fault: str | None = None
 def test_a_part_casting_its_shadow_on_a_bright_sheet_shows_no_loose_material(cube) -> None:
     strays: list[float] = []
     statuses, checker = _print(cube, SHADOWED, strays=strays)
-    assert checker.shadows
+    assert checker.shadows and checker.calibration is not None and checker.calibration.shadows
     assert "spaghetti" not in statuses and max(strays) < VisionConfig().spaghetti_area_mm2, (statuses, strays)
     assert statuses == ["ok"] * LAYERS, statuses
 
@@ -83,4 +75,5 @@ def test_black_filament_on_a_grey_sheet_turns_the_shadow_test_off_and_is_still_s
     cam = CameraConfig(filament_bgr=(38, 38, 40), bed_bgr=(150, 150, 152), filament="orange", bed="smooth-pei")
     statuses, checker = _print(cube[:5], cam)
     assert not checker.shadows
+    assert checker.calibration is not None and checker.calibration.to_dict()["shadows"] is False
     assert statuses == ["ok"] * 5, statuses

@@ -40,6 +40,7 @@ class Calibration:
     material_threshold: float             # the threshold the job's checks use
     bed_pixels: int
     material_pixels: int
+    shadows: bool = True                  # bed in shadow told from material (False: the filament is the bed dimmed)
 
     def to_dict(self) -> dict[str, object]:
         """Plain JSON-ready form (rounded)."""

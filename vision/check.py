@@ -5,6 +5,7 @@ from old; `check_layer` is the stateless form for a single photo.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -98,6 +99,7 @@ class LayerChecker:
                 obs = self.observe(image, n)
             self.calibration = calibrate(obs, top, self.grid, self.config)
             if self.calibration is not None:
+                self.calibration = dataclasses.replace(self.calibration, shadows=self.shadows)
                 self.config = self.config.replace(material_contrast=self.calibration.material_threshold)
                 obs = with_threshold(obs, self.calibration.material_threshold)
         below = self.parallax.walls(np.maximum(self.refs.below(n), top), float(self.refs.layers[n].z),

@@ -201,7 +201,7 @@ def ensure_registration(stored: Registration | None, image: np.ndarray,
                 and np.allclose(stored.homography, fresh.homography)):
             return stored, False
         return fresh, True
-    if stored is not None and stored.image_size == (image.shape[1], image.shape[0]):
+    if stored is not None and stored.image_size == size:
         d = drift_mm(stored, image, cfg)
         if d is None or d <= cfg.drift_mm:
             return stored, False
