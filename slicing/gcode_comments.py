@@ -33,6 +33,7 @@ FEATURE_NAMES: dict[str, Feature] = {
 }
 """`;TYPE:` names (lower case) of the slicers we read, to Feature; unknown names are Feature.OTHER."""
 
+UNNAMED = "unnamed object"  # an object labelled with an empty name (`;MESH:`); "" is no object's name
 MARKER_FAMILIES = ("LAYER_CHANGE", "CHANGE_LAYER", "LAYER:n", "layer n, Z", "BEGIN_LAYER")
 """Layer marker families in order of preference (see the module docstring)."""
 
@@ -124,11 +125,11 @@ def scan_comments(tok: TokenTable) -> CommentIndex:
         if text.startswith("MESH:"):
             obj_lines.append(ln)
             name = text[5:].strip()
-            obj_names.append(None if name == "NONMESH" else name)
+            obj_names.append(None if name == "NONMESH" else name or UNNAMED)
             continue
         if text.startswith("printing object "):
             obj_lines.append(ln)
-            obj_names.append(text[16:].strip())
+            obj_names.append(text[16:].strip() or UNNAMED)
             continue
         if text.startswith("stop printing object"):
             obj_lines.append(ln)

@@ -197,6 +197,17 @@ def test_objects_from_m486_exclude_object_and_comments():
     assert prusa.command_object.tolist() == [0, -1]
 
 
+def test_an_object_labelled_with_an_empty_name_is_unnamed_not_the_filament_no_object_owns():
+    from controller.farm.matching import NONE, needs_of, run_filament_mm
+
+    p = plan(gcode(";MESH:", "G1 X10 E1", ";MESH:NONMESH", "G1 X20 E3", ";MESH:pin", "G1 X30 E4"))
+    assert [o.name for o in p.objects] == ["unnamed object", "pin"]
+    needs = needs_of(p)
+    assert NONE not in [o.name for o in p.objects] and set(needs["objects"]) == {NONE, "unnamed object", "pin"}
+    assert needs["objects"]["unnamed object"] == pytest.approx(1.0) and needs["objects"][NONE] == pytest.approx(2.0)
+    assert run_filament_mm(needs, ["pin"]) == pytest.approx(2.0 + 1.0)
+
+
 def test_commands_keep_their_file_lines_and_long_ones_are_found():
     p = plan("; header\nG28\n\nG1 X1 ; move\nEXCLUDE_OBJECT_DEFINE NAME=a POLYGON=" + "[1,2]," * 40 + "\n")
     assert p.commands[:2] == ("G28", "G1 X1") and p.command_line[:3].tolist() == [1, 3, 4]
