@@ -34,3 +34,9 @@ def test_the_flow_table_reports_the_smallest_flow_loss_it_catches(torus, capsys)
     assert float(rows["0.40"][0]) == 1.0 and float(rows["0.40"][2]) == 0.0   # recall, false alarms per 1,000
     smallest = "10% (flow x0.90)" if float(rows["0.90"][0]) >= 0.95 else "60% (flow x0.40)"
     assert f"smallest flow loss caught (recall >= 0.95, <= 1 false alarm per 1,000): {smallest}" in out
+
+
+def test_the_swept_flow_is_the_one_printed(torus):
+    # a 1 % flow loss leaves beads no camera can tell from full ones: not caught, where 0.3-0.5 would be
+    outcomes, _ = bench.campaign(torus, 2, 1, 8, flow=0.99)
+    assert outcomes[1].fault == "under" and outcomes[1].detected_layer is None
