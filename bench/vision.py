@@ -130,9 +130,8 @@ def simulate(model: str, layers: list[LayerPaths], fault: str | None, rng: np.ra
     dep = Deposition()
     n_layers = min(len(layers), max_layers)
     fault_layer = int(rng.integers(2, max(3, n_layers - 2))) if fault else None
-    params = {"factor": float(rng.uniform(0.3, 0.5))}
-    if flow is not None:
-        params["factor"] = flow
+    drawn = float(rng.uniform(0.3, 0.5))  # (drawn even with `flow`, so every print's later draws stay the same)
+    params = {"factor": drawn if flow is None else flow}
     ang = rng.uniform(0, 2 * np.pi)
     mag = rng.uniform(1.5, 4.0)
     params["dx"], params["dy"] = float(mag * np.cos(ang)), float(mag * np.sin(ang))

@@ -49,12 +49,12 @@ def _slide(dy: float) -> np.ndarray:
 
 def _matrix(config: CameraConfig, dy: float = 0.0) -> np.ndarray:
     """Homography bed-mm -> image px (cached in camera_geometry), the bed slid by `dy` (see `bed_offset`)."""
-    return bed_homography(config) if dy == 0.0 else bed_homography(config) @ _slide(dy)
+    return bed_homography(config) @ _slide(dy)
 
 
 def _lifted(config: CameraConfig, z: float, dy: float) -> np.ndarray:
     """Homography from bed (x, y) to image px of the point (x, y, z), the bed slid by `dy`."""
-    return height_homography(config, z) if dy == 0.0 else height_homography(config, z) @ _slide(dy)
+    return height_homography(config, z) @ _slide(dy)
 
 
 def bed_offset(config: CameraConfig, head: tuple[float, float, float] | None) -> float:

@@ -12,10 +12,8 @@ from slicing.job_plan import read_gcode
 from slicing.slicer import slice_file
 from slicing.toolpath import LayerPaths
 from tests.conftest import MODELS
-from tests.vision_rig import camera, cube_layers
+from tests.vision_rig import camera, checker_on_bed, cube_layers
 from vision.check import LayerChecker
-from vision.config import VisionConfig
-from vision.registration import register
 
 FAULT_AT = 8
 LAYERS = 10
@@ -32,9 +30,7 @@ def _print(layers: list[LayerPaths], cam: CameraConfig, fault: str | None = None
     """Photograph the bare bed, then deposit, photograph (JPEG, as served) and judge each layer."""
     dep, _, photo = camera(cam, 5)
 
-    config = VisionConfig()
-    bed = photo(0)
-    checker = LayerChecker(layers, register(bed, config), config, bed_photo=bed if bed_photo else None)
+    checker = checker_on_bed(layers, photo, bed_photo)
     statuses = []
     for lp in layers:
         active = fault is not None and lp.index >= FAULT_AT
@@ -84,9 +80,7 @@ def test_a_copy_that_clogs_on_white_is_a_missing_layer_and_its_low_flow_stays_un
                                                                                               ) -> None:
     dep, _, photo = camera(CameraConfig(filament="white", bed="textured-pei"), 5)
 
-    config = VisionConfig()
-    bed = photo(0)
-    checker = LayerChecker(two_cubes, register(bed, config), config, object_names=["a", "b"], bed_photo=bed)
+    checker = checker_on_bed(two_cubes, photo, object_names=("a", "b"))
     copies = []
     for lp in two_cubes:
         assert lp.objects is not None

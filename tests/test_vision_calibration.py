@@ -9,10 +9,9 @@ import pytest
 import vision.check
 from firmware_sim.camera import CameraConfig
 from slicing.toolpath import LayerPaths
-from tests.vision_rig import camera, cube_layers
+from tests.vision_rig import camera, checker_on_bed, cube_layers
 from vision.check import LayerChecker
 from vision.config import VisionConfig
-from vision.registration import register
 
 FAULT_AT = 8
 LAYERS = 12
@@ -28,8 +27,7 @@ def _print(layers: list[LayerPaths], cam: CameraConfig, fault: str | None = None
     """Deposit and photograph each layer (JPEG, as served), judging it; the statuses and the checker."""
     dep, rng, photo = camera(cam, 5)
 
-    config = VisionConfig()
-    checker = LayerChecker(layers, register(photo(0), config), config)
+    checker = checker_on_bed(layers, photo, bed_photo=False)
     statuses = []
     for lp in layers:
         seg, e = lp.segments, lp.extrusion

@@ -9,10 +9,8 @@ import pytest
 import vision.parallax
 from firmware_sim.camera import CameraConfig
 from slicing.toolpath import LayerPaths
-from tests.vision_rig import camera, cube_layers
+from tests.vision_rig import camera, checker_on_bed, cube_layers
 from vision.check import LayerChecker
-from vision.config import VisionConfig
-from vision.registration import register
 
 LAYERS = 40
 SHIFT_AT = 36
@@ -29,9 +27,7 @@ def _print(layers: list[LayerPaths], shift: bool = False) -> tuple[list[str], La
     """Photograph the bare bed, then deposit, photograph and judge each layer through the tilted camera."""
     dep, _, photo = camera(TILTED, 11)
 
-    config = VisionConfig()
-    bed = photo(0)
-    checker = LayerChecker(layers, register(bed, config), config, bed_photo=bed)
+    checker = checker_on_bed(layers, photo)
     statuses = []
     for lp in layers:
         seg = lp.segments + np.array([3.0, 0.0, 3.0, 0.0]) if shift and lp.index >= SHIFT_AT else lp.segments

@@ -8,10 +8,9 @@ import pytest
 import vision.compare
 from firmware_sim.camera import CameraConfig
 from slicing.toolpath import LayerPaths
-from tests.vision_rig import camera, cube_layers
+from tests.vision_rig import camera, checker_on_bed, cube_layers
 from vision.check import LayerChecker
 from vision.config import VisionConfig
-from vision.registration import register
 
 LAYERS = 14
 FAULT_AT = 9
@@ -30,9 +29,7 @@ def _print(layers: list[LayerPaths], cam: CameraConfig, fault: str | None = None
     stray area into `strays`)."""
     dep, rng, photo = camera(cam, 11)
 
-    config = VisionConfig()
-    bed = photo(0)
-    checker = LayerChecker(layers, register(bed, config), config, bed_photo=bed)
+    checker = checker_on_bed(layers, photo)
     statuses = []
     for lp in layers:
         active = fault is not None and lp.index >= FAULT_AT

@@ -14,6 +14,9 @@ from slicing.job_plan import read_gcode
 from slicing.slicer import slice_file
 from slicing.toolpath import LayerPaths
 from tests.conftest import MODELS
+from vision.check import LayerChecker
+from vision.config import VisionConfig
+from vision.registration import register
 
 
 @lru_cache(maxsize=1)
@@ -38,3 +41,13 @@ def camera(cam: CameraConfig, seed: int) -> tuple[Deposition, np.random.Generato
         return np.asarray(image)
 
     return dep, rng, photo
+
+
+def checker_on_bed(layers: list[LayerPaths], photo: Callable[[int], np.ndarray], bed_photo: bool = True,
+                   object_names: tuple[str, ...] = ()) -> LayerChecker:
+    """A layer checker registered on the bare bed's photo (taken now), which it also keeps as the per-pixel bed
+    unless `bed_photo` is False."""
+    config = VisionConfig()
+    bed = photo(0)
+    return LayerChecker(layers, register(bed, config), config, object_names=object_names,
+                        bed_photo=bed if bed_photo else None)

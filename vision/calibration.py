@@ -14,7 +14,7 @@ read as material) and never above the configured threshold (which stays the ceil
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -77,7 +77,7 @@ def calibrate(obs: Observation, top: np.ndarray, grid: BedGrid, config: VisionCo
 
 def with_threshold(obs: Observation, threshold: float) -> Observation:
     """The observation with material segmented at another colour-distance threshold."""
-    return Observation(obs.bgr, obs.grey, obs.distance > threshold, obs.bed_bgr, obs.distance, obs.bed_photo)
+    return replace(obs, material=obs.distance > threshold)
 
 
 AGEING_MIN_PX = 60          # fewer once-fresh, now-uncovered pixels than this: no ageing sample from a layer

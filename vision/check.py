@@ -94,9 +94,7 @@ class LayerChecker:
         prev = self._prev if self._prev_n == n - 1 else None
         top = self._top(n)
         if n == 0 and prev is None and self.calibration is None:
-            self._test_shadows(image, obs, top)
-            if not self.shadows:
-                obs = self.observe(image, n)
+            obs = self._test_shadows(image, obs, top)
             self.calibration = calibrate(obs, top, self.grid, self.config)
             if self.calibration is not None:
                 self.calibration = dataclasses.replace(self.calibration, shadows=self.shadows)
@@ -132,12 +130,14 @@ class LayerChecker:
                                self.registration)
         return verdict, picture
 
-    def _test_shadows(self, image: np.ndarray, obs: Observation, top: np.ndarray) -> None:
+    def _test_shadows(self, image: np.ndarray, obs: Observation, top: np.ndarray) -> Observation:
         """On the first layer: keep telling the bed in shadow from material unless this job's filament looks like
-        its bed dimmed (then a shadow cannot be told from it, and is material, as before the test)."""
+        its bed dimmed (then a shadow cannot be told from it, and is material, as before the test); the first
+        photo's observation under the decision."""
         self.shadows = False
         plain = self.observe(image, 0)
         self.shadows = shadow_lost(obs, plain, top, self.grid, self.config) <= SHADOW_LOST
+        return obs if self.shadows else plain
 
     def _learn_ageing(self, sample: float | None) -> None:
         """Keep a layer's ageing sample; the job's old/fresh ratios become the median of the samples so far (the

@@ -8,7 +8,7 @@ first layer).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -31,8 +31,8 @@ class Observation:
 
     def crop(self, box: tuple[slice, slice], region: np.ndarray) -> Observation:
         """The observation inside a copy's box, material only within its region (both raster px)."""
-        return Observation(self.bgr[box], self.grey[box], self.material[box] & region, self.bed_bgr,
-                           self.distance[box], self.bed_photo)
+        return replace(self, bgr=self.bgr[box], grey=self.grey[box], material=self.material[box] & region,
+                                   distance=self.distance[box])
 
 
 @dataclass(frozen=True, eq=False)
