@@ -161,16 +161,23 @@ def _aligned(a0: int, a1: int, f: int, n: int) -> tuple[int, int]:
     return a0, a0 + size
 
 
-def _bands(config: CameraConfig, box: np.ndarray, top: float) -> np.ndarray:
+def _bands(config: CameraConfig, box: np.ndarray, top: float, built: float | None = None) -> np.ndarray:
     """Heights (mm) of the bands material is drawn at: the bed plane only, or with parallax enough bands that
-    the top of the window moves at most `_BAND_PX` pixels from one to the next."""
-    if not config.parallax or top <= 0:
+    the top of the window moves at most `_BAND_PX` pixels from one to the next. With `built`, the top of the
+    material itself below a `top` that warped corners lift higher, the bands up to `built` are the ones an
+    unwarped part gets, and more at their spacing reach the lifted corners."""
+    base = top if built is None else min(built, top)
+    if not config.parallax or base <= 0:
         return np.zeros(1)
     low = project_px(config, np.column_stack([box, np.zeros(len(box))]))
-    high = project_px(config, np.column_stack([box, np.full(len(box), top)]))
+    high = project_px(config, np.column_stack([box, np.full(len(box), base)]))
     move = float(np.linalg.norm(high - low, axis=1).max())
     n = int(min(_MAX_BANDS, max(1, math.ceil(move / _BAND_PX))))
-    return np.arange(n + 1) * (top / n) if n > 1 else np.array([0.0, top])
+    bands = np.arange(n + 1) * (base / n) if n > 1 else np.array([0.0, base])
+    if top > base + 1e-9:
+        step = base / max(n, 1)
+        bands = np.concatenate([bands, base + step * np.arange(1, math.ceil((top - base) / step - 1e-9) + 1)])
+    return bands
 
 
 def _composite(out: np.ndarray, light: np.ndarray, dep: Deposition, current_layer: int, config: CameraConfig,
@@ -181,13 +188,14 @@ def _composite(out: np.ndarray, light: np.ndarray, dep: Deposition, current_laye
     rows, cols = dep.height.shape
     r0, r1, c0, c1 = dep.extent  # type: ignore[misc]
     cell = dep.cell
-    top_mm = float(dep.height[r0:r1, c0:c1].max())
+    top_mm = float(dep.surface(r0, r1, c0, c1).max())
     if config.shadow > 0:                          # the window grows by the reach of the shadow
         grow = math.ceil(shadow_length(top_mm) / cell) + 2
         r0, r1, c0, c1 = max(0, r0 - grow), min(rows, r1 + grow), max(0, c0 - grow), min(cols, c1 + grow)
     box = np.array([[c0, r0], [c1, r0], [c1, r1], [c0, r1]], np.float64) * cell
     img_box = _to_image(hom, box)
-    bands = _bands(config, box - np.array([0.0, dy]), top_mm)
+    built_mm = None if dep.lift is None else float(dep.height[r0:r1, c0:c1].max())
+    bands = _bands(config, box - np.array([0.0, dy]), top_mm, built_mm)
     reach = img_box
     if len(bands) > 1:
         reach = np.vstack([img_box, _to_image(_lifted(config, top_mm, dy), box)])
@@ -202,17 +210,20 @@ def _composite(out: np.ndarray, light: np.ndarray, dep: Deposition, current_laye
     f = max(1, round(1.0 / (px_per_mm * cell)))         # reduce by an integer factor to ~1 px per image px
     r0, r1 = _aligned(r0, r1, f, rows)
     c0, c1 = _aligned(c0, c1, f, cols)
-    hgt: np.ndarray = dep.height[r0:r1, c0:c1]
+    hgt: np.ndarray = dep.surface(r0, r1, c0, c1)
+    built: np.ndarray | None = None if dep.lift is None else dep.height[r0:r1, c0:c1]
     fresh: np.ndarray = np.asarray(cv2.compare(dep.layer[r0:r1, c0:c1], current_layer,  # type: ignore[call-overload]
                                                cv2.CMP_EQ))
     if f > 1:
         hgt = np.asarray(cv2.resize(hgt, None, fx=1.0 / f, fy=1.0 / f, interpolation=cv2.INTER_AREA))
+        if built is not None:
+            built = np.asarray(cv2.resize(built, None, fx=1.0 / f, fy=1.0 / f, interpolation=cv2.INTER_AREA))
         fresh = np.asarray(cv2.resize(fresh, None, fx=1.0 / f, fy=1.0 / f, interpolation=cv2.INTER_AREA))
     fresh_f = fresh.astype(np.float32)
     fresh_f *= 1.0 / 255.0
     step = cell * f
     shadow = cast_shadow(hgt, step) if config.shadow > 0 else None
-    shading = shade(hgt, fresh_f, step, config, shadow)
+    shading = shade(hgt, fresh_f, step, config, shadow, built)
     # reduced pixel (j, i) centre -> bed mm, then -> image px, then -> ROI px
     px_to_mm = np.array([[step, 0, c0 * cell + step / 2], [0, step, r0 * cell + step / 2], [0, 0, 1]])
     shift = np.array([[1, 0, -ux0], [0, 1, -uy0], [0, 0, 1]], np.float64)

@@ -76,8 +76,11 @@ def _silk(gx: np.ndarray, gy: np.ndarray, mm_px: float, half: tuple[float, float
 
 
 def shade(height: np.ndarray, fresh: np.ndarray, mm_px: float, config: CameraConfig,
-          shadow: np.ndarray | None = None) -> Shading:
-    """Colour and opacity of printed material: Lambert + gloss, height and layer-age shading, finish effects."""
+          shadow: np.ndarray | None = None, built: np.ndarray | None = None) -> Shading:
+    """Colour and opacity of printed material: Lambert + gloss, height and layer-age shading, finish effects.
+
+    `built` is the height of the material itself where it differs from its top's (a warped part's corners are
+    raised off the bed): the shading by height follows how much is built there, not how far it was lifted."""
     finish = config.finish
     lx, ly, lz = (float(v) for v in LIGHT)
     hx, hy, hz = _half(config)
@@ -97,11 +100,12 @@ def shade(height: np.ndarray, fresh: np.ndarray, mm_px: float, config: CameraCon
     lit = None if shadow is None or config.shadow <= 0 else 1.0 - shadow * np.float32(config.shadow)
     if lit is not None:
         ndl *= lit
-    top = float(height.max()) or 1.0
+    stack = height if built is None else built
+    top = float(stack.max()) or 1.0
     diffuse = ndl
     diffuse *= 0.65
     diffuse += 0.35
-    diffuse *= _f32(cv2.addWeighted(height, 0.2 / top, height, 0.0, 0.8))  # shaded by height
+    diffuse *= _f32(cv2.addWeighted(stack, 0.2 / top, stack, 0.0, 0.8))  # shaded by height
     diffuse *= _f32(cv2.addWeighted(fresh, 0.2, fresh, 0.0, 0.84))         # newest layer brighter, older darker
     gloss = _power(ndh, finish.gloss_exp)
     if finish.aged_gloss > 0:

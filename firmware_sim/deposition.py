@@ -66,12 +66,57 @@ class Deposition:
         self.height = np.zeros((h, w), np.float32)
         self.layer = np.full((h, w), -1, np.int16)
         self.extent: tuple[int, int, int, int] | None = None   # touched cells: row0, row1, col0, col1 (exclusive)
+        self.lift: np.ndarray | None = None      # mm the material is raised off the bed (warping), over `_warp_box`
+        self._warp_box = (0, 0, 0, 0)
+        self._warp_weight: np.ndarray | None = None
 
     def clear(self) -> None:
         """Remove everything from the bed (a new job)."""
         self.height.fill(0.0)
         self.layer.fill(-1)
         self.extent = None
+        self.lift = self._warp_weight = None
+
+    def surface(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+        """Top-surface height (mm) of a window of cells as a camera sees it: the material, raised where it warps."""
+        hgt = self.height[r0:r1, c0:c1]
+        if self.lift is None:
+            return hgt
+        a0, a1, b0, b1 = self._warp_box
+        i0, i1, j0, j1 = max(r0, a0), min(r1, a1), max(c0, b0), min(c1, b1)
+        if i1 <= i0 or j1 <= j0:
+            return hgt
+        out = hgt.copy()
+        part = out[i0 - r0:i1 - r0, j0 - c0:j1 - c0]
+        part += np.where(part > 0, self.lift[i0 - a0:i1 - a0, j0 - b0:j1 - b0], np.float32(0.0))
+        return out
+
+    def warp(self, lift_mm: float) -> None:
+        """Warping: each part's corners curl up off the bed, the farthest cells from its centre by `lift_mm`,
+        falling to none half-way in (squared), the whole column of material with them. The parts are what the
+        layer being printed is laid on (a skirt around them stays flat); separate copies each warp about their own
+        centre."""
+        if self.extent is None:
+            return
+        if self._warp_weight is None:
+            self._warp_box, self._warp_weight = self.extent, self._corner_weight()
+        self.lift = self._warp_weight * np.float32(lift_mm)
+
+    def _corner_weight(self) -> np.ndarray:
+        """Per cell of the extent 0..1: how far out towards its part's farthest corner a cell of the footprint lies."""
+        r0, r1, c0, c1 = self.extent  # type: ignore[misc]
+        foot = (self.height[r0:r1, c0:c1] > 0).astype(np.uint8)
+        layers = self.layer[r0:r1, c0:c1]
+        joined = cv2.dilate(foot, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21)))  # a copy's islands: one
+        _, labels = cv2.connectedComponents(joined)
+        current = np.unique(labels[layers == layers.max()])
+        weight = np.zeros(foot.shape, np.float32)
+        for k in current[current > 0]:
+            rr, cc = np.nonzero((labels == k) & (foot > 0))
+            d = np.hypot(rr - rr.mean(), cc - cc.mean())
+            u = np.clip((d / max(float(d.max()), 1.0) - 0.5) / 0.5, 0.0, 1.0)
+            weight[rr, cc] = u * u
+        return weight
 
     def deposit(self, segments: np.ndarray, e: np.ndarray, z: float | np.ndarray, thickness: float,
                 layer: int) -> None:

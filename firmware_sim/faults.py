@@ -3,7 +3,9 @@
 Spec grammar (comma separated): `corrupt=RATE`, `corrupt_rx=RATE`, `corrupt_tx=RATE`, `drop_ok=RATE`,
 `resend=RATE`, `busy_storm=RATE`, `reset@line=N`, `runaway@s=T`, `layer_shift@L=DX:DY`, `clog@L`,
 `under@L=F`, `spaghetti@L`, `runout@L` (the filament sensor trips when the print reaches layer L), `loose@L=K`
-(the copy labelled `M486 S<K>` comes loose at layer L: what is laid for it from then on lands as loose strands). Rates are probabilities per byte (corruption), per ok, per line or per command.
+(the copy labelled `M486 S<K>` comes loose at layer L: what is laid for it from then on lands as loose strands),
+`warp@L=MM` (the part's corners curl up off the bed from layer L, by MM at its farthest corners `WARP_LAYERS`
+layers later; 2 mm without a value). Rates are probabilities per byte (corruption), per ok, per line or per command.
 Every random decision comes from its own `random.Random` seeded with (seed, fault kind), so a given seed and
 input gives the same faults in the same places on every run.
 """
@@ -16,10 +18,13 @@ from dataclasses import dataclass, field
 from firmware_sim.errors import FaultSpecError
 
 RATE_KEYS = ("corrupt", "corrupt_rx", "corrupt_tx", "drop_ok", "resend", "busy_storm")
-AT_KEYS = ("reset", "runaway", "layer_shift", "clog", "under", "spaghetti", "runout", "loose")
+AT_KEYS = ("reset", "runaway", "layer_shift", "clog", "under", "spaghetti", "runout", "loose", "warp")
 DEFAULT_SHIFT = (2.5, 0.0)
+DEFAULT_WARP_MM = 2.0
+WARP_LAYERS = 4       # layers a warp takes to lift the corners all the way
 GRAMMAR = ("corrupt=RATE, corrupt_rx=RATE, corrupt_tx=RATE, drop_ok=RATE, resend=RATE, busy_storm=RATE, "
-           "reset@line=N, runaway@s=T, layer_shift@L=DX:DY, clog@L, under@L=F, spaghetti@L, runout@L, loose@L=OBJECT")
+           "reset@line=N, runaway@s=T, layer_shift@L=DX:DY, clog@L, under@L=F, spaghetti@L, runout@L, loose@L=OBJECT, "
+           "warp@L=MM")
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class FaultSpec:
     spaghetti_layer: int | None = None
     runout_layer: int | None = None
     loose: tuple[int, int] | None = None      # (layer, object): one copy of a plate comes loose
+    warp: tuple[int, float] | None = None     # (layer, mm): the corners lift from that layer, that far at most
     text: str = field(default="", compare=False)
 
 
@@ -51,6 +57,13 @@ def _number(item: str, value: str, kind: type, lo: float, hi: float, what: str) 
     if not (lo <= v <= hi) or (isinstance(v, float) and not math.isfinite(v)):
         raise FaultSpecError(f"fault {item!r}: {what} must be between {lo:g} and {hi:g}, got {value}")
     return v
+
+
+def warp_lift(warp: tuple[int, float] | None, layer: int) -> float:
+    """How far (mm) a warp has lifted the corners by the time `layer` is printed: growing over `WARP_LAYERS`."""
+    if warp is None or layer < warp[0]:
+        return 0.0
+    return warp[1] * min(1.0, (layer - warp[0] + 1) / WARP_LAYERS)
 
 
 def parse_faults(spec: str | None) -> FaultSpec:
@@ -101,6 +114,9 @@ def parse_faults(spec: str | None) -> FaultSpec:
                 if not value:
                     raise FaultSpecError(f"fault {item!r}: write it as loose@L=OBJECT, e.g. loose@8=2")
                 values["loose"] = (layer, int(_number(item, value, int, 0, 10000, "object")))
+            elif name == "warp":
+                lift = _number(item, value, float, 0.0, 50.0, "lift") if value else DEFAULT_WARP_MM
+                values["warp"] = (layer, float(lift))
             elif name == "under":
                 if not value:
                     raise FaultSpecError(f"fault {item!r}: write it as under@L=FACTOR, e.g. under@15=0.5")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 
 from firmware_sim.deposition import Deposition
-from firmware_sim.faults import FaultSpec
+from firmware_sim.faults import FaultSpec, warp_lift
 from firmware_sim.planner import Block, block_position
 
 Recorder = Callable[..., None]
@@ -156,6 +156,8 @@ class PrintHead:
             self.record("spaghetti", layer=layer)
         if f.loose is not None and layer == f.loose[0]:
             self.record("loose", layer=layer, object=f.loose[1])
+        if f.warp is not None and layer == f.warp[0]:
+            self.record("warp", layer=layer, lift_mm=f.warp[1])
         if f.runout_layer is not None and layer == f.runout_layer:
             self.record("runout", layer=layer)
             self.runout_tripped = True
@@ -197,4 +199,6 @@ class PrintHead:
                     self.deposition.deposit_loose(seg[loose], e[loose], layer, self.rng)
                 seg, e, tops = seg[~loose], e[~loose], tops[~loose]
             self.deposition.deposit(seg, e, tops, self.thickness, layer)
+        if f.warp is not None and layer >= f.warp[0]:
+            self.deposition.warp(warp_lift(f.warp, layer))
         self.deposited += len(arr)

@@ -40,3 +40,15 @@ def test_the_swept_flow_is_the_one_printed(torus):
     # a 1 % flow loss leaves beads no camera can tell from full ones: not caught, where 0.3-0.5 would be
     outcomes, _ = bench.campaign(torus, 2, 1, 8, flow=0.99)
     assert outcomes[1].fault == "under" and outcomes[1].detected_layer is None
+
+
+def test_warping_is_judged_only_where_the_camera_looks_at_an_angle(torus, capsys):
+    outcomes, _ = bench.campaign(torus, 6, 1, 8, bench.condition_camera("tilt30"))
+    assert [o.fault for o in outcomes] == [None, "layer_shift", "clog", "under", "spaghetti", "warp"]
+    assert [o.fault for o in bench.campaign(torus, 6, 1, 8)[0]][-1] is None   # (top-down: no warp prints)
+    bench.condition_table(torus, ["orange/black", "tilt30"], 6, 1, 8)
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()
+            if line.startswith(("orange/black", "tilt30"))}
+    warping = bench.CLASSES.index("warping")
+    assert rows["orange/black"][warping] == "-"
+    assert 0.0 <= float(rows["tilt30"][warping]) <= 1.0

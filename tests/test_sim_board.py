@@ -76,6 +76,21 @@ def test_spaghetti_lays_loose_strands_off_the_path():
     assert loose.printhead.deposition.height.max() < 0.8
 
 
+def test_warping_lifts_the_corners_of_what_is_printed_growing_layer_by_layer():
+    clean = run(squares(4))
+    warped = run(squares(4), "warp@2=2")
+    dep = warped.printhead.deposition
+    assert np.array_equal(dep.height, clean.printhead.deposition.height)   # the material itself is as printed
+    surface = dep.surface(0, dep.height.shape[0], 0, dep.height.shape[1])
+    rise = surface - dep.height
+    # the square's corners (100, 100) and (120, 120): lifted by half of 2 mm at its second layer (of four to the
+    # full lift); the middle of a side much less, the bed not at all
+    assert rise[990:1010, 990:1010].max() == pytest.approx(1.0, abs=0.05)
+    assert rise[1190:1210, 1190:1210].max() == pytest.approx(1.0, abs=0.05)
+    assert rise[1000, 1100] < 0.3 and rise[1100, 1100] == 0.0 and rise.min() == 0.0
+    assert [f["fault"] for f in warped.fired] == ["warp"]
+
+
 def test_cold_extrusion_is_prevented_with_marlins_echo():
     board = Board(deposition=Deposition())
     port = board.open_port(banner=False)

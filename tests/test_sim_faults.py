@@ -17,6 +17,8 @@ GOOD = [
     ("layer_shift@12=2.5:0,clog@20", FaultSpec(layer_shift=(12, 2.5, 0.0), clog_layer=20)),
     ("layer_shift@3", FaultSpec(layer_shift=(3, 2.5, 0.0))),
     ("under@15=0.5,spaghetti@30", FaultSpec(under=(15, 0.5), spaghetti_layer=30)),
+    ("warp@6=1.5", FaultSpec(warp=(6, 1.5))),
+    ("warp@6", FaultSpec(warp=(6, 2.0))),
 ]
 
 BAD = [
@@ -32,6 +34,8 @@ BAD = [
     ("clog@5=1", "takes no value"),
     ("under@4", "under@L=FACTOR"),
     ("spaghetti@-1", "layer must be between 0"),
+    ("warp@6=high", "lift 'high' is not a number"),
+    ("warp@6=-1", "lift must be between 0"),
 ]
 
 

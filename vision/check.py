@@ -34,6 +34,8 @@ from vision.registration import Registration
 
 __all__ = ["LayerChecker", "Verdict", "check_layer"]
 
+CORNERS_SEEN_DRIFT = 0.1   # bed mm of apparent drift per mm of height: a camera this far from straight down (~15°)
+
 
 class LayerChecker:
     """Checks the layers of one job in order against references drawn from its toolpaths."""
@@ -114,7 +116,7 @@ class LayerChecker:
             self._on_bed = bed_ratio(obs, top, self.grid, self.config)
         rho = ageing(prev_top, self.grid, self.config)
         comparison = compare(obs, prev, top, below, fraction, self.grid, self.config, self._on_bed, rho)
-        verdict = classify(n, comparison, self.config)
+        verdict = classify(n, comparison, self.config, self.corners_seen)
         verdict = self._clog_or_low_flow(n, verdict, obs, prev, top, below, fraction, prev_top)
         if self.regions is not None:
             verdict = by_object(n, verdict, self._copies(n, obs, prev, fraction, rho, prev_top))
@@ -153,6 +155,11 @@ class LayerChecker:
         self.learned = self.config.replace(old_ratio=wide, old_ratio_narrow=min(0.98, narrow))
 
     @property
+    def corners_seen(self) -> bool:
+        """Whether this camera sees a corner rise: it looks at an angle, by the drift with height it has learned."""
+        return bool(np.hypot(*self.parallax.drift) >= CORNERS_SEEN_DRIFT)
+
+    @property
     def old_ratio(self) -> float | None:
         """The old/fresh brightness ratio this job now expects (measured, or kept from earlier jobs), if any."""
         return None if self.learned is None else self.learned.old_ratio
@@ -170,7 +177,7 @@ class LayerChecker:
         if box is not None and isinstance(rho, np.ndarray):
             rho = rho[box]
         again = compare(obs, prev, top, below, fraction, self.grid, self.learned, self._on_bed, rho)
-        second = classify(n, again, self.learned)
+        second = classify(n, again, self.learned, self.corners_seen)
         return second if second.status == "missing_layer" else verdict
 
     def skip(self, name: str) -> None:
@@ -208,7 +215,8 @@ class LayerChecker:
             r = rho[box] if isinstance(rho, np.ndarray) else rho
             below = self.regions.below(n, k)
             c = compare(o, p, top, below, f, self.grid, self.config, self._on_bed, r)
-            verdict = self._clog_or_low_flow(n, classify(n, c, self.config), o, p, top, below, f, prev_top, box)
+            verdict = self._clog_or_low_flow(n, classify(n, c, self.config, self.corners_seen), o, p, top, below, f,
+                                             prev_top, box)
             out.append((name, verdict))
         return out
 

@@ -1,13 +1,14 @@
 """Turn a layer's comparison figures into a verdict a technician can act on."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from vision.compare import Comparison
 from vision.config import VisionConfig
 
-STATUSES = ("ok", "layer_shift", "missing_layer", "under_extrusion", "spaghetti", "unseen")
+STATUSES = ("ok", "layer_shift", "missing_layer", "under_extrusion", "spaghetti", "warping", "unseen")
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,8 @@ def _shift_text(dx: float, dy: float) -> str:
     return " and ".join(parts) or f"{dx:+.1f} mm in X"
 
 
-def classify(layer: int, c: Comparison, config: VisionConfig) -> Verdict:
-    """Rules in order: too small to judge, layer shift, spaghetti, missing layer, under-extrusion, ok.
+def classify(layer: int, c: Comparison, config: VisionConfig, corners_seen: bool = False) -> Verdict:
+    """Rules in order: too small to judge, layer shift, spaghetti, warping, missing layer, under-extrusion, ok.
 
     A layer shift is a fresh layer that matches its reference once moved back: by overlap (IoU, or a clear
     phase-correlation peak on sparse layers), or by coverage that the move restores.
@@ -64,12 +65,16 @@ def classify(layer: int, c: Comparison, config: VisionConfig) -> Verdict:
     A missing layer and under-extrusion differ only in how much of the layer's fresh material is there: a clog
     leaves next to none, low flow leaves thin beads along the whole path. A layer of single lines only (a
     vase's wall) is too narrow for the camera to measure how much of a bead is there, only whether it is.
+
+    Warping (the corners' fresh material out of place, the middle's in place) is judged only when `corners_seen`:
+    a camera at an angle, which sees a corner rise; seen from above the same figures are the finish's noise.
     """
     dx, dy = c.offset_mm
     offset = (dx * dx + dy * dy) ** 0.5
     score = {"coverage": c.coverage, "iou": c.iou, "shifted_iou": c.shifted_iou,
              "shifted_coverage": c.shifted_coverage, "offset": offset,
-             "stray_area_mm2": c.stray_area_mm2, "layer_area_mm2": c.layer_area_mm2, "phase_response": c.response}
+             "stray_area_mm2": c.stray_area_mm2, "layer_area_mm2": c.layer_area_mm2, "phase_response": c.response,
+             **{k: v for k, v in (("rim_coverage", c.rim_coverage), ("body_coverage", c.body_coverage)) if not math.isnan(v)}}
     spaghetti_limit = max(config.spaghetti_area_mm2, config.spaghetti_fraction * c.layer_area_mm2)
     if c.layer_area_mm2 < config.min_area_mm2:
         status = "ok"
@@ -85,6 +90,11 @@ def classify(layer: int, c: Comparison, config: VisionConfig) -> Verdict:
         status = "spaghetti"
         msg = (f"layer {layer}: {c.stray_area_mm2:.0f} mm² of loose material outside the part and "
                f"{100 * c.coverage:.0f}% of the layer in place — part detached or spaghetti")
+    elif (corners_seen and c.rim_coverage < config.warp_rim_coverage and c.body_coverage >= config.warp_body_coverage
+          and c.rim_coverage < config.warp_ratio * c.body_coverage):
+        status = "warping"
+        msg = (f"layer {layer}: the corners are lifting off the bed (warping): {100 * c.rim_coverage:.0f}% of the "
+               f"layer in place at its corners against {100 * c.body_coverage:.0f}% in its middle")
     elif c.coverage < config.missing_coverage:
         status = "missing_layer"
         msg = (f"layer {layer} is missing: {100 * c.coverage:.0f}% of it was printed "

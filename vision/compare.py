@@ -8,6 +8,7 @@ first layer).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import cv2
@@ -63,6 +64,8 @@ class Comparison:
     fresh: np.ndarray            # bool, fraction > 0.5
     missing: np.ndarray          # bool
     excess: np.ndarray           # bool
+    rim_coverage: float = float("nan")   # coverage at the layer's corners (farthest from its centre; see _zones)
+    body_coverage: float = float("nan")  # ... and in its middle; nan where that part has too little to judge
 
 
 def _disk(radius_px: float) -> np.ndarray:
@@ -325,6 +328,33 @@ def _coverage(f: np.ndarray, core: np.ndarray, expected: np.ndarray, grid: BedGr
     return float(f[judged].sum() / expected[judged].sum()) if judged.any() else 1.0
 
 
+RIM = 0.8    # the corners: cells at least this share of the way from the layer's centre to its farthest cell
+BODY = 0.72  # the middle: within this share (a square's walls as far out as the middle of its sides)
+
+
+def _zones(f: np.ndarray, core: np.ndarray, expected: np.ndarray, grid: BedGrid, config: VisionConfig
+           ) -> tuple[float, float]:
+    """Coverage at the layer's corners and in its middle, each on its dense pixels (see _coverage). A part whose
+    corners lift off the bed (warping) shows its corners' fresh material out of place while its middle is sound;
+    low flow thins every bead alike. nan for a part with less than a tenth of `min_area_mm2` to judge (the middle is
+    then all but the corners)."""
+    judged = core & (expected >= config.dense_level)
+    ys, xs = np.nonzero(core)
+    if len(ys) == 0:
+        return float("nan"), float("nan")
+    cy, cx = float(ys.mean()), float(xs.mean())
+    jy, jx = np.nonzero(judged)
+    u = np.hypot(jy - cy, jx - cx) / max(float(np.hypot(ys - cy, xs - cx).max()), 1.0)
+    f_j, e_j = f[jy, jx], expected[jy, jx]
+    need = 0.1 * config.min_area_mm2 / grid.px_area_mm2
+
+    def part(sel: np.ndarray) -> float:
+        return float(f_j[sel].sum() / e_j[sel].sum()) if np.count_nonzero(sel) >= need else float("nan")
+
+    body = part(u < BODY)
+    return part(u >= RIM), part(u < RIM) if math.isnan(body) else body  # (a sparse middle: all but the corners)
+
+
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two bool masks (1 when both are empty)."""
     union = np.count_nonzero(a | b)
@@ -348,6 +378,7 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
     fresh = f > 0.5
     core, expected = _layer_masks(top, grid, config, prev is None)
     coverage = _coverage(f, core, expected, grid, config)
+    rim, body = _zones(f, core, expected, grid, config) if prev is not None else (float("nan"), float("nan"))
     thin = bool(np.count_nonzero(core & (expected >= config.thin_level)) * px_area < config.min_area_mm2)
     missing = core & ~fresh
     excess = fresh & ~grown
@@ -379,5 +410,5 @@ def compare(obs: Observation, prev: Observation | None, top: np.ndarray, below: 
         stray_area_mm2=float(np.count_nonzero(stray) * px_area),
         offset_mm=offset, shifted_iou=float(shifted_iou), shifted_coverage=float(shifted_coverage),
         response=float(response),
-        fraction=f, fresh=fresh, missing=missing, excess=excess | stray,
+        fraction=f, fresh=fresh, missing=missing, excess=excess | stray, rim_coverage=rim, body_coverage=body,
     )

@@ -54,6 +54,9 @@ class VisionConfig:
     shift_min_gain: float = 0.25          # ... or coverage restored by undoing the offset, at least this much
     missing_coverage: float = 0.2         # fresh coverage of the layer below this: missing layer / clog
     under_coverage: float = 0.76          # below this (and above missing): under-extrusion
+    warp_rim_coverage: float = 0.78       # coverage at the layer's corners below this, ...
+    warp_ratio: float = 0.8               # ... and below this share of its middle's: corners lifting (warping)
+    warp_body_coverage: float = 0.6       # ... while the middle is at least this well covered (else it is low flow)
     spaghetti_area_mm2: float = 5.0       # stray material outside the part's footprint (absolute floor)
     spaghetti_fraction: float = 0.02      # ... or this fraction of the layer's area, whichever is larger
     policy: str = "pause"                 # on a failed check: pause | cancel | warn
@@ -73,7 +76,8 @@ class VisionConfig:
                      "park_lift_mm"):
             if getattr(self, name) < 0:
                 raise VisionConfigError(f"option '{name}' in section 'vision' must have minimum of 0")
-        for name in ("dense_level", "thin_level", "shift_min_iou", "shift_min_response", "shift_min_gain", "missing_coverage", "under_coverage", "spaghetti_fraction"):
+        for name in ("dense_level", "thin_level", "shift_min_iou", "shift_min_response", "shift_min_gain", "missing_coverage", "under_coverage", "spaghetti_fraction",
+                     "warp_rim_coverage", "warp_ratio", "warp_body_coverage"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise VisionConfigError(f"option '{name}' in section 'vision' must be between 0 and 1")
         if self.missing_coverage > self.under_coverage:
