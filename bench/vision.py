@@ -45,7 +45,8 @@ DUMP: list[dict] | None = None
 TUNE_MODELS = ("cube.cura", "cube.prusa", "20mm-xyz-cube", "3DBenchy")
 JUDGE_MODELS = ("bunny_mm", "featuretype_mm", "idler_riser_mm", "teapot", "torus_mm")
 ALL_CONDITIONS = ("orange/black", "white/textured-pei", "orange/smooth-pei", "black/black", "grey/glass",
-                  "translucent/smooth-pei", "silk/textured-pei", "tilt30", "orange/smooth-pei+shadow")
+                  "translucent/smooth-pei", "silk/textured-pei", "tilt20", "tilt30", "tilt45",
+                  "orange/smooth-pei+shadow")
 UNSEEN_FROM_ABOVE = ("warping",)  # classes only a camera at an angle can see
 WARP_FROM = 4   # a part's corners lift once layers above pull on them, not on its first layers (and by then the
 #                 check has learned from the sound layers whether its camera sees height)

@@ -29,6 +29,7 @@ from vision.compare import (
 from vision.config import VisionConfig
 from vision.objects import ObjectRegions, object_count, only
 from vision.parallax import Parallax
+from vision.pose import camera_centre, drift_at
 from vision.reference import References, draw_layer, make_grid
 from vision.registration import Registration
 
@@ -70,6 +71,7 @@ class LayerChecker:
         if old_ratio is not None:
             self._learn_ageing(None)
         self._background: tuple[Registration, Background] | None = None
+        self._posed: Registration | None = None           # the registration the parallax prior was found from
         self.shadows = True   # bed in shadow is bed (False once the first layer shows the filament is the bed dimmed)
 
     @property
@@ -79,6 +81,11 @@ class LayerChecker:
 
     def observe(self, image: np.ndarray, n: int) -> Observation:
         """Warp and segment a photo taken after layer n, registered at that layer's height."""
+        if self._posed is not self.registration:       # (again when the camera was registered anew)
+            self._posed = self.registration
+            centre = camera_centre(self.registration.homography, self.registration.image_size)
+            g = self.grid
+            self.parallax.prior = None if centre is None else drift_at(centre, ((g.x0 + g.x1) / 2, (g.y0 + g.y1) / 2))
         at = self.parallax.at_height(self.registration, float(self.refs.layers[n].z))
         return observe(image, at, self.grid, self.config, self._bed(), self.shadows)
 

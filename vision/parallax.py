@@ -6,6 +6,10 @@ footprint and the first centimetres of height that is close to a displacement kÂ
 and part: each layer judged sound gives its measured offset at its height, k is their least-squares fit through
 the origin, and the next photo is registered at its layer's height by moving the bed plane by kÂ·z. A layer shift
 is a step, not a drift that grows with height, so it stays a shift.
+
+Before any layer has taught it, k comes from the camera's pose found in the bed registration (`vision.pose`), and
+that prediction counts in the fit as one sample at `PRIOR_HEIGHT_MM`: a lens the pinhole model misses is corrected
+by the job's own layers as the part grows.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from vision.registration import Registration
 MIN_RESPONSE = 0.3        # an offset measured with a weaker phase-correlation peak teaches nothing
 MIN_HEIGHT_MM = 0.5       # samples below this height are all noise and no parallax
 MIN_SAMPLES = 2
+PRIOR_HEIGHT_MM = 2.0     # the pose's prediction weighs as much as one layer measured at this height
 
 
 class Parallax:
@@ -29,15 +34,20 @@ class Parallax:
         self.limit_mm = limit_mm
         self._z: list[float] = []
         self._d: list[tuple[float, float]] = []
+        self.prior: tuple[float, float] | None = None   # k predicted from the camera's pose, if known
 
     @property
     def drift(self) -> tuple[float, float]:
-        """k: bed mm of apparent offset per mm of height (0 until enough sound layers were measured)."""
+        """k: bed mm of apparent offset per mm of height (the pose's prediction, or 0, until enough sound layers
+        were measured; then their fit, the prediction counted as one of them)."""
         if len(self._z) < MIN_SAMPLES:
-            return (0.0, 0.0)
+            return self.prior or (0.0, 0.0)
         z = np.asarray(self._z)
         d = np.asarray(self._d)
-        k = (z[:, None] * d).sum(axis=0) / float((z * z).sum())
+        num, den = (z[:, None] * d).sum(axis=0), float((z * z).sum())
+        if self.prior is not None:
+            num, den = num + PRIOR_HEIGHT_MM ** 2 * np.asarray(self.prior), den + PRIOR_HEIGHT_MM ** 2
+        k = num / den
         return (float(k[0]), float(k[1]))
 
     def offset_at(self, z: float) -> tuple[float, float]:
