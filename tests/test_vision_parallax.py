@@ -11,7 +11,7 @@ import vision.parallax
 from firmware_sim.camera import CameraConfig
 from firmware_sim.camera_geometry import camera_centre as camera_centre_of
 from slicing.toolpath import LayerPaths
-from tests.vision_rig import camera, checker_on_bed, cube_layers
+from tests.vision_rig import TILTED, camera, checker_on_bed, cube_layers
 from vision.check import LayerChecker
 from vision.config import VisionConfig
 from vision.pose import camera_centre, drift_at
@@ -19,7 +19,6 @@ from vision.registration import register
 
 LAYERS = 40
 SHIFT_AT = 36
-TILTED = CameraConfig(tilt_deg=30.0, parallax=True)
 
 
 @pytest.fixture(scope="module")

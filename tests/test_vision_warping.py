@@ -10,11 +10,10 @@ from firmware_sim.camera_geometry import project_px
 from firmware_sim.deposition import Deposition
 from firmware_sim.faults import warp_lift
 from slicing.toolpath import LayerPaths
-from tests.vision_rig import camera, checker_on_bed, cube_layers
+from tests.vision_rig import TILTED, camera, checker_on_bed, cube_layers
 
 LAYERS = 12
 FAULT_AT = 6
-TILTED = CameraConfig(tilt_deg=30.0, parallax=True)
 
 
 @pytest.fixture(scope="module")

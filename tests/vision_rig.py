@@ -18,6 +18,8 @@ from vision.check import LayerChecker
 from vision.config import VisionConfig
 from vision.registration import register
 
+TILTED = CameraConfig(tilt_deg=30.0, parallax=True)   # a camera at the front of the printer, looking down at 30°
+
 
 @lru_cache(maxsize=1)
 def _cube() -> tuple[LayerPaths, ...]:

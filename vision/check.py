@@ -163,7 +163,8 @@ class LayerChecker:
 
     @property
     def corners_seen(self) -> bool:
-        """Whether this camera sees a corner rise: it looks at an angle, by the drift with height it has learned."""
+        """Whether this camera sees a corner rise: it looks at an angle, by the drift with height it predicts from
+        its pose or has learned."""
         return bool(np.hypot(*self.parallax.drift) >= CORNERS_SEEN_DRIFT)
 
     @property
