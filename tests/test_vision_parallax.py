@@ -70,7 +70,7 @@ def test_the_pose_from_the_registration_alone_predicts_the_drift(cube, monkeypat
     assert checker.parallax.drift == pytest.approx(((centre[0] - cx) / cz, (centre[1] - cy) / cz), abs=0.02)
 
 
-@pytest.mark.parametrize("tilt", [4.0, 10.0, 20.0, 30.0, 45.0])
+@pytest.mark.parametrize("tilt", [10.0, 20.0, 30.0, 45.0])
 def test_the_camera_is_found_where_it_is_from_the_bed_markers(tilt) -> None:
     cam = CameraConfig(tilt_deg=tilt, parallax=True)
     _, _, photo = camera(cam, 1)
@@ -78,9 +78,16 @@ def test_the_camera_is_found_where_it_is_from_the_bed_markers(tilt) -> None:
     found = camera_centre(reg.homography, reg.image_size)
     true = camera_centre_of(cam)
     assert found is not None
-    assert found == pytest.approx(true, rel=0.12, abs=15.0)       # (near straight down, its height less so)
+    assert found == pytest.approx(true, rel=0.1, abs=15.0)
     for point in ((60.0, 60.0), (110.0, 110.0), (180.0, 150.0)):       # the drift a layer top shows there
         assert drift_at(found, point) == pytest.approx(drift_at(true, point), abs=0.02)
+
+
+def test_a_camera_near_straight_down_is_not_placed() -> None:
+    # its focal length, so its height, is told a tenth off at 4°: the drift is learned from the layers instead
+    _, _, photo = camera(CameraConfig(tilt_deg=4.0, parallax=True), 1)
+    reg = register(photo(0), VisionConfig())
+    assert camera_centre(reg.homography, reg.image_size) is None
 
 
 def test_a_homography_no_pinhole_makes_has_no_camera() -> None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-MIN_TILT_SIN = 0.05   # a camera closer to straight down than this (~3°): its focal length cannot be told
+MIN_TILT_SIN = 0.05   # a homography this close to an affine one: no perspective to tell a focal length from
+MIN_TILT_DEG = 8.0    # nearer straight down the focal length is told too poorly (a tenth off at 4°) to predict by
 
 
 def camera_centre(image_to_bed: np.ndarray, image_size: tuple[int, int]) -> np.ndarray | None:
     """The camera's centre (x, y, z) in bed mm from a homography image px -> bed mm of an image of this size
-    (width, height); None when the homography does not determine it (a camera looking straight down, or a fit
-    that is no pinhole's)."""
+    (width, height); None when the homography does not determine it well (a camera within `MIN_TILT_DEG` of
+    straight down, or a fit that is no pinhole's)."""
     try:
         bed_to_image = np.linalg.inv(np.asarray(image_to_bed, np.float64))
     except np.linalg.LinAlgError:
@@ -44,6 +45,8 @@ def camera_centre(image_to_bed: np.ndarray, image_size: tuple[int, int]) -> np.n
     rot = np.column_stack([r1, r2, r3])
     u, _, vt = np.linalg.svd(rot)     # the nearest rotation
     rot = u @ vt
+    if np.degrees(np.arccos(min(1.0, abs(float(rot[2, 2]))))) < MIN_TILT_DEG:   # optical axis from the bed normal
+        return None
     centre = -rot.T @ t
     if centre[2] <= 0:               # bed axes x right, y back: a camera above the bed has z > 0
         centre[2] = -centre[2]
