@@ -8,7 +8,8 @@ simulated board applies them), not the full serial loop, to keep a campaign of h
     .venv/bin/python bench/vision.py --flow 0.9,0.8,0.7,0.6 --split judge --prints 40  # mild under-extrusion
 
 A condition is `filament/bed` (the simulator's --filament and --bed) or `tilt<DEG>` (orange on black, seen from
-the front at DEG with parallax), either with `+shadow` for the part's cast shadow (the simulator's --shadow 0.6).
+the front at DEG with parallax) or `filament/bed@tilt<DEG>` (both), any with `+shadow` for the part's cast shadow
+(the simulator's --shadow 0.6).
 Warping (the corners lifting, 2 mm at the farthest corner four layers after it starts, from layer 4 on) is judged
 only where the camera looks at an angle (`tilt<DEG>`): seen from above, a corner's rise does not show.
 `--split tune` takes the models the thresholds were fitted on, `--split judge` the ones they never saw.
@@ -46,7 +47,7 @@ TUNE_MODELS = ("cube.cura", "cube.prusa", "20mm-xyz-cube", "3DBenchy")
 JUDGE_MODELS = ("bunny_mm", "featuretype_mm", "idler_riser_mm", "teapot", "torus_mm")
 ALL_CONDITIONS = ("orange/black", "white/textured-pei", "orange/smooth-pei", "black/black", "grey/glass",
                   "translucent/smooth-pei", "silk/textured-pei", "tilt20", "tilt30", "tilt45",
-                  "orange/smooth-pei+shadow")
+                  "grey/glass@tilt30", "orange/smooth-pei+shadow")
 UNSEEN_FROM_ABOVE = ("warping",)  # classes only a camera at an angle can see
 WARP_FROM = 4   # a part's corners lift once layers above pull on them, not on its first layers (and by then the
 #                 check has learned from the sound layers whether its camera sees height)
@@ -121,9 +122,15 @@ def condition_camera(condition: str) -> CameraConfig:
     if plus and extra != "shadow":
         raise SystemExit(f"unknown condition suffix +{extra} (only +shadow)")
     shadow = SHADOW if plus else 0.0
-    if condition.startswith("tilt"):
-        return CameraConfig(tilt_deg=float(condition[4:]), parallax=True, shadow=shadow)
-    filament, _, bed = condition.partition("/")
+    scene, at, tilt = condition.partition("@")
+    if scene.startswith("tilt"):
+        return CameraConfig(tilt_deg=float(scene[4:]), parallax=True, shadow=shadow)
+    filament, _, bed = scene.partition("/")
+    if at:
+        if not tilt.startswith("tilt"):
+            raise SystemExit(f"unknown condition {condition!r}: write a tilt as filament/bed@tilt<DEG>")
+        return CameraConfig(filament=filament, bed=bed or "black", shadow=shadow, tilt_deg=float(tilt[4:]),
+                            parallax=True)
     return CameraConfig(filament=filament, bed=bed or "black", shadow=shadow)
 
 

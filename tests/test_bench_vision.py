@@ -52,3 +52,11 @@ def test_warping_is_judged_only_where_the_camera_looks_at_an_angle(torus, capsys
     warping = bench.CLASSES.index("warping")
     assert rows["orange/black"][warping] == "-"
     assert 0.0 <= float(rows["tilt30"][warping]) <= 1.0
+
+
+def test_a_condition_names_filament_bed_and_tilt_together():
+    cam = bench.condition_camera("grey/glass@tilt30")
+    assert (cam.filament, cam.bed, cam.tilt_deg, cam.parallax) == ("grey", "glass", 30.0, True)
+    assert not bench.condition_camera("grey/glass").parallax
+    with pytest.raises(SystemExit, match="filament/bed@tilt"):
+        bench.condition_camera("grey/glass@30")
